@@ -1,0 +1,29 @@
+"""The package's own errors: each says which file (or name) is at fault and what is wrong.
+
+The command line prints them as one line (no traceback unless ``--verbose``) and exits non-zero.
+"""
+
+
+class VsrError(Exception):
+    """Base class of every error the package raises on purpose."""
+
+
+class InputError(VsrError, ValueError):
+    """Bad input data: a file, folder or array the package cannot use as given."""
+
+    def __init__(self, path, problem):
+        self.path = str(path) if path is not None else None
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}" if self.path else problem)
+
+
+class ConfigError(VsrError, ValueError):
+    """An unknown name (model, config, degradation, protocol) or an invalid setting."""
+
+
+class CheckpointError(VsrError):
+    """A checkpoint that is missing, corrupt, or belongs to a different model."""
+
+
+class TrainingError(VsrError):
+    """Training cannot go on (e.g. a non-finite loss); the last good checkpoint is kept."""
