@@ -1,0 +1,309 @@
+"""Run a super-resolution model (or the bicubic baseline) on frames, whatever form the model is in.
+
+``load_predictor(spec)`` accepts
+
+- ``"bicubic"``: the pseudo-model every table shows as its floor: each frame upscaled by
+  ``tf.image.resize(method="bicubic")``, i.e. Keys' cubic convolution (a = -0.5) with half-pixel
+  centres, the kernel MATLAB ``imresize(x, 4, "bicubic")`` uses. For upscaling no antialiasing is
+  involved, so the two agree everywhere except the outermost 2 output pixels of each side, where
+  TensorFlow renormalises the kernel over the pixels inside the frame and MATLAB mirrors the frame
+  (``BICUBIC_METHOD`` names the choice);
+- a model name of the registry (``vsr_latent.models.MODEL_NAMES``): fresh, untrained weights, for
+  smoke tests;
+- a training run folder (``RUN/config.json`` with ``RUN/checkpoints/`` or ``RUN/model.keras``);
+- a ``.keras`` file;
+- a SavedModel folder (``serving_default``: ``frames`` (B, L, H, W, 3) -> ``sr``).
+
+A :class:`Predictor` takes one clip ``(L, H, W, 3)`` float32 on [0, 255] and returns
+``(L, 4H, 4W, 3)`` float32 on [0, 255], unclipped. Keras models run inside a ``tf.function`` whose
+input signature leaves batch, time and both spatial sizes free, so frames of a new size do not
+trigger a new trace.
+
+:func:`upscale_sequence` runs a predictor over a sequence of any length the way the paper does
+(§6.2): consecutive chunks of L frames, the last one zero-padded to L, the outputs of the padding
+frames dropped.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from vsr_latent.errors import CheckpointError, ConfigError, InputError
+
+# Nominal clip length used for chunking when neither the caller nor the model gives one: the
+# paper's final models process L = 7 frames at a time (§6.2, Table 3).
+DEFAULT_SEQ_LEN = 7
+SCALE = 4
+BICUBIC_METHOD = "tf.image.resize bicubic (Keys a=-0.5, half-pixel centres, no antialias)"
+
+
+def bicubic_upscale(frames, scale=SCALE):
+    """Bicubic upscaling of frames ``(..., H, W, C)`` on [0, 255] -> float32 ``(..., sH, sW, C)``.
+
+    Unclipped (bicubic overshoots slightly at edges), like a model's output.
+    """
+    import tensorflow as tf
+
+    x = np.asarray(frames, dtype=np.float32)
+    if x.ndim < 3:
+        raise InputError(None, f"expected frames (..., H, W, C), got shape {x.shape}")
+    lead, (h, w, c) = x.shape[:-3], x.shape[-3:]
+    flat = x.reshape((-1, h, w, c))
+    out = tf.image.resize(flat, (h * scale, w * scale), method="bicubic", antialias=False)
+    return out.numpy().reshape(lead + (h * scale, w * scale, c)).astype(np.float32)
+
+
+def _check_clip(frames, what="frames"):
+    x = np.asarray(frames, dtype=np.float32)
+    if x.ndim != 4 or x.shape[-1] != 3:
+        raise InputError(None, f"{what} must be (L, H, W, 3), got shape {x.shape}")
+    if x.shape[0] < 1:
+        raise InputError(None, f"{what} has no frames")
+    return x
+
+
+class Predictor:
+    """Upscales one clip; see the module docstring.
+
+    Attributes: ``seq_len`` (the nominal clip length used for chunking), ``scale``,
+    ``variational`` (whether ``samples > 1`` is meaningful), ``name`` (what was loaded).
+    """
+
+    def __init__(self, *, name, seq_len, scale=SCALE, variational=False):
+        self.name = str(name)
+        self.seq_len = int(seq_len)
+        self.scale = int(scale)
+        self.variational = bool(variational)
+        if self.seq_len < 1:
+            raise ConfigError(f"seq_len must be >= 1, got {self.seq_len}")
+
+    def __repr__(self):
+        return (f"{type(self).__name__}(name={self.name!r}, seq_len={self.seq_len}, "
+                f"scale={self.scale}, variational={self.variational})")
+
+    def __call__(self, frames, *, samples=1, key_frames=None):
+        """``(L, H, W, 3)`` -> ``(L, sH, sW, 3)``; with ``samples > 1`` (variational models only)
+        ``(mean, std)`` over that many sampled draws (std with ddof 0)."""
+        x = _check_clip(frames)
+        k = None if key_frames is None else _check_clip(key_frames, "key_frames")
+        if k is not None and k.shape[1:] != x.shape[1:]:
+            raise InputError(None, f"key_frames {k.shape} differ in frame size from frames {x.shape}")
+        samples = int(samples)
+        if samples < 1:
+            raise ConfigError(f"samples must be >= 1, got {samples}")
+        if samples == 1:
+            return self._predict(x, k, sampling=False)
+        if not self.variational:
+            raise ConfigError(f"{self.name}: samples={samples} needs a variational model "
+                              "(one with variance heads); this one is deterministic")
+        draws = np.stack([self._predict(x, k, sampling=True) for _ in range(samples)])
+        return draws.mean(axis=0), draws.std(axis=0)
+
+    def _predict(self, x, k, sampling):
+        raise NotImplementedError
+
+
+class BicubicPredictor(Predictor):
+    """The bicubic baseline (``BICUBIC_METHOD``); key frames are accepted and ignored."""
+
+    def __init__(self, *, seq_len=None, scale=SCALE):
+        super().__init__(name="bicubic", seq_len=seq_len or DEFAULT_SEQ_LEN, scale=scale)
+
+    def _predict(self, x, k, sampling):
+        return bicubic_upscale(x, self.scale)
+
+
+class KerasPredictor(Predictor):
+    """A Keras VSR model (``vsr_latent.models.VSRNet`` or anything with its call contract)."""
+
+    def __init__(self, model, *, name, seq_len=None):
+        super().__init__(
+            name=name,
+            seq_len=seq_len or getattr(model, "seq_len", None) or DEFAULT_SEQ_LEN,
+            scale=getattr(model, "scale", SCALE),
+            variational=getattr(model, "variational", False),
+        )
+        self.model = model
+        self._functions = {}
+
+    def _function(self, sampling, with_keys):
+        import tensorflow as tf
+
+        key = (sampling, with_keys)
+        if key not in self._functions:
+            model = self.model
+            spec = tf.TensorSpec([None, None, None, None, 3], tf.float32)
+            if with_keys:
+                fn = tf.function(
+                    lambda x, k: model({"frames": x, "key_frames": k}, training=False),
+                    input_signature=[spec, spec])
+            else:
+                fn = tf.function(lambda x: model(x, training=False), input_signature=[spec])
+            self._functions[key] = fn
+        return self._functions[key]
+
+    def _predict(self, x, k, sampling):
+        # The sampling mode is read by the model's Python code while tracing, so each mode has
+        # its own traced function; the model's previous mode is restored afterwards.
+        previous = getattr(self.model, "sampling", False)
+        if sampling != previous:
+            self.model.sampling = sampling
+        try:
+            fn = self._function(sampling, k is not None)
+            args = (x[None],) if k is None else (x[None], k[None])
+            out = fn(*args)
+        finally:
+            if sampling != previous:
+                self.model.sampling = previous
+        return np.asarray(out[0], dtype=np.float32)
+
+
+class SavedModelPredictor(Predictor):
+    """A SavedModel exported with ``serving_default(frames) -> {"sr"}``; deterministic path only."""
+
+    def __init__(self, path, *, seq_len=None):
+        import tensorflow as tf
+
+        try:
+            self.loaded = tf.saved_model.load(str(path))
+        except Exception as e:  # TF raises several unrelated types for unreadable models
+            raise CheckpointError(f"{path}: cannot load the SavedModel: {e}") from e
+        sigs = getattr(self.loaded, "signatures", {})
+        if "serving_default" not in sigs:
+            raise CheckpointError(f"{path}: the SavedModel has no 'serving_default' signature")
+        self.serving = sigs["serving_default"]
+        inputs = list(self.serving.structured_input_signature[1].keys())
+        if "frames" in inputs:
+            self._input_name = "frames"
+        elif len(inputs) == 1:
+            self._input_name = inputs[0]
+        else:
+            raise CheckpointError(f"{path}: serving_default takes {inputs}, expected 'frames'")
+        super().__init__(
+            name=str(path),
+            seq_len=seq_len or _int_attr(self.loaded, "seq_len") or DEFAULT_SEQ_LEN,
+            scale=_int_attr(self.loaded, "scale") or SCALE,
+        )
+
+    def _predict(self, x, k, sampling):
+        import tensorflow as tf
+
+        if k is not None:
+            raise ConfigError(f"{self.name}: the SavedModel's serving signature takes no key frames")
+        out = self.serving(**{self._input_name: tf.constant(x[None])})
+        out = out["sr"] if "sr" in out else next(iter(out.values()))
+        return np.asarray(out[0], dtype=np.float32)
+
+
+def _int_attr(obj, name):
+    value = getattr(obj, name, None)
+    if value is None:
+        return None
+    try:
+        return int(np.asarray(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _load_keras_file(path):
+    import keras
+
+    try:  # registers the package's serializable classes
+        import vsr_latent.models  # noqa: F401
+    except ImportError:
+        pass
+    try:
+        return keras.saving.load_model(str(path), compile=False)
+    except Exception as e:  # zip, h5 and deserialisation errors come in many types
+        raise CheckpointError(f"{path}: cannot load the Keras model: {e}") from e
+
+
+def _load_run(run_dir):
+    config_path = run_dir / "config.json"
+    try:
+        from vsr_latent.training import restore_model
+    except ImportError:
+        restore_model = None
+    if restore_model is not None:
+        return restore_model(run_dir)
+    # Without the training package only the final weights can be read.
+    if not (run_dir / "model.keras").is_file():
+        raise CheckpointError(f"{run_dir}: run folder has no model.keras "
+                              "(and vsr_latent.training, which reads checkpoints/, is unavailable)")
+    try:
+        json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{config_path}: unreadable run config: {e}") from e
+    return _load_keras_file(run_dir / "model.keras")
+
+
+def _model_names():
+    try:
+        from vsr_latent.models import MODEL_NAMES
+    except ImportError:
+        return ()
+    return tuple(MODEL_NAMES)
+
+
+def load_predictor(spec, *, seq_len=None):
+    """A :class:`Predictor` for ``spec`` (see the module docstring); ``seq_len`` overrides the
+    model's nominal clip length used for chunking.
+
+    Raises ``CheckpointError`` for a missing or unreadable path, ``ConfigError`` for an unknown
+    name.
+    """
+    spec = str(spec)
+    if spec.lower() == "bicubic":
+        return BicubicPredictor(seq_len=seq_len)
+    path = Path(spec).expanduser()
+    if path.exists():
+        if path.is_dir():
+            if (path / "saved_model.pb").is_file():
+                return SavedModelPredictor(path, seq_len=seq_len)
+            if (path / "config.json").is_file():
+                return KerasPredictor(_load_run(path), name=str(path), seq_len=seq_len)
+            raise CheckpointError(f"{path}: neither a training run folder (config.json) nor a "
+                                  "SavedModel folder (saved_model.pb)")
+        if path.suffix == ".keras":
+            return KerasPredictor(_load_keras_file(path), name=str(path), seq_len=seq_len)
+        raise CheckpointError(f"{path}: not a .keras file, run folder or SavedModel folder")
+    names = _model_names()
+    if spec.lower() in names:
+        from vsr_latent.models import build_model
+
+        return KerasPredictor(build_model(spec.lower(), seq_len=seq_len), name=spec.lower(),
+                              seq_len=seq_len)
+    if "/" in spec or "\\" in spec or path.suffix:
+        raise CheckpointError(f"{spec}: no such file or folder")
+    known = ", ".join(("bicubic",) + names)
+    raise ConfigError(f"unknown model {spec!r}: not a file or folder and not one of: {known}")
+
+
+def upscale_sequence(predictor, frames, *, samples=1, on_chunk=None):
+    """Upscale a whole sequence ``(T, H, W, 3)`` -> ``(T, sH, sW, 3)`` in chunks of
+    ``predictor.seq_len``; the last chunk is zero-padded to full length and the outputs of the
+    padding frames are dropped (SPEC §Data, paper §6.2).
+
+    With ``samples > 1`` returns ``(mean, std)``. ``on_chunk(n)`` is called after each chunk with
+    the number of real frames it held (for progress bars).
+    """
+    x = _check_clip(frames)
+    t, length = x.shape[0], predictor.seq_len
+    means, stds = [], []
+    for start in range(0, t, length):
+        chunk = x[start:start + length]
+        real = chunk.shape[0]
+        if real < length:
+            pad = np.zeros((length - real,) + chunk.shape[1:], np.float32)
+            chunk = np.concatenate([chunk, pad])
+        out = predictor(chunk, samples=samples)
+        if samples > 1:
+            means.append(out[0][:real])
+            stds.append(out[1][:real])
+        else:
+            means.append(out[:real])
+        if on_chunk is not None:
+            on_chunk(real)
+    mean = np.concatenate(means)
+    return (mean, np.concatenate(stds)) if samples > 1 else mean
