@@ -1,0 +1,181 @@
+"""Tests of ``vsr_latent.upscale`` and ``vsr-latent upscale``: streaming windows, spatial tiling,
+uncertainty maps, atomic output and error messages, on the real carphone clip where it matters."""
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vsr_latent import upscale as up
+from vsr_latent.errors import ConfigError, InputError
+from vsr_latent.inference import BicubicPredictor, bicubic_upscale, load_predictor, upscale_sequence
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def psnr(a, b, peak=255.0):
+    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
+    return math.inf if mse == 0 else 10.0 * math.log10(peak * peak / mse)
+
+
+class Recording:
+    """Wraps a real predictor and records the shape of every clip it is given."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.seq_len, self.scale, self.variational = inner.seq_len, inner.scale, inner.variational
+        self.shapes = []
+
+    def __call__(self, frames, **kw):
+        self.shapes.append(np.asarray(frames).shape)
+        return self.inner(frames, **kw)
+
+
+def smooth_frames(t, h, w, seed=0):
+    """Frames with structure at every scale (a smooth field plus noise), uint8."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    frames = []
+    for i in range(t):
+        base = 128 + 80 * np.sin(xx / 7.0 + i * 0.3)[..., None] * np.cos(yy / 5.0 - i * 0.2)[..., None]
+        frames.append(base + rng.normal(0, 20, (h, w, 3)))
+    return np.clip(np.stack(frames), 0, 255).astype(np.uint8)
+
+
+# ------------------------------------------------------------------------------------------
+# Tiling geometry
+
+
+@pytest.mark.parametrize("length", [1, 7, 64, 65, 100, 144, 192, 250, 481, 1080])
+@pytest.mark.parametrize("tile,overlap", [(64, 16), (32, 8), (128, 16), (24, 0)])
+def test_tile_spans_cover_align_and_overlap(length, tile, overlap):
+    spans = up.tile_spans(length, tile, overlap)
+    assert spans[0][0] == 0 and spans[-1][1] == length
+    if length <= tile:
+        assert spans == [(0, length)]
+        return
+    for (a0, a1), (b0, b1) in zip(spans, spans[1:]):
+        assert b0 % up.TILE_ALIGN == 0 and b0 > a0
+        assert a1 - b0 >= overlap  # neighbours overlap by at least the requested amount
+        assert b1 > a1  # every tile adds new pixels
+    for s0, s1 in spans:
+        assert tile <= s1 - s0 <= tile + up.TILE_ALIGN - 1
+
+
+def test_tile_spans_hand_computed():
+    # 192 wide, tile 64, overlap 16: stride 48 -> 0, 48, 96, then the aligned last start 128.
+    assert up.tile_spans(192, 64, 16) == [(0, 64), (48, 112), (96, 160), (128, 192)]
+    # 144 high: 0, 48, then 80 (= 144 - 64).
+    assert up.tile_spans(144, 64, 16) == [(0, 64), (48, 112), (80, 144)]
+    # 70 long: the aligned last start 0 is the first tile itself, which grows to 70.
+    assert up.tile_spans(70, 64, 16) == [(0, 70)]
+    with pytest.raises(ConfigError, match="overlap"):
+        up.tile_spans(100, 20, 16)
+
+
+def test_axis_weights_ramp_and_partition_of_unity():
+    s = 4
+    w = up.axis_weights(48, 112, 192, 16, s)  # an inner tile: ramps on both sides
+    r = 16 * s
+    np.testing.assert_allclose(w[:r], (np.arange(r) + 0.5) / r)
+    np.testing.assert_allclose(w[-r:], ((np.arange(r) + 0.5) / r)[::-1])
+    assert np.all(w[r:-r] == 1)
+    first = up.axis_weights(0, 64, 192, 16, s)  # image border: no ramp on the left
+    assert first[0] == 1 and first[-1] == pytest.approx(0.5 / r)
+    # Two tiles overlapping by exactly the ramp: the weights sum to 1 across the overlap.
+    second = up.axis_weights(48, 112, 192, 16, s)
+    np.testing.assert_allclose(first[48 * s:] + second[: 16 * s], 1.0, atol=1e-6)
+
+
+def test_resolve_tile_budget():
+    h = w = int(math.isqrt(up.TILE_PIXEL_BUDGET))
+    assert up.resolve_tile((h, w), None) is None
+    assert up.resolve_tile((h, w + 1), None) == up.DEFAULT_TILE
+    assert up.resolve_tile((1080, 1920), 0) is None
+    assert up.resolve_tile((50, 60), 64) is None  # the frame fits in one tile
+    assert up.resolve_tile((50, 70), 64) == 64
+    with pytest.raises(ConfigError):
+        up.check_tiling(16, 16)
+    with pytest.raises(ConfigError):
+        up.check_tiling(64, -1)
+
+
+# ------------------------------------------------------------------------------------------
+# Tiled vs untiled
+
+
+def exact_region_mask(h, w, tile, overlap, scale, margin):
+    """HR pixels every covering tile sees with more than ``margin`` LR pixels of context on each
+    side that is not the frame border: there a model with that receptive field radius gives the
+    same output tiled and untiled."""
+    def axis(length):
+        spans = up.tile_spans(length, tile, overlap)
+        covered = np.zeros(length * scale, int)
+        trusted = np.zeros(length * scale, int)
+        for s0, s1 in spans:
+            covered[s0 * scale:s1 * scale] += 1
+            lo = s0 + (margin if s0 > 0 else 0)
+            hi = s1 - (margin if s1 < length else 0)
+            if hi > lo:
+                trusted[lo * scale:hi * scale] += 1
+        return covered == trusted
+    return np.outer(axis(h), axis(w))
+
+
+def test_tiled_bicubic_matches_untiled():
+    frames = smooth_frames(7, 72, 96).astype(np.float32)
+    pred = BicubicPredictor(seq_len=7)
+    whole = up.predict_window(pred, frames, tile=None)
+    np.testing.assert_array_equal(whole, bicubic_upscale(frames))
+    tiled = up.predict_window(pred, frames, tile=32, overlap=8)
+    # Keys' cubic kernel reaches 2 LR pixels: with 3 pixels of context the crops are exact.
+    mask = exact_region_mask(72, 96, 32, 8, 4, margin=3)
+    assert 0.3 < mask.mean() < 1.0
+    np.testing.assert_allclose(tiled[:, mask], whole[:, mask], atol=1e-3)
+    # Near the joins the tiles' own border handling blends in with small weights.
+    assert np.abs(tiled - whole).max() < 8.0
+    assert psnr(tiled, whole) > 55.0
+
+
+def test_streaming_calls_windows_of_L_and_matches_upscale_sequence():
+    frames = smooth_frames(17, 12, 16)
+    pred = Recording(BicubicPredictor(seq_len=7))
+    out = np.stack(list(up.upscale_frames(iter(frames), pred)))
+    assert pred.shapes == [(7, 12, 16, 3)] * math.ceil(17 / 7)
+    np.testing.assert_array_equal(out, upscale_sequence(BicubicPredictor(seq_len=7), frames))
+    # max_frames stops early, with a partial last window.
+    pred.shapes.clear()
+    out = list(up.upscale_frames(iter(frames), pred, max_frames=9))
+    assert len(out) == 9 and pred.shapes == [(7, 12, 16, 3)] * 2
+
+
+def test_streaming_rejects_changing_frame_size():
+    frames = [np.zeros((8, 8, 3), np.uint8)] * 3 + [np.zeros((8, 9, 3), np.uint8)]
+    with pytest.raises(InputError, match="frame 3"):
+        list(up.upscale_frames(iter(frames), BicubicPredictor(seq_len=2)))
+
+
+# ------------------------------------------------------------------------------------------
+# Heat map
+
+
+def test_uncertainty_heatmap_fixed_scale():
+    import matplotlib
+
+    cmap = matplotlib.colormaps[up.UNCERTAINTY_COLORMAP]
+    lut = np.clip(np.rint(cmap(np.linspace(0, 1, 256))[:, :3] * 255), 0, 255).astype(np.uint8)
+    m = up.UNCERTAINTY_MAX_STD
+    std = np.array([[0.0, m / 2, m, 10 * m]], np.float32)
+    heat = up.uncertainty_heatmap(np.repeat(std[..., None], 3, axis=-1))
+    assert heat.dtype == np.uint8 and heat.shape == (1, 4, 3)
+    np.testing.assert_array_equal(heat[0], lut[[0, 128, 255, 255]])
+    # The channel mean is what is shown.
+    rgb = np.zeros((1, 1, 3), np.float32)
+    rgb[..., 0] = 3 * m / 2
+    np.testing.assert_array_equal(up.uncertainty_heatmap(rgb)[0, 0], lut[128])

@@ -1,0 +1,116 @@
+"""``vsr-latent upscale IN OUT --model SPEC``: upscale a video file or frame folder 4x."""
+
+from vsr_latent.upscale import (
+    DEFAULT_TILE,
+    DEFAULT_TILE_OVERLAP,
+    TILE_PIXEL_BUDGET,
+    UNCERTAINTY_COLORMAP,
+    UNCERTAINTY_MAX_STD,
+)
+
+
+def register(subparsers):
+    p = subparsers.add_parser(
+        "upscale",
+        help="upscale a video file or frame folder 4x",
+        description=(
+            "Upscale a video file or frame folder 4x, streaming windows of L frames (memory does "
+            "not grow with the video's length) and tiling large frames. OUT ending in "
+            ".mp4/.mkv/.mov/.avi is an H.264 video, anything else a folder of PNG frames; it "
+            "appears only once complete. With a variational model, --samples K averages K draws "
+            "of the latent attention and --uncertainty PATH writes their per-pixel standard "
+            "deviation as a heat map."
+        ),
+    )
+    p.add_argument("input", metavar="IN", help="video file or folder of frames")
+    p.add_argument("output", metavar="OUT", help="output video (.mp4, ...) or frame folder")
+    p.add_argument(
+        "--model", required=True, metavar="SPEC",
+        help="run folder, .keras file, SavedModel folder, registry model name, or 'bicubic'",
+    )
+    p.add_argument(
+        "--tile", type=int, default=None, metavar="T",
+        help=(f"tile side in LR pixels (0: never tile; default: {DEFAULT_TILE} when a frame has "
+              f"more than {TILE_PIXEL_BUDGET} pixels)"),
+    )
+    p.add_argument(
+        "--tile_overlap", type=int, default=DEFAULT_TILE_OVERLAP, metavar="O",
+        help=f"overlap of neighbouring tiles in LR pixels (default {DEFAULT_TILE_OVERLAP})",
+    )
+    p.add_argument(
+        "--samples", type=int, default=1, metavar="K",
+        help="variational models: average K draws of the latent attention (default 1: mean path)",
+    )
+    p.add_argument(
+        "--uncertainty", default=None, metavar="PATH",
+        help=(f"with --samples K >= 2: write the per-pixel std over draws as a '"
+              f"{UNCERTAINTY_COLORMAP}' heat map video/frame folder (0 .. --uncertainty_scale)"),
+    )
+    p.add_argument(
+        "--uncertainty_scale", type=float, default=UNCERTAINTY_MAX_STD, metavar="STD",
+        help=(f"std (intensity levels of 255) at the top of the heat map colormap, the same "
+              f"for every frame (default {UNCERTAINTY_MAX_STD:g})"),
+    )
+    p.add_argument("--fps", type=float, default=None, metavar="F",
+                   help="output frame rate (default: the input's)")
+    p.add_argument("--seq_len", type=int, default=None, metavar="L",
+                   help="frames per window (default: the model's)")
+    p.add_argument("--max_frames", type=int, default=None, metavar="N",
+                   help="upscale only the first N frames")
+    p.add_argument("--no_progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args):
+    import sys
+
+    from vsr_latent.upscale import (
+        check_input_path,
+        check_output_path,
+        check_sampling,
+        check_tiling,
+        upscale_video,
+    )
+    from vsr_latent.errors import ConfigError
+
+    # Cheap checks first: a bad path or option fails before a model is loaded.
+    check_input_path(args.input)
+    check_output_path(args.output, args.input)
+    if args.uncertainty is not None:
+        check_output_path(args.uncertainty, args.input, what="uncertainty output")
+        if args.samples < 2:
+            check_sampling(None, args.samples, args.uncertainty)
+    if args.samples < 1:
+        raise ConfigError(f"--samples must be >= 1, got {args.samples}")
+    check_tiling(args.tile, args.tile_overlap)
+    if not args.uncertainty_scale > 0:
+        raise ConfigError(f"--uncertainty_scale must be > 0, got {args.uncertainty_scale}")
+    if args.seq_len is not None and args.seq_len < 1:
+        raise ConfigError(f"--seq_len must be >= 1, got {args.seq_len}")
+
+    from vsr_latent.inference import load_predictor
+
+    predictor = load_predictor(args.model, seq_len=args.seq_len)
+    info = upscale_video(
+        args.input,
+        args.output,
+        predictor,
+        tile=args.tile,
+        overlap=args.tile_overlap,
+        samples=args.samples,
+        uncertainty_path=args.uncertainty,
+        fps=args.fps,
+        max_frames=args.max_frames,
+        progress=not args.no_progress,
+        uncertainty_max_std=args.uncertainty_scale,
+    )
+    (h, w), (oh, ow) = info["input_size"], info["output_size"]
+    tiles = f", tiles of {info['tile']} px" if info["tile"] else ""
+    print(
+        f"{args.output}: {info['frames']} frames {w}x{h} -> {ow}x{oh} at {info['fps']:g} fps"
+        f"{tiles} in {info['seconds']:.1f} s",
+        file=sys.stdout,
+    )
+    if args.uncertainty:
+        print(f"{args.uncertainty}: uncertainty heat map", file=sys.stdout)
+    return 0

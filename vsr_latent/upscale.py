@@ -1,0 +1,400 @@
+"""Upscale a real video of any length and frame size, optionally with a per-pixel uncertainty map.
+
+Wang et al., "Efficient Video Super-Resolution with Latent Attention" (Computer Science 2023)
+process a clip of L frames in parallel (§4.3) and cut longer sequences into chunks of L, the last
+zero-padded and its padded outputs dropped (§6.2). ``upscale_video`` applies the same rule to a
+stream: frames are read, upscaled and written one window of L at a time, so memory does not grow
+with the length of the video.
+
+Large frames are cut into overlapping spatial tiles, each upscaled on its own and blended back
+with feathered (linear ramp) weights over the overlap, so the model's memory does not grow with
+the frame size and the tile joins do not show. Decisions the paper leaves open (GAP), each named
+once here:
+
+* ``TILE_PIXEL_BUDGET``: frames with more LR pixels than this are tiled by default (``tile=None``).
+* ``DEFAULT_TILE`` / ``DEFAULT_TILE_OVERLAP``: tile side and overlap, in LR pixels.
+* ``TILE_ALIGN``: tile origins lie on multiples of 8 LR pixels, so the pooling grids of the
+  attention blocks (two 2x2 poolings, keys pooled once more) line up with those of the whole
+  frame. Tiling limits long attention to the tile: a tiled run of an attention model is an
+  approximation of the whole-frame run, exact only away from the joins for purely convolutional
+  models (Res16).
+* ``UNCERTAINTY_MAX_STD``/``UNCERTAINTY_COLORMAP``: the heat map of the variational models
+  (§4.1, §5) maps a per-pixel standard deviation of 0 to the bottom of the 'inferno' colormap and
+  ``UNCERTAINTY_MAX_STD`` (intensity levels on the [0, 255] scale) or more to its top, the same
+  for every frame and every video, so maps are comparable.
+* With ``samples=K > 1`` the output is the mean of K draws of the latent attention
+  (z = mu + eps * sigma); with ``samples=1`` it is the deterministic mean path (z = mu).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from vsr_latent.errors import ConfigError, InputError
+
+TILE_PIXEL_BUDGET = 320 * 240
+"""LR pixels per frame above which ``tile=None`` tiles the frame (about 1/4 of 640x480)."""
+
+DEFAULT_TILE = 128
+"""Tile side in LR pixels when tiling (output tiles of 512x512)."""
+
+DEFAULT_TILE_OVERLAP = 16
+"""Overlap between neighbouring tiles in LR pixels; the blend ramps over it."""
+
+TILE_ALIGN = 8
+"""Tile origins are multiples of this (LR pixels), keeping pooling grids aligned with the frame."""
+
+UNCERTAINTY_COLORMAP = "inferno"
+"""Matplotlib colormap of the uncertainty heat map."""
+
+UNCERTAINTY_MAX_STD = 16.0
+"""Standard deviation (intensity levels, [0, 255] scale) shown at the top of the colormap."""
+
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi")
+
+
+# --------------------------------------------------------------------------------------------
+# Tiling
+
+
+def tile_spans(length, tile, overlap, align=TILE_ALIGN):
+    """Start/stop pairs covering ``range(length)`` with tiles of about ``tile`` pixels.
+
+    Neighbouring tiles overlap by at least ``overlap``; starts are multiples of ``align``; the
+    last tile reaches ``length`` and may be up to ``align - 1`` pixels longer than ``tile``.
+    """
+    tile, overlap, align = int(tile), int(overlap), int(align)
+    if length <= tile:
+        return [(0, int(length))]
+    stride = ((tile - overlap) // align) * align
+    if stride < align:
+        raise ConfigError(
+            f"tile {tile} with overlap {overlap} leaves no stride: tile must be at least "
+            f"overlap + {align}"
+        )
+    starts = list(range(0, length - tile, stride))
+    last = ((length - tile) // align) * align
+    if last > starts[-1]:
+        starts.append(last)
+    spans = [(s, s + tile) for s in starts[:-1]]
+    spans.append((starts[-1], int(length)))
+    return spans
+
+
+def axis_weights(start, stop, length, overlap, scale):
+    """1-D blend weights of one tile at output resolution: a linear ramp over ``overlap`` LR
+    pixels on each side that borders another tile, 1 elsewhere (never 0, so every output pixel
+    has weight)."""
+    n = (stop - start) * scale
+    w = np.ones(n, np.float32)
+    r = min(int(overlap) * scale, n)
+    if r > 0:
+        ramp = (np.arange(r, dtype=np.float32) + 0.5) / r
+        if start > 0:
+            w[:r] = np.minimum(w[:r], ramp)
+        if stop < length:
+            w[n - r :] = np.minimum(w[n - r :], ramp[::-1])
+    return w
+
+
+def resolve_tile(size, tile):
+    """The tile side to use for frames of ``size`` (H, W): ``None`` means no tiling.
+
+    ``tile=None``: tile with ``DEFAULT_TILE`` when H*W exceeds ``TILE_PIXEL_BUDGET``;
+    ``tile=0``: never tile; ``tile > 0``: tile with that side.
+    """
+    h, w = size
+    if tile is None:
+        return DEFAULT_TILE if h * w > TILE_PIXEL_BUDGET else None
+    tile = int(tile)
+    if tile < 0:
+        raise ConfigError(f"--tile must be >= 0 (0 = never tile), got {tile}")
+    if tile == 0 or (h <= tile and w <= tile):
+        return None
+    return tile
+
+
+def check_tiling(tile, overlap):
+    """Raise ConfigError for a tile/overlap pair that cannot tile (``tile`` as for resolve_tile)."""
+    if overlap is None or int(overlap) < 0:
+        raise ConfigError(f"--tile_overlap must be >= 0, got {overlap}")
+    if tile is not None and int(tile) < 0:
+        raise ConfigError(f"--tile must be >= 0 (0 = never tile), got {tile}")
+    side = DEFAULT_TILE if tile is None else int(tile)
+    if side > 0 and side - int(overlap) < TILE_ALIGN:
+        raise ConfigError(
+            f"tile side {side} must exceed --tile_overlap {overlap} by at least {TILE_ALIGN} pixels"
+        )
+
+
+def predict_window(predictor, window, *, tile=None, overlap=DEFAULT_TILE_OVERLAP, samples=1):
+    """Upscale one window (L, H, W, 3) float32, tiled when ``tile`` is set.
+
+    Returns the (L, sH, sW, 3) output, or (mean, std) when ``samples > 1``. Untiled, the
+    predictor's own output is returned unchanged.
+    """
+    def call(x):
+        out = predictor(x, samples=samples) if samples > 1 else predictor(x)
+        if samples > 1:
+            mean, std = out
+            return np.asarray(mean, np.float32), np.asarray(std, np.float32)
+        return (np.asarray(out, np.float32),)
+
+    _, h, w, _ = window.shape
+    if tile is None or (h <= tile and w <= tile):
+        outs = call(window)
+        return outs if samples > 1 else outs[0]
+    s = int(predictor.scale)
+    ys, xs = tile_spans(h, tile, overlap), tile_spans(w, tile, overlap)
+    accs = None
+    wsum = np.zeros((h * s, w * s), np.float32)
+    for y0, y1 in ys:
+        wy = axis_weights(y0, y1, h, overlap, s)
+        for x0, x1 in xs:
+            wx = axis_weights(x0, x1, w, overlap, s)
+            outs = call(np.ascontiguousarray(window[:, y0:y1, x0:x1]))
+            if accs is None:
+                accs = [np.zeros((o.shape[0], h * s, w * s, o.shape[-1]), np.float32) for o in outs]
+            wt = np.outer(wy, wx)
+            region = (slice(y0 * s, y1 * s), slice(x0 * s, x1 * s))
+            for acc, o in zip(accs, outs):
+                acc[(slice(None),) + region] += o * wt[None, :, :, None]
+            wsum[region] += wt
+    outs = tuple(acc / wsum[None, :, :, None] for acc in accs)
+    return outs if samples > 1 else outs[0]
+
+
+# --------------------------------------------------------------------------------------------
+# Streaming
+
+
+def upscale_frames(frames, predictor, *, tile=None, overlap=DEFAULT_TILE_OVERLAP, samples=1,
+                   max_frames=None):
+    """Upscale an iterable of (H, W, 3) frames (uint8 or float on [0, 255]) window by window.
+
+    Yields one float32 (sH, sW, 3) frame per input frame (not clipped), or ``(mean, std)`` pairs
+    when ``samples > 1``. Windows have ``predictor.seq_len`` frames; the last is zero-padded and
+    its padded outputs dropped, as ``vsr_latent.inference.upscale_sequence`` does (SPEC §6.2).
+    At most one window of input and of output is held at a time.
+    """
+    seq_len = int(predictor.seq_len)
+    samples = int(samples)
+    check_tiling(tile, overlap)
+    window, size, tile_side = [], None, tile
+
+    def flush():
+        n = len(window)
+        x = np.stack(window).astype(np.float32, copy=False)
+        if n < seq_len:
+            x = np.concatenate([x, np.zeros((seq_len - n,) + x.shape[1:], np.float32)])
+        out = predict_window(predictor, x, tile=tile_side, overlap=overlap, samples=samples)
+        window.clear()
+        if samples > 1:
+            mean, std = out
+            return [(mean[i], std[i]) for i in range(n)]
+        return [out[i] for i in range(n)]
+
+    for count, frame in enumerate(frames):
+        if max_frames is not None and count >= max_frames:
+            break
+        frame = np.asarray(frame)
+        if frame.ndim != 3 or frame.shape[-1] != 3:
+            raise InputError(None, f"frame {count} has shape {frame.shape}, expected (H, W, 3)")
+        if size is None:
+            size = frame.shape[:2]
+            tile_side = resolve_tile(size, tile)
+        elif frame.shape[:2] != size:
+            raise InputError(None, f"frame {count} is {frame.shape[1]}x{frame.shape[0]}, "
+                             f"the first frame was {size[1]}x{size[0]}")
+        window.append(frame.astype(np.float32))
+        if len(window) == seq_len:
+            yield from flush()
+    if window:
+        yield from flush()
+
+
+def to_uint8(frame):
+    """Round and clip a [0, 255] float frame to uint8."""
+    return np.clip(np.rint(frame), 0, 255).astype(np.uint8)
+
+
+_LUT_CACHE = {}
+
+
+def uncertainty_heatmap(std, *, max_std=UNCERTAINTY_MAX_STD, colormap=UNCERTAINTY_COLORMAP):
+    """RGB uint8 heat map of a per-pixel standard deviation.
+
+    ``std`` is (H, W) or (H, W, 3) (then averaged over the channels) on the [0, 255] intensity
+    scale; 0 maps to the colormap's first colour, ``max_std`` and above to its last.
+    """
+    std = np.asarray(std, np.float32)
+    if std.ndim == 3:
+        std = std.mean(axis=-1)
+    key = colormap
+    if key not in _LUT_CACHE:
+        import matplotlib
+
+        cmap = matplotlib.colormaps[colormap]
+        _LUT_CACHE[key] = to_uint8(cmap(np.linspace(0.0, 1.0, 256))[:, :3] * 255.0)
+    index = np.clip(np.rint(std / float(max_std) * 255.0), 0, 255).astype(np.intp)
+    return _LUT_CACHE[key][index]
+
+
+# --------------------------------------------------------------------------------------------
+# Files
+
+
+def _is_video(path):
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
+
+
+def _same_path(a, b):
+    return Path(a).resolve() == Path(b).resolve()
+
+
+def check_output_path(out_path, in_path, what="output"):
+    """Raise a one-line error when ``out_path`` cannot be written or would overwrite the input."""
+    out_path = Path(out_path)
+    if _same_path(out_path, in_path):
+        raise InputError(out_path, f"the {what} is the input itself; choose another path")
+    if out_path.exists() and out_path.is_dir() != (not _is_video(out_path)):
+        kind = "folder" if out_path.is_dir() else "file"
+        raise InputError(out_path, f"the {what} exists as a {kind}; remove it or choose another path")
+    parent = out_path.resolve().parent
+    existing = parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(out_path, f"cannot create the {what}: {existing} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(out_path, f"the {what} folder {existing} is not writable")
+
+
+def check_input_path(in_path):
+    in_path = Path(in_path)
+    if not in_path.exists():
+        raise InputError(in_path, "input does not exist")
+    if not os.access(in_path, os.R_OK):
+        raise InputError(in_path, "input is not readable")
+
+
+def check_sampling(predictor, samples, uncertainty_path):
+    samples = int(samples)
+    if samples < 1:
+        raise ConfigError(f"--samples must be >= 1, got {samples}")
+    if samples > 1 and not getattr(predictor, "variational", False):
+        raise ConfigError(
+            f"--samples {samples} needs a variational model (vlatn10, vsatn10): this model has no "
+            "variance heads, so all draws would be identical"
+        )
+    if uncertainty_path is not None and samples < 2:
+        raise ConfigError("--uncertainty needs --samples K with K >= 2 (the std of K draws)")
+
+
+class _Progress:
+    """A tqdm bar when asked for, else a no-op with the same interface."""
+
+    def __init__(self, enabled, total, desc):
+        self.bar = None
+        if enabled:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, desc=desc, unit="frame", dynamic_ncols=True)
+
+    def update(self, n=1):
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def upscale_video(in_path, out_path, predictor, *, tile=None, overlap=DEFAULT_TILE_OVERLAP,
+                  samples=1, uncertainty_path=None, fps=None, max_frames=None, progress=True,
+                  uncertainty_max_std=UNCERTAINTY_MAX_STD):
+    """Upscale the video file or frame folder ``in_path`` into ``out_path`` with ``predictor``.
+
+    Args:
+      in_path: a video file or a folder of frames (anything ``open_frames`` reads).
+      out_path: ``.mp4/.mkv/.mov/.avi`` -> H.264 video, anything else -> folder of PNG frames.
+        Written atomically: it appears only once complete.
+      predictor: a ``vsr_latent.inference.Predictor`` (``.seq_len``, ``.scale``, ``.variational``).
+      tile: tile side in LR pixels; None: tile with ``DEFAULT_TILE`` only when a frame has more
+        than ``TILE_PIXEL_BUDGET`` pixels; 0: never tile.
+      overlap: tile overlap in LR pixels (the blend ramps over it).
+      samples: K draws of the latent attention (variational models); the output is their mean.
+      uncertainty_path: with ``samples > 1``, where to write the heat map of the per-pixel
+        standard deviation over draws (mean over RGB), same kind of output as ``out_path``.
+      fps: output frame rate; default: the input's.
+      max_frames: upscale only the first ``max_frames`` frames.
+      progress: show a tqdm bar (frames/s and remaining time).
+      uncertainty_max_std: the std shown at the top of the colormap (fixed across frames).
+
+    Returns:
+      A dict: ``frames``, ``fps``, ``input_size`` (H, W), ``output_size``, ``tile`` (the side used,
+      or None), ``seconds``.
+    """
+    from vsr_latent.data.video_io import FrameWriter, open_frames
+
+    check_input_path(in_path)
+    check_output_path(out_path, in_path)
+    if uncertainty_path is not None:
+        check_output_path(uncertainty_path, in_path, what="uncertainty output")
+        if _same_path(uncertainty_path, out_path):
+            raise InputError(uncertainty_path, "the uncertainty output is the output itself")
+    check_sampling(predictor, samples, uncertainty_path)
+    check_tiling(tile, overlap)
+    if max_frames is not None and int(max_frames) < 1:
+        raise ConfigError(f"--max_frames must be >= 1, got {max_frames}")
+    if fps is not None and not float(fps) > 0:
+        raise ConfigError(f"--fps must be > 0, got {fps}")
+
+    samples = int(samples)
+    start = time.perf_counter()
+    with open_frames(in_path) as source:
+        out_fps = float(fps) if fps is not None else float(source.fps)
+        total = source.num_frames
+        if total is not None and max_frames is not None:
+            total = min(total, int(max_frames))
+        elif max_frames is not None:
+            total = None
+        size = tuple(source.size)
+        s = int(predictor.scale)
+        bar = _Progress(progress, total, desc=f"upscale {Path(in_path).name}")
+        count = 0
+        try:
+            with contextlib.ExitStack() as stack:
+                # Both writers see any exception, so neither output appears after a failure.
+                writer = stack.enter_context(FrameWriter(out_path, fps=out_fps))
+                heat = None
+                if uncertainty_path is not None:
+                    heat = stack.enter_context(FrameWriter(uncertainty_path, fps=out_fps))
+                for item in upscale_frames(source, predictor, tile=tile, overlap=overlap,
+                                           samples=samples, max_frames=max_frames):
+                    if samples > 1:
+                        mean, std = item
+                        writer.write(to_uint8(mean))
+                        if heat is not None:
+                            heat.write(uncertainty_heatmap(std, max_std=uncertainty_max_std))
+                    else:
+                        writer.write(to_uint8(item))
+                    count += 1
+                    bar.update(1)
+                if count == 0:
+                    raise InputError(in_path, "input has no frames")
+        finally:
+            bar.close()
+    return {
+        "frames": count,
+        "fps": out_fps,
+        "input_size": size,
+        "output_size": (size[0] * s, size[1] * s),
+        "tile": resolve_tile(size, tile),
+        "seconds": time.perf_counter() - start,
+    }
