@@ -1,0 +1,98 @@
+"""Separable resampling as weight matrices: ``out = Wh @ frame @ Ww.T`` per channel.
+
+All three degradations of :mod:`vsr_latent.data.degrade` are linear and separable, so each one is a
+pair of dense matrices (rows: output pixels, columns: input pixels). NumPy applies them with
+``einsum``; the TF version (``tf_degrade``) multiplies by exactly the same matrices, so both agree to
+float32 rounding.
+"""
+
+import functools
+
+import numpy as np
+
+#: MATLAB ``imresize``'s cubic kernel parameter (Keys, a = -0.5).
+CUBIC_A = -0.5
+#: MATLAB ``imresize``'s cubic kernel support (width 4 input pixels at scale 1).
+CUBIC_WIDTH = 4.0
+#: Gaussian blur of the "BD" protocol (DUF / Vid4 BD): sigma and kernel size.
+BD_SIGMA = 1.6
+BD_KERNEL_SIZE = 13
+
+
+def _cubic(x):
+    """Keys' cubic convolution kernel with a = -0.5, exactly as MATLAB's ``cubic``."""
+    ax = np.abs(x)
+    ax2, ax3 = ax * ax, ax * ax * ax
+    return (1.5 * ax3 - 2.5 * ax2 + 1.0) * (ax <= 1) + (
+        -0.5 * ax3 + 2.5 * ax2 - 4.0 * ax + 2.0
+    ) * ((ax > 1) & (ax <= 2))
+
+
+@functools.lru_cache(maxsize=64)
+def matlab_imresize_matrix(in_len, out_len, scale=None, antialias=True):
+    """(out_len, in_len) float64 matrix of MATLAB ``imresize(..., 'bicubic')`` along one axis.
+
+    Follows MATLAB's ``contributions``: output pixel u (1-based) maps to input coordinate
+    ``x = u / scale + 0.5 * (1 - 1 / scale)``; when shrinking with antialiasing the kernel is
+    stretched by ``1 / scale`` (and scaled by ``scale``); weights are normalised to sum to one and
+    out-of-range taps are mirrored ("symmetric" padding, the edge pixel repeated).
+    """
+    if scale is None:
+        scale = out_len / in_len
+    kernel_width = CUBIC_WIDTH
+    if scale < 1 and antialias:
+        kernel_width = CUBIC_WIDTH / scale
+        kernel = lambda v: scale * _cubic(scale * v)  # noqa: E731
+    else:
+        kernel = _cubic
+    u = np.arange(1, out_len + 1, dtype=np.float64)
+    x = u / scale + 0.5 * (1.0 - 1.0 / scale)
+    left = np.floor(x - kernel_width / 2.0)
+    taps = int(np.ceil(kernel_width)) + 2
+    idx = left[:, None] + np.arange(taps)[None, :]  # 1-based input indices
+    w = kernel(x[:, None] - idx)
+    w = w / np.sum(w, axis=1, keepdims=True)
+    # Symmetric padding: 1-based index i maps to aux[(i - 1) mod 2n] with aux = [1..n, n..1].
+    aux = np.concatenate([np.arange(in_len), np.arange(in_len)[::-1]])
+    idx0 = aux[np.mod(idx.astype(np.int64) - 1, 2 * in_len)]
+    mat = np.zeros((out_len, in_len), dtype=np.float64)
+    np.add.at(mat, (np.repeat(np.arange(out_len), taps), idx0.ravel()), w.ravel())
+    return mat
+
+
+@functools.lru_cache(maxsize=64)
+def gaussian_subsample_matrix(in_len, scale, sigma=BD_SIGMA, size=BD_KERNEL_SIZE):
+    """(in_len // scale, in_len) matrix: Gaussian blur then keep pixels 0, scale, 2*scale, ...
+
+    The 1-D kernel is ``exp(-k^2 / (2 sigma^2))`` for k = -6..6 (size 13), normalised; its outer
+    product is the 13x13 kernel DUF builds with ``gaussian_filter`` on a delta. Borders are
+    reflected without repeating the edge pixel (TF ``REFLECT`` padding, as DUF's ``DownSample``);
+    output pixel i is centred on input pixel ``scale * i`` (sampling offset 0).
+    """
+    radius = size // 2
+    k = np.arange(-radius, radius + 1, dtype=np.float64)
+    g = np.exp(-(k * k) / (2.0 * sigma * sigma))
+    g /= g.sum()
+    out_len = in_len // scale
+    centres = np.arange(out_len) * scale
+    idx = centres[:, None] + k[None, :].astype(np.int64)
+    # numpy "reflect" (no edge repeat): -1 -> 1, n -> n - 2.
+    period = 2 * (in_len - 1) if in_len > 1 else 1
+    idx = np.mod(idx, period)
+    idx = np.where(idx >= in_len, period - idx, idx)
+    mat = np.zeros((out_len, in_len), dtype=np.float64)
+    np.add.at(mat, (np.repeat(np.arange(out_len), size), idx.ravel()), np.tile(g, out_len))
+    return mat
+
+
+@functools.lru_cache(maxsize=64)
+def scipy_zoom_matrix(in_len, scale):
+    """(round(in_len / scale), in_len) matrix of ``scipy.ndimage.zoom(x, 1/scale, order=3)``.
+
+    ``zoom`` (cubic B-spline with its prefilter, default ``mode="constant"``, ``grid_mode=False``)
+    is linear and separable, so its matrix is ``zoom`` applied to the identity along one axis.
+    """
+    import scipy.ndimage
+
+    eye = np.eye(in_len, dtype=np.float64)
+    return scipy.ndimage.zoom(eye, (1.0 / scale, 1.0), order=3)

@@ -1,0 +1,405 @@
+"""Reading and writing video, frame by frame (never a whole video in memory).
+
+Sources (:func:`open_frames`):
+
+- Encoded video (``.mp4 .mov .mkv .avi .webm .m4v``) decoded by FFmpeg through ``imageio-ffmpeg``
+  (``imageio_ffmpeg.read_frames``), streamed as RGB frames. The frame count comes from a cheap
+  stream copy (``count_frames_and_secs``, no decoding); a file that decodes to fewer frames than it
+  announces, or that FFmpeg cannot open, raises :class:`~vsr_latent.errors.InputError`.
+- Raw planar YUV 4:2:0 (``.yuv``, or any file when ``yuv_size`` is given), 8-bit or 10-bit
+  little-endian, converted with BT.709 limited-range coefficients (:mod:`vsr_latent.data.yuv`).
+  The file size must be a whole number of frames.
+- Folders of frames (``.png .jpg .jpeg .bmp .tif .tiff``) in natural order (``Frame 2`` before
+  ``Frame 10``); hidden files (a leading dot, e.g. partial writes) are ignored. All frames must have
+  the same size (checked from the headers when the folder is opened). Grayscale frames are repeated
+  to three channels, the alpha channel of RGBA / gray+alpha frames is dropped (not composited),
+  16-bit frames are scaled to 8 bits (``round(x / 257)``), boolean frames map to 0 / 255.
+
+Every source yields uint8 (H, W, 3) RGB arrays.
+
+Writing (:class:`FrameWriter`): H.264 video (``.mp4 .mkv .mov .avi``; CRF 18, yuv420p, or yuv444p
+when a side is odd) or a folder of ``%08d.png`` frames; written aside and renamed on a successful
+close (:mod:`vsr_latent.atomic`), so an error or a kill never leaves a complete-looking output.
+"""
+
+import contextlib
+import os
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from vsr_latent.atomic import atomic_dir, atomic_path
+from vsr_latent.data import yuv as yuv_mod
+from vsr_latent.errors import InputError
+
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+#: Frame rate reported for frame folders and raw YUV files, which carry none.
+DEFAULT_FPS = 25.0
+#: x264 constant rate factor for written video (visually lossless range).
+WRITER_CRF = 18
+
+
+def natural_key(name):
+    """Sort key putting ``Frame 2`` before ``Frame 10`` (digit runs compare as numbers)."""
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", str(name))]
+
+
+def list_frame_files(folder):
+    folder = Path(folder)
+    files = [
+        p
+        for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS
+    ]
+    return sorted(files, key=lambda p: natural_key(p.name))
+
+
+def to_rgb8(img, path=None):
+    """Any decoded image -> uint8 (H, W, 3) (gray repeated, alpha dropped, 16-bit scaled)."""
+    a = np.asarray(img)
+    if a.dtype == bool:
+        a = a.astype(np.uint8) * 255
+    elif a.dtype == np.uint16 or a.dtype == np.int32 or a.dtype == np.uint32:
+        a = np.clip(np.round(a.astype(np.float64) / 257.0), 0, 255).astype(np.uint8)
+    elif a.dtype != np.uint8:
+        raise InputError(path, f"unsupported pixel type {a.dtype}")
+    if a.ndim == 2:
+        a = a[..., None]
+    if a.ndim != 3:
+        raise InputError(path, f"not an image: array of shape {a.shape}")
+    c = a.shape[-1]
+    if c in (1, 2):
+        a = np.repeat(a[..., :1], 3, axis=-1)
+    elif c == 4:
+        a = a[..., :3]
+    elif c != 3:
+        raise InputError(path, f"unsupported number of channels: {c}")
+    return np.ascontiguousarray(a)
+
+
+class FrameSource:
+    """Iterable of uint8 (H, W, 3) RGB frames with ``path``, ``fps``, ``num_frames``, ``size``."""
+
+    def __init__(self, path, fps, num_frames, size):
+        self.path = Path(path)
+        self.fps = float(fps)
+        self.num_frames = num_frames
+        self.size = tuple(size)
+
+    def __iter__(self):
+        raise NotImplementedError
+
+    def __len__(self):
+        if self.num_frames is None:
+            raise TypeError("frame count unknown")
+        return self.num_frames
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def __repr__(self):
+        return (
+            f"{type(self).__name__}({str(self.path)!r}, size={self.size}, "
+            f"num_frames={self.num_frames}, fps={self.fps})"
+        )
+
+
+def _ffmpeg_problem(e):
+    lines = [l.strip() for l in str(e).splitlines() if l.strip()]
+    tail = [l for l in lines if "Invalid" in l or "moov" in l or "error" in l.lower()]
+    return (tail or lines or ["unknown FFmpeg error"])[-1][:200]
+
+
+class VideoSource(FrameSource):
+    """An encoded video file decoded by FFmpeg (imageio-ffmpeg), streamed."""
+
+    def __init__(self, path):
+        import imageio_ffmpeg
+
+        path = Path(path)
+        try:
+            gen = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
+            meta = next(gen)
+        except (OSError, RuntimeError, StopIteration) as e:
+            raise InputError(
+                path, f"cannot decode video (corrupt, truncated or not a video): {_ffmpeg_problem(e)}"
+            ) from None
+        try:
+            n, _ = imageio_ffmpeg.count_frames_and_secs(str(path))
+        except (OSError, RuntimeError) as e:
+            gen.close()
+            raise InputError(path, f"cannot count frames (corrupt video?): {_ffmpeg_problem(e)}") from None
+        w, h = meta["size"]
+        fps = meta.get("fps") or DEFAULT_FPS
+        duration = meta.get("duration") or 0
+        expected = duration * fps if np.isfinite(duration) else 0
+        if int(n) + max(2.0, 0.02 * expected) < expected:
+            gen.close()
+            raise InputError(
+                path,
+                f"truncated video: the container announces {duration:.2f} s "
+                f"(~{expected:.0f} frames) but only {n} frames are present",
+            )
+        super().__init__(path, fps, int(n), (h, w))
+        self._pending = gen
+        self._generators = []
+
+    def __iter__(self):
+        import imageio_ffmpeg
+
+        if self._pending is not None:
+            gen, self._pending = self._pending, None
+        else:
+            gen = imageio_ffmpeg.read_frames(str(self.path), pix_fmt="rgb24")
+            next(gen)
+        self._generators.append(gen)
+        h, w = self.size
+        count = 0
+        try:
+            for buf in gen:
+                if len(buf) != h * w * 3:
+                    raise InputError(self.path, f"frame {count} is truncated")
+                count += 1
+                yield np.frombuffer(buf, dtype=np.uint8).reshape(h, w, 3)
+        except (OSError, RuntimeError) as e:
+            raise InputError(self.path, f"decoding failed at frame {count}: {_ffmpeg_problem(e)}") from None
+        finally:
+            gen.close()
+        if count == 0:
+            raise InputError(self.path, "the video has no decodable frames")
+        if self.num_frames and count < self.num_frames:
+            raise InputError(
+                self.path, f"truncated video: decoded {count} of {self.num_frames} frames"
+            )
+
+    def close(self):
+        for g in [self._pending, *self._generators]:
+            if g is not None:
+                g.close()
+        self._pending = None
+        self._generators = []
+
+
+class YuvSource(FrameSource):
+    """Raw planar YUV 4:2:0 file, 8-bit or 10-bit little-endian, BT.709 limited range."""
+
+    def __init__(self, path, size, bit_depth=8, fps=DEFAULT_FPS):
+        path = Path(path)
+        if size is None:
+            raise InputError(path, "raw YUV needs its frame size (yuv_size=(H, W))")
+        h, w = (int(v) for v in size)
+        if bit_depth not in (8, 10):
+            raise InputError(path, f"unsupported YUV bit depth {bit_depth} (8 or 10)")
+        if h <= 0 or w <= 0 or h % 2 or w % 2:
+            raise InputError(path, f"YUV 4:2:0 frame size must be even and positive, got {h}x{w}")
+        if not path.is_file():
+            raise InputError(path, "no such file")
+        self.bit_depth = bit_depth
+        self.frame_bytes = yuv_mod.frame_bytes((h, w), bit_depth)
+        total = path.stat().st_size
+        if total == 0:
+            raise InputError(path, "empty YUV file")
+        if total % self.frame_bytes:
+            raise InputError(
+                path,
+                f"file size {total} is not a whole number of {h}x{w} {bit_depth}-bit 4:2:0 "
+                f"frames ({self.frame_bytes} bytes each): wrong size or bit depth, or truncated",
+            )
+        super().__init__(path, fps, total // self.frame_bytes, (h, w))
+
+    def __iter__(self):
+        with open(self.path, "rb") as f:
+            for i in range(self.num_frames):
+                buf = f.read(self.frame_bytes)
+                if len(buf) != self.frame_bytes:
+                    raise InputError(self.path, f"frame {i} is truncated")
+                yield yuv_mod.yuv420_to_rgb(buf, self.size, self.bit_depth)
+
+
+def _header_size(p):
+    from PIL import Image
+
+    try:
+        with Image.open(p) as im:
+            w, h = im.size
+        return h, w
+    except Exception as e:  # PIL raises many kinds for bad files
+        raise InputError(p, f"cannot read image ({type(e).__name__}: {e})") from None
+
+
+class FolderSource(FrameSource):
+    """A folder of PNG/JPEG/... frames in natural order, all of one size."""
+
+    def __init__(self, path, fps=DEFAULT_FPS):
+        path = Path(path)
+        files = list_frame_files(path)
+        if not files:
+            raise InputError(path, f"empty folder: no frames ({', '.join(IMAGE_EXTENSIONS)})")
+        size = _header_size(files[0])
+        for p in files[1:]:
+            s = _header_size(p)
+            if s != size:
+                raise InputError(
+                    p, f"frame size {s[1]}x{s[0]} differs from the folder's {size[1]}x{size[0]}"
+                )
+        self.files = files
+        super().__init__(path, fps, len(files), size)
+
+    def __iter__(self):
+        import imageio.v3 as iio
+
+        for p in self.files:
+            try:
+                img = iio.imread(p)
+            except Exception as e:
+                raise InputError(p, f"cannot decode image ({type(e).__name__}: {e})") from None
+            img = to_rgb8(img, p)
+            if img.shape[:2] != self.size:
+                raise InputError(p, f"frame size {img.shape[1]}x{img.shape[0]} differs from the folder's")
+            yield img
+
+
+def open_frames(path, *, yuv_size=None, yuv_bit_depth=8):
+    """Opens a video file, a raw YUV 4:2:0 file or a frame folder as a streaming FrameSource.
+
+    ``yuv_size`` is (H, W); giving it reads any file as raw YUV. Bad input raises InputError.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return FolderSource(path)
+    if not path.exists():
+        raise InputError(path, "no such file or folder")
+    if yuv_size is not None or path.suffix.lower() == ".yuv":
+        return YuvSource(path, yuv_size, yuv_bit_depth)
+    if path.suffix.lower() in IMAGE_EXTENSIONS:
+        raise InputError(path, "a single image, not a video: give the folder of frames instead")
+    return VideoSource(path)
+
+
+def read_frames(path, **kw):
+    """Whole input as uint8 (T, H, W, 3) (small inputs and tests only)."""
+    with open_frames(path, **kw) as src:
+        frames = list(src)
+    return np.stack(frames)
+
+
+def to_uint8(frame):
+    a = np.asarray(frame)
+    if a.dtype != np.uint8:
+        a = np.clip(np.round(a.astype(np.float32)), 0, 255).astype(np.uint8)
+    return a
+
+
+class FrameWriter:
+    """Writes frames to an H.264 video or a ``%08d.png`` folder, atomically.
+
+    ``path`` ending in .mp4/.mkv/.mov/.avi gives a video, anything else a frame folder. Frames are
+    (H, W, 3) uint8, or float on [0, 255] (rounded and clipped). The output appears under
+    ``path`` only when :meth:`close` (or the ``with`` block) ends without an error.
+    """
+
+    def __init__(self, path, fps=DEFAULT_FPS):
+        self.path = Path(path)
+        self.fps = float(fps)
+        self.is_video = self.path.suffix.lower() in (".mp4", ".mkv", ".mov", ".avi")
+        self.num_written = 0
+        self.size = None
+        self._stack = contextlib.ExitStack()
+        self._gen = None
+        if self.is_video:
+            self._tmp = self._stack.enter_context(atomic_path(self.path))
+        else:
+            self._tmp = self._stack.enter_context(atomic_dir(self.path))
+        self._closed = False
+
+    def _start_video(self, h, w):
+        import imageio_ffmpeg
+
+        pix = "yuv420p" if h % 2 == 0 and w % 2 == 0 else "yuv444p"
+        self._gen = imageio_ffmpeg.write_frames(
+            str(self._tmp),
+            (w, h),
+            fps=self.fps,
+            codec="libx264",
+            pix_fmt_in="rgb24",
+            pix_fmt_out=pix,
+            quality=None,
+            macro_block_size=1,
+            ffmpeg_log_level="error",
+            output_params=["-crf", str(WRITER_CRF)],
+        )
+        self._gen.send(None)
+
+    def write(self, frame):
+        if self._closed:
+            raise ValueError(f"{self.path}: writer is closed")
+        a = to_uint8(frame)
+        if a.ndim != 3 or a.shape[-1] != 3:
+            raise InputError(self.path, f"frames must be (H, W, 3), got {a.shape}")
+        if self.size is None:
+            self.size = a.shape[:2]
+            if self.is_video:
+                self._start_video(*self.size)
+        elif a.shape[:2] != self.size:
+            raise InputError(
+                self.path, f"frame {self.num_written} has size {a.shape[:2]}, expected {self.size}"
+            )
+        if self.is_video:
+            self._gen.send(np.ascontiguousarray(a))
+        else:
+            import imageio.v3 as iio
+
+            iio.imwrite(self._tmp / f"{self.num_written:08d}.png", a)
+        self.num_written += 1
+
+    def close(self):
+        """Finishes the output and moves it into place."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._gen is not None:
+                self._gen.close()
+            if self.is_video and self.num_written == 0:
+                raise InputError(self.path, "no frames were written")
+        except BaseException as e:
+            self._stack.__exit__(type(e), e, e.__traceback__)
+            raise
+        self._stack.__exit__(None, None, None)
+
+    def abort(self, exc=None):
+        """Discards everything written so far."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._gen is not None:
+            with contextlib.suppress(Exception):
+                self._gen.close()
+        exc = exc or RuntimeError("aborted")
+        with contextlib.suppress(BaseException):
+            self._stack.__exit__(type(exc), exc, exc.__traceback__)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort(exc)
+        return False
+
+    def __del__(self):
+        if not getattr(self, "_closed", True):
+            warnings.warn(f"{self.path}: FrameWriter not closed; output discarded", stacklevel=1)
+            self.abort()
