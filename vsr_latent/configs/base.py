@@ -1,0 +1,269 @@
+"""Typed experiment configs: the dataclasses, their JSON form and `key=value` overrides.
+
+The paper leaves several training settings open (SPEC "GAP: K, λ, total steps, LR patch size,
+augmentation"). Each is decided ONCE here, as a named module-level default, and every config of
+the experiments uses these names:
+
+- ``DEFAULT_TRAIN_STEPS`` (200 000): total steps of a model trained with L_re only (Tables 1, 2,
+  Fig. 6, the non-variational models of Table 3) and the stage-1 length K of "ours".
+- ``DEFAULT_STAGE1_STEPS`` K (200 000): stage 1 (variance heads off, L_re) of a variational model;
+  equal to ``DEFAULT_TRAIN_STEPS`` so that Table 3's VLatn10_7/VSatn10_7 continue from exactly the
+  Latn10_7/Satn10_7 runs of the same table (Algorithm 1 pre-training = those runs).
+- ``DEFAULT_STAGE2_STEPS`` (50 000): stage 2 (variance heads on, L_re + λ·L_vae); the paper says
+  "until the loss converges".
+- ``DEFAULT_VAE_WEIGHT`` λ (1.0): equal weight of the sampled-path loss and the mean-path loss.
+- ``DEFAULT_LR_PATCH`` (32): LR crop side, i.e. 128×128 HR crops (the paper gives neither).
+- ``DEFAULT_BATCH_SIZE`` (16, global over all replicas): the paper uses "the largest that fits" on
+  two 1080 Ti; 16 clips of 7×32×32 fit comfortably on any current GPU.
+- ``DEFAULT_AUGMENTATION`` ("none"): the paper's sample recipe (§6.1) is a uniform random crop of
+  L consecutive frames only; ``"flip"`` (random horizontal/vertical flip and time reversal of the
+  whole clip) is available as an option.
+- ``PAPER_DEGRADATION`` ("scipy") for the ablations (§6.1: preprocessing done with SciPy) and
+  ``VID4_DEGRADATION`` ("bi", MATLAB-compatible bicubic) for "ours", which Table 4 evaluates on
+  Vid4 BIx4.
+- ``DEFAULT_TRAIN_SOURCE`` ("builtin"): the paper's "Normal" set (Harmonic, CDVL, SJTU 4K) cannot
+  be downloaded here; point ``data.source`` at a dataset root made by ``data_tools`` for real runs.
+"""
+
+import dataclasses
+import json
+import typing
+from dataclasses import dataclass, field
+
+from vsr_latent.errors import ConfigError
+
+# Adam and clipping: given by the paper (§7).
+LEARNING_RATE = 1e-4
+BETA_1 = 0.9
+BETA_2 = 0.999
+GLOBAL_CLIPNORM = 3.0
+# Keras' default; the paper does not state epsilon.
+ADAM_EPSILON = 1e-7
+
+# GAP decisions (see the module docstring).
+DEFAULT_TRAIN_STEPS = 200_000
+DEFAULT_STAGE1_STEPS = DEFAULT_TRAIN_STEPS
+DEFAULT_STAGE2_STEPS = 50_000
+DEFAULT_VAE_WEIGHT = 1.0
+DEFAULT_LR_PATCH = 32
+DEFAULT_BATCH_SIZE = 16
+DEFAULT_AUGMENTATION = "none"
+AUGMENTATIONS = ("none", "flip")
+PAPER_DEGRADATION = "scipy"
+VID4_DEGRADATION = "bi"
+DEFAULT_TRAIN_SOURCE = "builtin"
+
+DEFAULT_CHECKPOINT_EVERY = 1_000
+DEFAULT_KEEP_CHECKPOINTS = 3
+DEFAULT_LOG_EVERY = 100
+DEFAULT_IMAGE_EVERY = 5_000
+
+
+@dataclass
+class DataConfig:
+    """Training data: what `vsr_latent.data.pipelines.train_dataset` gets."""
+
+    source: str = DEFAULT_TRAIN_SOURCE
+    lr_patch: int = DEFAULT_LR_PATCH
+    batch_size: int = DEFAULT_BATCH_SIZE
+    degradation: str = PAPER_DEGRADATION
+    augmentation: str = DEFAULT_AUGMENTATION
+    seed: int = 0
+
+
+@dataclass
+class OptimizerConfig:
+    """Adam with gradient clipping by global norm (§7)."""
+
+    learning_rate: float = LEARNING_RATE
+    beta_1: float = BETA_1
+    beta_2: float = BETA_2
+    epsilon: float = ADAM_EPSILON
+    global_clipnorm: float = GLOBAL_CLIPNORM
+
+
+@dataclass
+class ExperimentConfig:
+    """One training run: the model, its data, the optimiser and Algorithm 1's two stages.
+
+    ``stage1_steps`` (K) train on L_re with the variance heads off; ``stage2_steps`` then train on
+    L_re + ``vae_weight``·L_vae with them on (variational models only). ``init_from`` names a
+    finished run folder (or ``.keras`` file) whose weights start this run: Table 3's V models start
+    their stage 2 from the Latn10_7 / Satn10_7 runs.
+    """
+
+    name: str
+    model: str
+    seq_len: int
+    model_overrides: dict = field(default_factory=dict)
+    data: DataConfig = field(default_factory=DataConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    stage1_steps: int = DEFAULT_TRAIN_STEPS
+    stage2_steps: int = 0
+    vae_weight: float = DEFAULT_VAE_WEIGHT
+    checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY
+    keep_checkpoints: int = DEFAULT_KEEP_CHECKPOINTS
+    log_every: int = DEFAULT_LOG_EVERY
+    image_every: int = DEFAULT_IMAGE_EVERY
+    init_from: typing.Optional[str] = None
+    scale: str = "full"
+    paper_psnr: dict = field(default_factory=dict)
+
+    @property
+    def total_steps(self):
+        return self.stage1_steps + self.stage2_steps
+
+    def validate(self):
+        """Raises ConfigError for settings no run can use."""
+        problems = []
+        if self.seq_len < 1:
+            problems.append(f"seq_len must be >= 1, got {self.seq_len}")
+        if self.stage1_steps < 0 or self.stage2_steps < 0:
+            problems.append("stage1_steps and stage2_steps must be >= 0")
+        if self.total_steps < 1:
+            problems.append("stage1_steps + stage2_steps must be >= 1")
+        if self.data.batch_size < 1:
+            problems.append(f"data.batch_size must be >= 1, got {self.data.batch_size}")
+        if self.data.lr_patch < 1:
+            problems.append(f"data.lr_patch must be >= 1, got {self.data.lr_patch}")
+        if self.data.augmentation not in AUGMENTATIONS:
+            problems.append(
+                f"data.augmentation must be one of {', '.join(AUGMENTATIONS)}, "
+                f"got {self.data.augmentation!r}"
+            )
+        for key in ("checkpoint_every", "log_every", "image_every", "keep_checkpoints"):
+            if getattr(self, key) < 1:
+                problems.append(f"{key} must be >= 1, got {getattr(self, key)}")
+        if self.optimizer.learning_rate <= 0:
+            problems.append("optimizer.learning_rate must be > 0")
+        if self.optimizer.global_clipnorm <= 0:
+            problems.append("optimizer.global_clipnorm must be > 0")
+        if problems:
+            raise ConfigError(f"config {self.name!r}: " + "; ".join(problems))
+        return self
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    def to_json(self):
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+
+def config_from_dict(d):
+    """The inverse of `ExperimentConfig.to_dict` (e.g. a run folder's config.json)."""
+    d = dict(d)
+    try:
+        data = DataConfig(**d.pop("data", {}))
+        optimizer = OptimizerConfig(**d.pop("optimizer", {}))
+        return ExperimentConfig(data=data, optimizer=optimizer, **d)
+    except TypeError as e:
+        raise ConfigError(f"not an experiment config: {e}") from None
+
+
+def _field_paths(obj, prefix=""):
+    out = []
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            out += _field_paths(value, f"{prefix}{f.name}.")
+        else:
+            out.append(f"{prefix}{f.name}")
+    return out
+
+
+def override_keys(config):
+    """The dotted keys `apply_overrides` accepts (dict fields take any sub-key)."""
+    return _field_paths(config)
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _parse_literal(text):
+    """A value for a free-form dict entry (model_overrides.*): JSON if it parses, else a string."""
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _coerce(key, text, hint):
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is typing.Union and type(None) in args:
+        if text.strip().lower() in ("none", "null", ""):
+            return None
+        (hint,) = [a for a in args if a is not type(None)]
+    try:
+        if hint is bool:
+            low = text.strip().lower()
+            if low in _TRUE:
+                return True
+            if low in _FALSE:
+                return False
+            raise ValueError(text)
+        if hint is int:
+            value = float(text)
+            if value != int(value):
+                raise ValueError(text)
+            return int(value)
+        if hint is float:
+            return float(text)
+        if hint is str:
+            return text
+        if hint is dict or typing.get_origin(hint) is dict:
+            value = json.loads(text)
+            if not isinstance(value, dict):
+                raise ValueError(text)
+            return value
+    except ValueError:
+        raise ConfigError(
+            f"--set {key}={text}: not a valid {getattr(hint, '__name__', hint)}"
+        ) from None
+    raise ConfigError(f"--set {key}: unsupported field type {hint}")
+
+
+def apply_overrides(config, overrides):
+    """Returns a copy of ``config`` with ``["key=value", ...]`` applied (dotted keys, typed).
+
+    ``data.batch_size=8`` sets a nested field (converted to the field's type);
+    ``model_overrides.filters=8`` sets an entry of a dict field (value parsed as JSON, else kept as
+    a string). An unknown key raises ConfigError listing the valid ones.
+    """
+    config = dataclasses.replace(
+        config,
+        data=dataclasses.replace(config.data),
+        optimizer=dataclasses.replace(config.optimizer),
+        model_overrides=dict(config.model_overrides),
+        paper_psnr=dict(config.paper_psnr),
+    )
+    for item in overrides or ():
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected key=value")
+        key, text = item.split("=", 1)
+        key = key.strip()
+        parts = key.split(".")
+        target = config
+        for i, part in enumerate(parts):
+            if isinstance(target, dict):
+                target[".".join(parts[i:])] = _parse_literal(text)
+                break
+            names = {f.name for f in dataclasses.fields(target)} if dataclasses.is_dataclass(
+                target
+            ) else set()
+            if part not in names:
+                raise ConfigError(
+                    f"--set {key}: unknown key; valid keys: {', '.join(override_keys(config))}"
+                )
+            if i == len(parts) - 1:
+                hint = typing.get_type_hints(type(target))[part]
+                setattr(target, part, _coerce(key, text, hint))
+            else:
+                target = getattr(target, part)
+    return config
