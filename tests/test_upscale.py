@@ -139,8 +139,9 @@ def test_tiled_bicubic_matches_untiled():
     assert 0.3 < mask.mean() < 1.0
     np.testing.assert_allclose(tiled[:, mask], whole[:, mask], atol=1e-3)
     # Near the joins the tiles' own border handling blends in with small weights.
-    assert np.abs(tiled - whole).max() < 8.0
-    assert psnr(tiled, whole) > 55.0
+    # Measured: max 0.86 levels, 73 dB.
+    assert np.abs(tiled - whole).max() < 2.0
+    assert psnr(tiled, whole) > 65.0
 
 
 def test_streaming_calls_windows_of_L_and_matches_upscale_sequence():
@@ -179,3 +180,164 @@ def test_uncertainty_heatmap_fixed_scale():
     rgb = np.zeros((1, 1, 3), np.float32)
     rgb[..., 0] = 3 * m / 2
     np.testing.assert_array_equal(up.uncertainty_heatmap(rgb)[0, 0], lut[128])
+
+
+# ------------------------------------------------------------------------------------------
+# End to end through the real command line, real decoder and encoder
+
+
+def run_cli(*argv):
+    from vsr_latent.cli import main
+
+    return main(["upscale", *map(str, argv)])
+
+
+def test_cli_bicubic_full_carphone_video(carphone, tmp_path, capsys):
+    from vsr_latent.data.video_io import open_frames, read_frames
+
+    out = tmp_path / "carphone_x4.mp4"
+    assert run_cli(carphone, out, "--model", "bicubic") == 0
+    captured = capsys.readouterr()
+    assert "120/120" in captured.err and "frame/s" in captured.err  # tqdm: count, rate, ETA
+    # The clip is QCIF, 176x144 (the data README says 192x144).
+    assert "120 frames 176x144 -> 704x576" in captured.out
+    with open_frames(carphone) as src, open_frames(out) as dst:
+        assert dst.num_frames == src.num_frames == 120
+        assert src.size == (144, 176) and dst.size == (576, 704)
+        assert dst.fps == pytest.approx(src.fps)
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]  # no temporary left behind
+    # The content is the bicubic upscale of the decoded input, up to H.264 (CRF 18) loss.
+    lr = read_frames(carphone)[[0, 60, 119]].astype(np.float32)
+    sr = read_frames(out)[[0, 60, 119]]
+    ref = up.to_uint8(bicubic_upscale(lr))
+    assert psnr(sr, ref) > 38.0
+
+
+def test_cli_frame_folder_output_is_exact_and_fps_option(carphone, tmp_path):
+    from vsr_latent.data.video_io import open_frames, read_frames
+
+    out = tmp_path / "frames"
+    assert run_cli(carphone, out, "--model", "bicubic", "--max_frames", 9, "--no_progress") == 0
+    sr = read_frames(out)
+    assert sr.shape == (9, 576, 704, 3)
+    lr = read_frames(carphone)[:9].astype(np.float32)
+    # PNG is lossless: exactly the rounded, clipped bicubic output.
+    np.testing.assert_array_equal(sr, up.to_uint8(bicubic_upscale(lr)))
+    video = tmp_path / "slow.mp4"
+    assert run_cli(carphone, video, "--model", "bicubic", "--fps", 12.5, "--no_progress",
+                   "--max_frames", 3) == 0
+    with open_frames(video) as src:
+        assert src.fps == pytest.approx(12.5) and src.num_frames == 3
+
+
+def write_folder(path, frames):
+    from vsr_latent.data.video_io import FrameWriter
+
+    with FrameWriter(path) as w:
+        for f in frames:
+            w.write(f)
+    return path
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--model", "no_such_model"], "unknown model 'no_such_model'"),
+        (["--model", "missing/run_dir"], "no such file or folder"),
+        (["--model", "bicubic", "--samples", "3"], "needs a variational model"),
+        (["--model", "bicubic", "--uncertainty", "{tmp}/heat"], "--uncertainty needs --samples"),
+        (["--model", "bicubic", "--samples", "0"], "--samples must be >= 1"),
+        (["--model", "bicubic", "--tile", "16", "--tile_overlap", "16"], "must exceed --tile_overlap"),
+        (["--model", "bicubic", "--fps", "0"], "--fps must be > 0"),
+    ],
+)
+def test_cli_option_errors_are_one_line(tmp_path, capsys, extra, message):
+    src = write_folder(tmp_path / "in", smooth_frames(2, 8, 8))
+    out = tmp_path / "out.mp4"
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in extra]
+    assert run_cli(src, out, *argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and err.startswith("vsr-latent upscale: error")
+    assert not out.exists()
+
+
+def test_cli_path_errors_are_one_line(tmp_path, capsys):
+    src = write_folder(tmp_path / "in", smooth_frames(2, 8, 8))
+
+    def error(*argv):
+        assert run_cli(*argv, "--model", "bicubic") == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1
+        return err
+
+    assert "input does not exist" in error(tmp_path / "nope.mp4", tmp_path / "out.mp4")
+    # Output equal to the input (the same folder, spelled differently).
+    assert "is the input itself" in error(src, tmp_path / "x" / ".." / "in")
+    assert len(list(src.iterdir())) == 2
+    # The output's folder cannot be created: a file is in the way.
+    (tmp_path / "afile").write_text("x")
+    assert "is not a folder" in error(src, tmp_path / "afile" / "out.mp4")
+    # A video name that is an existing folder.
+    (tmp_path / "dir.mp4").mkdir()
+    assert "exists as a folder" in error(src, tmp_path / "dir.mp4")
+    # An empty input folder is reported by the reader, naming the folder.
+    (tmp_path / "empty").mkdir()
+    assert "empty" in error(tmp_path / "empty", tmp_path / "o.mp4")
+    assert not (tmp_path / "o.mp4").exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write to any folder")
+def test_cli_unwritable_output_folder(tmp_path, capsys):
+    src = write_folder(tmp_path / "in", smooth_frames(2, 8, 8))
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        assert run_cli(src, locked / "out.mp4", "--model", "bicubic") == 2
+        assert "is not writable" in capsys.readouterr().err
+    finally:
+        locked.chmod(0o700)
+
+
+def test_unwritable_output_folder_check(tmp_path, monkeypatch):
+    # Root passes os.access for every folder, so the check is exercised with a refusing os.access.
+    real = os.access
+    monkeypatch.setattr(up.os, "access",
+                        lambda p, mode: False if Path(p) == tmp_path / "locked" else real(p, mode))
+    (tmp_path / "locked").mkdir()
+    with pytest.raises(InputError, match="not writable"):
+        up.check_output_path(tmp_path / "locked" / "sub" / "out.mp4", tmp_path / "in.mp4")
+
+
+def test_kill_mid_write_leaves_no_output(carphone, tmp_path):
+    """SIGKILL a real ``vsr-latent upscale`` once its first window is encoded: no OUT.mp4."""
+    out = tmp_path / "OUT.mp4"
+    # Tiles of 16 LR pixels make the bicubic run slow enough (a few seconds) to be caught midway.
+    cmd = [sys.executable, "-m", "vsr_latent", "upscale", str(carphone), str(out),
+           "--model", "bicubic", "--tile", "16", "--tile_overlap", "0", "--seq_len", "4"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            cwd=REPO_ROOT, env={**os.environ, "TQDM_MININTERVAL": "0"})
+    done, buf = 0, b""
+    deadline = time.monotonic() + 120
+    try:
+        os.set_blocking(proc.stderr.fileno(), False)
+        while time.monotonic() < deadline and proc.poll() is None:
+            chunk = proc.stderr.read() or b""
+            buf += chunk
+            counts = [int(m) for m in __import__("re").findall(rb"\| *(\d+)/120", buf)]
+            done = max(counts, default=0)
+            if done >= 4:
+                break
+            time.sleep(0.02)
+        assert proc.poll() is None, f"finished before it could be killed: {buf[-300:]!r}"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert 4 <= done < 120
+    assert not out.exists()
+    # Only the hidden, partial file is left, under a name no reader takes for the output.
+    leftovers = list(tmp_path.iterdir())
+    assert all(p.name.startswith(".OUT.mp4.") and ".part" in p.name for p in leftovers)
