@@ -1,0 +1,23 @@
+"""Keras layers of the network (all serializable under the package name ``vsr_latent``)."""
+
+from vsr_latent.layers.long_attention import (
+    ATTENTION_BUDGET_ELEMENTS,
+    LongAttention,
+    softmax_attention,
+)
+from vsr_latent.layers.residual import LEAKY_SLOPE, ResidualConvBlock3D
+from vsr_latent.layers.short_attention import ShortAttention
+from vsr_latent.layers.upscaler import DepthToSpaceUpscaler
+from vsr_latent.layers.variational import SIGMA_BIAS_INIT, VariationalHead
+
+__all__ = [
+    "ATTENTION_BUDGET_ELEMENTS",
+    "DepthToSpaceUpscaler",
+    "LEAKY_SLOPE",
+    "LongAttention",
+    "ResidualConvBlock3D",
+    "SIGMA_BIAS_INIT",
+    "ShortAttention",
+    "VariationalHead",
+    "softmax_attention",
+]

@@ -1,0 +1,167 @@
+"""Long (block-sparse non-local) attention over every key frame: exact and memory-bounded."""
+
+import keras
+import tensorflow as tf
+
+from vsr_latent.layers._shapes import crop_spatial, fold_time, pad_spatial, pool_spatial, unfold_time
+from vsr_latent.layers.residual import LEAKY_SLOPE
+from vsr_latent.layers.variational import VariationalHead
+
+# Largest attention matrix (batch x queries x keys, float elements) computed at once; above it the
+# queries are processed in chunks (2**24 floats = 64 MiB). None or 0 turns chunking off.
+ATTENTION_BUDGET_ELEMENTS = 2**24
+
+
+def softmax_attention(query, key, value, max_elements=ATTENTION_BUDGET_ELEMENTS):
+    """``softmax(query key^T) value`` over the key axis, chunked over queries when large.
+
+    query (B, M, D), key (B, K, D), value (B, K, Dv) -> (B, M, Dv). Each output row only depends
+    on its own query, so processing rows in chunks is exact; with ``max_elements`` set, at most
+    about ``max_elements`` logits (B x chunk x K) are alive at a time. Chunk count is dynamic
+    (graph mode, any shapes): a ``tf.map_fn`` with ``parallel_iterations=1`` runs them in turn.
+    """
+    if not max_elements:
+        weights = tf.nn.softmax(tf.matmul(query, key, transpose_b=True), axis=-1)
+        return tf.matmul(weights, value)
+    batch, num_q = tf.shape(query)[0], tf.shape(query)[1]
+    num_k = tf.shape(key)[1]
+    depth, depth_v = query.shape[-1], value.shape[-1]
+    chunk = tf.maximum(1, int(max_elements) // tf.maximum(1, batch * num_k))
+    chunk = tf.minimum(chunk, tf.maximum(num_q, 1))
+    num_chunks = (num_q + chunk - 1) // chunk
+    padded = tf.pad(query, [[0, 0], [0, num_chunks * chunk - num_q], [0, 0]])
+    chunks = tf.transpose(tf.reshape(padded, [batch, num_chunks, chunk, depth]), [1, 0, 2, 3])
+
+    def one_chunk(q):
+        weights = tf.nn.softmax(tf.matmul(q, key, transpose_b=True), axis=-1)
+        return tf.matmul(weights, value)
+
+    out = tf.map_fn(
+        one_chunk, chunks, parallel_iterations=1,
+        fn_output_signature=tf.TensorSpec([None, None, depth_v], query.dtype))
+    out = tf.reshape(tf.transpose(out, [1, 0, 2, 3]), [batch, num_chunks * chunk, depth_v])
+    return out[:, :num_q]
+
+
+@keras.saving.register_keras_serializable(package="vsr_latent")
+class LongAttention(keras.layers.Layer):
+    """Long attention block (paper §4.2 eqs. 9-11, Fig. 3), optionally variational (§4.3, Fig. 5).
+
+    Queries come from the clip ``x`` (B, L, H, W, C); keys and values from ``key_values``
+    (B, N, H, W, C), by default ``x`` itself, or external key frames of the same video (N may
+    differ from L). Steps:
+
+    1. ``u = LeakyReLU(Conv3D_k3(.))`` then max pooling k2 s2 in space (same weights for the
+       query and key/value frames);
+    2. ``theta``, ``phi``, ``g``: linear 1x1 maps to ``C' = inner_filters`` channels; ``phi(u)``
+       and ``g(u)`` are max-pooled k2 s2 once more (block-sparse: correlation between blocks);
+    3. ``a = softmax(theta phi^T) g`` over all N*H/4*W/4 key positions for each of the
+       L*H/2*W/2 query positions (no 1/sqrt(d) scaling, as in eq. 10), computed in query
+       chunks above ``max_attention_elements`` (exact);
+    4. variational: ``z = mu(a) (+ eps sigma(a))`` (``VariationalHead``); otherwise ``z = a``;
+    5. a linear transposed convolution k4 s2 restores the resolution: ``out = x + T(z)``.
+
+    With every parameter zero ``T(z) = 0`` and the block is the identity (plug and play,
+    eqs. 16-17), in both variational modes. Frames are zero-padded to a multiple of 4 inside and
+    cropped back, so any H, W work.
+
+    ``key_values`` may be a tensor or a list of tensors (segments concatenated along time after
+    the 3-D convolution, so the convolution never mixes frames of different segments).
+
+    Args:
+        filters: channels of the input and output.
+        inner_filters: embedding channels C' (default filters // 2).
+        variational: add the mean/variance heads.
+        sampling: initial variational mode.
+        max_attention_elements: chunking budget (``ATTENTION_BUDGET_ELEMENTS``); None/0: off.
+        leaky_slope: LeakyReLU slope.
+    """
+
+    def __init__(self, filters, inner_filters=None, variational=False, sampling=False,
+                 max_attention_elements=ATTENTION_BUDGET_ELEMENTS, leaky_slope=LEAKY_SLOPE,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.filters = int(filters)
+        self.inner_filters = int(inner_filters) if inner_filters else max(1, self.filters // 2)
+        self.variational = bool(variational)
+        self._sampling = bool(sampling)
+        self.max_attention_elements = (
+            int(max_attention_elements) if max_attention_elements else None)
+        self.leaky_slope = float(leaky_slope)
+
+    def build(self, input_shape):
+        c, ci = self.filters, self.inner_filters
+        self.embed_conv = keras.layers.Conv3D(c, 3, padding="same", name="embed_conv")
+        self.embed_conv.build((None, None, None, None, c))
+        self.theta = keras.layers.Dense(ci, name="theta")
+        self.phi = keras.layers.Dense(ci, name="phi")
+        self.g = keras.layers.Dense(ci, name="g")
+        for layer in (self.theta, self.phi, self.g):
+            layer.build((None, None, None, None, c))
+        if self.variational:
+            self.head = VariationalHead(ci, sampling=self._sampling, name="head")
+            self.head.build((None, None, None, None, ci))
+        self.restore = keras.layers.Conv2DTranspose(c, 4, strides=2, padding="same", name="restore")
+        self.restore.build((None, None, None, ci))
+        self.built = True
+
+    @property
+    def sampling(self):
+        return self._sampling
+
+    @sampling.setter
+    def sampling(self, value):
+        self._sampling = bool(value)
+        if self.variational and self.built:
+            self.head.sampling = value
+
+    def _embed(self, x):
+        return pool_spatial(tf.nn.leaky_relu(self.embed_conv(x), alpha=self.leaky_slope))
+
+    def call(self, inputs, key_values=None, training=None, sampling=None, return_attention=False):
+        x = inputs
+        batch, frames = tf.shape(x)[0], tf.shape(x)[1]
+        height, width = tf.shape(x)[2], tf.shape(x)[3]
+        u_q = self._embed(pad_spatial(x))
+        if key_values is None:
+            segments = [x]
+        elif isinstance(key_values, (list, tuple)):
+            segments = list(key_values)
+        else:
+            segments = [key_values]
+        u_kv = tf.concat(
+            [u_q if s is x else self._embed(pad_spatial(s)) for s in segments], axis=1)
+
+        theta = self.theta(u_q)
+        phi = pool_spatial(self.phi(u_kv))
+        g = pool_spatial(self.g(u_kv))
+        q_shape = tf.shape(theta)
+        ci = self.inner_filters
+        a = softmax_attention(
+            tf.reshape(theta, [batch, -1, ci]), tf.reshape(phi, [batch, -1, ci]),
+            tf.reshape(g, [batch, -1, ci]), self.max_attention_elements)
+        a = tf.reshape(a, q_shape)
+
+        if self.variational:
+            z, _, sigma = self.head(a, sampling=sampling)
+        else:
+            z, sigma = a, None
+        y = unfold_time(self.restore(fold_time(z)), batch, frames)
+        out = x + crop_spatial(y, height, width)
+        if return_attention:
+            info = {"z": z}
+            if sigma is not None:
+                info["variance"] = tf.square(sigma)
+            return out, info
+        return out
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            filters=self.filters, inner_filters=self.inner_filters,
+            variational=self.variational, sampling=self._sampling,
+            max_attention_elements=self.max_attention_elements, leaky_slope=self.leaky_slope)
+        return config

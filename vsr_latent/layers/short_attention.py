@@ -1,0 +1,102 @@
+"""Short (masked) attention: a local spatio-temporal mask applied to a value embedding."""
+
+import keras
+import tensorflow as tf
+
+from vsr_latent.layers._shapes import crop_spatial, fold_time, pad_spatial, pool_spatial, unfold_time
+from vsr_latent.layers.residual import LEAKY_SLOPE
+from vsr_latent.layers.variational import VariationalHead
+
+
+@keras.saving.register_keras_serializable(package="vsr_latent")
+class ShortAttention(keras.layers.Layer):
+    """Masked short attention block (paper §4.2 eqs. 12-14, Fig. 3), optionally variational.
+
+    ``v = w_x x`` and ``q = w_y x`` (linear 1x1 embeddings; the query clip is ``x`` itself,
+    §4.3) are concatenated across channels; the mask network runs two bottom-up stages
+    ``LeakyReLU(Conv3D_k3) -> max pool k2 s2 (space only)`` then two top-down transposed
+    convolutions k4 s2 (per frame; the first with LeakyReLU, the last linear), giving mask logits
+    ``m`` at full resolution. One block sees a 5x5x5 neighbourhood at the pooled scales.
+    Variational: ``z = mu(m) (+ eps sigma(m))``; otherwise ``z = m``. Output:
+    ``x + sigmoid(z) * v`` (mask activation: sigmoid, GAP decision after [14]).
+
+    With every parameter zero ``v = 0`` and the block is the identity (plug and play), in both
+    variational modes. Frames are zero-padded to a multiple of 4 inside and cropped back.
+
+    Args:
+        filters: channels of the input, the embeddings, the mask network and the output.
+        variational: add the mean/variance heads on the mask logits.
+        sampling: initial variational mode.
+        leaky_slope: LeakyReLU slope.
+    """
+
+    def __init__(self, filters, variational=False, sampling=False, leaky_slope=LEAKY_SLOPE,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.filters = int(filters)
+        self.variational = bool(variational)
+        self._sampling = bool(sampling)
+        self.leaky_slope = float(leaky_slope)
+
+    def build(self, input_shape):
+        c = self.filters
+        shape5 = (None, None, None, None, c)
+        self.value_embed = keras.layers.Dense(c, name="value_embed")
+        self.query_embed = keras.layers.Dense(c, name="query_embed")
+        self.value_embed.build(shape5)
+        self.query_embed.build(shape5)
+        self.down1 = keras.layers.Conv3D(c, 3, padding="same", name="down1")
+        self.down1.build((None, None, None, None, 2 * c))
+        self.down2 = keras.layers.Conv3D(c, 3, padding="same", name="down2")
+        self.down2.build(shape5)
+        self.up1 = keras.layers.Conv2DTranspose(c, 4, strides=2, padding="same", name="up1")
+        self.up2 = keras.layers.Conv2DTranspose(c, 4, strides=2, padding="same", name="up2")
+        self.up1.build((None, None, None, c))
+        self.up2.build((None, None, None, c))
+        if self.variational:
+            self.head = VariationalHead(c, sampling=self._sampling, name="head")
+            self.head.build(shape5)
+        self.built = True
+
+    @property
+    def sampling(self):
+        return self._sampling
+
+    @sampling.setter
+    def sampling(self, value):
+        self._sampling = bool(value)
+        if self.variational and self.built:
+            self.head.sampling = value
+
+    def call(self, inputs, training=None, sampling=None, return_attention=False):
+        x = inputs
+        batch, frames = tf.shape(x)[0], tf.shape(x)[1]
+        height, width = tf.shape(x)[2], tf.shape(x)[3]
+        xp = pad_spatial(x)
+        v = self.value_embed(xp)
+        m = tf.concat([v, self.query_embed(xp)], axis=-1)
+        m = pool_spatial(tf.nn.leaky_relu(self.down1(m), alpha=self.leaky_slope))
+        m = pool_spatial(tf.nn.leaky_relu(self.down2(m), alpha=self.leaky_slope))
+        m = tf.nn.leaky_relu(self.up1(fold_time(m)), alpha=self.leaky_slope)
+        m = unfold_time(self.up2(m), batch, frames)
+        if self.variational:
+            z, _, sigma = self.head(m, sampling=sampling)
+        else:
+            z, sigma = m, None
+        mask = tf.sigmoid(z)
+        out = x + crop_spatial(mask * v, height, width)
+        if return_attention:
+            info = {"z": z, "mask": mask}
+            if sigma is not None:
+                info["variance"] = tf.square(sigma)
+            return out, info
+        return out
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(filters=self.filters, variational=self.variational,
+                      sampling=self._sampling, leaky_slope=self.leaky_slope)
+        return config

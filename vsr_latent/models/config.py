@@ -1,0 +1,76 @@
+"""Typed architecture config of ``VSRNet``: every registry entry is one of these."""
+
+import dataclasses
+
+from vsr_latent.errors import ConfigError
+from vsr_latent.layers import ATTENTION_BUDGET_ELEMENTS, LEAKY_SLOPE
+
+BLOCK_KINDS = ("long", "short")
+
+# GAP (SPEC §Network, eqs. 18-21): a bicubic-upsampled copy of the input is added to the
+# upscaler's output, so the network learns the residual detail.
+BICUBIC_SKIP = True
+
+
+@dataclasses.dataclass(frozen=True)
+class VSRNetConfig:
+    """Architecture of a ``VSRNet``.
+
+    Attributes:
+        blocks: kinds of the attention blocks, in order ("long" / "short"); block ``j`` of ``k``
+            is attached to residual layer ``(j + 1) * num_layers // k - 1`` (evenly spread, the
+            last on the last layer).
+        num_layers: residual 3-D conv layers of the feature extractor.
+        filters: feature channels everywhere at LR resolution.
+        variational: attention blocks get mean/variance heads (§4.3 Fig. 5).
+        seq_len: nominal clip length L used for training and evaluation chunking.
+        scale: upscaling factor (4).
+        leaky_slope: LeakyReLU slope (GAP).
+        bicubic_skip: add a bicubic copy of the input to the output (GAP).
+        sampling: initial variational mode (False: mean path).
+        max_attention_elements: long-attention chunking budget (None: unchunked).
+    """
+
+    blocks: tuple = ()
+    num_layers: int = 16
+    filters: int = 64
+    variational: bool = False
+    seq_len: int = 7
+    scale: int = 4
+    leaky_slope: float = LEAKY_SLOPE
+    bicubic_skip: bool = BICUBIC_SKIP
+    sampling: bool = False
+    max_attention_elements: int | None = ATTENTION_BUDGET_ELEMENTS
+
+    def __post_init__(self):
+        object.__setattr__(self, "blocks", tuple(str(b) for b in self.blocks))
+        bad = [b for b in self.blocks if b not in BLOCK_KINDS]
+        if bad:
+            raise ConfigError(f"unknown attention block kind(s) {bad}; known: {list(BLOCK_KINDS)}")
+        if self.num_layers < 1 or self.filters < 1 or self.seq_len < 1 or self.scale < 1:
+            raise ConfigError(
+                f"num_layers, filters, seq_len and scale must be >= 1, got {self.num_layers}, "
+                f"{self.filters}, {self.seq_len}, {self.scale}")
+        if len(self.blocks) > self.num_layers:
+            raise ConfigError(
+                f"{len(self.blocks)} attention blocks need at least as many residual layers "
+                f"(num_layers={self.num_layers})")
+        if self.sampling and not self.variational:
+            raise ConfigError("sampling=True needs variational=True")
+
+    def block_positions(self):
+        """Residual layer index -> attention block index."""
+        k = len(self.blocks)
+        return {(j + 1) * self.num_layers // k - 1: j for j in range(k)}
+
+    def to_dict(self):
+        d = dataclasses.asdict(self)
+        d["blocks"] = list(self.blocks)
+        return d
+
+    def replace(self, **overrides):
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ConfigError(f"unknown model setting(s) {unknown}; known: {sorted(known)}")
+        return dataclasses.replace(self, **overrides)

@@ -1,0 +1,198 @@
+"""``VSRNet``: the paper's network (§4.3, Fig. 1) for every arrangement of attention blocks."""
+
+import keras
+import tensorflow as tf
+
+from vsr_latent.errors import InputError
+from vsr_latent.layers import DepthToSpaceUpscaler, LongAttention, ResidualConvBlock3D, ShortAttention
+from vsr_latent.layers._shapes import fold_time, unfold_time
+from vsr_latent.models.config import VSRNetConfig
+
+# Inputs and outputs are on the [0, 255] scale; the network works on [0, 1] inside.
+PIXEL_SCALE = 255.0
+
+
+@keras.saving.register_keras_serializable(package="vsr_latent")
+class VSRNet(keras.Model):
+    """Video super-resolution with (latent) attention (paper §4.3, Fig. 1).
+
+    1. Feature extractor: ``LeakyReLU(Conv3D_k3)`` stem from RGB to ``filters`` channels, then
+       ``num_layers`` residual 3-D conv layers (``ResidualConvBlock3D``).
+    2. Attention estimator: the attention blocks of ``blocks`` ("long": ``LongAttention``,
+       "short": ``ShortAttention``), each attached to one residual layer with the paper's join
+       ``O = A(x) + F(x)`` (eqs. 16-17), spread evenly (see ``VSRNetConfig.blocks``).
+    3. Spatial upscaler: linear conv to ``scale**2 * 3`` channels and depth-to-space
+       (``DepthToSpaceUpscaler``), plus a bicubic copy of the input when ``bicubic_skip``.
+
+    Input: frames float32 (B, L, H, W, 3) on [0, 255] (divided by 255 inside), any L, H, W >= 1,
+    or a dict ``{"frames": x, "key_frames": k}`` with k (B, N, H, W, 3): the key frames run
+    through the same layers as a separate stream (3-D convolutions never mix the two) and every
+    long-attention block uses ``concat(x, k)`` along time as keys/values. Output: (B, L, 4H, 4W, 3)
+    on [0, 255] (multiplied by 255 inside, not clipped).
+
+    The architecture arguments are the fields of ``VSRNetConfig``.
+    """
+
+    def __init__(self, blocks=(), num_layers=16, filters=64, variational=False, seq_len=7,
+                 scale=4, leaky_slope=None, bicubic_skip=None, sampling=False,
+                 max_attention_elements=-1, **kwargs):
+        super().__init__(**kwargs)
+        extra = {}
+        if leaky_slope is not None:
+            extra["leaky_slope"] = leaky_slope
+        if bicubic_skip is not None:
+            extra["bicubic_skip"] = bicubic_skip
+        if max_attention_elements != -1:
+            extra["max_attention_elements"] = max_attention_elements
+        if variational is False and sampling:
+            sampling = False
+        self.config = VSRNetConfig(
+            blocks=tuple(blocks), num_layers=int(num_layers), filters=int(filters),
+            variational=bool(variational), seq_len=int(seq_len), scale=int(scale),
+            sampling=bool(sampling), **extra)
+        cfg = self.config
+        self.seq_len = cfg.seq_len
+        self.scale = cfg.scale
+        self.variational = cfg.variational and bool(cfg.blocks)
+        self._sampling = cfg.sampling and self.variational
+        self._positions = dict(cfg.block_positions())
+
+        self.stem = keras.layers.Conv3D(cfg.filters, 3, padding="same", name="stem")
+        self.units = [
+            ResidualConvBlock3D(cfg.filters, cfg.leaky_slope, name=f"residual_{i}")
+            for i in range(cfg.num_layers)]
+        self.attention = []
+        for j, kind in enumerate(cfg.blocks):
+            if kind == "long":
+                block = LongAttention(
+                    cfg.filters, variational=cfg.variational, sampling=self._sampling,
+                    max_attention_elements=cfg.max_attention_elements,
+                    leaky_slope=cfg.leaky_slope, name=f"long_attention_{j}")
+            else:
+                block = ShortAttention(
+                    cfg.filters, variational=cfg.variational, sampling=self._sampling,
+                    leaky_slope=cfg.leaky_slope, name=f"short_attention_{j}")
+            self.attention.append(block)
+        self.upscaler = DepthToSpaceUpscaler(cfg.scale, 3, name="upscaler")
+        long_layers = [i for i, j in self._positions.items() if cfg.blocks[j] == "long"]
+        # Key-frame features are only needed up to the last long-attention block.
+        self._last_long_layer = max(long_layers) if long_layers else -1
+
+    # ---- build / config ----------------------------------------------------------------------
+
+    def build(self, input_shape=None):
+        if self.built:
+            return
+        self._forward(tf.zeros([1, 1, 4, 4, 3]), training=False)
+        self.built = True
+
+    def get_config(self):
+        config = {"name": self.name, "trainable": self.trainable}
+        config.update(self.config.to_dict())
+        config["sampling"] = self._sampling
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    # ---- variational mode --------------------------------------------------------------------
+
+    @property
+    def sampling(self):
+        """False: deterministic mean path (stage 1, default inference); True: z = mu + eps sigma.
+
+        Settable on a built model; already traced functions follow the change (the mode is a
+        weight read at run time) and it is saved with the model.
+        """
+        return self._sampling
+
+    @sampling.setter
+    def sampling(self, value):
+        value = bool(value)
+        if value and not self.variational:
+            raise ValueError(f"{self.name} has no variance heads (variational=False)")
+        self._sampling = value
+        for block in self.attention:
+            block.sampling = value
+
+    # ---- forward -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _split_inputs(inputs):
+        if isinstance(inputs, dict):
+            unknown = set(inputs) - {"frames", "key_frames"}
+            if "frames" not in inputs or unknown:
+                raise InputError(None, "model input dict needs 'frames' and optionally "
+                                       f"'key_frames', got keys {sorted(inputs)}")
+            keys = inputs.get("key_frames")
+            return inputs["frames"], keys
+        return inputs, None
+
+    def _forward(self, inputs, training=None, sampling=None, collect=False):
+        frames, key_frames = self._split_inputs(inputs)
+        frames = tf.convert_to_tensor(frames, tf.float32)
+        x = frames / PIXEL_SCALE
+        slope = self.config.leaky_slope
+        streams = [x]
+        if key_frames is not None and self._last_long_layer >= 0:
+            streams.append(tf.convert_to_tensor(key_frames, tf.float32) / PIXEL_SCALE)
+        h = [tf.nn.leaky_relu(self.stem(s), alpha=slope) for s in streams]
+        info = {"z": [], "masks": [], "variance": []}
+        for i, unit in enumerate(self.units):
+            j = self._positions.get(i)
+            if j is None:
+                h = [unit(s, training=training) for s in h]
+            else:
+                block = self.attention[j]
+                joined = []
+                for k, s in enumerate(h):
+                    kwargs = dict(training=training, sampling=sampling,
+                                  return_attention=collect and k == 0)
+                    if isinstance(block, LongAttention) and len(h) > 1:
+                        kwargs["key_values"] = list(h)
+                    a = block(s, **kwargs)
+                    if collect and k == 0:
+                        a, block_info = a
+                        info["z"].append(block_info["z"])
+                        if "mask" in block_info:
+                            info["masks"].append(block_info["mask"])
+                        if "variance" in block_info:
+                            info["variance"].append(block_info["variance"])
+                    joined.append(unit(s, skip=a, training=training))
+                h = joined
+            if i >= self._last_long_layer:
+                h = h[:1]
+        sr = self.upscaler(h[0], training=training)
+        if self.config.bicubic_skip:
+            sr = sr + self._bicubic(x)
+        sr = sr * PIXEL_SCALE
+        return (sr, info) if collect else sr
+
+    def _bicubic(self, x):
+        batch, frames = tf.shape(x)[0], tf.shape(x)[1]
+        size = tf.shape(x)[2:4] * self.scale
+        up = tf.image.resize(fold_time(x), size, method="bicubic")
+        return unfold_time(up, batch, frames)
+
+    def call(self, inputs, training=None):
+        return self._forward(inputs, training=training)
+
+    def dual_forward(self, frames, training=True):
+        """(sr_mean, sr_sample): the mean path and one sampled path (stage-2 training, §5.3).
+
+        For a model without variance heads both are the same tensor.
+        """
+        mean = self._forward(frames, training=training, sampling=False)
+        if not self.variational:
+            return mean, mean
+        return mean, self._forward(frames, training=training, sampling=True)
+
+    def call_with_attention(self, frames, training=False):
+        """(sr, {"z": [...], "masks": [...], "variance": [...]}), lists over attention blocks.
+
+        ``z``: every block's latent attention (long: at H/2 x W/2 of the padded frame, short:
+        mask logits); ``masks``: sigmoid masks of short blocks; ``variance``: sigma**2 of
+        variational blocks.
+        """
+        return self._forward(frames, training=training, collect=True)
