@@ -1,0 +1,79 @@
+"""The on-disk layout of a dataset root made by ``python -m data_tools.make_dataset``.
+
+::
+
+    ROOT/dataset.json                 index: clip length, seed, split sizes, clip ids per split
+    ROOT/clips/<clip_id>/00000000.png frames of one clip (105 by default), lossless PNG (or JPEG)
+    ROOT/clips/<clip_id>/manifest.json  source, frame range, size, split, resize applied
+    ROOT/clips/<clip_id>/key_frames/  external key frames (Remote clips only, select_remote)
+    ROOT/remote.json                  Remote selection: every measured value and decision
+
+Each clip folder is written aside and renamed when complete (``vsr_latent.atomic.atomic_dir``),
+so a folder with a ``manifest.json`` under ``clips/`` is always a finished clip.
+"""
+
+import json
+from pathlib import Path
+
+from vsr_latent.data.video_io import list_frame_files, natural_key
+from vsr_latent.errors import InputError
+
+CLIPS_DIR = "clips"
+MANIFEST = "manifest.json"
+INDEX = "dataset.json"
+KEY_FRAMES_DIR = "key_frames"
+REMOTE_REPORT = "remote.json"
+SPLITS = ("train", "validation")
+
+
+class Clip:
+    """One finished clip: ``dir``, ``manifest`` (dict), ``frames`` (paths), ``size`` (H, W)."""
+
+    def __init__(self, clip_dir):
+        self.dir = Path(clip_dir)
+        mpath = self.dir / MANIFEST
+        try:
+            self.manifest = json.loads(mpath.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise InputError(mpath, f"unreadable clip manifest ({e})") from None
+        self.frames = list_frame_files(self.dir)
+        if len(self.frames) != self.manifest.get("num_frames", len(self.frames)):
+            raise InputError(
+                self.dir,
+                f"clip has {len(self.frames)} frames, its manifest says {self.manifest['num_frames']}",
+            )
+        self.size = tuple(self.manifest["size"])
+        self.id = self.manifest.get("clip_id", self.dir.name)
+        self.split = self.manifest.get("split")
+
+    @property
+    def key_frames(self):
+        d = self.dir / KEY_FRAMES_DIR
+        return list_frame_files(d) if d.is_dir() else []
+
+    @property
+    def remote(self):
+        return bool(self.manifest.get("remote", {}).get("selected", False))
+
+    def __len__(self):
+        return len(self.frames)
+
+    def __repr__(self):
+        return f"Clip({self.id!r}, split={self.split!r}, frames={len(self)}, size={self.size})"
+
+
+def list_clips(root, split=None):
+    """Finished clips of a dataset root (natural order of ids), optionally of one split."""
+    root = Path(root)
+    cdir = root / CLIPS_DIR
+    if not cdir.is_dir():
+        raise InputError(root, f"not a dataset root (no {CLIPS_DIR}/ folder); make one with "
+                               "`python -m data_tools.make_dataset`")
+    clips = [
+        Clip(d)
+        for d in sorted(cdir.iterdir(), key=lambda p: natural_key(p.name))
+        if d.is_dir() and not d.name.startswith(".") and (d / MANIFEST).is_file()
+    ]
+    if split is not None:
+        clips = [c for c in clips if c.split == split]
+    return clips

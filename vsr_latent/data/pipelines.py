@@ -1,0 +1,284 @@
+"""tf.data pipelines: training samples, whole-frame validation, Remote clips with key frames.
+
+A training sample (paper §7): L consecutive frames of one clip, the same sH x sW crop box in every
+frame with its corner drawn uniformly, each crop degraded to H x W (``degradation``: "bi" by
+default, see :mod:`vsr_latent.data.degrade`), then augmented (:data:`DEFAULT_AUGMENT`). LR frames are
+rounded and clipped to 8-bit values (:data:`QUANTIZE_LR`), like stored LR frames.
+
+Order and determinism: each pass visits every clip once in an order shuffled from ``seed``
+(``reshuffle_each_iteration``), and each visit draws its start frame, crop corner and augmentation
+statelessly from ``(seed, sample number)``: the same seed gives the same samples, whatever the
+parallelism. With an ``input_context`` (``strategy.distribute_datasets_from_function``) the sample
+stream is sharded by input pipeline (pipeline i keeps samples i, i + n, ...) and batched with the
+per-replica batch size. Batches are complete (``drop_remainder``) so shapes are static.
+
+Sources: ``"builtin"`` (photographs moved under a virtual camera, :mod:`.builtin`, no download) or a
+dataset root made by ``python -m data_tools.make_dataset`` (:mod:`.dataset_root`).
+"""
+
+import numpy as np
+
+from vsr_latent.data import builtin as builtin_mod
+from vsr_latent.data import dataset_root
+from vsr_latent.data.degrade import check_method, crop_to_multiple, degrade
+from vsr_latent.errors import ConfigError, InputError
+
+#: Round and clip LR frames to integers on [0, 255] (as 8-bit stored LR frames are).
+QUANTIZE_LR = True
+#: Built-in training data: clips, frames per clip, and the margin (HR pixels) added around the
+#: crop so the crop corner can move.
+BUILTIN_TRAIN_CLIPS = 8
+BUILTIN_NUM_FRAMES = 21
+BUILTIN_MARGIN = 32
+#: Built-in validation split: clips and size (HR) — different photographs from training.
+BUILTIN_VALIDATION_CLIPS = 4
+BUILTIN_VALIDATION_SIZE = (128, 128)
+
+from vsr_latent.data.transforms import DEFAULT_AUGMENT  # noqa: E402  (re-exported)
+
+
+def _import_tf():
+    import tensorflow as tf
+
+    return tf
+
+
+def _check_seq_len(seq_len):
+    if not isinstance(seq_len, (int, np.integer)) or seq_len < 1:
+        raise ConfigError(f"seq_len must be a positive integer, got {seq_len!r}")
+    return int(seq_len)
+
+
+class _BuiltinFrames:
+    def __init__(self, crop, seq_len, seed):
+        size = (max(128, crop[0] + BUILTIN_MARGIN), max(128, crop[1] + BUILTIN_MARGIN))
+        num_frames = max(BUILTIN_NUM_FRAMES, seq_len)
+        clips = builtin_mod.builtin_clips(BUILTIN_TRAIN_CLIPS, num_frames, size, seed=0)
+        self.array = np.stack(clips)
+        self.num_clips = len(clips)
+        self.lengths = [num_frames] * self.num_clips
+        self.sizes = [size] * self.num_clips
+        self.names = [f"builtin:{i}" for i in range(self.num_clips)]
+
+    def make_reader(self, seq_len, crop):
+        tf = _import_tf()
+        data = tf.constant(self.array)
+
+        def read(clip, p):
+            begin = tf.stack([tf.cast(clip, tf.int32), p["start"], p["top"], p["left"], 0])
+            x = tf.slice(data, begin, [1, seq_len, crop[0], crop[1], 3])
+            return tf.reshape(x, [seq_len, crop[0], crop[1], 3])
+
+        return read
+
+
+class _RootFrames:
+    def __init__(self, root, split):
+        clips = dataset_root.list_clips(root, split)
+        if not clips:
+            raise InputError(root, f"the dataset root has no finished {split!r} clips")
+        self.clips = clips
+        self.num_clips = len(clips)
+        self.lengths = [len(c) for c in clips]
+        self.sizes = [c.size for c in clips]
+        self.names = [str(c.dir) for c in clips]
+
+    def make_reader(self, seq_len, crop):
+        tf = _import_tf()
+        max_t = max(self.lengths)
+        table = np.array(
+            [[str(p) for p in c.frames] + [""] * (max_t - len(c)) for c in self.clips], dtype=object
+        )
+        paths = tf.constant(table)
+
+        def decode(path, top, left):
+            img = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+            return img[top : top + crop[0], left : left + crop[1], :]
+
+        def read(clip, p):
+            files = tf.slice(paths, tf.stack([tf.cast(clip, tf.int32), p["start"]]), [1, seq_len])[0]
+            frames = tf.map_fn(
+                lambda f: decode(f, p["top"], p["left"]),
+                files,
+                fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8),
+            )
+            return tf.ensure_shape(frames, [seq_len, crop[0], crop[1], 3])
+
+        return read
+
+
+def _frames_source(source, crop, seq_len, split):
+    if source == "builtin":
+        return _BuiltinFrames(crop, seq_len, 0)
+    if isinstance(source, str) and source.startswith("builtin"):
+        raise ConfigError(f"unknown data source {source!r}: 'builtin' or a dataset root folder")
+    return _RootFrames(source, split)
+
+
+def _check_clips(src, seq_len, crop):
+    for name, n, size in zip(src.names, src.lengths, src.sizes):
+        if n < seq_len:
+            raise InputError(name, f"clip has {n} frames, fewer than the sequence length {seq_len}")
+        if size[0] < crop[0] or size[1] < crop[1]:
+            raise InputError(
+                name, f"frames are {size[1]}x{size[0]}, smaller than the {crop[1]}x{crop[0]} HR crop"
+            )
+
+
+def train_dataset(source="builtin", *, seq_len, lr_size=(32, 32), scale=4, degradation="bi",
+                  batch_size, seed=0, input_context=None, repeat=True, augment=DEFAULT_AUGMENT,
+                  quantize=QUANTIZE_LR):
+    """Training (lr, hr) batches: lr float32 (B, L, h, w, 3), hr (B, L, s*h, s*w, 3), on [0, 255].
+
+    See the module docstring for sampling, determinism and sharding. ``augment`` is a subset of
+    ``transforms.AUGMENTATIONS``; ``repeat=False`` gives one pass (each clip once).
+    """
+    tf = _import_tf()
+    from vsr_latent.data import transforms
+
+    check_method(degradation)
+    seq_len = _check_seq_len(seq_len)
+    unknown = set(augment) - set(transforms.AUGMENTATIONS)
+    if unknown:
+        raise ConfigError(f"unknown augmentation(s) {sorted(unknown)}; known: {transforms.AUGMENTATIONS}")
+    crop = (int(lr_size[0]) * scale, int(lr_size[1]) * scale)
+    src = _frames_source(source, crop, seq_len, "train")
+    _check_clips(src, seq_len, crop)
+    read = src.make_reader(seq_len, crop)
+    lengths = tf.constant(src.lengths, tf.int32)
+    sizes = tf.constant(np.array(src.sizes, np.int32))
+    augment = tuple(augment)
+
+    def make_sample(clip, counter):
+        p = transforms.draw_sample_params(
+            tf.stack([tf.constant(seed, tf.int64), counter]), lengths[clip], sizes[clip], seq_len, crop
+        )
+        hr = transforms.augment(read(clip, p), p, augment)
+        lr = transforms.make_lr(hr, degradation, scale, quantize)
+        return lr, tf.cast(hr, tf.float32)
+
+    order = tf.data.Dataset.range(src.num_clips).shuffle(
+        src.num_clips, seed=seed, reshuffle_each_iteration=True
+    )
+    if repeat:
+        order = order.repeat()
+    ds = tf.data.Dataset.zip(order, tf.data.Dataset.counter())
+    per_batch = batch_size
+    if input_context is not None:
+        ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+        per_batch = input_context.get_per_replica_batch_size(batch_size)
+    ds = ds.map(make_sample, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.batch(per_batch, drop_remainder=True)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _chunks(frames_hr, seq_len, degradation, scale, quantize, name):
+    hr = crop_to_multiple(np.asarray(frames_hr), scale, path=name)
+    t = hr.shape[0]
+    if t < seq_len:
+        raise InputError(name, f"clip has {t} frames, fewer than the sequence length {seq_len}")
+    for s in range(0, t - seq_len + 1, seq_len):
+        chunk = hr[s : s + seq_len].astype(np.float32)
+        lr = degrade(chunk, degradation, scale)
+        if quantize:
+            lr = np.clip(np.round(lr), 0, 255)
+        yield lr[None], chunk[None]
+
+
+def _validation_clips(source, max_clips):
+    """Yields (name, uint8 (T, H, W, 3)) validation clips of a source."""
+    from vsr_latent.data.vid4 import read_frame_folder
+
+    if source == "builtin":
+        clips = builtin_mod.builtin_clips(
+            BUILTIN_VALIDATION_CLIPS, BUILTIN_NUM_FRAMES, BUILTIN_VALIDATION_SIZE, split="validation"
+        )
+        for i, c in enumerate(clips[:max_clips]):
+            yield f"builtin-validation:{i}", c
+        return
+    clips = dataset_root.list_clips(source, "validation")
+    if not clips:
+        raise InputError(source, "the dataset root has no finished 'validation' clips")
+    for c in clips[:max_clips]:
+        yield str(c.dir), read_frame_folder(c.dir)
+
+
+def validation_dataset(source="builtin", *, seq_len, scale=4, degradation="bi", max_clips=None,
+                       quantize=QUANTIZE_LR):
+    """(lr, hr) of whole frames, each clip cut into consecutive chunks of L frames (batch 1).
+
+    A clip's last frames that do not fill a chunk are dropped (validation losses are averaged over
+    real frames only; padded inference is ``vsr_latent.inference``'s job). LR frames come from the
+    NumPy ``degrade`` (same weights as the training pipeline's TF version).
+    """
+    tf = _import_tf()
+    check_method(degradation)
+    seq_len = _check_seq_len(seq_len)
+    # Validate eagerly so bad input fails here, not inside iteration.
+    clips = list(_validation_clips(source, max_clips))
+
+    def gen():
+        for name, frames in clips:
+            yield from _chunks(frames, seq_len, degradation, scale, quantize, name)
+
+    spec = (
+        tf.TensorSpec([1, seq_len, None, None, 3], tf.float32),
+        tf.TensorSpec([1, seq_len, None, None, 3], tf.float32),
+    )
+    for name, frames in clips:
+        if frames.shape[0] < seq_len:
+            raise InputError(name, f"clip has {frames.shape[0]} frames, fewer than the sequence length {seq_len}")
+    return tf.data.Dataset.from_generator(gen, output_signature=spec)
+
+
+def _remote_clips(root, max_clips):
+    from vsr_latent.data.vid4 import read_frame_folder
+
+    if root == "builtin":
+        from vsr_latent.data.builtin import builtin_remote_clips
+
+        for i, (frames, keys) in enumerate(builtin_remote_clips()[:max_clips]):
+            yield f"builtin-remote:{i}", frames, keys
+        return
+    clips = [c for c in dataset_root.list_clips(root, "validation") if c.remote]
+    if not clips:
+        raise InputError(root, "no Remote clips: run `python -m data_tools.select_remote` first")
+    for c in clips[:max_clips]:
+        if not c.key_frames:
+            raise InputError(c.dir, "a Remote clip without key frames")
+        yield str(c.dir), read_frame_folder(c.dir), read_frame_folder(c.dir / dataset_root.KEY_FRAMES_DIR)
+
+
+def remote_dataset(root, *, seq_len, scale=4, degradation="bi", max_clips=None,
+                   quantize=QUANTIZE_LR):
+    """Remote clips (paper §6.2): ``({"frames": lr, "key_frames": lr_keys}, hr)``, batch 1.
+
+    Each Remote validation clip is chunked to L like :func:`validation_dataset`; every chunk comes
+    with all of its clip's external key frames (LR, (1, N, h, w, 3)) for long attention to use as
+    extra keys / values. ``root`` is a dataset root after ``select_remote``, or "builtin".
+    """
+    tf = _import_tf()
+    check_method(degradation)
+    seq_len = _check_seq_len(seq_len)
+    clips = list(_remote_clips(root, max_clips))
+    for name, frames, _ in clips:
+        if frames.shape[0] < seq_len:
+            raise InputError(name, f"clip has {frames.shape[0]} frames, fewer than the sequence length {seq_len}")
+
+    def gen():
+        for name, frames, keys in clips:
+            k = crop_to_multiple(keys, scale, path=name, warn=False).astype(np.float32)
+            lr_keys = degrade(k, degradation, scale)
+            if quantize:
+                lr_keys = np.clip(np.round(lr_keys), 0, 255)
+            for lr, hr in _chunks(frames, seq_len, degradation, scale, quantize, name):
+                yield {"frames": lr, "key_frames": lr_keys[None]}, hr
+
+    spec = (
+        {
+            "frames": tf.TensorSpec([1, seq_len, None, None, 3], tf.float32),
+            "key_frames": tf.TensorSpec([1, None, None, None, 3], tf.float32),
+        },
+        tf.TensorSpec([1, seq_len, None, None, 3], tf.float32),
+    )
+    return tf.data.Dataset.from_generator(gen, output_signature=spec)
