@@ -2,12 +2,12 @@
 
 ``load_predictor(spec)`` accepts
 
-- ``"bicubic"``: the pseudo-model every table shows as its floor: each frame upscaled by
-  ``tf.image.resize(method="bicubic")``, i.e. Keys' cubic convolution (a = -0.5) with half-pixel
-  centres, the kernel MATLAB ``imresize(x, 4, "bicubic")`` uses. For upscaling no antialiasing is
-  involved, so the two agree everywhere except the outermost 2 output pixels of each side, where
-  TensorFlow renormalises the kernel over the pixels inside the frame and MATLAB mirrors the frame
-  (``BICUBIC_METHOD`` names the choice);
+- ``"bicubic"``: the pseudo-model every table shows as its floor: each frame upscaled by MATLAB's
+  ``imresize(x, 4, "bicubic")`` (Keys' cubic convolution, a = -0.5, half-pixel centres, mirrored
+  borders), the baseline of the Vid4 literature, as separable weight matrices
+  (``BICUBIC_METHOD``). ``tf.image.resize(method="bicubic")`` uses the same kernel but renormalises
+  it at the borders instead of mirroring: the two agree to float precision except in the outer
+  6 output pixels of each side;
 - a model name of the registry (``vsr_latent.models.MODEL_NAMES``): fresh, untrained weights, for
   smoke tests;
 - a training run folder (``RUN/config.json`` with ``RUN/checkpoints/`` or ``RUN/model.keras``);
@@ -35,23 +35,23 @@ from vsr_latent.errors import CheckpointError, ConfigError, InputError
 # paper's final models process L = 7 frames at a time (§6.2, Table 3).
 DEFAULT_SEQ_LEN = 7
 SCALE = 4
-BICUBIC_METHOD = "tf.image.resize bicubic (Keys a=-0.5, half-pixel centres, no antialias)"
+BICUBIC_METHOD = "MATLAB imresize bicubic (Keys a=-0.5, half-pixel centres, mirrored borders)"
 
 
 def bicubic_upscale(frames, scale=SCALE):
-    """Bicubic upscaling of frames ``(..., H, W, C)`` on [0, 255] -> float32 ``(..., sH, sW, C)``.
-
-    Unclipped (bicubic overshoots slightly at edges), like a model's output.
-    """
-    import tensorflow as tf
+    """MATLAB-style bicubic upscaling (``BICUBIC_METHOD``) of frames ``(..., H, W, C)`` on
+    [0, 255] -> float32 ``(..., sH, sW, C)``, unclipped (bicubic overshoots at edges), like a
+    model's output."""
+    from vsr_latent.data.resize_weights import matlab_imresize_matrix
 
     x = np.asarray(frames, dtype=np.float32)
     if x.ndim < 3:
         raise InputError(None, f"expected frames (..., H, W, C), got shape {x.shape}")
-    lead, (h, w, c) = x.shape[:-3], x.shape[-3:]
-    flat = x.reshape((-1, h, w, c))
-    out = tf.image.resize(flat, (h * scale, w * scale), method="bicubic", antialias=False)
-    return out.numpy().reshape(lead + (h * scale, w * scale, c)).astype(np.float32)
+    h, w = x.shape[-3], x.shape[-2]
+    wh = matlab_imresize_matrix(h, h * scale, scale).astype(np.float32)
+    ww = matlab_imresize_matrix(w, w * scale, scale).astype(np.float32)
+    y = np.einsum("ih,...hwc->...iwc", wh, x, optimize=True)
+    return np.einsum("jw,...iwc->...ijc", ww, y, optimize=True).astype(np.float32)
 
 
 def _check_clip(frames, what="frames"):
