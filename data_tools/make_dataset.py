@@ -1,0 +1,368 @@
+"""Clip ingestion: a folder of video sources -> a dataset root of 105-frame clips with manifests.
+
+    python -m data_tools.make_dataset SOURCES ROOT [--max_size 1920x1080] [--seed 0]
+
+SOURCES is searched recursively for encoded videos (.mp4 .mov .mkv .avi .webm .m4v), raw YUV 4:2:0
+files (.yuv; frame size and bit depth from ``--yuv_size`` / ``--yuv_bit_depth``, or from the file
+name, e.g. ``Campfire_3840x2160_10bit.yuv`` — SJTU 4K style) and folders of frames (PNG/JPEG). These
+are the paper's Harmonic, CDVL and SJTU 4K downloads (§7), which users obtain themselves.
+
+Each source is cut into non-overlapping clips of ``--clip_len`` consecutive frames (105, the paper's
+clip length; the remainder of a source is left out). Clips are stored as frame files (lossless PNG
+by default, ``--format jpg`` for quality-95 JPEG) in ``ROOT/clips/<clip_id>/`` with a
+``manifest.json`` (source, frame range, size, split, resize); layout in
+``vsr_latent.data.dataset_root``. Frame files rather than TFRecords: the training pipeline reads
+only the L frames it samples, clips can be inspected, and each clip is one atomic folder.
+
+Split (paper: 200 train / 30 validation of 230 clips): clips are shuffled with ``--seed`` and
+``round(N * 30 / 230)`` of them (at least 1 when N >= 2) go to validation, the rest to training —
+exactly 200 / 30 for 230 clips, proportional otherwise (``--num_train`` / ``--num_val`` set the
+ratio). The split depends only on the clip list and the seed.
+
+Large frames (4K) can be reduced with ``--max_size WxH``: ``--resize downscale`` (default; MATLAB
+bicubic with antialiasing, aspect ratio kept) or ``--resize crop`` (centre crop). Sizes are then
+cropped to multiples of 4 (``--multiple``) so every clip degrades cleanly by 4.
+
+Resumable: each clip folder is written aside and renamed when complete (``vsr_latent.atomic``), so a
+rerun skips finished clips, and an interrupted clip never looks finished (its leftover ``.part``
+folder is removed by the next run). ``ROOT/dataset.json`` indexes the clips at the end.
+"""
+
+import argparse
+import re
+import shutil
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+#: The paper's clip length (§7) and split (200 train / 30 validation).
+CLIP_LEN = 105
+NUM_TRAIN = 200
+NUM_VAL = 30
+#: Sizes are cropped to multiples of this (the SR scale) after any resize.
+SIZE_MULTIPLE = 4
+RESIZE_MODES = ("downscale", "crop")
+FORMATS = ("png", "jpg")
+#: PNG compression level (0-9): 3 writes several times faster than 9 for a few % more disk.
+PNG_COMPRESS_LEVEL = 3
+JPEG_QUALITY = 95
+
+
+def parse_size(text):
+    """'WxH' -> (H, W)."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, e.g. 1920x1080, got {text!r}") from None
+    if w <= 0 or h <= 0:
+        raise argparse.ArgumentTypeError(f"size must be positive, got {text!r}")
+    return h, w
+
+
+def yuv_params_from_name(path, yuv_size=None, yuv_bit_depth=None):
+    """Frame size and bit depth of a raw YUV file: the options, else ``WxH`` / ``10bit`` in its name."""
+    from vsr_latent.errors import InputError
+
+    name = Path(path).name
+    size = yuv_size
+    if size is None:
+        m = re.search(r"(\d{2,5})x(\d{2,5})", name)
+        if not m:
+            raise InputError(path, "raw YUV without a frame size: give --yuv_size WxH "
+                                   "(or name the file like NAME_3840x2160.yuv)")
+        size = (int(m.group(2)), int(m.group(1)))
+    depth = yuv_bit_depth
+    if depth is None:
+        m = re.search(r"(8|10)[-_]?bit", name, re.IGNORECASE)
+        depth = int(m.group(1)) if m else 8
+    return size, depth
+
+
+def find_sources(src_dir):
+    """Video files, .yuv files and frame folders under ``src_dir`` (natural order)."""
+    from vsr_latent.data.video_io import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, natural_key
+    from vsr_latent.errors import InputError
+
+    src_dir = Path(src_dir)
+    if not src_dir.is_dir():
+        raise InputError(src_dir, "the sources folder does not exist")
+    found = []
+    for p in sorted(src_dir.rglob("*"), key=lambda q: natural_key(str(q))):
+        if any(part.startswith(".") for part in p.relative_to(src_dir).parts):
+            continue
+        if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS + (".yuv",):
+            found.append(p)
+        elif p.is_dir() and any(
+            q.is_file() and q.suffix.lower() in IMAGE_EXTENSIONS and not q.name.startswith(".")
+            for q in p.iterdir()
+        ):
+            found.append(p)
+    if not found:
+        raise InputError(src_dir, "empty: no videos (.mp4 .mov .mkv .avi ...), .yuv files or "
+                                  "frame folders found")
+    return found
+
+
+def slug(src_dir, path):
+    rel = Path(path).relative_to(src_dir)
+    text = "_".join(rel.with_suffix("").parts) if Path(path).is_file() else "_".join(rel.parts)
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-") or "source"
+
+
+def target_size(size, max_size, mode, multiple):
+    """(H, W) after the optional resize and the crop to multiples; and the resize factor."""
+    h, w = size
+    factor = 1.0
+    if max_size is not None and (h > max_size[0] or w > max_size[1]):
+        if mode == "downscale":
+            factor = min(max_size[0] / h, max_size[1] / w)
+            h, w = int(np.floor(h * factor)), int(np.floor(w * factor))
+        else:
+            h, w = min(h, max_size[0]), min(w, max_size[1])
+    return (h - h % multiple, w - w % multiple), factor
+
+
+class FrameResizer:
+    """Applies the planned downscale/crop to one frame (uint8 in, uint8 out)."""
+
+    def __init__(self, size, max_size, mode, multiple):
+        from vsr_latent.data.resize_weights import matlab_imresize_matrix
+
+        self.size = tuple(size)
+        self.out, self.factor = target_size(size, max_size, mode, multiple)
+        self.mode = mode if self.factor != 1.0 or max_size is not None else None
+        self.resample = None
+        if mode == "downscale" and self.factor < 1.0:
+            h, w = self.size
+            rh, rw = int(np.floor(h * self.factor)), int(np.floor(w * self.factor))
+            self.resample = (
+                matlab_imresize_matrix(h, rh, rh / h).astype(np.float32),
+                matlab_imresize_matrix(w, rw, rw / w).astype(np.float32),
+            )
+
+    def __call__(self, frame):
+        x = frame
+        if self.resample is not None:
+            wh, ww = self.resample
+            x = np.einsum("ih,hwc->iwc", wh, x.astype(np.float32), optimize=True)
+            x = np.einsum("jw,iwc->ijc", ww, x, optimize=True)
+            x = np.clip(np.round(x), 0, 255).astype(np.uint8)
+        oh, ow = self.out
+        top, left = (x.shape[0] - oh) // 2, (x.shape[1] - ow) // 2
+        return np.ascontiguousarray(x[top : top + oh, left : left + ow])
+
+    def describe(self):
+        return {"mode": self.mode, "factor": self.factor, "from": list(self.size), "to": list(self.out)}
+
+
+def assign_splits(clip_ids, seed, num_train=NUM_TRAIN, num_val=NUM_VAL):
+    """{clip_id: "train" | "validation"}; 200/30 for 230 clips, proportional otherwise."""
+    ids = sorted(clip_ids)
+    n = len(ids)
+    n_val = int(round(n * num_val / float(num_train + num_val)))
+    if n >= 2 and num_val > 0:
+        n_val = min(max(n_val, 1), n - 1)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n)
+    val = {ids[i] for i in order[:n_val]}
+    return {c: ("validation" if c in val else "train") for c in ids}
+
+
+def open_source(path, args):
+    from vsr_latent.data.video_io import open_frames
+
+    if Path(path).is_file() and Path(path).suffix.lower() == ".yuv":
+        size, depth = yuv_params_from_name(path, args.yuv_size, args.yuv_bit_depth)
+        return open_frames(path, yuv_size=size, yuv_bit_depth=depth)
+    return open_frames(path)
+
+
+def plan(args):
+    """[(source path, source info, [(clip_id, start)])] for every source."""
+    from vsr_latent.errors import InputError
+
+    src_dir = Path(args.sources)
+    out = []
+    for p in find_sources(src_dir):
+        with open_source(p, args) as src:
+            n, size, fps = src.num_frames, src.size, src.fps
+        if n is None or n < args.clip_len:
+            warnings.warn(f"{p}: {n} frames, fewer than one clip of {args.clip_len}; skipped",
+                          stacklevel=2)
+            continue
+        k = n // args.clip_len
+        if args.max_clips_per_source:
+            k = min(k, args.max_clips_per_source)
+        name = slug(src_dir, p)
+        clips = [(f"{name}_{i * args.clip_len:06d}", i * args.clip_len) for i in range(k)]
+        out.append((p, {"num_frames": n, "size": size, "fps": fps}, clips))
+    if not out:
+        raise InputError(src_dir, f"no source has {args.clip_len} frames or more")
+    ids = [c for _, _, clips in out for c, _ in clips]
+    if len(set(ids)) != len(ids):
+        raise InputError(src_dir, "two sources map to the same clip name; rename one of them")
+    return out
+
+
+def remove_stale_parts(clips_dir):
+    if not clips_dir.is_dir():
+        return
+    for d in clips_dir.iterdir():
+        if d.name.startswith(".") and ".part" in d.name:
+            shutil.rmtree(d, ignore_errors=True) if d.is_dir() else d.unlink(missing_ok=True)
+
+
+def write_frame(path, frame, fmt):
+    import imageio.v3 as iio
+
+    if fmt == "png":
+        iio.imwrite(path, frame, extension=".png", compress_level=PNG_COMPRESS_LEVEL)
+    else:
+        iio.imwrite(path, frame, extension=".jpg", quality=JPEG_QUALITY)
+
+
+def ingest_source(path, info, clips, splits, args, root, bar):
+    """Decodes one source once, writing each of its unfinished clips into an atomic folder."""
+    from vsr_latent.atomic import atomic_dir, write_json
+    from vsr_latent.data.dataset_root import CLIPS_DIR, MANIFEST
+    from vsr_latent.errors import InputError
+
+    clips_dir = root / CLIPS_DIR
+    todo = [(cid, start) for cid, start in clips if not (clips_dir / cid / MANIFEST).is_file()]
+    skipped = len(clips) - len(todo)
+    bar.update(skipped * args.clip_len)
+    if not todo:
+        return 0, skipped
+    resizer = FrameResizer(info["size"], args.max_size, args.resize, args.multiple)
+    starts = {start: cid for cid, start in todo}
+    written = 0
+    with open_source(path, args) as src:
+        frames = iter(src)
+
+        def next_frame():
+            try:
+                return next(frames)
+            except StopIteration:
+                raise InputError(path, f"ended at frame {index}, before the announced "
+                                       f"{info['num_frames']} frames (truncated?)") from None
+
+        index = 0
+        last_end = max(starts) + args.clip_len
+        while index < last_end:
+            if index not in starts:
+                next_frame()
+                index += 1
+                continue
+            cid = starts[index]
+            with atomic_dir(clips_dir / cid) as tmp:
+                for j in range(args.clip_len):
+                    frame = next_frame()
+                    write_frame(tmp / f"{j:08d}.{args.format}", resizer(frame), args.format)
+                    bar.update(1)
+                manifest = {
+                    "clip_id": cid,
+                    "source": str(Path(path).relative_to(args.sources)),
+                    "source_path": str(Path(path).resolve()),
+                    "source_fps": info["fps"],
+                    "source_num_frames": info["num_frames"],
+                    "frame_range": [index, index + args.clip_len],
+                    "num_frames": args.clip_len,
+                    "size": list(resizer.out),
+                    "source_size": list(info["size"]),
+                    "resize": resizer.describe(),
+                    "split": splits[cid],
+                    "split_seed": args.seed,
+                    "format": args.format,
+                }
+                write_json(tmp / MANIFEST, manifest)
+            written += 1
+            index += args.clip_len
+    return written, skipped
+
+
+def make_dataset(args):
+    from tqdm import tqdm
+
+    from vsr_latent.atomic import write_json
+    from vsr_latent.data.dataset_root import CLIPS_DIR, INDEX
+
+    root = Path(args.root)
+    sources = plan(args)
+    all_ids = [cid for _, _, clips in sources for cid, _ in clips]
+    splits = assign_splits(all_ids, args.seed, args.num_train, args.num_val)
+    remove_stale_parts(root / CLIPS_DIR)
+    total = len(all_ids) * args.clip_len
+    written = skipped = 0
+    with tqdm(total=total, unit="frame", desc="clips", disable=args.no_progress) as bar:
+        for path, info, clips in sources:
+            w, s = ingest_source(path, info, clips, splits, args, root, bar)
+            written += w
+            skipped += s
+    index = {
+        "format": "vsr_latent clips",
+        "version": 1,
+        "clip_len": args.clip_len,
+        "seed": args.seed,
+        "num_clips": len(all_ids),
+        "splits": {
+            "train": sorted(c for c in all_ids if splits[c] == "train"),
+            "validation": sorted(c for c in all_ids if splits[c] == "validation"),
+        },
+        "sources": [str(Path(p).relative_to(args.sources)) for p, _, _ in sources],
+        "max_size": list(args.max_size) if args.max_size else None,
+        "resize": args.resize,
+    }
+    write_json(root / INDEX, index)
+    return {"written": written, "skipped": skipped, "clips": len(all_ids),
+            "train": len(index["splits"]["train"]), "validation": len(index["splits"]["validation"])}
+
+
+def build_parser():
+    p = argparse.ArgumentParser(
+        prog="python -m data_tools.make_dataset",
+        description=__doc__.split("\n\n")[0] + " Resumable; see the module docstring for details.",
+    )
+    p.add_argument("sources", metavar="SOURCES", help="folder of downloaded videos / .yuv / frame folders")
+    p.add_argument("root", metavar="ROOT", help="dataset root to create or complete")
+    p.add_argument("--clip_len", type=int, default=CLIP_LEN, help=f"frames per clip (default {CLIP_LEN})")
+    p.add_argument("--num_train", type=int, default=NUM_TRAIN, help="train share of the split ratio (default 200)")
+    p.add_argument("--num_val", type=int, default=NUM_VAL, help="validation share of the split ratio (default 30)")
+    p.add_argument("--seed", type=int, default=0, help="split seed (default 0)")
+    p.add_argument("--max_size", type=parse_size, default=None, metavar="WxH",
+                   help="reduce larger frames to fit WxH (e.g. 1920x1080); default: keep")
+    p.add_argument("--resize", choices=RESIZE_MODES, default="downscale",
+                   help="how --max_size is met: bicubic downscale (default) or centre crop")
+    p.add_argument("--multiple", type=int, default=SIZE_MULTIPLE,
+                   help=f"crop sizes to multiples of this (default {SIZE_MULTIPLE}, the SR scale)")
+    p.add_argument("--max_clips_per_source", type=int, default=None, metavar="N",
+                   help="at most N clips from each source (default: all)")
+    p.add_argument("--format", choices=FORMATS, default="png", help="frame files (default png, lossless)")
+    p.add_argument("--yuv_size", type=parse_size, default=None, metavar="WxH",
+                   help="frame size of .yuv sources (default: from the file name)")
+    p.add_argument("--yuv_bit_depth", type=int, choices=(8, 10), default=None,
+                   help="bit depth of .yuv sources (default: from the file name, else 8)")
+    p.add_argument("--no_progress", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv=None):
+    from vsr_latent.errors import VsrError
+
+    args = build_parser().parse_args(argv)
+    if args.clip_len < 1:
+        print("make_dataset: error: --clip_len must be >= 1", file=sys.stderr)
+        return 2
+    try:
+        r = make_dataset(args)
+    except VsrError as e:
+        print(f"make_dataset: error: {e}", file=sys.stderr)
+        return 2
+    print(f"{args.root}: {r['clips']} clips ({r['train']} train, {r['validation']} validation); "
+          f"{r['written']} written, {r['skipped']} already finished")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
