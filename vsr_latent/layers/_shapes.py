@@ -23,11 +23,19 @@ def unfold_time(x, batch, frames):
 
 
 def pad_spatial(x, multiple=SPATIAL_MULTIPLE):
-    """Zero-pads H and W of a (B, L, H, W, C) tensor at the bottom/right to a multiple."""
-    h, w = tf.shape(x)[2], tf.shape(x)[3]
-    ph = (multiple - h % multiple) % multiple
-    pw = (multiple - w % multiple) % multiple
-    return tf.pad(x, [[0, 0], [0, 0], [0, ph], [0, pw], [0, 0]])
+    """Zero-pads H and W of a (B, L, H, W, C) tensor at the bottom/right to a multiple.
+
+    Built from ``tf.concat`` with zeros rather than ``tf.pad``: with static shapes, TensorFlow
+    2.21's oneDNN graph rewrite fuses a constant ``Pad`` into the following ``Conv3D`` and gets
+    the output shape wrong (reshape errors inside ``tf.function``).
+    """
+    shape = tf.shape(x)
+    ph = (multiple - shape[2] % multiple) % multiple
+    pw = (multiple - shape[3] % multiple) % multiple
+    x = tf.concat([x, tf.zeros(tf.stack([shape[0], shape[1], ph, shape[3], shape[4]]), x.dtype)], 2)
+    shape = tf.shape(x)
+    return tf.concat(
+        [x, tf.zeros(tf.stack([shape[0], shape[1], shape[2], pw, shape[4]]), x.dtype)], 3)
 
 
 def crop_spatial(x, height, width):

@@ -149,9 +149,11 @@ class LongAttention(keras.layers.Layer):
         y = unfold_time(self.restore(fold_time(z)), batch, frames)
         out = x + crop_spatial(y, height, width)
         if return_attention:
-            info = {"z": z}
+            # Latent maps live at half resolution; crop away what covers only padding.
+            zh, zw = (height + 1) // 2, (width + 1) // 2
+            info = {"z": crop_spatial(z, zh, zw)}
             if sigma is not None:
-                info["variance"] = tf.square(sigma)
+                info["variance"] = crop_spatial(tf.square(sigma), zh, zw)
             return out, info
         return out
 

@@ -86,9 +86,9 @@ class ShortAttention(keras.layers.Layer):
         mask = tf.sigmoid(z)
         out = x + crop_spatial(mask * v, height, width)
         if return_attention:
-            info = {"z": z, "mask": mask}
+            info = {"z": crop_spatial(z, height, width), "mask": crop_spatial(mask, height, width)}
             if sigma is not None:
-                info["variance"] = tf.square(sigma)
+                info["variance"] = crop_spatial(tf.square(sigma), height, width)
             return out, info
         return out
 

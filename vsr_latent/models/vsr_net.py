@@ -191,8 +191,8 @@ class VSRNet(keras.Model):
     def call_with_attention(self, frames, training=False):
         """(sr, {"z": [...], "masks": [...], "variance": [...]}), lists over attention blocks.
 
-        ``z``: every block's latent attention (long: at H/2 x W/2 of the padded frame, short:
-        mask logits); ``masks``: sigmoid masks of short blocks; ``variance``: sigma**2 of
+        ``z``: every block's latent attention (long: at ceil(H/2) x ceil(W/2), short: mask logits
+        at H x W); ``masks``: sigmoid masks of short blocks; ``variance``: sigma**2 of
         variational blocks.
         """
         return self._forward(frames, training=training, collect=True)

@@ -1,0 +1,58 @@
+"""Saving a model: ``.keras`` files and SavedModels with a serving signature.
+
+``export_saved_model(model, out_dir)`` writes a SavedModel whose ``serving_default`` signature
+takes ``frames`` float32 [batch, L, H, W, 3] on [0, 255] (any L, H, W) and returns
+``{"sr": float32 [batch, L, 4H, 4W, 3]}`` on [0, 255]. A second signature ``serve_with_keys``
+takes ``frames`` and ``key_frames`` [batch, N, H, W, 3] (external key frames for long
+attention). The folder is written aside and renamed into place (``atomic_dir``). The variational
+mode at export time is kept and can be read back as ``loaded.sampling_flag`` isn't needed: the
+mode is a saved variable, so the exported model behaves like the model did when exported.
+"""
+
+from pathlib import Path
+
+from vsr_latent.atomic import atomic_path, atomic_dir
+
+FRAMES_SPEC_SHAPE = (None, None, None, None, 3)
+
+
+def save_keras(model, path):
+    """Writes ``model`` as a ``.keras`` file atomically."""
+    path = Path(path)
+    with atomic_path(path, suffix=".keras") as tmp:
+        model.save(tmp, overwrite=True)
+    return path
+
+
+def load_keras(path):
+    """Loads a ``.keras`` file written by ``save_keras`` (registers the package's layers)."""
+    import keras
+
+    import vsr_latent.layers  # noqa: F401  (registers serializables)
+    import vsr_latent.models  # noqa: F401
+
+    return keras.saving.load_model(str(path), compile=False)
+
+
+def export_saved_model(model, out_dir):
+    """Writes ``model`` as a SavedModel folder at ``out_dir`` (atomically); returns the path."""
+    import keras
+    import tensorflow as tf
+
+    out_dir = Path(out_dir)
+    frames_spec = tf.TensorSpec(FRAMES_SPEC_SHAPE, tf.float32, name="frames")
+    keys_spec = tf.TensorSpec(FRAMES_SPEC_SHAPE, tf.float32, name="key_frames")
+
+    def serve(frames):
+        return {"sr": model(frames, training=False)}
+
+    def serve_with_keys(frames, key_frames):
+        return {"sr": model({"frames": frames, "key_frames": key_frames}, training=False)}
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serve", serve, input_signature=[frames_spec])
+    archive.add_endpoint("serve_with_keys", serve_with_keys, input_signature=[frames_spec, keys_spec])
+    with atomic_dir(out_dir) as tmp:
+        archive.write_out(str(tmp), verbose=False)
+    return out_dir
