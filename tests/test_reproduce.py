@@ -109,9 +109,15 @@ def test_choose_scale():
 
 
 def test_scale_settings():
+    from types import SimpleNamespace
+
     smoke = settings_for("smoke", steps=7)
-    assert "steps=7" in smoke.config_overrides and smoke.data_source == "builtin"
-    assert smoke.stage2_overrides == ("steps=3",)
+    assert smoke.stage1_steps == 7 and smoke.stage2_steps == 3
+    one_stage = SimpleNamespace(stage1_steps=200_000, stage2_steps=0)
+    two_stage = SimpleNamespace(stage1_steps=200_000, stage2_steps=50_000)
+    assert smoke.overrides_for(one_stage)[:1] == ["stage1_steps=7"]
+    assert smoke.overrides_for(two_stage)[:2] == ["stage1_steps=7", "stage2_steps=3"]
+    assert not any(o.startswith("data.source") for o in smoke.overrides_for(two_stage))
     full = settings_for("full", data_root="/data/vsr")
-    assert full.config_overrides == () and full.data_source == "/data/vsr"
+    assert full.overrides_for(two_stage) == ["data.source=/data/vsr"]
     assert full.val_max_clips is None and full.vid4_crop is None

@@ -39,52 +39,73 @@ def choose_scale(requested, data_root, gpus):
 
 @dataclass(frozen=True)
 class ScaleSettings:
-    """What a scale changes in the configs and the evaluation.
+    """What a scale changes in the training configs and the evaluation.
 
-    ``config_overrides``: ``key=value`` settings applied on top of every training config (the
-    training package's ``--set`` syntax); ``stage2_overrides`` on top of those for stage-2 runs.
-    ``val_max_clips``: validation clips evaluated (None: all). ``vid4_max_frames`` /
-    ``vid4_crop``: at smoke scale Vid4 is cut to its first frames and a centre crop of the LR
-    frames so the CPU run stays within minutes (None: whole sequences).
-    ``timing_frames``: frames timed for Table 5's seconds per frame.
+    ``stage1_steps`` / ``stage2_steps``: replace the configs' step counts where those are non-zero
+    (None: the config's own). ``train_overrides``: further ``key=value`` settings of the training
+    package (``vsr-latent train --set`` syntax) applied to every config. ``val_max_clips``:
+    validation clips evaluated (None: all). ``vid4_max_frames`` / ``vid4_crop``: at smoke scale
+    each Vid4 sequence is cut to its first frames and a centre crop (LR pixels, H x W) so the CPU
+    run stays within minutes (None: whole sequences). ``timing_repeats``: passes over the test
+    frames timed for Table 5 (after one untimed warm-up pass).
     """
 
     name: str
-    config_overrides: tuple = field(default_factory=tuple)
-    stage2_overrides: tuple = field(default_factory=tuple)
+    stage1_steps: int | None = None
+    stage2_steps: int | None = None
+    train_overrides: tuple = field(default_factory=tuple)
     val_max_clips: int | None = None
     vid4_max_frames: int | None = None
     vid4_crop: tuple | None = None
     data_source: str = "builtin"
+    timing_repeats: int = 1
+
+    def overrides_for(self, config):
+        """The ``key=value`` list that turns ``config`` into this scale's version of it."""
+        out = []
+        if self.stage1_steps is not None and config.stage1_steps > 0:
+            out.append(f"stage1_steps={self.stage1_steps}")
+        if self.stage2_steps is not None and config.stage2_steps > 0:
+            out.append(f"stage2_steps={self.stage2_steps}")
+        if self.data_source != "builtin":
+            out.append(f"data.source={self.data_source}")
+        return out + list(self.train_overrides)
+
+    def describe(self):
+        if self.name == "full":
+            return "the configs' own settings (the paper's where it gives them)"
+        return (f"stage 1: {self.stage1_steps} steps, stage 2: {self.stage2_steps} steps, "
+                + " ".join(self.train_overrides))
 
 
 # Smoke settings: chosen so that `vsr-latent quickstart` (every table and figure: about 30 small
-# training runs) finishes on 2 CPU cores in about 15 minutes. The configs' training keys are
-# resolved against the training package when the runs are made (see drivers.py).
+# training runs) finishes on 2 CPU cores in about 15 minutes.
 SMOKE_STEPS = 30
 SMOKE_STAGE2_STEPS = 15
-SMOKE_FILTERS = 8
-SMOKE_LR_SIZE = 16
-SMOKE_BATCH = 2
+SMOKE_TRAIN_OVERRIDES = (
+    "model_overrides.filters=8",
+    "data.lr_patch=16",
+    "data.batch_size=2",
+    "log_every=10",
+    "checkpoint_every=1000",
+    "image_every=100000",
+)
 SMOKE_VAL_CLIPS = 2
 SMOKE_VID4_FRAMES = 10
 SMOKE_VID4_CROP = (48, 48)
 
 
 def settings_for(scale, data_root=None, steps=None):
-    """The :class:`ScaleSettings` of ``scale``; ``steps`` overrides the smoke step count."""
+    """The :class:`ScaleSettings` of ``scale``; ``steps`` overrides the smoke step count (stage 2
+    gets half of it)."""
     if scale == "full":
-        return ScaleSettings(name="full", data_source=str(data_root))
+        return ScaleSettings(name="full", data_source=str(data_root), timing_repeats=3)
     if scale != "smoke":
         raise ConfigError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
     s1 = SMOKE_STEPS if steps is None else int(steps)
     s2 = SMOKE_STAGE2_STEPS if steps is None else max(1, int(steps) // 2)
     return ScaleSettings(
-        name="smoke",
-        config_overrides=(f"steps={s1}", f"filters={SMOKE_FILTERS}",
-                          f"lr_size={SMOKE_LR_SIZE}", f"batch_size={SMOKE_BATCH}"),
-        stage2_overrides=(f"steps={s2}",),
-        val_max_clips=SMOKE_VAL_CLIPS,
-        vid4_max_frames=SMOKE_VID4_FRAMES,
+        name="smoke", stage1_steps=s1, stage2_steps=s2, train_overrides=SMOKE_TRAIN_OVERRIDES,
+        val_max_clips=SMOKE_VAL_CLIPS, vid4_max_frames=SMOKE_VID4_FRAMES,
         vid4_crop=SMOKE_VID4_CROP,
     )

@@ -1,0 +1,5 @@
+import sys
+
+from vsr_latent.reproduce.cli import main
+
+sys.exit(main())

@@ -1,0 +1,108 @@
+"""``python -m vsr_latent.reproduce NAME [options]``: reproduce one table or figure, or ``all``.
+
+Used by ``reproduce/<name>.sh`` and by ``vsr-latent quickstart``.
+"""
+
+import argparse
+import os
+import sys
+import time
+
+from vsr_latent.errors import VsrError
+from vsr_latent.reproduce import NAMES
+
+
+def add_arguments(parser, *, defaults_out="results", defaults_runs="runs"):
+    parser.add_argument("--scale", choices=("full", "smoke"), default=None,
+                        help="full: the paper's data (--data_root) and settings, on GPUs; smoke: "
+                             "tiny models on the built-in data, minutes on a CPU. Default: full "
+                             "when --data_root is given and a GPU is visible, else smoke")
+    parser.add_argument("--data_root", default=None,
+                        help="dataset root made by data_tools (the paper's Normal/Remote data)")
+    parser.add_argument("--vid4_root", default=None,
+                        help="Vid4 folder with GT/<sequence>/ frames (Tables 4, 5); default "
+                             "../shared/data/Vid4 when present")
+    parser.add_argument("--out", default=defaults_out,
+                        help=f"where results/<name>.md, .csv and figures go (default {defaults_out})")
+    parser.add_argument("--runs", default=defaults_runs,
+                        help=f"training runs folder (default {defaults_runs}; smoke runs go to "
+                             f"<runs>/smoke/<config>)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="smoke scale only: training steps per run (stage 2 gets half)")
+    parser.add_argument("--quiet", action="store_true", help="print only the summary")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m vsr_latent.reproduce",
+        description="Reproduce a table or figure of the paper: train what it needs (or reuse "
+                    "finished runs), evaluate, write results/<name>.md and .csv.")
+    parser.add_argument("name", choices=NAMES + ("all",))
+    add_arguments(parser)
+    return parser
+
+
+def run_one(name, ctx):
+    """Runs one driver; returns the list of files written."""
+    from vsr_latent.reproduce import figures, tables
+
+    out = ctx.out_dir
+    if name == "figure6":
+        t, cache = tables.figure6_table(ctx)
+        png = figures.plot_figure6(t, out / "figure6.png", ctx.scale.name)
+        t.figures.append(png.name)
+        ctx.fill_meta(t, runs=tables.FIGURE6_CONFIGS.values(),
+                      data=tables._validation_description(ctx, cache),
+                      protocol=tables._protocol_line())
+        return list(t.write(out)) + [png]
+    if name == "figure7_8":
+        from vsr_latent.reproduce import attention_figures
+
+        return attention_figures.figure7_8(ctx)
+    t = getattr(tables, name)(ctx)
+    return list(t.write(out))
+
+
+def reproduce(names, *, scale=None, data_root=None, vid4_root=None, out="results", runs="runs",
+              steps=None, quiet=False, argv=None):
+    """Runs the named drivers in order, sharing runs between them; returns
+    ``(files written, failures)``."""
+    from vsr_latent.reproduce.context import make_context
+
+    shared, written, failures = {}, [], []
+    info = None
+    for name in names:
+        ctx = make_context(name, scale=scale, data_root=data_root, vid4_root=vid4_root,
+                           out_dir=out, runs_dir=runs, steps=steps, argv=argv, quiet=quiet,
+                           hardware_info=info, shared_runs=shared)
+        info = ctx.hardware
+        files = run_one(name, ctx)
+        for f in files:
+            ctx.log(f"wrote {f}")
+        written += files
+        failures += ctx.failures
+    return written, failures
+
+
+def main(argv=None):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(argv)
+    names = NAMES if args.name == "all" else (args.name,)
+    t0 = time.monotonic()
+    try:
+        written, failures = reproduce(names, scale=args.scale, data_root=args.data_root,
+                                      vid4_root=args.vid4_root, out=args.out, runs=args.runs,
+                                      steps=args.steps, quiet=args.quiet, argv=argv)
+    except VsrError as e:
+        print(f"reproduce {args.name}: error: {e}", file=sys.stderr)
+        return 2
+    print(f"reproduce {args.name}: done in {time.monotonic() - t0:.0f} s; results in {args.out}/")
+    for f in written:
+        print(f"  {f}")
+    if failures:
+        print(f"{len(failures)} row(s) failed (written as 'not run'):", file=sys.stderr)
+        for f in failures:
+            print(f"  {f}", file=sys.stderr)
+        return 1
+    return 0

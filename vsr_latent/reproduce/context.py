@@ -1,0 +1,118 @@
+"""What every reproduction driver shares: scale, folders, hardware, progress printing, timings."""
+
+import datetime
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vsr_latent import __version__
+from vsr_latent.paths import REPO_ROOT, shared_data_dir
+from vsr_latent.reproduce import hardware
+from vsr_latent.reproduce.scale import choose_scale, settings_for
+
+
+def default_vid4_root():
+    """``../shared/data/Vid4`` when present (the project's CI data), else None."""
+    d = shared_data_dir()
+    if d is not None and (d / "Vid4" / "GT").is_dir():
+        return d / "Vid4"
+    return None
+
+
+def git_commit():
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT,
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+@dataclass
+class RunInfo:
+    """A training run a table used: where, how many steps, whether it was trained now."""
+
+    config_name: str
+    run_dir: Path
+    config: object
+    steps: int
+    trained_now: bool
+    wall_s: float
+
+    def describe(self):
+        how = (f"trained now in {self.wall_s:.0f} s" if self.trained_now
+               else "reused (already complete)")
+        return f"`{self.config_name}` -> `{self.run_dir}`: {self.steps} steps, {how}"
+
+
+@dataclass
+class Context:
+    name: str
+    scale: object  # ScaleSettings
+    scale_reason: str
+    out_dir: Path
+    runs_root: Path
+    data_root: str | None
+    vid4_root: Path | None
+    command: str
+    hardware: dict
+    quiet: bool = False
+    runs: dict = field(default_factory=dict)  # config name -> RunInfo (this invocation)
+    failures: list = field(default_factory=list)  # "table/row: reason" of rows that failed
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def runs_dir(self):
+        # Smoke runs live apart from full ones so a quick check never reuses (or clobbers) a
+        # paper-scale run of the same config.
+        return self.runs_root / "smoke" if self.scale.name == "smoke" else self.runs_root
+
+    def log(self, message):
+        if not self.quiet:
+            elapsed = time.monotonic() - self.started
+            print(f"[{self.name} {elapsed:6.0f}s] {message}", flush=True)
+
+    def fill_meta(self, table, *, runs=(), data="", protocol="", extra=None):
+        """The "how these numbers were made" lines of a results table."""
+        table.meta["Command"] = f"`{self.command}`"
+        table.meta["Scale"] = f"{self.scale.name} ({self.scale_reason})"
+        table.meta["Scale settings"] = self.scale.describe()
+        table.meta["Hardware"] = hardware.summary(self.hardware)
+        infos = [self.runs[r] for r in runs if r in self.runs]
+        if infos:
+            table.meta["Configs and steps"] = [i.describe() for i in infos]
+            table.meta["Training steps"] = ", ".join(f"{i.config_name}: {i.steps}" for i in infos)
+        if data:
+            table.meta["Data"] = data
+        if protocol:
+            table.meta["Protocol"] = protocol
+        for k, v in (extra or {}).items():
+            table.meta[k] = v
+        table.meta["Wall time"] = f"{time.monotonic() - self.started:.0f} s for this table"
+        table.meta["Date"] = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+        commit = git_commit()
+        table.meta["Package"] = f"vsr_latent {__version__}" + (f" (git {commit})" if commit else "")
+
+
+def make_context(name, *, scale=None, data_root=None, vid4_root=None, out_dir="results",
+                 runs_dir="runs", steps=None, argv=None, quiet=False, hardware_info=None,
+                 shared_runs=None):
+    """A :class:`Context`, choosing the scale (printed) from the arguments and the GPUs seen."""
+    info = hardware_info or hardware.describe()
+    chosen, reason = choose_scale(scale, data_root, info["gpus"])
+    vid4 = Path(vid4_root) if vid4_root else default_vid4_root()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = "python -m vsr_latent.reproduce " + " ".join(shlex.quote(a) for a in argv)
+    ctx = Context(
+        name=name, scale=settings_for(chosen, data_root=data_root, steps=steps),
+        scale_reason=reason, out_dir=Path(out_dir), runs_root=Path(runs_dir),
+        data_root=data_root, vid4_root=vid4, command=command.strip(), hardware=info,
+        quiet=quiet,
+    )
+    if shared_runs is not None:
+        ctx.runs = shared_runs
+    ctx.log(f"scale: {chosen} — {reason}")
+    return ctx

@@ -1,0 +1,127 @@
+"""Measurements behind the tables: validation PSNR (Normal, Remote), Vid4 PSNR, params, speed.
+
+GAP decision (the paper does not say how its validation PSNR is computed):
+``VALIDATION_PROTOCOL`` ("standard") and ``VALIDATION_METRIC`` ("psnr_rgb"): Tables 1-3 and
+Figure 6 score every frame of the validation chunks, uncropped, on RGB (the channel the
+evaluation package's paper protocol headlines for Table 4 too), SR rounded to 8 bits.
+
+Validation data come from the data package: ``validation_dataset`` (Normal) and
+``remote_dataset`` (Remote, with the clips' external key frames) of the dataset root, or of the
+built-in clips at smoke scale (the built-in Remote clips join two clips at a scene cut and take
+key frames by the Remote selection's scene-change rule).
+"""
+
+import time
+
+import numpy as np
+
+VALIDATION_PROTOCOL = "standard"
+VALIDATION_METRIC = "psnr_rgb"
+
+
+def _u8(x):
+    return np.clip(np.rint(np.asarray(x)), 0, 255).astype(np.uint8)
+
+
+def validation_data(ctx, degradation, seq_len):
+    """``[(name, lr, gt)]``: the Normal validation clips, one entry per chunk of L frames."""
+    from vsr_latent.data.pipelines import validation_dataset
+
+    ds = validation_dataset(ctx.scale.data_source, seq_len=seq_len, degradation=degradation,
+                            max_clips=ctx.scale.val_max_clips)
+    return [(f"chunk{i:04d}", _u8(lr[0]), _u8(hr[0])) for i, (lr, hr) in enumerate(ds)]
+
+
+def validation_psnr(ctx, run, data=None):
+    """PSNR (``VALIDATION_METRIC`` under ``VALIDATION_PROTOCOL``) of a finished run on the Normal
+    validation data (deterministic path)."""
+    from vsr_latent.evaluation import evaluate_predictor
+    from vsr_latent.inference import load_predictor
+
+    cfg = run.config
+    if data is None:
+        data = validation_data(ctx, cfg.data.degradation, cfg.seq_len)
+    predictor = load_predictor(str(run.run_dir), seq_len=cfg.seq_len)
+    result = evaluate_predictor(predictor, data, VALIDATION_PROTOCOL)
+    return result.average()[VALIDATION_METRIC]
+
+
+def remote_psnr(ctx, run):
+    """PSNR of a finished run on the Remote validation clips, each L-frame chunk upscaled with
+    its clip's external key frames (models are not retrained, §6.2)."""
+    from vsr_latent.data.pipelines import remote_dataset
+    from vsr_latent.evaluation import evaluate_sequences, to_uint8
+    from vsr_latent.inference import load_predictor
+
+    cfg = run.config
+    predictor = load_predictor(str(run.run_dir), seq_len=cfg.seq_len)
+    triples = []
+    ds = remote_dataset(ctx.scale.data_source, seq_len=cfg.seq_len,
+                        degradation=cfg.data.degradation, max_clips=ctx.scale.val_max_clips)
+    for i, (inputs, hr) in enumerate(ds):
+        frames = np.asarray(inputs["frames"])[0]
+        keys = np.asarray(inputs["key_frames"])[0]
+        sr = predictor(frames, key_frames=keys)
+        triples.append((f"chunk{i:04d}", to_uint8(sr), _u8(hr[0])))
+    result = evaluate_sequences(triples, VALIDATION_PROTOCOL)
+    return result.average()[VALIDATION_METRIC]
+
+
+# ---- Vid4 (Tables 4, 5) ---------------------------------------------------------------------
+
+
+def vid4_data(ctx, degradation="bi"):
+    """``[(name, lr, gt)]`` of Vid4 (calendar, city, foliage, walk); at smoke scale each sequence
+    cut to its first frames and a centre crop (``ScaleSettings.vid4_*``)."""
+    from vsr_latent.data.vid4 import VID4_SEQUENCES
+    from vsr_latent.evaluation import dataset_sequences
+
+    data = dataset_sequences("vid4", data_root=ctx.vid4_root, degradation=degradation,
+                             sequences=list(VID4_SEQUENCES))
+    s = ctx.scale
+    if s.vid4_max_frames is None and s.vid4_crop is None:
+        return data
+    out = []
+    for name, lr, gt in data:
+        if s.vid4_max_frames is not None:
+            lr, gt = lr[:s.vid4_max_frames], gt[:s.vid4_max_frames]
+        if s.vid4_crop is not None:
+            ch, cw = min(s.vid4_crop[0], lr.shape[1]), min(s.vid4_crop[1], lr.shape[2])
+            y0, x0 = (lr.shape[1] - ch) // 2, (lr.shape[2] - cw) // 2
+            lr = lr[:, y0:y0 + ch, x0:x0 + cw]
+            gt = gt[:, 4 * y0:4 * (y0 + ch), 4 * x0:4 * (x0 + cw)]
+        out.append((name, np.ascontiguousarray(lr), np.ascontiguousarray(gt)))
+    return out
+
+
+def describe_vid4(ctx, data):
+    sizes = ", ".join(f"{n} {lr.shape[0]} frames {lr.shape[2]}x{lr.shape[1]} LR" for n, lr, _ in data)
+    cut = "" if ctx.scale.name == "full" else (
+        f" (smoke scale: first {ctx.scale.vid4_max_frames} frames, centre "
+        f"{ctx.scale.vid4_crop[1]}x{ctx.scale.vid4_crop[0]} LR crop of each sequence)")
+    return f"Vid4 from `{ctx.vid4_root}`: {sizes}{cut}; LR by MATLAB-style bicubic (BI)"
+
+
+def vid4_scores(predictor, data):
+    """``{"paper": EvaluationResult, "standard": EvaluationResult}`` of a predictor on Vid4."""
+    from vsr_latent.evaluation import evaluate_predictor
+
+    return {p: evaluate_predictor(predictor, data, p) for p in ("paper", "standard")}
+
+
+def seconds_per_frame(predictor, data, repeats=1):
+    """Mean wall seconds per output frame of ``upscale_sequence`` over the sequences of ``data``,
+    after one untimed warm-up chunk (tracing is not counted)."""
+    from vsr_latent.inference import upscale_sequence
+
+    first = data[0][1][:predictor.seq_len].astype(np.float32)
+    upscale_sequence(predictor, first)
+    frames, total = 0, 0.0
+    for _ in range(max(1, repeats)):
+        for _, lr, _ in data:
+            x = lr.astype(np.float32)
+            t0 = time.perf_counter()
+            upscale_sequence(predictor, x)
+            total += time.perf_counter() - t0
+            frames += x.shape[0]
+    return total / frames

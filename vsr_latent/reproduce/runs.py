@@ -1,0 +1,104 @@
+"""Train a config, or reuse its finished run: ``<runs>/<config name>/`` (``<runs>/smoke/...`` at
+smoke scale).
+
+A run folder whose ``config.json`` equals the config asked for and which holds ``model.keras``
+is complete and reused as it is; one with the same config but no ``model.keras`` is an
+interrupted run, which training resumes from its last checkpoint. A folder made with different
+settings is never silently reused or overwritten: that is an error naming both.
+"""
+
+import json
+import time
+from pathlib import Path
+
+from vsr_latent.errors import ConfigError
+from vsr_latent.reproduce.context import RunInfo
+
+# Fields of a run's config.json that do not change what is trained.
+IGNORED_CONFIG_KEYS = ("paper_psnr", "log_every", "image_every", "checkpoint_every",
+                       "keep_checkpoints")
+
+# Configs of different tables that train the same model: Table 3's L = 7 models are Figure 6's
+# n = 7 ones, and Figure 6's n = 4 ones are Table 1's (L = 4). The first is trained under the
+# second's name, after checking that the two configs agree in everything but name and paper
+# numbers (if a config changes, each is trained on its own).
+SAME_RUN = {
+    "table3_latn10_7": "figure6_latn10_n7",
+    "table3_satn10_7": "figure6_satn10_n7",
+    "figure6_latn10_n4": "table1_latn10",
+    "figure6_satn10_n4": "table1_satn10",
+}
+
+
+def _comparable(d):
+    return {k: v for k, v in d.items() if k not in IGNORED_CONFIG_KEYS}
+
+
+def resolve_config(ctx, name, extra_overrides=()):
+    """The config ``name`` at the context's scale, plus ``extra_overrides``."""
+    from vsr_latent.configs import apply_overrides, get_config
+
+    base = get_config(name, scale=ctx.scale.name)
+    return apply_overrides(base, ctx.scale.overrides_for(base) + list(extra_overrides)).validate()
+
+
+def _same_model(a, b):
+    skip = ("name", "paper_psnr") + IGNORED_CONFIG_KEYS
+    da, db = json.loads(a.to_json()), json.loads(b.to_json())
+    return {k: v for k, v in da.items() if k not in skip} == {
+        k: v for k, v in db.items() if k not in skip}
+
+
+def run_is_complete(run_dir, config):
+    """True when ``run_dir`` holds a finished run of exactly ``config``.
+
+    Raises ConfigError when it holds a run of different settings.
+    """
+    run_dir = Path(run_dir)
+    cfg_path = run_dir / "config.json"
+    if not cfg_path.is_file():
+        return False
+    try:
+        saved = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"{cfg_path}: unreadable run config ({e}); remove the folder or pass "
+                          "another --runs") from None
+    want = json.loads(config.to_json())
+    if _comparable(saved) != _comparable(want):
+        diff = sorted(k for k in set(saved) | set(want)
+                      if k not in IGNORED_CONFIG_KEYS and saved.get(k) != want.get(k))
+        raise ConfigError(f"{run_dir} holds a run of {saved.get('name')!r} with other settings "
+                          f"(differs in {', '.join(diff)}); remove it or pass another --runs")
+    return (run_dir / "model.keras").is_file()
+
+
+def ensure_run(ctx, name, extra_overrides=()):
+    """A finished run of config ``name`` (trained now, resumed, or reused): :class:`RunInfo`."""
+    if name in ctx.runs:
+        return ctx.runs[name]
+    config = resolve_config(ctx, name, extra_overrides)
+    other = SAME_RUN.get(name)
+    if other is not None and not extra_overrides:
+        other_config = resolve_config(ctx, other)
+        if _same_model(config, other_config):
+            ctx.log(f"{name}: same model and settings as {other}; using that run")
+            info = ensure_run(ctx, other)
+            ctx.runs[name] = info
+            return info
+    run_dir = ctx.runs_dir / name
+    steps = config.stage1_steps + config.stage2_steps
+    if run_is_complete(run_dir, config):
+        ctx.log(f"{name}: reusing the finished run {run_dir}")
+        info = RunInfo(name, run_dir, config, steps, trained_now=False, wall_s=0.0)
+    else:
+        from vsr_latent.training import train
+
+        ctx.log(f"{name}: training {config.model} (L={config.seq_len}) for {steps} steps "
+                f"-> {run_dir}")
+        t0 = time.monotonic()
+        train(config, run_dir, progress=not ctx.quiet, log=ctx.log)
+        wall = time.monotonic() - t0
+        ctx.log(f"{name}: trained in {wall:.0f} s")
+        info = RunInfo(name, run_dir, config, steps, trained_now=True, wall_s=wall)
+    ctx.runs[name] = info
+    return info

@@ -1,0 +1,251 @@
+"""The drivers: one function per table or figure, each taking a :class:`Context` and writing
+``<out>/<name>.md`` / ``.csv`` (and its figures) through :class:`ResultsTable`.
+
+A row whose training or evaluation fails is written as "not run" with the error, the driver goes
+on with the other rows, and the failure is listed in ``ctx.failures`` (the command then exits
+non-zero).
+"""
+
+import traceback
+
+from vsr_latent.reproduce import measure, paper
+from vsr_latent.reproduce.results import ResultsTable
+from vsr_latent.reproduce.runs import ensure_run
+
+TABLE1_CONFIGS = {"res16": "table1_res16", "satn10": "table1_satn10", "latn10": "table1_latn10"}
+TABLE2_CONFIGS = {k: f"table2_{k}" for k in ("lsatn_x", "lsatn_l", "lsatn_sl", "lsatn_s",
+                                             "lsatn_ls")}
+TABLE3_CONFIGS = {k: f"table3_{k}" for k in ("latn10_7", "satn10_7", "vlatn10_7", "vsatn10_7")}
+TABLE3_STAGE1 = {"vlatn10_7": "latn10_7", "vsatn10_7": "satn10_7"}
+FIGURE6_CONFIGS = {f"{m}_{n}": f"figure6_{m}_n{n}" for m in ("latn10", "satn10")
+                   for n in paper.FIGURE6_LENGTHS}
+OURS_CONFIG = "ours"
+
+
+def _failed(ctx, table, key, what, exc):
+    reason = f"failed while {what}: {type(exc).__name__}: {exc}"
+    ctx.log(f"{key}: {reason}")
+    if not ctx.quiet:
+        traceback.print_exc()
+    ctx.failures.append(f"{table.name}/{key}: {reason}")
+    table.not_run(key, reason.replace("\n", " ")[:300])
+
+
+def _validation_rows(ctx, table, rows, *, protocol_note=True):
+    """Train (or reuse) and score ``{row key: config name}`` on the Normal validation data."""
+    cache = {}
+    for key, config_name in rows.items():
+        try:
+            run = ensure_run(ctx, config_name)
+        except Exception as e:  # noqa: BLE001 - reported in the table, the other rows go on
+            _failed(ctx, table, key, f"training {config_name}", e)
+            continue
+        try:
+            cfg = run.config
+            data_key = (cfg.data.degradation, cfg.seq_len)
+            if data_key not in cache:
+                cache[data_key] = measure.validation_data(ctx, cfg.data.degradation, cfg.seq_len)
+            value = measure.validation_psnr(ctx, run, cache[data_key])
+        except Exception as e:  # noqa: BLE001
+            _failed(ctx, table, key, f"evaluating {run.run_dir}", e)
+            continue
+        ctx.log(f"{key}: PSNR {value:.2f} dB")
+        table.measure(key, psnr=value)
+    return cache
+
+
+def _validation_description(ctx, cache):
+    chunks = ", ".join(f"L={k[1]}: {len(v)} chunks of {v[0][2].shape[2]}x{v[0][2].shape[1]} HR"
+                       for k, v in sorted(cache.items()) if v)
+    clips = ("all" if ctx.scale.val_max_clips is None
+             else f"the first {ctx.scale.val_max_clips}")
+    if ctx.scale.name == "smoke":
+        src = "the built-in clips (vsr_latent.data.builtin: train split to train, validation split to score)"
+    else:
+        src = f"dataset root `{ctx.data_root}` (train split to train, validation split to score)"
+    return f"{src}; {clips} validation clips, cut into chunks of L frames ({chunks})"
+
+
+def _protocol_line():
+    return (f"validation PSNR = `{measure.VALIDATION_METRIC}` under the `"
+            f"{measure.VALIDATION_PROTOCOL}` protocol of vsr_latent.evaluation (every frame, no "
+            "border crop), SR rounded to 8 bits; mean over sequences; deterministic (mean) path")
+
+
+def table1(ctx):
+    t = ResultsTable(paper.TABLE1, scale=ctx.scale.name)
+    rows = {f"normal/{m}": c for m, c in TABLE1_CONFIGS.items()}
+    cache = _validation_rows(ctx, t, rows)
+    for model, config_name in TABLE1_CONFIGS.items():
+        key = f"remote/{model}"
+        run = ctx.runs.get(config_name)
+        if run is None:
+            t.not_run(key, f"{config_name} was not trained (see the Normal row)")
+            continue
+        try:
+            value = measure.remote_psnr(ctx, run)
+        except ImportError as e:
+            t.not_run(key, f"not run: the data package has no Remote dataset ({e})")
+            continue
+        except Exception as e:  # noqa: BLE001
+            _failed(ctx, t, key, f"evaluating {run.run_dir} with external key frames", e)
+            continue
+        ctx.log(f"{key}: PSNR {value:.2f} dB")
+        note = ("smoke: built-in Remote clips (two validation clips joined at a scene cut, key "
+                "frames from the same clip)" if ctx.scale.name == "smoke" else "")
+        t.measure(key, psnr=value, note=note)
+    remote = ("Remote: `remote_dataset` of " + ("the built-in clips" if ctx.scale.name == "smoke"
+                                               else f"`{ctx.data_root}`")
+              + ", every L-frame chunk upscaled with its clip's external key frames")
+    ctx.fill_meta(t, runs=TABLE1_CONFIGS.values(),
+                  data=_validation_description(ctx, cache) + "; " + remote,
+                  protocol=_protocol_line())
+    return t
+
+
+def table2(ctx):
+    t = ResultsTable(paper.TABLE2, scale=ctx.scale.name)
+    cache = _validation_rows(ctx, t, TABLE2_CONFIGS)
+    ctx.fill_meta(t, runs=TABLE2_CONFIGS.values(), data=_validation_description(ctx, cache),
+                  protocol=_protocol_line())
+    return t
+
+
+def _stage2_overrides(ctx, stage1_run):
+    out = [f"init_from={stage1_run.run_dir.resolve()}", "stage1_steps=0"]
+    if ctx.scale.stage2_steps is not None:
+        out.append(f"stage2_steps={ctx.scale.stage2_steps}")
+    return out
+
+
+def table3(ctx):
+    t = ResultsTable(paper.TABLE3, scale=ctx.scale.name)
+    stage1 = {k: TABLE3_CONFIGS[k] for k in ("latn10_7", "satn10_7")}
+    cache = _validation_rows(ctx, t, stage1)
+    for key, base in TABLE3_STAGE1.items():
+        config_name = TABLE3_CONFIGS[key]
+        base_run = ctx.runs.get(TABLE3_CONFIGS[base])
+        if base_run is None:
+            t.not_run(key, f"its stage 1 ({TABLE3_CONFIGS[base]}) was not trained")
+            continue
+        try:
+            run = ensure_run(ctx, config_name, _stage2_overrides(ctx, base_run))
+        except Exception as e:  # noqa: BLE001
+            _failed(ctx, t, key, f"training {config_name}", e)
+            continue
+        try:
+            data = cache.get((run.config.data.degradation, run.config.seq_len))
+            value = measure.validation_psnr(ctx, run, data)
+        except Exception as e:  # noqa: BLE001
+            _failed(ctx, t, key, f"evaluating {run.run_dir}", e)
+            continue
+        ctx.log(f"{key}: PSNR {value:.2f} dB")
+        t.measure(key, psnr=value, note=f"stage 2 from {base_run.run_dir}")
+    ctx.fill_meta(t, runs=TABLE3_CONFIGS.values(), data=_validation_description(ctx, cache),
+                  protocol=_protocol_line())
+    return t
+
+
+def figure6_table(ctx):
+    t = ResultsTable(paper.FIGURE6, scale=ctx.scale.name)
+    cache = _validation_rows(ctx, t, FIGURE6_CONFIGS)
+    return t, cache
+
+
+def _vid4_missing(ctx):
+    return ("not run: Vid4 not found (pass --vid4_root DIR with GT/<sequence>/ frames, or put it "
+            "in ../shared/data/Vid4)")
+
+
+def table4(ctx):
+    from vsr_latent.inference import load_predictor
+
+    extra = (("psnr_paper_y", "PSNR/dB paper protocol, Y", ".2f"),
+             ("psnr_standard", "PSNR/dB standard protocol (all frames, no crop, Y)", ".2f"))
+    t = ResultsTable(paper.TABLE4, scale=ctx.scale.name, extra_metrics=extra)
+    data_line = ""
+    if ctx.vid4_root is None:
+        for key in ("bicubic", "ours"):
+            t.not_run(key, _vid4_missing(ctx))
+    else:
+        data = measure.vid4_data(ctx)
+        data_line = measure.describe_vid4(ctx, data)
+        predictors = {"bicubic": lambda: load_predictor("bicubic", seq_len=7)}
+
+        def ours():
+            run = ensure_run(ctx, OURS_CONFIG)
+            return load_predictor(str(run.run_dir), seq_len=run.config.seq_len)
+
+        predictors["ours"] = ours
+        for key, make in predictors.items():
+            try:
+                predictor = make()
+            except Exception as e:  # noqa: BLE001
+                _failed(ctx, t, key, "training / loading the model", e)
+                continue
+            try:
+                ctx.log(f"{key}: scoring on Vid4")
+                scores = measure.vid4_scores(predictor, data)
+            except Exception as e:  # noqa: BLE001
+                _failed(ctx, t, key, "evaluating on Vid4", e)
+                continue
+            p, s = scores["paper"].average(), scores["standard"].average()
+            primary = scores["paper"].protocol.primary_channel
+            t.measure(key, psnr=p[f"psnr_{primary}"], psnr_paper_y=p["psnr_y"],
+                      psnr_standard=s["psnr_y"])
+            ctx.log(f"{key}: PSNR {p['psnr_' + primary]:.2f} dB (paper protocol, {primary}), "
+                    f"{s['psnr_y']:.2f} dB (standard, Y)")
+    from vsr_latent.evaluation import PROTOCOLS
+
+    pp = PROTOCOLS["paper"]
+    ctx.fill_meta(
+        t, runs=[OURS_CONFIG], data=data_line or "Vid4 not found",
+        protocol=(f"PSNR/dB (ours): paper protocol — {pp.description}; headline channel "
+                  f"{pp.primary_channel.upper()} (the paper does not say which); mean over the 4 "
+                  "sequences of per-sequence means; SR rounded to 8 bits"),
+    )
+    return t
+
+
+def table5(ctx):
+    from vsr_latent.inference import load_predictor
+    from vsr_latent.models import build_model, count_params
+
+    t = ResultsTable(paper.TABLE5, scale=ctx.scale.name)
+    extra = {}
+    try:
+        run = ensure_run(ctx, OURS_CONFIG)
+        model = build_model(run.config.model, seq_len=run.config.seq_len,
+                            **run.config.model_overrides)
+        trained_params = count_params(model)
+        full_params = count_params(build_model(run.config.model, seq_len=run.config.seq_len))
+    except Exception as e:  # noqa: BLE001
+        _failed(ctx, t, "ours", "building the model", e)
+        run = None
+    if run is not None and ctx.vid4_root is None:
+        t.not_run("ours", _vid4_missing(ctx))
+    elif run is not None:
+        try:
+            data = measure.vid4_data(ctx)
+            predictor = load_predictor(str(run.run_dir), seq_len=run.config.seq_len)
+            ctx.log("ours: timing on Vid4")
+            spf = measure.seconds_per_frame(predictor, data, ctx.scale.timing_repeats)
+            note = ""
+            if full_params != trained_params:
+                note = (f"parameters of the model timed here ({run.config.model} with "
+                        f"{run.config.model_overrides}); the paper-size architecture has "
+                        f"{full_params:,}")
+            t.measure("ours", params=trained_params, seconds_per_frame=spf, note=note)
+            ctx.log(f"ours: {trained_params:,} parameters, {spf:.4f} s per frame")
+            extra["Data"] = measure.describe_vid4(ctx, data)
+            extra["Paper-size parameters"] = (f"`build_model({run.config.model!r})`: "
+                                              f"{full_params:,} (paper: 4,108,739)")
+        except Exception as e:  # noqa: BLE001
+            _failed(ctx, t, "ours", "timing on Vid4", e)
+    gpus = ctx.hardware["gpus"]
+    extra["Timing device"] = (gpus[0] if gpus else f"CPU: {ctx.hardware['cpu']}") + (
+        f"; seconds per frame = wall time of upscale_sequence over every frame, "
+        f"{ctx.scale.timing_repeats} pass(es), after one untimed warm-up chunk; batch 1, "
+        "chunks of L frames")
+    ctx.fill_meta(t, runs=[OURS_CONFIG], extra=extra)
+    return t
