@@ -406,11 +406,13 @@ def dataset_sequences(dataset, *, data_root=None, degradation="bi", sequences=No
 
 def _builtin_sequences(degradation, sequences):
     try:
-        from vsr_latent.data.builtin import builtin_clips
+        from vsr_latent.data import builtin, pipelines
     except ImportError as e:
         raise ConfigError(f"the builtin dataset needs vsr_latent.data.builtin ({e})") from e
-    clips = builtin_clips()
-    named = {f"clip{i:02d}": c for i, c in enumerate(clips)}
+    # The same validation clips the training pipelines validate on.
+    clips = builtin.builtin_clips(pipelines.BUILTIN_VALIDATION_CLIPS, pipelines.BUILTIN_NUM_FRAMES,
+                                  pipelines.BUILTIN_VALIDATION_SIZE, split="validation")
+    named = {f"builtin-validation-{i}": c for i, c in enumerate(clips)}
     names = _select(list(named), sequences, "builtin")
     out = []
     for name in names:

@@ -160,7 +160,9 @@ class KerasPredictor(Predictor):
 
 
 class SavedModelPredictor(Predictor):
-    """A SavedModel exported with ``serving_default(frames) -> {"sr"}``; deterministic path only."""
+    """A SavedModel exported with ``serving_default(frames) -> {"sr"}`` (and optionally
+    ``serve_with_keys(frames, key_frames)``); it runs in the mode it was exported in, so
+    ``samples > 1`` is not available. ``seq_len`` is the caller's, else ``DEFAULT_SEQ_LEN``."""
 
     def __init__(self, path, *, seq_len=None):
         import tensorflow as tf
@@ -180,6 +182,8 @@ class SavedModelPredictor(Predictor):
             self._input_name = inputs[0]
         else:
             raise CheckpointError(f"{path}: serving_default takes {inputs}, expected 'frames'")
+        # vsr_latent.export adds a second signature for external key frames.
+        self.serving_with_keys = sigs.get("serve_with_keys")
         super().__init__(
             name=str(path),
             seq_len=seq_len or _int_attr(self.loaded, "seq_len") or DEFAULT_SEQ_LEN,
@@ -189,9 +193,13 @@ class SavedModelPredictor(Predictor):
     def _predict(self, x, k, sampling):
         import tensorflow as tf
 
-        if k is not None:
-            raise ConfigError(f"{self.name}: the SavedModel's serving signature takes no key frames")
-        out = self.serving(**{self._input_name: tf.constant(x[None])})
+        if k is None:
+            out = self.serving(**{self._input_name: tf.constant(x[None])})
+        elif self.serving_with_keys is not None:
+            out = self.serving_with_keys(frames=tf.constant(x[None]), key_frames=tf.constant(k[None]))
+        else:
+            raise ConfigError(f"{self.name}: the SavedModel has no 'serve_with_keys' signature "
+                              "for key frames")
         out = out["sr"] if "sr" in out else next(iter(out.values()))
         return np.asarray(out[0], dtype=np.float32)
 
