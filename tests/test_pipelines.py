@@ -1,0 +1,208 @@
+"""tf.data pipelines: transforms eager == in Dataset.map, determinism, MirroredStrategy, sources."""
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from vsr_latent.data import pipelines, transforms
+from vsr_latent.data.builtin import builtin_clips, builtin_remote_clips
+from vsr_latent.data.degrade import degrade
+from vsr_latent.errors import ConfigError, InputError
+
+L = 3
+
+
+def _take(ds, n):
+    return [(lr.numpy(), hr.numpy()) for lr, hr in ds.take(n)]
+
+
+def test_builtin_clips_real_motion():
+    clips, motion = builtin_clips(2, 6, (48, 64), seed=3, return_motion=True)
+    assert len(clips) == 2 and clips[0].shape == (6, 48, 64, 3) and clips[0].dtype == np.uint8
+    assert motion[0].shape == (6, 4)
+    # Recorded motion is linear pan, geometric zoom, linear rotation.
+    np.testing.assert_allclose(np.diff(motion[0][:, 0], 2), 0, atol=1e-9)
+    np.testing.assert_allclose(motion[0][1:, 2] / motion[0][:-1, 2], motion[0][1, 2] / motion[0][0, 2])
+    assert np.abs(np.diff(clips[0].astype(float), axis=0)).mean() > 1  # the camera moves
+    val = builtin_clips(2, 6, (48, 64), seed=3, split="validation")
+    assert not np.array_equal(val[0], clips[0])
+    with pytest.raises(ConfigError):
+        builtin_clips(split="test")
+
+
+def test_transforms_eager_equal_in_map():
+    seed = tf.constant([7, 11], tf.int64)
+    eager = transforms.draw_sample_params(seed, 21, (100, 90), L, (64, 48))
+    ds = tf.data.Dataset.from_tensors(seed).map(
+        lambda s: transforms.draw_sample_params(s, 21, (100, 90), L, (64, 48)))
+    mapped = next(iter(ds))
+    for k in eager:
+        assert eager[k].numpy() == mapped[k].numpy(), k
+    assert 0 <= eager["start"] <= 21 - L and 0 <= eager["top"] <= 36 and 0 <= eager["left"] <= 42
+
+    hr = tf.constant(np.random.default_rng(0).integers(0, 256, (L, 16, 20, 3)), tf.float32)
+    for flip in (True, False):
+        for rev in (True, False):
+            p = {"hflip": tf.constant(flip), "reverse": tf.constant(rev)}
+            e = transforms.augment(hr, p).numpy()
+            m = next(iter(tf.data.Dataset.from_tensors(hr).map(lambda x: transforms.augment(x, p)))).numpy()
+            np.testing.assert_array_equal(e, m)
+            ref = hr.numpy()
+            ref = ref[:, :, ::-1] if flip else ref
+            ref = ref[::-1] if rev else ref
+            np.testing.assert_array_equal(e, ref)
+    e = transforms.make_lr(hr, "bi", 4).numpy()
+    m = next(iter(tf.data.Dataset.from_tensors(hr).map(lambda x: transforms.make_lr(x, "bi", 4)))).numpy()
+    np.testing.assert_array_equal(e, m)
+    ref = np.clip(np.round(degrade(hr.numpy(), "bi", 4)), 0, 255)
+    assert np.abs(e - ref).max() <= 1 and np.mean(e != ref) < 0.01  # float32 ties may round apart
+
+
+def test_train_samples_are_crops_of_builtin_clips_and_degraded():
+    ds = pipelines.train_dataset(seq_len=L, lr_size=(8, 8), batch_size=2, seed=1, augment=())
+    lr, hr = _take(ds, 1)[0]
+    assert lr.shape == (2, L, 8, 8, 3) and hr.shape == (2, L, 32, 32, 3)
+    assert lr.dtype == hr.dtype == np.float32
+    clips = np.stack(builtin_clips(pipelines.BUILTIN_TRAIN_CLIPS, pipelines.BUILTIN_NUM_FRAMES, (128, 128)))
+    # Each HR sample is L consecutive frames of one clip, the same crop box in every frame.
+    for b in range(2):
+        hits = []
+        for c in range(clips.shape[0]):
+            for t in range(clips.shape[1] - L + 1):
+                win = clips[c, t : t + L].astype(np.float32)
+                for y in range(0, 128 - 32 + 1):
+                    row = win[0, y : y + 32]
+                    xs = np.where(np.all(row[0, :97] == hr[b, 0, 0, 0], axis=-1))[0]
+                    for x in xs:
+                        if np.array_equal(win[:, y : y + 32, x : x + 32], hr[b]):
+                            hits.append((c, t, y, x))
+        assert hits, "sample is not a crop of a built-in clip"
+    np.testing.assert_allclose(lr, np.clip(np.round(degrade(hr, "bi", 4)), 0, 255), atol=1.0)
+
+
+def test_same_seed_same_samples():
+    a = _take(pipelines.train_dataset(seq_len=L, lr_size=(8, 8), batch_size=2, seed=5), 3)
+    b = _take(pipelines.train_dataset(seq_len=L, lr_size=(8, 8), batch_size=2, seed=5), 3)
+    c = _take(pipelines.train_dataset(seq_len=L, lr_size=(8, 8), batch_size=2, seed=6), 3)
+    for (la, ha), (lb, hb) in zip(a, b):
+        np.testing.assert_array_equal(la, lb)
+        np.testing.assert_array_equal(ha, hb)
+    assert not all(np.array_equal(ha, hc) for (_, ha), (_, hc) in zip(a, c))
+
+
+def test_one_pass_visits_each_clip_once():
+    ds = pipelines.train_dataset(seq_len=L, lr_size=(8, 8), batch_size=1, seed=0, repeat=False,
+                                 augment=())
+    assert sum(1 for _ in ds) == pipelines.BUILTIN_TRAIN_CLIPS
+
+
+def test_sharding_by_input_context():
+    ctxs = [tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=i, num_replicas_in_sync=2)
+            for i in range(2)]
+    full = _take(pipelines.train_dataset(seq_len=L, lr_size=(8, 8), batch_size=1, seed=2), 4)
+    shards = [_take(pipelines.train_dataset(seq_len=L, lr_size=(8, 8), batch_size=4, seed=2,
+                                            input_context=c), 2) for c in ctxs]
+    # Per-replica batch 4 / 2 = 2; pipeline i holds samples i, i + 2, ... of the unsharded stream.
+    assert shards[0][0][1].shape[0] == 2
+    np.testing.assert_array_equal(shards[0][0][1][0], full[0][1][0])
+    np.testing.assert_array_equal(shards[1][0][1][0], full[1][1][0])
+    np.testing.assert_array_equal(shards[0][0][1][1], full[2][1][0])
+
+
+def test_mirrored_strategy_distribute_datasets_from_function():
+    devices = [d.name for d in tf.config.list_logical_devices("CPU")][:2]
+    assert len(devices) == 2
+    strategy = tf.distribute.MirroredStrategy(devices)
+    dist = strategy.distribute_datasets_from_function(
+        lambda ctx: pipelines.train_dataset(seq_len=L, lr_size=(8, 8), batch_size=4, seed=0,
+                                            input_context=ctx))
+    lr, hr = next(iter(dist))
+    locals_lr = strategy.experimental_local_results(lr)
+    locals_hr = strategy.experimental_local_results(hr)
+    assert len(locals_lr) == 2
+    assert all(t.shape == (2, L, 8, 8, 3) for t in locals_lr)
+    assert all(t.shape == (2, L, 32, 32, 3) for t in locals_hr)
+
+    @tf.function
+    def step(lr, hr):
+        def replica_fn(a, b):
+            return tf.reduce_mean(tf.abs(b[:, :, ::4, ::4] - a))
+        return strategy.reduce("SUM", strategy.run(replica_fn, args=(lr, hr)), axis=None)
+
+    assert np.isfinite(step(lr, hr).numpy())
+
+
+def test_validation_dataset_builtin_whole_frames():
+    ds = pipelines.validation_dataset(seq_len=7)
+    items = list(ds)
+    n_chunks = pipelines.BUILTIN_NUM_FRAMES // 7
+    assert len(items) == pipelines.BUILTIN_VALIDATION_CLIPS * n_chunks
+    lr, hr = items[1]
+    assert lr.shape == (1, 7, 32, 32, 3) and hr.shape == (1, 7, 128, 128, 3)
+    clips = builtin_clips(pipelines.BUILTIN_VALIDATION_CLIPS, pipelines.BUILTIN_NUM_FRAMES,
+                          pipelines.BUILTIN_VALIDATION_SIZE, split="validation")
+    np.testing.assert_array_equal(hr.numpy()[0], clips[0][7:14])
+    np.testing.assert_array_equal(lr.numpy()[0], np.clip(np.round(degrade(clips[0][7:14], "bi", 4)), 0, 255))
+    with pytest.raises(InputError, match="fewer than the sequence length"):
+        pipelines.validation_dataset(seq_len=50)
+
+
+def test_remote_dataset_builtin_key_frames():
+    (frames, keys), _ = builtin_remote_clips()
+    ds = pipelines.remote_dataset("builtin", seq_len=7, max_clips=1)
+    items = list(ds)
+    assert len(items) == frames.shape[0] // 7
+    x, hr = items[0]
+    assert set(x) == {"frames", "key_frames"}
+    assert x["frames"].shape == (1, 7, 32, 32, 3) and x["key_frames"].shape == (1, keys.shape[0], 32, 32, 3)
+    np.testing.assert_array_equal(x["key_frames"].numpy()[0], np.clip(np.round(degrade(keys, "bi", 4)), 0, 255))
+    # Key frames come from the same clip; one starts the second scene (frame 7 of 14).
+    assert any(np.array_equal(k, frames[7]) for k in keys)
+
+
+def test_bad_configuration():
+    with pytest.raises(ConfigError):
+        pipelines.train_dataset(seq_len=L, batch_size=2, degradation="nearest")
+    with pytest.raises(ConfigError):
+        pipelines.train_dataset(seq_len=0, batch_size=2)
+    with pytest.raises(ConfigError):
+        pipelines.train_dataset(seq_len=L, batch_size=2, augment=("rotate",))
+    with pytest.raises(InputError, match="not a dataset root"):
+        pipelines.train_dataset("/nonexistent/root", seq_len=L, batch_size=2)
+
+
+def test_dataset_root_source(tmp_path):
+    from data_tools import make_dataset
+
+    src = tmp_path / "src"
+    clips = builtin_clips(3, 8, (48, 64), seed=9)
+    for i, c in enumerate(clips):
+        d = src / f"seq{i}"
+        d.mkdir(parents=True)
+        for t, f in enumerate(c):
+            iio.imwrite(d / f"{t}.png", f)
+    root = tmp_path / "root"
+    assert make_dataset.main([str(src), str(root), "--clip_len", "8", "--no_progress",
+                              "--num_train", "2", "--num_val", "1"]) == 0
+    ds = pipelines.train_dataset(str(root), seq_len=L, lr_size=(8, 8), batch_size=2, seed=0, augment=())
+    lr, hr = _take(ds, 1)[0]
+    assert hr.shape == (2, L, 32, 32, 3)
+    stack = np.stack(clips).astype(np.float32)
+    found = False
+    for c in range(3):
+        for t in range(8 - L + 1):
+            for y in range(48 - 32 + 1):
+                for x in range(64 - 32 + 1):
+                    if np.array_equal(stack[c, t : t + L, y : y + 32, x : x + 32], hr[0]):
+                        found = True
+    assert found
+    np.testing.assert_allclose(lr, np.clip(np.round(degrade(hr, "bi", 4)), 0, 255), atol=1.0)
+    val = list(pipelines.validation_dataset(str(root), seq_len=4))
+    assert len(val) == 2 and val[0][1].shape == (1, 4, 48, 64, 3)
+    # Clips shorter than L, frames smaller than the crop: clear errors naming the clip.
+    with pytest.raises(InputError, match="fewer than the sequence length") as e:
+        pipelines.train_dataset(str(root), seq_len=9, lr_size=(8, 8), batch_size=2)
+    assert "seq" in str(e.value)
+    with pytest.raises(InputError, match="smaller than the 64x64 HR crop"):
+        pipelines.train_dataset(str(root), seq_len=L, lr_size=(16, 16), batch_size=2)
