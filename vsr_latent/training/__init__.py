@@ -1,0 +1,26 @@
+"""Training (Algorithm 1) with a custom `tf.distribute` loop, checkpoints and TensorBoard logs.
+
+    from vsr_latent.configs import get_config
+    from vsr_latent.training import train, restore_model
+    metrics = train(get_config("table1_latn10", scale="smoke"), "runs/try")
+    model = restore_model("runs/try")
+"""
+
+from vsr_latent.training.run_folder import (  # noqa: F401
+    init_weights_from,
+    read_config,
+    restore_model,
+)
+
+
+def train(config, run_dir, strategy=None, **kwargs):
+    """See `vsr_latent.training.trainer.train` (imported lazily: it imports TensorFlow)."""
+    from vsr_latent.training.trainer import train as _train
+
+    return _train(config, run_dir, strategy=strategy, **kwargs)
+
+
+def default_strategy():
+    from vsr_latent.training.strategy import default_strategy as _default
+
+    return _default()

@@ -1,0 +1,26 @@
+"""Per-example losses and training-batch PSNR, for `tf.nn.compute_average_loss`.
+
+GAP (the paper writes L_re = E‖ŷ − ỹ‖₂ without a scale): L2 is the mean squared error over every
+pixel of the clip with values divided by ``PIXEL_RANGE`` (i.e. on [0, 1]). On that scale the
+gradient norm is independent of the 8-bit range, which is what the paper's global clipping norm of
+3 is meaningful against, and PSNR = −10·log10(loss).
+"""
+
+import tensorflow as tf
+
+PIXEL_RANGE = 255.0
+# Floors the MSE so that a perfect reconstruction gives a large finite PSNR, not inf.
+_MIN_MSE = 1e-10
+
+
+def per_example_l2(prediction, target):
+    """Mean squared error per clip, shape (B,), on the [0, 1] scale."""
+    diff = (tf.cast(prediction, tf.float32) - tf.cast(target, tf.float32)) / PIXEL_RANGE
+    return tf.reduce_mean(tf.reshape(tf.square(diff), [tf.shape(diff)[0], -1]), axis=1)
+
+
+def per_example_psnr(prediction, target):
+    """PSNR in dB per clip, shape (B,), with the prediction clipped to [0, 255] (RGB, no crop)."""
+    prediction = tf.clip_by_value(tf.cast(prediction, tf.float32), 0.0, PIXEL_RANGE)
+    mse = tf.maximum(per_example_l2(prediction, target), _MIN_MSE)
+    return -10.0 * tf.math.log(mse) / tf.math.log(10.0)

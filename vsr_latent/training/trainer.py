@@ -1,0 +1,336 @@
+"""Algorithm 1 as a custom `tf.distribute` training loop.
+
+Stage 1 trains the mean path (variance heads off, ``model.sampling = False``) on L_re for
+``config.stage1_steps`` (K) steps; stage 2 turns the variance heads on (``model.sampling = True``)
+and trains on L_re + λ·L_vae, with L_re on the mean path and L_vae on one sampled path of the same
+batch (``model.dual_forward``, §5.3), for ``config.stage2_steps`` more steps.
+
+Distribution: the model, the optimiser and the checkpoint live in ``strategy.scope()``; each
+replica scales its per-example losses by the GLOBAL batch size (`tf.nn.compute_average_loss`), the
+replicas' gradients are summed (all-reduce), and the sum is clipped by its global norm (3, §7)
+before Adam applies it, so clipping sees the true global gradient rather than each replica's part.
+
+Checkpoints (every ``checkpoint_every`` steps, and at the end) hold the model, the optimiser, the
+step and the data position (the number of global batches consumed). The training dataset is a
+deterministic function of its seed, so a resumed run skips exactly the batches already consumed
+and sees the same data an uninterrupted run would. A run killed at any moment (SIGKILL) restarts
+from its latest checkpoint and goes on counting steps from there.
+
+Non-finite loss: the run stops with `TrainingError` naming the step and the loss, WITHOUT saving:
+the last checkpoint on disk (written before the bad step) stays the latest, so the run can be
+resumed from it after a change (e.g. a lower learning rate via ``--set``).
+"""
+
+import math
+import sys
+import time
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from vsr_latent.atomic import atomic_path
+from vsr_latent.errors import CheckpointError, ConfigError, TrainingError
+from vsr_latent.training import run_folder
+from vsr_latent.training.losses import per_example_l2, per_example_psnr
+from vsr_latent.training.strategy import default_strategy, worker_info
+from vsr_latent.training.summaries import TrainingSummaries
+
+SCALE = 4
+
+
+class _SummedGradientAdam(keras.optimizers.Adam):
+    """Adam that takes gradients already summed over the replicas.
+
+    Keras' optimiser all-reduces inside ``apply_gradients``; the trainer must clip the summed
+    gradient by its global norm first, so it does the all-reduce itself and this subclass skips
+    the second one.
+    """
+
+    def _all_reduce_sum_gradients(self, grads_and_vars):
+        return list(grads_and_vars)
+
+
+def make_optimizer(opt_config):
+    return _SummedGradientAdam(
+        learning_rate=opt_config.learning_rate,
+        beta_1=opt_config.beta_1,
+        beta_2=opt_config.beta_2,
+        epsilon=opt_config.epsilon,
+        name="adam",
+    )
+
+
+class Trainer:
+    """One run of a config in a run folder (new or resumed). See `train` for the usual entry."""
+
+    def __init__(self, config, run_dir, strategy=None, progress=True, log=print):
+        self.config = config.validate()
+        self.run_dir = Path(run_dir)
+        self.strategy = strategy or default_strategy()
+        self.progress = progress
+        self.log = log
+        self.is_chief, self.task_id = worker_info(self.strategy)
+        self.num_replicas = self.strategy.num_replicas_in_sync
+        self.global_batch = config.data.batch_size
+        if self.global_batch % self.num_replicas:
+            raise ConfigError(
+                f"data.batch_size={self.global_batch} is not a multiple of the "
+                f"{self.num_replicas} replicas"
+            )
+        with self.strategy.scope():
+            self.model = run_folder.build_model_for(config)
+            self.optimizer = make_optimizer(config.optimizer)
+            self.optimizer.build(self.model.trainable_variables)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+            self.data_position = tf.Variable(
+                0, dtype=tf.int64, trainable=False, name="data_position"
+            )
+            self.checkpoint = tf.train.Checkpoint(
+                model=self.model,
+                optimizer=self.optimizer,
+                step=self.step,
+                data_position=self.data_position,
+            )
+        if config.stage2_steps > 0 and not getattr(self.model, "variational", False):
+            raise ConfigError(
+                f"config {config.name!r}: stage2_steps={config.stage2_steps} but model "
+                f"{config.model!r} has no variance heads"
+            )
+        ckpt_dir = run_folder.checkpoint_dir(self.run_dir)
+        if not self.is_chief:
+            # Saving is collective under MultiWorkerMirroredStrategy: other workers write aside.
+            ckpt_dir = ckpt_dir / f".worker_{self.task_id}"
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, str(ckpt_dir), max_to_keep=config.keep_checkpoints
+        )
+        self._step_fns = {}
+
+    # ---- state -------------------------------------------------------------------------------
+
+    def restore_or_initialize(self):
+        """Resumes from the latest checkpoint, else applies ``init_from``; returns the step."""
+        latest = self.manager.latest_checkpoint
+        if latest:
+            try:
+                self.checkpoint.restore(latest).assert_existing_objects_matched()
+            except (AssertionError, ValueError, tf.errors.OpError) as e:
+                raise CheckpointError(
+                    f"{latest}: cannot resume {self.config.name!r} from it: "
+                    f"{str(e).splitlines()[0]}"
+                ) from None
+            self.log(f"Resuming {self.config.name} from step {int(self.step.numpy())} ({latest})")
+        elif self.config.init_from:
+            loaded, fresh = run_folder.init_weights_from(self.model, self.config.init_from)
+            self.log(
+                f"Initialised {loaded} weights from {self.config.init_from}"
+                + (f"; {len(fresh)} start fresh (variance heads)" if fresh else "")
+            )
+        return int(self.step.numpy())
+
+    def stage_of(self, step):
+        """1 or 2: the stage the step ``step`` (0-based) belongs to."""
+        return 1 if step < self.config.stage1_steps else 2
+
+    def set_stage(self, stage):
+        if getattr(self.model, "variational", False):
+            self.model.sampling = stage == 2
+
+    # ---- data --------------------------------------------------------------------------------
+
+    def dataset_fn(self, position):
+        """The per-worker dataset function, skipping ``position`` global batches already used."""
+        data = self.config.data
+
+        def fn(input_context):
+            from vsr_latent.data.pipelines import train_dataset
+
+            ds = train_dataset(
+                data.source,
+                seq_len=self.config.seq_len,
+                lr_size=(data.lr_patch, data.lr_patch),
+                scale=SCALE,
+                degradation=data.degradation,
+                batch_size=self.global_batch,
+                seed=data.seed,
+                input_context=input_context,
+                repeat=True,
+                augment=tuple(data.augmentation),
+            )
+            # Each global step takes one per-replica batch for every replica this pipeline feeds.
+            per_step = input_context.num_replicas_in_sync // input_context.num_input_pipelines
+            if position:
+                ds = ds.skip(position * per_step)
+            return ds.prefetch(tf.data.AUTOTUNE)
+
+        return fn
+
+    def distributed_dataset(self, position=0):
+        return self.strategy.distribute_datasets_from_function(self.dataset_fn(position))
+
+    # ---- one step ----------------------------------------------------------------------------
+
+    def _replica_losses(self, lr, hr, stage):
+        """(total loss, metrics) on one replica, each scaled by the global batch size."""
+        avg = lambda per_example: tf.nn.compute_average_loss(  # noqa: E731
+            per_example, global_batch_size=self.global_batch
+        )
+        if stage == 2:
+            sr_mean, sr_sample = self.model.dual_forward(lr, training=True)
+        else:
+            sr_mean = self.model(lr, training=True)
+        loss_re = avg(per_example_l2(sr_mean, hr))
+        metrics = {"loss/re": loss_re}
+        total = loss_re
+        if stage == 2:
+            loss_vae = avg(per_example_l2(sr_sample, hr))
+            total = loss_re + self.config.vae_weight * loss_vae
+            metrics["loss/vae"] = loss_vae
+        if self.model.losses:
+            total += tf.nn.scale_regularization_loss(tf.add_n(self.model.losses))
+        metrics["loss/total"] = total
+        metrics["psnr/train"] = avg(per_example_psnr(tf.stop_gradient(sr_mean), hr))
+        return total, metrics
+
+    def replica_gradients(self, lr, hr, stage):
+        """(summed-over-replicas gradients, variables, metrics) — call inside ``strategy.run``."""
+        variables = self.model.trainable_variables
+        with tf.GradientTape() as tape:
+            total, metrics = self._replica_losses(lr, hr, stage)
+        grads = tape.gradient(total, variables)
+        pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
+        grads = [g for g, _ in pairs]
+        ctx = tf.distribute.get_replica_context()
+        if ctx is not None and self.num_replicas > 1:
+            grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)
+        return grads, [v for _, v in pairs], metrics
+
+    def _replica_step(self, lr, hr, stage):
+        grads, variables, metrics = self.replica_gradients(lr, hr, stage)
+        clipped, norm = tf.clip_by_global_norm(grads, self.config.optimizer.global_clipnorm)
+        self.optimizer.apply_gradients(zip(clipped, variables))
+        # Identical on every replica (computed from the summed gradient): divided back after SUM.
+        metrics["optimizer/grad_norm"] = norm / self.num_replicas
+        return metrics
+
+    def step_fn(self, stage):
+        """The compiled distributed train step of a stage (traced once per stage)."""
+        if stage not in self._step_fns:
+
+            @tf.function
+            def train_step(batch):
+                lr, hr = batch
+                per_replica = self.strategy.run(self._replica_step, args=(lr, hr, stage))
+                metrics = {
+                    k: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
+                    for k, v in per_replica.items()
+                }
+                self.step.assign_add(1)
+                self.data_position.assign_add(1)
+                return metrics
+
+            self._step_fns[stage] = train_step
+        return self._step_fns[stage]
+
+    def gradients(self, batch, stage=1):
+        """The all-reduced (unclipped) gradients of one distributed batch, as numpy (for checks)."""
+
+        @tf.function
+        def grads_fn(batch):
+            lr, hr = batch
+            grads, _, _ = self.strategy.run(self.replica_gradients, args=(lr, hr, stage))
+            return grads
+
+        per_replica = grads_fn(batch)
+        return [self.strategy.experimental_local_results(g)[0].numpy() for g in per_replica]
+
+    # ---- the loop ----------------------------------------------------------------------------
+
+    def learning_rate(self):
+        return float(keras.ops.convert_to_numpy(self.optimizer.learning_rate))
+
+    def save(self):
+        return self.manager.save(checkpoint_number=int(self.step.numpy()))
+
+    def run(self):
+        """Trains up to ``config.total_steps``; returns the last step's metrics."""
+        config = self.config
+        if self.is_chief:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            run_folder.write_config(self.run_dir, config)
+        start = self.restore_or_initialize()
+        total = config.total_steps
+        summaries = (
+            TrainingSummaries(run_folder.log_dir(self.run_dir) / "train") if self.is_chief else None
+        )
+        metrics = {}
+        bar = None
+        if self.progress and self.is_chief:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, initial=start, desc=config.name, unit="step",
+                       file=sys.stderr, dynamic_ncols=True)
+        try:
+            iterator = iter(self.distributed_dataset(int(self.data_position.numpy())))
+            step = start
+            last_time, last_step = time.perf_counter(), step
+            steps_per_sec = float("nan")
+            while step < total:
+                stage = self.stage_of(step)
+                self.set_stage(stage)
+                batch = next(iterator)
+                result = self.step_fn(stage)(batch)
+                step += 1
+                metrics = {k: float(v) for k, v in result.items()}
+                bad = [k for k, v in metrics.items() if not math.isfinite(v)]
+                if bad:
+                    raise TrainingError(
+                        f"{config.name}: non-finite {', '.join(bad)} at step {step} "
+                        f"(stage {stage}); the run stops without saving, its last checkpoint "
+                        f"({self.manager.latest_checkpoint or 'none'}) is intact"
+                    )
+                now = time.perf_counter()
+                if step % config.log_every == 0 or step == total:
+                    steps_per_sec = (step - last_step) / max(now - last_time, 1e-9)
+                    last_time, last_step = now, step
+                    if summaries:
+                        summaries.scalars(step, {
+                            **metrics,
+                            "optimizer/learning_rate": self.learning_rate(),
+                            "perf/steps_per_sec": steps_per_sec,
+                            "train/stage": stage,
+                        })
+                if summaries and (step % config.image_every == 0 or step == total):
+                    lr, hr = (self.strategy.experimental_local_results(t)[0] for t in batch)
+                    summaries.images(step, self.model, lr, hr)
+                if step % config.checkpoint_every == 0 or step == total:
+                    self.save()
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{metrics['loss/total']:.5f}",
+                                    psnr=f"{metrics['psnr/train']:.2f}",
+                                    steps_s=f"{steps_per_sec:.2f}", stage=stage)
+        finally:
+            if bar is not None:
+                bar.close()
+            if summaries:
+                summaries.close()
+        if start >= total:
+            self.log(f"{config.name}: already trained to step {total}")
+        if getattr(self.model, "variational", False):
+            self.model.sampling = False
+        if self.is_chief:
+            with atomic_path(run_folder.model_path(self.run_dir)) as tmp:
+                self.model.save(str(tmp))
+        out = {"step": int(self.step.numpy()), **metrics}
+        return out
+
+
+def train(config, run_dir, strategy=None, progress=True, log=print):
+    """Trains ``config`` in ``run_dir`` (resuming it if it has checkpoints); returns final metrics.
+
+    The returned dict has ``step`` and the last step's ``loss/total``, ``loss/re``, ``loss/vae``
+    (stage 2), ``psnr/train`` and ``optimizer/grad_norm`` (empty beyond ``step`` when the run was
+    already complete).
+    """
+    return Trainer(config, run_dir, strategy=strategy, progress=progress, log=log).run()
