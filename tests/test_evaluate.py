@@ -271,3 +271,17 @@ def test_builtin_dataset_sequences():
     assert lr.shape == (gt.shape[0], gt.shape[1] // 4, gt.shape[2] // 4, 3)
     with pytest.raises(ConfigError, match="unknown dataset"):
         dataset_sequences("div2k")
+
+
+def test_folders_pair_frames_in_natural_order(tmp_path):
+    # SR frames named 1.png .. 11.png (no zero padding), GT 00000001.png ...: frame i of SR must
+    # meet frame i of GT, so each pair differs by exactly 3 everywhere.
+    rng = np.random.default_rng(4)
+    gt = rng.integers(10, 200, (11, 16, 16, 3)).astype(np.uint8)
+    (tmp_path / "sr").mkdir()
+    for i, f in enumerate(gt):
+        iio.imwrite(tmp_path / "sr" / f"{i + 1}.png", f + 3)
+    _write_frames(tmp_path / "gt", gt)
+    result = evaluate_folders(tmp_path / "sr", tmp_path / "gt", "standard")
+    (seq,) = result.sequences.values()
+    np.testing.assert_allclose(seq.scores["psnr_rgb"], 10 * np.log10(255**2 / 9), atol=1e-9)

@@ -21,6 +21,7 @@ same code), or a predictor on a dataset (:func:`evaluate_predictor`).
 import csv
 import io
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,9 +100,14 @@ def to_uint8(frames):
 # Frame folders
 
 
+def _natural_key(path):
+    # "2.png" before "10.png": other methods' outputs are not always zero-padded.
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.name)]
+
+
 def _image_files(folder):
-    return sorted(p for p in Path(folder).iterdir()
-                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted((p for p in Path(folder).iterdir()
+                   if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key)
 
 
 def read_image(path):
@@ -124,7 +130,8 @@ def read_image(path):
 
 
 class FrameFolder:
-    """The image files of one folder, in name order, read lazily; indexable like an array."""
+    """The image files of one folder in natural name order ("2" before "10"), read lazily;
+    indexable like an array."""
 
     def __init__(self, folder, name=None):
         self.folder = Path(folder)
@@ -277,10 +284,10 @@ class EvaluationResult:
 # Evaluation
 
 
-def _progress(total, enabled):
+def _progress(total, enabled, desc="evaluate"):
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="frame", desc="evaluate", disable=not enabled, leave=False)
+    return tqdm(total=total, unit="frame", desc=desc, disable=not enabled, leave=False)
 
 
 def _label(frames, name, i):
@@ -288,7 +295,8 @@ def _label(frames, name, i):
     return str(files[i]) if files is not None else f"{name} frame {i}"
 
 
-def evaluate_sequences(sequences, protocol=DEFAULT_PROTOCOL, *, progress=False, quantize=QUANTIZE_SR):
+def evaluate_sequences(sequences, protocol=DEFAULT_PROTOCOL, *, progress=False, quantize=QUANTIZE_SR,
+                       _bar=None):
     """Score ``(name, sr, gt)`` triples; ``sr`` / ``gt`` are (T, H, W, 3) arrays on [0, 255] or
     :class:`FrameFolder` s (anything with ``len`` and integer indexing).
 
@@ -306,7 +314,7 @@ def evaluate_sequences(sequences, protocol=DEFAULT_PROTOCOL, *, progress=False, 
                              f"{where or name}")
         plan.append((name, sr, gt, protocol.frame_indices(len(gt), where=where or name)))
     result = EvaluationResult(protocol)
-    bar = _progress(sum(len(idx) for *_, idx in plan), progress)
+    bar = _bar or _progress(sum(len(idx) for *_, idx in plan), progress)
     try:
         for name, sr, gt, indices in plan:
             seq = result.sequences[name] = SequenceResult(name)
@@ -322,7 +330,8 @@ def evaluate_sequences(sequences, protocol=DEFAULT_PROTOCOL, *, progress=False, 
                 seq.add(i, protocol.score(s, g), gt_files[i].name if gt_files else None)
                 bar.update(1)
     finally:
-        bar.close()
+        if _bar is None:
+            bar.close()
     return result
 
 
@@ -438,10 +447,17 @@ def evaluate_predictor(predictor, dataset="vid4", protocol=DEFAULT_PROTOCOL, *, 
     else:
         data = list(dataset)
     result = EvaluationResult(protocol)
-    for name, lr, gt in data:
-        sr = upscale_sequence(predictor, lr.astype(np.float32), samples=samples)
-        if samples > 1:
-            sr = sr[0]
-        part = evaluate_sequences([(name, to_uint8(sr), gt)], protocol, progress=progress)
-        result.sequences.update(part.sequences)
+    # One bar over frames: each frame counts once when upscaled and once when scored.
+    total = sum(len(lr) + len(protocol.frame_indices(len(gt), where=name)) for name, lr, gt in data)
+    bar = _progress(total, progress)
+    try:
+        for name, lr, gt in data:
+            sr = upscale_sequence(predictor, lr.astype(np.float32), samples=samples,
+                                  on_chunk=bar.update)
+            if samples > 1:
+                sr = sr[0]
+            part = evaluate_sequences([(name, to_uint8(sr), gt)], protocol, _bar=bar)
+            result.sequences.update(part.sequences)
+    finally:
+        bar.close()
     return result
