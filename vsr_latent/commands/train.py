@@ -1,0 +1,66 @@
+"""``vsr-latent train``: train a named config (Algorithm 1) into a run folder, resuming if possible.
+
+    vsr-latent train --list
+    vsr-latent train --config table1_latn10 [--run_dir runs/table1_latn10] [--scale smoke]
+                     [--set data.batch_size=8 --set optimizer.learning_rate=2e-4 ...]
+
+The run folder defaults to ``runs/<config name>``. If it already has checkpoints the run resumes
+from the latest one (and says so); the resolved config is written to ``RUN/config.json``.
+"""
+
+from pathlib import Path
+
+
+def register(subparsers):
+    p = subparsers.add_parser(
+        "train",
+        help="train a model of the paper's experiments (resumes an interrupted run)",
+        description=__doc__.split("\n\n")[0],
+    )
+    p.add_argument("--config", help="config name (see --list)")
+    p.add_argument("--run_dir", "--run-dir", dest="run_dir",
+                   help="run folder (default runs/<config name>)")
+    p.add_argument("--scale", choices=("full", "smoke"), default=None,
+                   help="smoke: a few steps on built-in data with a narrow network")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config field, dotted keys (e.g. data.batch_size=8); repeatable")
+    p.add_argument("--list", action="store_true", help="list the config names and exit")
+    p.add_argument("--describe", action="store_true",
+                   help="print what the config reproduces and its resolved fields, then exit")
+    p.add_argument("--no-progress", dest="progress", action="store_false",
+                   help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args):
+    from vsr_latent.configs import CONFIG_NAMES, describe, get_config
+    from vsr_latent.errors import ConfigError
+
+    if args.list:
+        for name in CONFIG_NAMES:
+            first = describe(name).splitlines()[0] if describe(name) else ""
+            print(f"{name:24s} {first}")
+        return 0
+    if not args.config:
+        raise ConfigError("--config NAME is required (see vsr-latent train --list)")
+    config = get_config(args.config, scale=args.scale, overrides=args.overrides)
+    if args.describe:
+        print(describe(args.config))
+        print(config.to_json())
+        return 0
+    run_dir = Path(args.run_dir or Path("runs") / config.name)
+
+    from vsr_latent.training import run_folder
+    from vsr_latent.training.trainer import train
+
+    if run_folder.latest_checkpoint(run_dir) is None:
+        print(f"Training {config.name} ({config.total_steps} steps) in {run_dir}", flush=True)
+    metrics = train(config, run_dir, progress=args.progress,
+                    log=lambda msg: print(msg, flush=True))
+    summary = ", ".join(
+        f"{k}={v:.4g}" for k, v in metrics.items() if k != "step" and isinstance(v, float)
+    )
+    print(f"Finished {config.name} at step {metrics['step']}"
+          + (f": {summary}" if summary else "") + f"; model: {run_folder.model_path(run_dir)}",
+          flush=True)
+    return 0
