@@ -336,8 +336,155 @@ def test_kill_mid_write_leaves_no_output(carphone, tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert 4 <= done < 120
+    assert 4 <= done < 120, done
     assert not out.exists()
     # Only the hidden, partial file is left, under a name no reader takes for the output.
     leftovers = list(tmp_path.iterdir())
     assert all(p.name.startswith(".OUT.mp4.") and ".part" in p.name for p in leftovers)
+
+
+# ------------------------------------------------------------------------------------------
+# Real (tiny, fresh) models
+
+
+def tiny_model(name, seed=0, **overrides):
+    from vsr_latent.models import build_model
+
+    defaults = {"res16": dict(filters=4, num_layers=4), "vlatn10": dict(filters=4, num_layers=5),
+                "vsatn10": dict(filters=4, num_layers=5)}[name]
+    import keras
+
+    keras.utils.set_random_seed(seed)  # fresh weights, but the same ones in every run
+    return build_model(name, **{"seq_len": 4, **defaults, **overrides})
+
+
+def receptive_radius(predictor, h=40, w=40):
+    """LR pixels from an input pixel to the farthest output pixel it changes (measured)."""
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0, 255, (predictor.seq_len, h, w, 3)).astype(np.float32)
+    y = x.copy()
+    y[:, h // 2, w // 2] += 50.0
+    diff = np.abs(predictor(x) - predictor(y)).max(axis=(0, 3)) > 1e-3
+    rows, cols = np.nonzero(diff)
+    s = predictor.scale
+    return int(max(h // 2 - rows.min() // s, rows.max() // s - h // 2,
+                   w // 2 - cols.min() // s, cols.max() // s - w // 2))
+
+
+def test_tiled_tiny_res16_matches_untiled_in_tile_interiors(carphone):
+    from vsr_latent.data.video_io import read_frames
+    from vsr_latent.inference import KerasPredictor
+
+    pred = KerasPredictor(tiny_model("res16"), name="res16")
+    radius = receptive_radius(pred)
+    assert radius == 6  # stem + 4 residual layers + upscaler: six k3 convolutions
+    lr = read_frames(carphone)[:4].astype(np.float32)  # 144 x 176
+    whole = up.predict_window(pred, lr)
+    tiled = up.predict_window(pred, lr, tile=48, overlap=16)
+    mask = exact_region_mask(144, 176, 48, 16, 4, margin=radius + 1)
+    assert 0.2 < mask.mean() < 1.0
+    # Tile interiors: the same computation up to float round-off (different conv blockings).
+    # Measured: max 1.5e-5 levels.
+    np.testing.assert_allclose(tiled[:, mask], whole[:, mask], atol=1e-3)
+    # Near the joins the tiles lack context, but the feathered blend keeps the error small even
+    # for this random model, whose output spans [-150, 450] (measured: 54.7 dB).
+    assert psnr(tiled, whole) > 45.0
+
+
+def test_cli_tiny_keras_model_on_carphone(carphone, tmp_path):
+    from vsr_latent.data.video_io import FrameWriter, open_frames, read_frames
+
+    model_path = tmp_path / "tiny.keras"
+    tiny_model("res16").save(model_path)
+    pred = load_predictor(model_path)
+    lr = read_frames(carphone)[:14]
+    # Untiled, to lossless PNG: exactly upscale_sequence over the 14 frames (windows 4+4+4+2).
+    folder = tmp_path / "untiled"
+    assert run_cli(carphone, folder, "--model", model_path, "--max_frames", 14, "--no_progress") == 0
+    got = read_frames(folder)
+    assert got.shape == (14, 576, 704, 3)
+    assert np.abs(got.astype(int) - up.to_uint8(upscale_sequence(pred, lr))).max() <= 1
+    # Tiled, to H.264: frame count, size and frame rate kept; the content is what the library
+    # computes window by window, up to the encoder (compared with encoding those frames directly).
+    out = tmp_path / "tiled.mp4"
+    assert run_cli(carphone, out, "--model", model_path, "--max_frames", 14, "--tile", 48,
+                   "--tile_overlap", 16, "--no_progress") == 0
+    with open_frames(carphone) as src, open_frames(out) as dst:
+        assert dst.num_frames == 14 and dst.size == (576, 704)
+        assert dst.fps == pytest.approx(src.fps)
+        fps = src.fps
+    want = up.to_uint8(np.stack(list(up.upscale_frames(lr, pred, tile=48, overlap=16))))
+    direct = tmp_path / "direct.mp4"
+    with FrameWriter(direct, fps=fps) as w:
+        for f in want:
+            w.write(f)
+    got, ref = read_frames(out), read_frames(direct)
+    assert psnr(got, want) == pytest.approx(psnr(ref, want), abs=0.5)
+    assert psnr(got, ref) > 40.0
+
+
+def set_sigma_bias(model, value):
+    heads = [w for w in model.weights if w.path.endswith("sigma/bias")]
+    assert heads, "no variance heads found"
+    for w in heads:
+        w.assign(np.full(w.shape, value, np.float32))
+
+
+def test_uncertainty_samples_mean_and_std(carphone):
+    from vsr_latent.data.video_io import read_frames
+    from vsr_latent.inference import KerasPredictor
+
+    model = tiny_model("vlatn10")
+    pred = KerasPredictor(model, name="vlatn10")
+    assert pred.variational
+    lr = read_frames(carphone)[:6, 40:72, 48:96]  # 6 frames: a full window and a padded one
+    det = np.stack(list(up.upscale_frames(lr, pred)))
+    pairs = list(up.upscale_frames(lr, pred, samples=6))
+    mean = np.stack([m for m, _ in pairs])
+    std = np.stack([s for _, s in pairs])
+    assert mean.shape == std.shape == (6, 128, 192, 3)
+    assert std.min() >= 0 and std.mean() > 0.1
+    # Fresh variance heads sample a small spread (softplus(-4); measured std 1.9 levels on
+    # average); the mean of 6 draws stays close to the deterministic path (measured: 48.1 dB,
+    # mean |difference| 0.78 levels).
+    assert psnr(mean, det) > 40.0
+    assert np.abs(mean - det).mean() < std.mean()
+    # Wider variance heads: a larger spread.
+    set_sigma_bias(model, 0.0)
+    wide = np.stack([s for _, s in up.upscale_frames(lr, pred, samples=3)])
+    assert wide.mean() > 3 * std.mean()
+    # sigma = softplus(-1e4) = 0: every draw is the mean path, the spread is exactly zero.
+    set_sigma_bias(model, -1e4)
+    pairs = list(up.upscale_frames(lr, pred, samples=2))
+    assert all(np.all(s == 0) for _, s in pairs)
+    np.testing.assert_allclose(np.stack([m for m, _ in pairs]), det, atol=1e-3)
+    lut0 = up.uncertainty_heatmap(np.zeros((1, 1)))[0, 0]
+    assert np.all(up.uncertainty_heatmap(pairs[0][1]) == lut0)
+
+
+def test_cli_uncertainty_heat_map(carphone, tmp_path):
+    from vsr_latent.data.video_io import open_frames, read_frames
+
+    model_path = tmp_path / "vlatn.keras"
+    tiny_model("vlatn10").save(model_path)
+    src = write_folder(tmp_path / "in", read_frames(carphone)[:6, 40:72, 48:96])
+    out, heat = tmp_path / "mean.mp4", tmp_path / "heat"
+    assert run_cli(src, out, "--model", model_path, "--samples", 4, "--uncertainty", heat,
+                   "--no_progress") == 0
+    with open_frames(out) as o:
+        assert o.num_frames == 6 and o.size == (128, 192) and o.fps == pytest.approx(25.0)
+    maps = read_frames(heat)
+    assert maps.shape == (6, 128, 192, 3)
+    # Every pixel is a colour of the colormap, and not all the same one.
+    import matplotlib
+
+    cmap = matplotlib.colormaps[up.UNCERTAINTY_COLORMAP]
+    lut = up.to_uint8(cmap(np.linspace(0, 1, 256))[:, :3] * 255.0)
+    colours = {tuple(c) for c in lut}
+    assert {tuple(c) for c in maps.reshape(-1, 3)[::97]} <= colours
+    assert len(np.unique(maps.reshape(-1, 3), axis=0)) > 5
+    # A non-variational model refuses samples before any output is made.
+    res = tmp_path / "res.keras"
+    tiny_model("res16").save(res)
+    assert run_cli(src, tmp_path / "x.mp4", "--model", res, "--samples", 2) == 2
+    assert not (tmp_path / "x.mp4").exists()
