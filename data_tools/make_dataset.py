@@ -17,7 +17,8 @@ only the L frames it samples, clips can be inspected, and each clip is one atomi
 Split (paper: 200 train / 30 validation of 230 clips): clips are shuffled with ``--seed`` and
 ``round(N * 30 / 230)`` of them (at least 1 when N >= 2) go to validation, the rest to training —
 exactly 200 / 30 for 230 clips, proportional otherwise (``--num_train`` / ``--num_val`` set the
-ratio). The split depends only on the clip list and the seed.
+ratio; ``--num_train 0`` puts every clip in validation). The split depends only on the clip list
+and the seed.
 
 Large frames (4K) can be reduced with ``--max_size WxH``: ``--resize downscale`` (default; MATLAB
 bicubic with antialiasing, aspect ratio kept) or ``--resize crop`` (centre crop). Sizes are then
@@ -162,7 +163,7 @@ def assign_splits(clip_ids, seed, num_train=NUM_TRAIN, num_val=NUM_VAL):
     ids = sorted(clip_ids)
     n = len(ids)
     n_val = int(round(n * num_val / float(num_train + num_val)))
-    if n >= 2 and num_val > 0:
+    if n >= 2 and num_val > 0 and num_train > 0:
         n_val = min(max(n_val, 1), n - 1)
     rng = np.random.default_rng(seed)
     order = rng.permutation(n)

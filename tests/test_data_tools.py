@@ -1,0 +1,232 @@
+"""data_tools: ingestion (splits, resize, resume after an interruption or a kill), Remote
+selection, Vid4 preparation, and their errors."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from data_tools import make_dataset, prepare_vid4, select_remote
+from vsr_latent.data import yuv as yuv_mod
+from vsr_latent.data.builtin import builtin_clips
+from vsr_latent.data.dataset_root import list_clips
+from vsr_latent.data.degrade import degrade
+from vsr_latent.data.resize_weights import matlab_imresize_matrix
+from vsr_latent.data.video_io import read_frames
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _write_folder(d, frames):
+    d.mkdir(parents=True)
+    for t, f in enumerate(frames):
+        iio.imwrite(d / f"frame{t}.png", f)
+
+
+def _write_yuv(path, frames):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"".join(yuv_mod.rgb_to_yuv420(f) for f in frames))
+
+
+@pytest.mark.parametrize("tool", ["make_dataset", "select_remote", "prepare_vid4"])
+def test_help(tool):
+    r = subprocess.run([sys.executable, "-m", f"data_tools.{tool}", "--help"], cwd=REPO,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "usage:" in r.stdout
+
+
+def test_splits_paper_and_proportional():
+    ids = [f"c{i}" for i in range(230)]
+    s = make_dataset.assign_splits(ids, seed=0)
+    assert sum(v == "train" for v in s.values()) == 200
+    assert sum(v == "validation" for v in s.values()) == 30
+    assert s == make_dataset.assign_splits(list(reversed(ids)), seed=0)  # order-independent
+    assert s != make_dataset.assign_splits(ids, seed=1)
+    s23 = make_dataset.assign_splits(ids[:23], seed=0)
+    assert sum(v == "validation" for v in s23.values()) == 3  # round(23 * 30 / 230)
+    s3 = make_dataset.assign_splits(ids[:3], seed=0)
+    assert sum(v == "validation" for v in s3.values()) == 1  # at least one
+    assert set(make_dataset.assign_splits(ids[:3], 0, num_train=0, num_val=1).values()) == {"validation"}
+
+
+def _sources(tmp_path):
+    clips = builtin_clips(2, 12, (48, 64), seed=4)
+    src = tmp_path / "src"
+    _write_folder(src / "harmonic" / "Frame folder", clips[0])
+    _write_yuv(src / "sjtu" / "Cam_64x48_8bit.yuv", clips[1])
+    return src, clips
+
+
+def test_ingestion_clips_manifests_and_yuv(tmp_path):
+    src, clips = _sources(tmp_path)
+    root = tmp_path / "root"
+    assert make_dataset.main([str(src), str(root), "--clip_len", "5", "--no_progress"]) == 0
+    got = list_clips(root)
+    assert [c.id for c in got] == [
+        "harmonic_Frame-folder_000000", "harmonic_Frame-folder_000005",
+        "sjtu_Cam_64x48_8bit_000000", "sjtu_Cam_64x48_8bit_000005",
+    ]
+    m = got[1].manifest
+    assert m["frame_range"] == [5, 10] and m["size"] == [48, 64] and m["num_frames"] == 5
+    assert m["source"] == "harmonic/Frame folder" and m["split"] in ("train", "validation")
+    np.testing.assert_array_equal(read_frames(got[1].dir), clips[0][5:10])
+    # YUV source (size and bit depth from its name): BT.709 round trip within a few levels.
+    yuv_frames = read_frames(got[3].dir)
+    assert np.abs(yuv_frames.astype(int) - clips[1][5:10]).mean() < 3
+    index = json.loads((root / "dataset.json").read_text())
+    assert index["num_clips"] == 4 and len(index["splits"]["validation"]) == 1  # round(4*30/230) -> 1
+
+
+def test_ingestion_resumes_after_interruption(tmp_path, monkeypatch):
+    src, clips = _sources(tmp_path)
+    root = tmp_path / "root"
+    real_write = make_dataset.write_frame
+    calls = {"n": 0}
+
+    def failing_write(path, frame, fmt):
+        calls["n"] += 1
+        if calls["n"] == 8:  # in the middle of the second clip
+            raise KeyboardInterrupt
+        real_write(path, frame, fmt)
+
+    monkeypatch.setattr(make_dataset, "write_frame", failing_write)
+    with pytest.raises(KeyboardInterrupt):
+        make_dataset.main([str(src), str(root), "--clip_len", "5", "--no_progress"])
+    finished = list_clips(root)
+    assert [c.id for c in finished] == ["harmonic_Frame-folder_000000"]
+    names = [p.name for p in (root / "clips").iterdir()]
+    assert "harmonic_Frame-folder_000005" not in names  # the interrupted clip does not look finished
+    first_mtime = (finished[0].dir / "manifest.json").stat().st_mtime_ns
+
+    monkeypatch.setattr(make_dataset, "write_frame", real_write)
+    args = make_dataset.build_parser().parse_args([str(src), str(root), "--clip_len", "5", "--no_progress"])
+    r = make_dataset.make_dataset(args)
+    assert r == {"written": 3, "skipped": 1, "clips": 4, "train": 3, "validation": 1}
+    assert (finished[0].dir / "manifest.json").stat().st_mtime_ns == first_mtime
+    assert not [n for n in os.listdir(root / "clips") if n.startswith(".")]  # leftovers removed
+    np.testing.assert_array_equal(read_frames(root / "clips" / "harmonic_Frame-folder_000005"), clips[0][5:10])
+
+
+def test_ingestion_survives_sigkill(tmp_path):
+    frames = np.random.default_rng(0).integers(0, 256, (60, 256, 256, 3), dtype=np.uint8)
+    src = tmp_path / "src"
+    _write_yuv(src / "big_256x256.yuv", frames)
+    root = tmp_path / "root"
+    cmd = [sys.executable, "-m", "data_tools.make_dataset", str(src), str(root), "--clip_len", "3",
+           "--no_progress"]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None:
+        if list((root / "clips").glob("[!.]*/manifest.json")) if (root / "clips").is_dir() else []:
+            break
+        time.sleep(0.005)
+    assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    # Every clip under its final name is complete; the rest are hidden partial folders.
+    for d in (root / "clips").iterdir():
+        if not d.name.startswith("."):
+            assert (d / "manifest.json").is_file()
+            assert len(list(d.glob("*.png"))) == 3
+    before = len(list_clips(root))
+    assert make_dataset.main(cmd[3:]) == 0
+    done = list_clips(root)
+    assert len(done) == 20 and 1 <= before < 20
+    np.testing.assert_array_equal(read_frames(done[-1].dir), yuv_round_trip(frames[57:60]))
+
+
+def yuv_round_trip(frames):
+    return np.stack([yuv_mod.yuv420_to_rgb(yuv_mod.rgb_to_yuv420(f), f.shape[:2]) for f in frames])
+
+
+def test_ingestion_downscales_hd_video(carphone, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    os.symlink(carphone, src / "carphone.mp4")
+    root = tmp_path / "root"
+    assert make_dataset.main([str(src), str(root), "--clip_len", "40", "--max_size", "88x72",
+                              "--max_clips_per_source", "1", "--no_progress"]) == 0
+    (clip,) = list_clips(root)
+    assert clip.manifest["size"] == [72, 88] and clip.manifest["source_size"] == [144, 176]
+    assert clip.manifest["resize"]["mode"] == "downscale"
+    got = read_frames(clip.dir)
+    src_frames = read_frames(carphone)[:40].astype(np.float64)
+    wh, ww = matlab_imresize_matrix(144, 72, 0.5), matlab_imresize_matrix(176, 88, 0.5)
+    ref = np.clip(np.round(np.einsum("jw,tiwc->tijc", ww, np.einsum("ih,thwc->tiwc", wh, src_frames))), 0, 255)
+    assert got.shape == (40, 72, 88, 3)
+    assert np.abs(got.astype(int) - ref).max() <= 1
+
+
+def test_ingestion_errors(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert make_dataset.main([str(tmp_path / "empty"), str(tmp_path / "r")]) == 2
+    assert "empty" in capsys.readouterr().err
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "x_64x48.yuv").write_bytes(b"\0" * 1000)
+    assert make_dataset.main([str(bad), str(tmp_path / "r")]) == 2
+    assert "whole number" in capsys.readouterr().err
+    short = tmp_path / "short"
+    _write_folder(short / "s", np.zeros((3, 8, 8, 3), np.uint8))
+    with pytest.warns(UserWarning, match="fewer than one clip"):
+        assert make_dataset.main([str(short), str(tmp_path / "r"), "--clip_len", "5"]) == 2
+    assert not (tmp_path / "r").exists() or not list((tmp_path / "r").rglob("manifest.json"))
+
+
+def test_remote_selection_picks_scene_cut_rejects_static(tmp_path):
+    c = builtin_clips(3, 10, (48, 64), seed=1)
+    cut = np.concatenate([c[0][:5], c[1][5:]])
+    static = np.repeat(c[2][:1], 10, axis=0)
+    src = tmp_path / "src"
+    _write_folder(src / "a_cut", cut)
+    _write_folder(src / "b_static", static)
+    _write_folder(src / "c_pan", c[2])  # strong motion, no scene change
+    root = tmp_path / "root"
+    assert make_dataset.main([str(src), str(root), "--clip_len", "10", "--num_train", "0",
+                              "--num_val", "1", "--no_progress"]) == 0
+    assert select_remote.main([str(root), "--no_progress", "--num_key_frames", "2"]) == 0
+    clips = {cl.id: cl for cl in list_clips(root, "validation")}
+    a, b, p = clips["a_cut_000000"], clips["b_static_000000"], clips["c_pan_000000"]
+    ra, rb, rp = a.manifest["remote"], b.manifest["remote"], p.manifest["remote"]
+    assert ra["selected"] and not rb["selected"] and not rp["selected"]
+    assert ra["max_hist_distance_at"] == 5 and 5 in ra["key_frame_indices"]
+    assert rb["mean_abs_frame_difference"] == 0 and rb["max_hist_distance"] == 0
+    assert rp["strong_motion"] and not rp["large_scene_change"]
+    assert len(ra["mad"]) == len(ra["hist_distance"]) == 9
+    keys = read_frames(a.dir / "key_frames")
+    np.testing.assert_array_equal(keys, cut[ra["key_frame_indices"]])
+    assert not (b.dir / "key_frames").exists()
+    report = json.loads((root / "remote.json").read_text())
+    assert report["selected"] == ["a_cut_000000"] and set(report["clips"]) == set(clips)
+
+    from vsr_latent.data.pipelines import remote_dataset
+
+    x, hr = next(iter(remote_dataset(str(root), seq_len=5)))
+    assert x["key_frames"].shape == (1, 2, 12, 16, 3)
+    np.testing.assert_array_equal(hr.numpy()[0], cut[:5])
+    # Raising the thresholds deselects it and removes its key frames.
+    assert select_remote.main([str(root), "--no_progress", "--scene_threshold", "0.99"]) == 0
+    assert not (a.dir / "key_frames").exists()
+
+
+def test_prepare_vid4(tmp_path, capsys):
+    gt = tmp_path / "GT"
+    frames = np.random.default_rng(2).integers(0, 256, (2, 48, 64, 3), dtype=np.uint8)
+    _write_folder(gt / "calendar", frames)
+    out = tmp_path / "vid4"
+    assert prepare_vid4.main([str(gt), str(out), "--sequences", "calendar", "--no_progress"]) == 0
+    np.testing.assert_array_equal(read_frames(out / "GT" / "calendar"), frames)
+    for folder, method in (("BIx4", "bi"), ("BDx4", "bd")):
+        np.testing.assert_array_equal(
+            read_frames(out / folder / "calendar"),
+            np.clip(np.round(degrade(frames, method, 4)), 0, 255),
+        )
+    assert prepare_vid4.main([str(gt), str(out), "--no_progress"]) == 2  # city etc. missing
+    assert "missing sequence" in capsys.readouterr().err
