@@ -24,7 +24,6 @@ trigger a new trace.
 frames dropped.
 """
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -228,22 +227,10 @@ def _load_keras_file(path):
 
 
 def _load_run(run_dir):
-    config_path = run_dir / "config.json"
-    try:
-        from vsr_latent.training import restore_model
-    except ImportError:
-        restore_model = None
-    if restore_model is not None:
-        return restore_model(run_dir)
-    # Without the training package only the final weights can be read.
-    if not (run_dir / "model.keras").is_file():
-        raise CheckpointError(f"{run_dir}: run folder has no model.keras "
-                              "(and vsr_latent.training, which reads checkpoints/, is unavailable)")
-    try:
-        json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise CheckpointError(f"{config_path}: unreadable run config: {e}") from e
-    return _load_keras_file(run_dir / "model.keras")
+    # The training package knows the run layout (latest checkpoint, else model.keras).
+    from vsr_latent.training import restore_model
+
+    return restore_model(run_dir)
 
 
 def _model_names():
