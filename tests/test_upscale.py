@@ -3,6 +3,7 @@ uncertainty maps, atomic output and error messages, on the real carphone clip wh
 
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -156,6 +157,26 @@ def test_streaming_calls_windows_of_L_and_matches_upscale_sequence():
     assert len(out) == 9 and pred.shapes == [(7, 12, 16, 3)] * 2
 
 
+def test_streaming_reads_one_window_ahead_only():
+    """Memory stays bounded: the first output comes after L frames are read, not the video."""
+    pulled = []
+
+    def source():
+        for i, f in enumerate(smooth_frames(20, 8, 8)):
+            pulled.append(i)
+            yield f
+
+    gen = up.upscale_frames(source(), BicubicPredictor(seq_len=7))
+    outputs = [next(gen)]
+    assert len(pulled) == 7
+    outputs += [next(gen) for _ in range(6)]
+    assert len(pulled) == 7
+    outputs.append(next(gen))
+    assert len(pulled) == 14
+    outputs += list(gen)
+    assert len(outputs) == len(pulled) == 20
+
+
 def test_streaming_rejects_changing_frame_size():
     frames = [np.zeros((8, 8, 3), np.uint8)] * 3 + [np.zeros((8, 9, 3), np.uint8)]
     with pytest.raises(InputError, match="frame 3"):
@@ -198,7 +219,9 @@ def test_cli_bicubic_full_carphone_video(carphone, tmp_path, capsys):
     out = tmp_path / "carphone_x4.mp4"
     assert run_cli(carphone, out, "--model", "bicubic") == 0
     captured = capsys.readouterr()
-    assert "120/120" in captured.err and "frame/s" in captured.err  # tqdm: count, rate, ETA
+    # tqdm: count of the known total, elapsed<remaining time, rate.
+    assert "120/120" in captured.err and "frame/s" in captured.err
+    assert re.search(r"\[\d\d:\d\d<\d\d:\d\d", captured.err)
     # The clip is QCIF, 176x144 (the data README says 192x144).
     assert "120 frames 176x144 -> 704x576" in captured.out
     with open_frames(carphone) as src, open_frames(out) as dst:
@@ -324,7 +347,7 @@ def test_kill_mid_write_leaves_no_output(carphone, tmp_path):
         while time.monotonic() < deadline and proc.poll() is None:
             chunk = proc.stderr.read() or b""
             buf += chunk
-            counts = [int(m) for m in __import__("re").findall(rb"\| *(\d+)/120", buf)]
+            counts = [int(m) for m in re.findall(rb"\| *(\d+)/120", buf)]
             done = max(counts, default=0)
             if done >= 4:
                 break
@@ -458,6 +481,15 @@ def test_uncertainty_samples_mean_and_std(carphone):
     pairs = list(up.upscale_frames(lr, pred, samples=2))
     assert all(np.all(s == 0) for _, s in pairs)
     np.testing.assert_allclose(np.stack([m for m, _ in pairs]), det, atol=1e-3)
+    # Tiled sampling blends the tiles' means and stds with the same weights.
+    set_sigma_bias(model, -4.0)
+    x = lr[:4].astype(np.float32)
+    mean_t, std_t = up.predict_window(pred, x, tile=24, overlap=8, samples=3)
+    assert mean_t.shape == std_t.shape == (4, 128, 192, 3)
+    assert std_t.min() >= 0 and std_t.mean() > 0.1
+    assert psnr(mean_t, up.predict_window(pred, x, tile=24, overlap=8)) > 40.0
+    set_sigma_bias(model, -1e4)
+    assert np.all(up.predict_window(pred, x, tile=24, overlap=8, samples=2)[1] == 0)
     lut0 = up.uncertainty_heatmap(np.zeros((1, 1)))[0, 0]
     assert np.all(up.uncertainty_heatmap(pairs[0][1]) == lut0)
 
