@@ -23,6 +23,14 @@ def _u8(x):
     return np.clip(np.rint(np.asarray(x)), 0, 255).astype(np.uint8)
 
 
+def run_predictor(run):
+    """A predictor of a finished run's final weights (``RUN/model.keras``, which training writes
+    at its end), with the run's clip length."""
+    from vsr_latent.inference import load_predictor
+
+    return load_predictor(str(run.run_dir / "model.keras"), seq_len=run.config.seq_len)
+
+
 def validation_data(ctx, degradation, seq_len):
     """``[(name, lr, gt)]``: the Normal validation clips, one entry per chunk of L frames."""
     from vsr_latent.data.pipelines import validation_dataset
@@ -36,12 +44,11 @@ def validation_psnr(ctx, run, data=None):
     """PSNR (``VALIDATION_METRIC`` under ``VALIDATION_PROTOCOL``) of a finished run on the Normal
     validation data (deterministic path)."""
     from vsr_latent.evaluation import evaluate_predictor
-    from vsr_latent.inference import load_predictor
 
     cfg = run.config
     if data is None:
         data = validation_data(ctx, cfg.data.degradation, cfg.seq_len)
-    predictor = load_predictor(str(run.run_dir), seq_len=cfg.seq_len)
+    predictor = run_predictor(run)
     result = evaluate_predictor(predictor, data, VALIDATION_PROTOCOL)
     return result.average()[VALIDATION_METRIC]
 
@@ -51,10 +58,9 @@ def remote_psnr(ctx, run):
     its clip's external key frames (models are not retrained, §6.2)."""
     from vsr_latent.data.pipelines import remote_dataset
     from vsr_latent.evaluation import evaluate_sequences, to_uint8
-    from vsr_latent.inference import load_predictor
 
     cfg = run.config
-    predictor = load_predictor(str(run.run_dir), seq_len=cfg.seq_len)
+    predictor = run_predictor(run)
     triples = []
     ds = remote_dataset(ctx.scale.data_source, seq_len=cfg.seq_len,
                         degradation=cfg.data.degradation, max_clips=ctx.scale.val_max_clips)

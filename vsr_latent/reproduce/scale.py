@@ -84,6 +84,7 @@ SMOKE_STEPS = 30
 SMOKE_STAGE2_STEPS = 15
 SMOKE_TRAIN_OVERRIDES = (
     "model_overrides.filters=8",
+    "optimizer.learning_rate=0.001",
     "data.lr_patch=16",
     "data.batch_size=2",
     "log_every=10",

@@ -173,8 +173,7 @@ def table4(ctx):
         predictors = {"bicubic": lambda: load_predictor("bicubic", seq_len=7)}
 
         def ours():
-            run = ensure_run(ctx, OURS_CONFIG)
-            return load_predictor(str(run.run_dir), seq_len=run.config.seq_len)
+            return measure.run_predictor(ensure_run(ctx, OURS_CONFIG))
 
         predictors["ours"] = ours
         for key, make in predictors.items():
@@ -208,7 +207,6 @@ def table4(ctx):
 
 
 def table5(ctx):
-    from vsr_latent.inference import load_predictor
     from vsr_latent.models import build_model, count_params
 
     t = ResultsTable(paper.TABLE5, scale=ctx.scale.name)
@@ -227,7 +225,7 @@ def table5(ctx):
     elif run is not None:
         try:
             data = measure.vid4_data(ctx)
-            predictor = load_predictor(str(run.run_dir), seq_len=run.config.seq_len)
+            predictor = measure.run_predictor(run)
             ctx.log("ours: timing on Vid4")
             spf = measure.seconds_per_frame(predictor, data, ctx.scale.timing_repeats)
             note = ""
