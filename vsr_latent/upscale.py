@@ -14,8 +14,8 @@ once here:
 * ``TILE_PIXEL_BUDGET``: frames with more LR pixels than this are tiled by default (``tile=None``).
 * ``DEFAULT_TILE`` / ``DEFAULT_TILE_OVERLAP``: tile side and overlap, in LR pixels.
 * ``TILE_ALIGN``: tile origins lie on multiples of 8 LR pixels, so the pooling grids of the
-  attention blocks (two 2x2 poolings, keys pooled once more) line up with those of the whole
-  frame. Tiling limits long attention to the tile: a tiled run of an attention model is an
+  attention blocks (2x2 poolings down to 1/4 of the frame) line up with those of the whole frame
+  (8 leaves room for one more halving). Tiling limits long attention to the tile: a tiled run of an attention model is an
   approximation of the whole-frame run, exact only away from the joins for purely convolutional
   models (Res16).
 * ``UNCERTAINTY_MAX_STD``/``UNCERTAINTY_COLORMAP``: the heat map of the variational models
@@ -276,6 +276,7 @@ def check_output_path(out_path, in_path, what="output"):
 
 
 def check_input_path(in_path):
+    """A one-line InputError for a missing or unreadable input (before any model is loaded)."""
     in_path = Path(in_path)
     if not in_path.exists():
         raise InputError(in_path, "input does not exist")
@@ -284,6 +285,7 @@ def check_input_path(in_path):
 
 
 def check_sampling(predictor, samples, uncertainty_path):
+    """ConfigError unless ``samples`` and ``uncertainty_path`` make sense for ``predictor``."""
     samples = int(samples)
     if samples < 1:
         raise ConfigError(f"--samples must be >= 1, got {samples}")
@@ -323,14 +325,17 @@ def upscale_video(in_path, out_path, predictor, *, tile=None, overlap=DEFAULT_TI
     Args:
       in_path: a video file or a folder of frames (anything ``open_frames`` reads).
       out_path: ``.mp4/.mkv/.mov/.avi`` -> H.264 video, anything else -> folder of PNG frames.
-        Written atomically: it appears only once complete.
+        Written atomically: it appears (replacing an existing one) only once complete; after an
+        error or a kill nothing appears under this name.
       predictor: a ``vsr_latent.inference.Predictor`` (``.seq_len``, ``.scale``, ``.variational``).
       tile: tile side in LR pixels; None: tile with ``DEFAULT_TILE`` only when a frame has more
         than ``TILE_PIXEL_BUDGET`` pixels; 0: never tile.
       overlap: tile overlap in LR pixels (the blend ramps over it).
       samples: K draws of the latent attention (variational models); the output is their mean.
       uncertainty_path: with ``samples > 1``, where to write the heat map of the per-pixel
-        standard deviation over draws (mean over RGB), same kind of output as ``out_path``.
+        standard deviation over draws (mean over RGB; see ``uncertainty_heatmap``), a video or
+        a frame folder by its suffix like ``out_path``. In tile overlaps the tiles' standard
+        deviations are blended with the same feathered weights as the means.
       fps: output frame rate; default: the input's.
       max_frames: upscale only the first ``max_frames`` frames.
       progress: show a tqdm bar (frames/s and remaining time).
@@ -354,6 +359,8 @@ def upscale_video(in_path, out_path, predictor, *, tile=None, overlap=DEFAULT_TI
         raise ConfigError(f"--max_frames must be >= 1, got {max_frames}")
     if fps is not None and not float(fps) > 0:
         raise ConfigError(f"--fps must be > 0, got {fps}")
+    if not float(uncertainty_max_std) > 0:
+        raise ConfigError(f"--uncertainty_scale must be > 0, got {uncertainty_max_std}")
 
     samples = int(samples)
     start = time.perf_counter()
