@@ -175,7 +175,7 @@ def test_cli_sr_dir_gt_dir_json_matches_direct_metrics(tmp_path, capsys, calenda
                               str(tmp_path / "gt" / "calendar"), "--protocol", "standard")
     assert code == 0, err
     want = np.mean([psnr(s, g, y_channel=True) for s, g in zip(sr, gt)])
-    assert f"| calendar | 4 |" in out and f"{want:.2f}" in out
+    assert "| calendar | 4 |" in out and f"{want:.2f}" in out
     code, out, err = _run_cli(capsys, "--sr_dir", str(tmp_path / "sr"), "--gt_dir",
                               str(tmp_path / "gt"), "--sequences", "noise", "--json",
                               "--protocol", "standard")

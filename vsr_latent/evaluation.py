@@ -314,7 +314,7 @@ def evaluate_sequences(sequences, protocol=DEFAULT_PROTOCOL, *, progress=False, 
                              f"{where or name}")
         plan.append((name, sr, gt, protocol.frame_indices(len(gt), where=where or name)))
     result = EvaluationResult(protocol)
-    bar = _bar or _progress(sum(len(idx) for *_, idx in plan), progress)
+    bar = _bar if _bar is not None else _progress(sum(len(idx) for *_, idx in plan), progress)
     try:
         for name, sr, gt, indices in plan:
             seq = result.sequences[name] = SequenceResult(name)
