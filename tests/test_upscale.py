@@ -272,6 +272,10 @@ def write_folder(path, frames):
         (["--model", "bicubic", "--samples", "0"], "--samples must be >= 1"),
         (["--model", "bicubic", "--tile", "16", "--tile_overlap", "16"], "must exceed --tile_overlap"),
         (["--model", "bicubic", "--fps", "0"], "--fps must be > 0"),
+        (["--model", "bicubic", "--samples", "2", "--uncertainty", "{tmp}/out.mp4"],
+         "--uncertainty must differ from OUT"),
+        (["--model", "bicubic", "--uncertainty_scale", "0", "--samples", "2", "--uncertainty",
+          "{tmp}/h"], "--uncertainty_scale must be > 0"),
     ],
 )
 def test_cli_option_errors_are_one_line(tmp_path, capsys, extra, message):
@@ -300,6 +304,8 @@ def test_cli_path_errors_are_one_line(tmp_path, capsys):
     # The output's folder cannot be created: a file is in the way.
     (tmp_path / "afile").write_text("x")
     assert "is not a folder" in error(src, tmp_path / "afile" / "out.mp4")
+    # Names that would give a surprising output (a folder called out.webm).
+    assert "cannot write a .webm output" in error(src, tmp_path / "out.webm")
     # A video name that is an existing folder.
     (tmp_path / "dir.mp4").mkdir()
     assert "exists as a folder" in error(src, tmp_path / "dir.mp4")

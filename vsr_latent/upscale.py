@@ -56,6 +56,10 @@ UNCERTAINTY_MAX_STD = 16.0
 """Standard deviation (intensity levels, [0, 255] scale) shown at the top of the colormap."""
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi")
+"""Output names ending in one of these are written as H.264 video, others as frame folders."""
+
+_UNWRITABLE_SUFFIXES = (".webm", ".m4v", ".gif", ".yuv", ".png", ".jpg", ".jpeg", ".bmp", ".tif",
+                        ".tiff")
 
 
 # --------------------------------------------------------------------------------------------
@@ -262,6 +266,10 @@ def check_output_path(out_path, in_path, what="output"):
     out_path = Path(out_path)
     if _same_path(out_path, in_path):
         raise InputError(out_path, f"the {what} is the input itself; choose another path")
+    if out_path.suffix.lower() in _UNWRITABLE_SUFFIXES:
+        raise InputError(
+            out_path, f"cannot write a {out_path.suffix} {what}: name a video "
+            f"({'/'.join(VIDEO_SUFFIXES)}) or a frame folder (no suffix)")
     if out_path.exists() and out_path.is_dir() != (not _is_video(out_path)):
         kind = "folder" if out_path.is_dir() else "file"
         raise InputError(out_path, f"the {what} exists as a {kind}; remove it or choose another path")

@@ -63,6 +63,7 @@ def register(subparsers):
 
 def run(args):
     import sys
+    from pathlib import Path
 
     from vsr_latent.upscale import (
         check_input_path,
@@ -78,6 +79,8 @@ def run(args):
     check_output_path(args.output, args.input)
     if args.uncertainty is not None:
         check_output_path(args.uncertainty, args.input, what="uncertainty output")
+        if Path(args.uncertainty).resolve() == Path(args.output).resolve():
+            raise ConfigError("--uncertainty must differ from OUT")
         if args.samples < 2:
             check_sampling(None, args.samples, args.uncertainty)
     if args.samples < 1:
