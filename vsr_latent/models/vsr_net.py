@@ -6,6 +6,7 @@ import tensorflow as tf
 from vsr_latent.errors import InputError
 from vsr_latent.layers import DepthToSpaceUpscaler, LongAttention, ResidualConvBlock3D, ShortAttention
 from vsr_latent.layers._shapes import fold_time, unfold_time
+from vsr_latent.layers.bicubic import bicubic_upsample
 from vsr_latent.models.config import VSRNetConfig
 
 # Inputs and outputs are on the [0, 255] scale; the network works on [0, 1] inside.
@@ -73,6 +74,12 @@ class VSRNet(keras.Model):
                     cfg.filters, variational=cfg.variational, sampling=self._sampling,
                     leaky_slope=cfg.leaky_slope, name=f"short_attention_{j}")
             self.attention.append(block)
+        # tf.train.Checkpoint follows attributes only, not Keras-tracked lists: without these
+        # names a training checkpoint would hold just the stem and the upscaler.
+        for i, unit in enumerate(self.units):
+            setattr(self, f"residual_{i}", unit)
+        for j, block in enumerate(self.attention):
+            setattr(self, f"attention_{j}", block)
         self.upscaler = DepthToSpaceUpscaler(cfg.scale, 3, name="upscaler")
         long_layers = [i for i, j in self._positions.items() if cfg.blocks[j] == "long"]
         # Key-frame features are only needed up to the last long-attention block.
@@ -170,9 +177,10 @@ class VSRNet(keras.Model):
         return (sr, info) if collect else sr
 
     def _bicubic(self, x):
+        # Same values as tf.image.resize(method="bicubic") (layers.bicubic), but compilable
+        # with XLA (jit_compile=True), which has no ResizeBicubic kernel.
         batch, frames = tf.shape(x)[0], tf.shape(x)[1]
-        size = tf.shape(x)[2:4] * self.scale
-        up = tf.image.resize(fold_time(x), size, method="bicubic")
+        up = bicubic_upsample(fold_time(x), self.scale)
         return unfold_time(up, batch, frames)
 
     def call(self, inputs, training=None):
