@@ -1,0 +1,275 @@
+"""ONNX export: a model -> SavedModel (``vsr_latent.export``) -> ONNX file, checked in onnxruntime.
+
+The ONNX file is converted by tf2onnx (the optional extra ``pip install 'vsr_latent[onnx]'``) from
+the SavedModel's ``serving_default`` signature, so it is the same graph TensorFlow serving runs:
+
+* input ``frames``: float32 ``[batch, length, height, width, 3]`` on [0, 255], every dimension but
+  the channels dynamic (named ``batch``, ``length``, ``height``, ``width`` in the file);
+* output ``sr``: float32 ``[batch, length, 4 height, 4 width, 3]`` on [0, 255], unclipped.
+
+The file carries its model's facts as ONNX metadata (``MODEL_METADATA_KEYS``: ``seq_len``,
+``scale``, ...) so :mod:`vsr_latent.onnx_backend` can chunk and tile a video without TensorFlow.
+
+Decisions, each named once here:
+
+* ``ONNX_OPSET`` = 17: the ONNX operator set of the file (onnxruntime >= 1.12 runs it).
+* ``EXPORT_MEAN_PATH``: variational models are exported on their deterministic mean path
+  (z = mu, the default inference mode, SPEC §Variational): the sampling mode is switched off for
+  the export and restored afterwards. Draws of the latent attention (``--samples K``) need the
+  Keras model or the SavedModel.
+* ``TF2ONNX_SKIPPED_OPTIMIZERS``: tf2onnx 1.17's ``reshape_optimizer`` rewrites the reshapes of the
+  long-attention block (dynamic batch and frame size) into a Reshape whose target shape does not
+  fit its input, which onnxruntime rejects at load time; the other optimizers run.
+* ``AGREEMENT_TOLERANCE``: the exported file is run in onnxruntime beside the Keras model on
+  the same input (``check_agreement``) and must agree within this max absolute difference on the
+  [0, 255] scale (measured: about 2e-4 to 2e-3, float32 round-off of a different op order).
+* Key frames (the SavedModel's ``serve_with_keys``) are not exported: the ONNX file takes the
+  clip only, so long attention uses the clip's own frames as keys and values.
+
+Everything written goes through :mod:`vsr_latent.atomic`: the ONNX file appears only once complete.
+"""
+
+import contextlib
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from vsr_latent.atomic import atomic_path
+from vsr_latent.errors import CheckpointError, ConfigError, VsrError
+
+ONNX_OPSET = 17
+"""ONNX operator set of exported files."""
+
+EXPORT_MEAN_PATH = True
+"""Variational models are exported with sampling off (z = mu)."""
+
+TF2ONNX_SKIPPED_OPTIMIZERS = ("reshape_optimizer",)
+"""tf2onnx graph optimizers left out (see the module docstring)."""
+
+AGREEMENT_TOLERANCE = 1e-2
+"""Largest accepted |onnxruntime - Keras| on the [0, 255] scale."""
+
+CHECK_INPUT_SHAPE = (1, 3, 16, 20, 3)
+"""Input (batch, L, H, W, 3) of the agreement check run after every export: H and W are not
+multiples of 8, so the attention blocks' padding and cropping are exercised too."""
+
+INPUT_NAME = "frames"
+OUTPUT_NAME = "sr"
+INPUT_DIM_NAMES = ("batch", "length", "height", "width")
+OUTPUT_DIM_NAMES = ("batch", "length", "out_height", "out_width")
+MODEL_METADATA_KEYS = ("model", "seq_len", "scale", "variational", "path", "opset",
+                       "vsr_latent_version")
+
+INSTALL_HINT = "pip install 'vsr_latent[onnx]'"
+
+
+class OnnxAgreementError(VsrError):
+    """The exported ONNX file does not reproduce the Keras model within the tolerance."""
+
+
+def require_module(name, purpose):
+    """Imports and returns module ``name`` of the ``onnx`` extra; a ConfigError naming the extra
+    (and how to install it) when it is missing."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError as e:
+        raise ConfigError(
+            f"{purpose} needs the optional package {name!r}, which is not installed ({e}); "
+            f"install the ONNX extra: {INSTALL_HINT}") from e
+
+
+def require_tf2onnx():
+    """``(tf2onnx, onnx)``, or a ConfigError naming the ``onnx`` extra."""
+    tf2onnx = require_module("tf2onnx", "ONNX export")
+    onnx = require_module("onnx", "ONNX export")
+    return tf2onnx, onnx
+
+
+@contextlib.contextmanager
+def mean_path(model):
+    """Switches a variational model to its mean path for the duration (``EXPORT_MEAN_PATH``)."""
+    previous = bool(getattr(model, "sampling", False))
+    if EXPORT_MEAN_PATH and previous:
+        model.sampling = False
+    try:
+        yield model
+    finally:
+        if EXPORT_MEAN_PATH and previous:
+            model.sampling = previous
+
+
+def _name_dims(value_info, names):
+    dims = value_info.type.tensor_type.shape.dim
+    for dim, name in zip(dims, names):
+        if not dim.HasField("dim_value"):
+            dim.dim_param = name
+
+
+def saved_model_to_onnx(saved_model_dir, out_path, *, opset=ONNX_OPSET, metadata=None,
+                        signature="serving_default"):
+    """Converts the ``signature`` of a SavedModel folder into an ONNX file at ``out_path``.
+
+    ``metadata`` (str -> str-able) is stored as the file's ONNX metadata. The file is written
+    aside and renamed (atomic). Returns ``out_path`` as a Path.
+
+    Raises ConfigError without tf2onnx, CheckpointError for an unreadable SavedModel or a
+    failed conversion.
+    """
+    tf2onnx, onnx = require_tf2onnx()
+    from tf2onnx import convert, optimizer, tf_loader
+
+    saved_model_dir, out_path = Path(saved_model_dir), Path(out_path)
+    if not (saved_model_dir / "saved_model.pb").is_file():
+        raise CheckpointError(f"{saved_model_dir}: not a SavedModel folder (no saved_model.pb)")
+    _quiet_tf2onnx(tf2onnx)
+    try:
+        graph_def, inputs, outputs, tables, renames = tf_loader.from_saved_model(
+            str(saved_model_dir), None, None, "serve", [signature], None, False,
+            return_initialized_tables=True, return_tensors_to_rename=True)
+    except Exception as e:  # TF raises many unrelated types for unreadable folders
+        raise CheckpointError(f"{saved_model_dir}: cannot load the SavedModel's {signature!r} "
+                              f"signature: {e}") from e
+    optimizers = {name: factory for name, factory in optimizer._get_optimizers().items()
+                  if name not in TF2ONNX_SKIPPED_OPTIMIZERS}
+    try:
+        # The same steps as ``python -m tf2onnx.convert --saved-model``, with the optimizer
+        # selection that command does not expose.
+        proto, _ = convert._convert_common(
+            graph_def, name=str(saved_model_dir), opset=int(opset), input_names=inputs,
+            output_names=outputs, tensors_to_rename=renames, initialized_tables=tables,
+            optimizers=optimizers)
+    except Exception as e:  # converter errors are plain Exceptions / ValueErrors
+        raise CheckpointError(f"{saved_model_dir}: tf2onnx {tf2onnx.__version__} cannot convert "
+                              f"it to ONNX opset {opset}: {e}") from e
+    if len(proto.graph.input) == 1:
+        _name_dims(proto.graph.input[0], INPUT_DIM_NAMES)
+    if len(proto.graph.output) == 1:
+        _name_dims(proto.graph.output[0], OUTPUT_DIM_NAMES)
+    for key, value in (metadata or {}).items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = str(key), str(value)
+    with atomic_path(out_path, suffix=".onnx") as tmp:
+        onnx.save_model(proto, str(tmp))
+    return out_path
+
+
+def _quiet_tf2onnx(tf2onnx):
+    import logging
+
+    with contextlib.suppress(Exception):
+        tf2onnx.logging.set_level(logging.ERROR)
+
+
+def model_metadata(model, opset=ONNX_OPSET):
+    """The ONNX metadata written for ``model`` (see ``MODEL_METADATA_KEYS``)."""
+    from vsr_latent import __version__
+
+    return {
+        "model": getattr(model, "name", "model"),
+        "seq_len": int(model.seq_len),
+        "scale": int(model.scale),
+        "variational": bool(getattr(model, "variational", False)),
+        "path": "mean" if getattr(model, "variational", False) else "deterministic",
+        "opset": int(opset),
+        "vsr_latent_version": __version__,
+    }
+
+
+def export_onnx(model, out_path, *, opset=ONNX_OPSET, check=True, check_shape=CHECK_INPUT_SHAPE,
+                tolerance=AGREEMENT_TOLERANCE):
+    """Writes ``model`` (a ``VSRNet``) as an ONNX file at ``out_path``, through a temporary
+    SavedModel (``vsr_latent.export.export_saved_model``) and tf2onnx.
+
+    With ``check`` the file is run in onnxruntime beside the model on a random input of
+    ``check_shape`` and must agree within ``tolerance`` (``OnnxAgreementError`` otherwise; the
+    file is not written). Returns a dict: ``path``, ``opset``, ``seconds`` and, when checked,
+    ``max_abs_diff`` and ``check_shape``.
+    """
+    from vsr_latent.export import export_saved_model
+
+    require_tf2onnx()
+    if check:
+        from vsr_latent.onnx_backend import require_onnxruntime
+
+        require_onnxruntime()
+    out_path = Path(out_path)
+    if out_path.is_dir():
+        raise ConfigError(f"{out_path}: is a folder; the ONNX output is a file (e.g. model.onnx)")
+    start = time.perf_counter()
+    with mean_path(model), tempfile.TemporaryDirectory(prefix="vsr_latent_onnx_") as tmp:
+        saved = export_saved_model(model, Path(tmp) / "saved_model")
+        converted = saved_model_to_onnx(saved, Path(tmp) / "model.onnx", opset=opset,
+                                        metadata=model_metadata(model, opset))
+        report = {"path": str(out_path), "opset": int(opset)}
+        if check:
+            diff = check_agreement(model, converted, shapes=[check_shape])[0]["max_abs_diff"]
+            if not diff <= tolerance:
+                raise OnnxAgreementError(
+                    f"{out_path}: onnxruntime differs from the Keras model by {diff:.3g} (max abs "
+                    f"on [0, 255]) on a {tuple(check_shape)} input, above the tolerance "
+                    f"{tolerance:g}; nothing was written")
+            report.update(max_abs_diff=diff, check_shape=tuple(check_shape))
+        # Only a checked file reaches ``out_path``.
+        with atomic_path(out_path, suffix=".onnx") as dst:
+            shutil.copyfile(converted, dst)
+    report["seconds"] = time.perf_counter() - start
+    return report
+
+
+def check_agreement(model, onnx_path, shapes=(CHECK_INPUT_SHAPE,), seed=0):
+    """Runs ``onnx_path`` in onnxruntime and ``model`` (Keras, mean path) on the same random
+    inputs (uniform on [0, 255]) of each shape in ``shapes``; returns a list of dicts
+    ``{"shape", "max_abs_diff", "max_abs_output"}`` (differences on the [0, 255] scale)."""
+    import tensorflow as tf
+
+    from vsr_latent.onnx_backend import open_session
+
+    session = open_session(onnx_path)
+    rng = np.random.default_rng(seed)
+    results = []
+    with mean_path(model):
+        for shape in shapes:
+            x = rng.uniform(0.0, 255.0, size=tuple(shape)).astype(np.float32)
+            ref = np.asarray(model(tf.constant(x), training=False), np.float32)
+            out = session.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
+            if out.shape != ref.shape:
+                raise OnnxAgreementError(f"{onnx_path}: onnxruntime output {out.shape} differs in "
+                                         f"shape from the Keras model's {ref.shape}")
+            results.append({"shape": tuple(shape),
+                            "max_abs_diff": float(np.max(np.abs(out - ref))),
+                            "max_abs_output": float(np.max(np.abs(ref)))})
+    return results
+
+
+def model_onnx_seconds_per_frame(model, frames, repeats=3, *, warmup=1, workdir=None):
+    """Exports ``model`` to a temporary ONNX file (unchecked) and times it in onnxruntime on
+    ``frames`` with :func:`vsr_latent.onnx_backend.onnx_seconds_per_frame`; for benchmarks that
+    compare backends on the same model and input. Returns ``(seconds_per_frame, export_seconds)``.
+    """
+    from vsr_latent.onnx_backend import onnx_seconds_per_frame
+
+    with tempfile.TemporaryDirectory(prefix="vsr_latent_onnx_", dir=workdir) as tmp:
+        report = export_onnx(model, Path(tmp) / "model.onnx", check=False)
+        seconds = onnx_seconds_per_frame(report["path"], frames, repeats, warmup=warmup)
+    return seconds, report["seconds"]
+
+
+def run_export_command(args, resolve_model):
+    """The ``vsr-latent export --format onnx`` action: ``resolve_model(spec, seq_len=...)`` gives
+    the model (the export command's resolver); the extras are checked before it is built."""
+    require_tf2onnx()
+    from vsr_latent.onnx_backend import require_onnxruntime
+
+    require_onnxruntime()
+    out = Path(args.out_dir)
+    model = resolve_model(args.model, seq_len=getattr(args, "seq_len", None))
+    report = export_onnx(model, out)
+    print(f"wrote ONNX {out} ({model.name}, seq_len {model.seq_len}, scale {model.scale}, "
+          f"opset {report['opset']}); onnxruntime agrees with Keras to "
+          f"{report['max_abs_diff']:.2g} (max abs on [0, 255], tolerance {AGREEMENT_TOLERANCE:g})")
+    return 0
