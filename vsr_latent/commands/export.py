@@ -1,6 +1,6 @@
 """``vsr-latent export --model SPEC OUT_DIR``: write a model as a SavedModel."""
 
-FORMATS = ("saved_model",)
+FORMATS = ("saved_model", "onnx")
 
 
 def register(subparsers):
@@ -13,10 +13,12 @@ def register(subparsers):
     parser.add_argument("--model", required=True, metavar="SPEC",
                         help="registry name, .keras file or run folder")
     parser.add_argument("--format", choices=FORMATS, default="saved_model",
-                        help="output format (default: saved_model)")
+                        help="output format (default: saved_model; onnx: an .onnx file through "
+                             "tf2onnx, needs pip install 'vsr_latent[onnx]')")
     parser.add_argument("--seq-len", type=int, default=None,
                         help="nominal sequence length of a registry model")
-    parser.add_argument("out_dir", metavar="OUT_DIR", help="output folder (replaced atomically)")
+    parser.add_argument("out_dir", metavar="OUT_DIR",
+                        help="output folder, or .onnx file with --format onnx (replaced atomically)")
     parser.set_defaults(func=run)
 
 
@@ -52,6 +54,10 @@ def resolve_model(spec, seq_len=None):
 def run(args):
     from vsr_latent.export import export_saved_model
 
+    if args.format == "onnx":
+        from vsr_latent.onnx_export import run_export_command
+
+        return run_export_command(args, resolve_model)
     model = resolve_model(args.model, seq_len=args.seq_len)
     out = export_saved_model(model, args.out_dir)
     print(f"wrote SavedModel {out} ({model.name}, seq_len {model.seq_len}, scale {model.scale})")
