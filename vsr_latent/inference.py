@@ -13,6 +13,8 @@
 - a training run folder (``RUN/config.json`` with ``RUN/checkpoints/`` or ``RUN/model.keras``);
 - a ``.keras`` file;
 - a SavedModel folder (``serving_default``: ``frames`` (B, L, H, W, 3) -> ``sr``).
+- an ``.onnx`` file (``vsr-latent export --format onnx``), run in onnxruntime without TensorFlow
+  (``vsr_latent.onnx_backend.OnnxPredictor``).
 
 A :class:`Predictor` takes one clip ``(L, H, W, 3)`` float32 on [0, 255] and returns
 ``(L, 4H, 4W, 3)`` float32 on [0, 255], unclipped. Keras models run inside a ``tf.function`` whose
@@ -262,7 +264,12 @@ def load_predictor(spec, *, seq_len=None):
                                   "SavedModel folder (saved_model.pb)")
         if path.suffix == ".keras":
             return KerasPredictor(_load_keras_file(path), name=str(path), seq_len=seq_len)
-        raise CheckpointError(f"{path}: not a .keras file, run folder or SavedModel folder")
+        if path.suffix.lower() == ".onnx":
+            from vsr_latent.onnx_backend import OnnxPredictor
+
+            return OnnxPredictor(path, seq_len=seq_len)
+        raise CheckpointError(f"{path}: not a .keras file, .onnx file, run folder or SavedModel "
+                              "folder")
     names = _model_names()
     if spec.lower() in names:
         from vsr_latent.models import build_model
