@@ -26,7 +26,14 @@ def register(subparsers):
     p.add_argument("output", metavar="OUT", help="output video (.mp4, ...) or frame folder")
     p.add_argument(
         "--model", required=True, metavar="SPEC",
-        help="run folder, .keras file, SavedModel folder, registry model name, or 'bicubic'",
+        help="run folder, .keras file, SavedModel folder, .onnx file, registry model name, or "
+             "'bicubic'",
+    )
+    p.add_argument(
+        "--backend", choices=("tensorflow", "onnxruntime"), default=None,
+        help="run the model with TensorFlow or, for an .onnx file (vsr-latent export --format "
+             "onnx), with onnxruntime, without importing TensorFlow (default: onnxruntime for "
+             ".onnx files, else tensorflow)",
     )
     p.add_argument(
         "--tile", type=int, default=None, metavar="T",
@@ -91,9 +98,9 @@ def run(args):
     if args.seq_len is not None and args.seq_len < 1:
         raise ConfigError(f"--seq_len must be >= 1, got {args.seq_len}")
 
-    from vsr_latent.inference import load_predictor
+    from vsr_latent.onnx_backend import load_backend_predictor
 
-    predictor = load_predictor(args.model, seq_len=args.seq_len)
+    predictor = load_backend_predictor(args.model, args.backend, seq_len=args.seq_len)
     info = upscale_video(
         args.input,
         args.output,
