@@ -198,6 +198,14 @@ def test_dataset_root_source(tmp_path):
                         found = True
     assert found
     np.testing.assert_allclose(lr, np.clip(np.round(degrade(hr, "bi", 4)), 0, 255), atol=1.0)
+    # Several crops per decoded window: still seeded, and one pass yields K samples per clip.
+    again = _take(pipelines.train_dataset(str(root), seq_len=L, lr_size=(8, 8), batch_size=2,
+                                          seed=0, augment=()), 1)[0]
+    np.testing.assert_array_equal(again[1], hr)
+    one_pass = pipelines.train_dataset(str(root), seq_len=L, lr_size=(8, 8), batch_size=1,
+                                       repeat=False, crops_per_window=3)
+    n_train = len([c for c in (root / "clips").iterdir() if "validation" not in (c / "manifest.json").read_text()])
+    assert sum(1 for _ in one_pass) == 3 * n_train
     val = list(pipelines.validation_dataset(str(root), seq_len=4))
     assert len(val) == 2 and val[0][1].shape == (1, 4, 48, 64, 3)
     # Clips shorter than L, frames smaller than the crop: clear errors naming the clip.

@@ -6,9 +6,11 @@ default, see :mod:`vsr_latent.data.degrade`), then augmented (:data:`DEFAULT_AUG
 rounded and clipped to 8-bit values (:data:`QUANTIZE_LR`), like stored LR frames.
 
 Order and determinism: each pass visits every clip once in an order shuffled from ``seed``
-(``reshuffle_each_iteration``), and each visit draws its start frame, crop corner and augmentation
-statelessly from ``(seed, sample number)``: the same seed gives the same samples, whatever the
-parallelism. With an ``input_context`` (``strategy.distribute_datasets_from_function``) the sample
+(``reshuffle_each_iteration``); each visit decodes one window of L frames (start drawn statelessly
+from ``(seed, visit number)``) and cuts ``crops_per_window`` samples from it, each with its own crop
+corner and augmentation (drawn from seeds split off the visit's); with more than one crop per
+window a seeded shuffle buffer (:data:`SHUFFLE_BUFFER`) mixes them across batches. The same seed
+gives the same samples, whatever the parallelism. With an ``input_context`` (``strategy.distribute_datasets_from_function``) the sample
 stream is sharded by input pipeline (pipeline i keeps samples i, i + n, ...) and batched with the
 per-replica batch size. Batches are complete (``drop_remainder``) so shapes are static.
 
@@ -33,6 +35,13 @@ BUILTIN_MARGIN = 32
 #: Built-in validation split: clips and size (HR) — different photographs from training.
 BUILTIN_VALIDATION_CLIPS = 4
 BUILTIN_VALIDATION_SIZE = (128, 128)
+#: Samples cut from each decoded window of L frames (each with its own crop corner and
+#: augmentation). Decoding whole HD/4K frames costs far more than cropping them, so dataset roots
+#: amortise one decode over several samples; the built-in clips are in memory and need no reuse.
+ROOT_CROPS_PER_WINDOW = 8
+BUILTIN_CROPS_PER_WINDOW = 1
+#: Shuffle buffer (samples) mixing the crops of one window across batches when K > 1.
+SHUFFLE_BUFFER = 64
 
 from vsr_latent.data.transforms import DEFAULT_AUGMENT  # noqa: E402  (re-exported)
 
@@ -60,14 +69,14 @@ class _BuiltinFrames:
         self.sizes = [size] * self.num_clips
         self.names = [f"builtin:{i}" for i in range(self.num_clips)]
 
-    def make_reader(self, seq_len, crop):
+    def make_reader(self, seq_len):
         tf = _import_tf()
         data = tf.constant(self.array)
+        h, w = self.sizes[0]
 
-        def read(clip, p):
-            begin = tf.stack([tf.cast(clip, tf.int32), p["start"], p["top"], p["left"], 0])
-            x = tf.slice(data, begin, [1, seq_len, crop[0], crop[1], 3])
-            return tf.reshape(x, [seq_len, crop[0], crop[1], 3])
+        def read(clip, start):
+            begin = tf.stack([tf.cast(clip, tf.int32), start, 0, 0, 0])
+            return tf.reshape(tf.slice(data, begin, [1, seq_len, h, w, 3]), [seq_len, h, w, 3])
 
         return read
 
@@ -83,7 +92,7 @@ class _RootFrames:
         self.sizes = [c.size for c in clips]
         self.names = [str(c.dir) for c in clips]
 
-    def make_reader(self, seq_len, crop):
+    def make_reader(self, seq_len):
         tf = _import_tf()
         max_t = max(self.lengths)
         table = np.array(
@@ -91,18 +100,13 @@ class _RootFrames:
         )
         paths = tf.constant(table)
 
-        def decode(path, top, left):
-            img = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
-            return img[top : top + crop[0], left : left + crop[1], :]
-
-        def read(clip, p):
-            files = tf.slice(paths, tf.stack([tf.cast(clip, tf.int32), p["start"]]), [1, seq_len])[0]
-            frames = tf.map_fn(
-                lambda f: decode(f, p["top"], p["left"]),
+        def read(clip, start):
+            files = tf.slice(paths, tf.stack([tf.cast(clip, tf.int32), start]), [1, seq_len])[0]
+            return tf.map_fn(
+                lambda f: tf.io.decode_image(tf.io.read_file(f), channels=3, expand_animations=False),
                 files,
                 fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8),
             )
-            return tf.ensure_shape(frames, [seq_len, crop[0], crop[1], 3])
 
         return read
 
@@ -127,11 +131,13 @@ def _check_clips(src, seq_len, crop):
 
 def train_dataset(source="builtin", *, seq_len, lr_size=(32, 32), scale=4, degradation="bi",
                   batch_size, seed=0, input_context=None, repeat=True, augment=DEFAULT_AUGMENT,
-                  quantize=QUANTIZE_LR):
+                  quantize=QUANTIZE_LR, crops_per_window=None):
     """Training (lr, hr) batches: lr float32 (B, L, h, w, 3), hr (B, L, s*h, s*w, 3), on [0, 255].
 
     See the module docstring for sampling, determinism and sharding. ``augment`` is a subset of
-    ``transforms.AUGMENTATIONS``; ``repeat=False`` gives one pass (each clip once).
+    ``transforms.AUGMENTATIONS``; ``repeat=False`` gives one pass (each clip visited once).
+    ``crops_per_window`` (K): samples cut from each decoded window of L frames (default
+    :data:`BUILTIN_CROPS_PER_WINDOW` for "builtin", :data:`ROOT_CROPS_PER_WINDOW` for dataset roots).
     """
     tf = _import_tf()
     from vsr_latent.data import transforms
@@ -144,18 +150,32 @@ def train_dataset(source="builtin", *, seq_len, lr_size=(32, 32), scale=4, degra
     crop = (int(lr_size[0]) * scale, int(lr_size[1]) * scale)
     src = _frames_source(source, crop, seq_len, "train")
     _check_clips(src, seq_len, crop)
-    read = src.make_reader(seq_len, crop)
+    if crops_per_window is None:
+        crops_per_window = BUILTIN_CROPS_PER_WINDOW if source == "builtin" else ROOT_CROPS_PER_WINDOW
+    k_crops = int(crops_per_window)
+    if k_crops < 1:
+        raise ConfigError(f"crops_per_window must be >= 1, got {crops_per_window}")
+    read = src.make_reader(seq_len)
     lengths = tf.constant(src.lengths, tf.int32)
     sizes = tf.constant(np.array(src.sizes, np.int32))
     augment = tuple(augment)
 
-    def make_sample(clip, counter):
-        p = transforms.draw_sample_params(
-            tf.stack([tf.constant(seed, tf.int64), counter]), lengths[clip], sizes[clip], seq_len, crop
-        )
-        hr = transforms.augment(read(clip, p), p, augment)
-        lr = transforms.make_lr(hr, degradation, scale, quantize)
-        return lr, tf.cast(hr, tf.float32)
+    def load_window(clip, counter):
+        window_seed = tf.stack([tf.constant(seed, tf.int64), counter])
+        p = transforms.draw_sample_params(window_seed, lengths[clip], sizes[clip], seq_len, crop)
+        return read(clip, p["start"]), sizes[clip], window_seed
+
+    def make_samples(frames, size, window_seed):
+        crop_seeds = tf.random.experimental.stateless_split(window_seed, num=k_crops)
+        lrs, hrs = [], []
+        for k in range(k_crops):
+            p = transforms.draw_sample_params(crop_seeds[k], seq_len, size, seq_len, crop)
+            hr = frames[:, p["top"] : p["top"] + crop[0], p["left"] : p["left"] + crop[1], :]
+            hr = tf.ensure_shape(hr, [seq_len, crop[0], crop[1], 3])
+            hr = transforms.augment(hr, p, augment)
+            lrs.append(transforms.make_lr(hr, degradation, scale, quantize))
+            hrs.append(tf.cast(hr, tf.float32))
+        return tf.stack(lrs), tf.stack(hrs)
 
     order = tf.data.Dataset.range(src.num_clips).shuffle(
         src.num_clips, seed=seed, reshuffle_each_iteration=True
@@ -167,7 +187,12 @@ def train_dataset(source="builtin", *, seq_len, lr_size=(32, 32), scale=4, degra
     if input_context is not None:
         ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
         per_batch = input_context.get_per_replica_batch_size(batch_size)
-    ds = ds.map(make_sample, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.map(load_window, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.map(make_samples, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.unbatch()
+    if k_crops > 1:
+        # Crops of one window are neighbours in the stream; mix them across batches.
+        ds = ds.shuffle(max(SHUFFLE_BUFFER, 2 * k_crops), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(per_batch, drop_remainder=True)
     return ds.prefetch(tf.data.AUTOTUNE)
 

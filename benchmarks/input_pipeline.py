@@ -1,0 +1,139 @@
+"""Input pipeline throughput vs the training step's consumption, in one process.
+
+    python benchmarks/input_pipeline.py [--source builtin|ROOT] [--model ours] [--batch 16]
+
+Measures, at the default training batch (``vsr_latent.configs.base.DEFAULT_BATCH_SIZE``, LR patch
+``DEFAULT_LR_PATCH``, the model's L):
+
+1. the tf.data training pipeline (``vsr_latent.data.pipelines.train_dataset``): samples/s over
+   ``--batches`` batches after a warm-up, nothing else running;
+2. the training step: forward + backward + Adam update on an L2 loss for
+   ``vsr_latent.models.build_model(--model)`` (or ``--stand_in``: a 10-layer Conv3D network with a
+   depth-to-space upscaler of comparable cost), fed one fixed batch so that the pipeline is not in
+   the measurement; samples/s over ``--steps`` steps after a warm-up.
+
+Prints both rates and their ratio; the target is a ratio >= 2 (the pipeline never starves the
+step). Run it on the machine that trains: on a CPU-only machine the step is far slower than on a
+GPU and the ratio is correspondingly larger.
+"""
+
+import argparse
+import os
+import platform
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+
+def stand_in_model(seq_len, filters=64, layers=10, scale=4):
+    """10 Conv3D layers (k3, LeakyReLU) and a depth-to-space x4 upscaler, about 1 M parameters."""
+    import keras
+    import tensorflow as tf
+
+    def to_space(t):
+        s = tf.shape(t)
+        frames = tf.reshape(t, [-1, s[2], s[3], 3 * scale * scale])
+        up = tf.nn.depth_to_space(frames, scale)
+        return tf.reshape(up, [-1, seq_len, s[2] * scale, s[3] * scale, 3])
+
+    x = inp = keras.Input((seq_len, None, None, 3))
+    for _ in range(layers):
+        x = keras.layers.Conv3D(filters, 3, padding="same")(x)
+        x = keras.layers.LeakyReLU(0.2)(x)
+    x = keras.layers.Conv3D(3 * scale * scale, 3, padding="same")(x)
+    return keras.Model(inp, keras.layers.Lambda(to_space)(x))
+
+
+def time_pipeline(ds, batches, warmup=3):
+    it = iter(ds)
+    for _ in range(warmup):
+        lr, hr = next(it)
+    t = time.perf_counter()
+    n = 0
+    for _ in range(batches):
+        lr, hr = next(it)
+        n += int(lr.shape[0])
+    hr.numpy()
+    return n / (time.perf_counter() - t), (lr, hr)
+
+
+def time_step(model, lr, hr, steps, warmup=2):
+    import keras
+    import tensorflow as tf
+
+    opt = keras.optimizers.Adam(1e-4, beta_1=0.9, beta_2=0.999, global_clipnorm=3.0)
+
+    @tf.function(jit_compile=False)
+    def step(lr, hr):
+        with tf.GradientTape() as tape:
+            sr = model(lr, training=True)
+            loss = tf.reduce_mean(tf.square(sr - hr))
+        grads = tape.gradient(loss, model.trainable_variables)
+        opt.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    for _ in range(warmup):
+        step(lr, hr).numpy()
+    t = time.perf_counter()
+    for _ in range(steps):
+        loss = step(lr, hr)
+    loss.numpy()
+    return steps * int(lr.shape[0]) / (time.perf_counter() - t)
+
+
+def main(argv=None):
+    from vsr_latent.configs.base import DEFAULT_BATCH_SIZE, DEFAULT_LR_PATCH
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--source", default="builtin", help="'builtin' or a dataset root")
+    p.add_argument("--model", default="ours", help="registry model name (default ours)")
+    p.add_argument("--stand_in", action="store_true", help="time a Conv3D stand-in model instead")
+    p.add_argument("--batch", type=int, default=DEFAULT_BATCH_SIZE)
+    p.add_argument("--lr_patch", type=int, default=DEFAULT_LR_PATCH)
+    p.add_argument("--seq_len", type=int, default=None, help="default: the model's")
+    p.add_argument("--degradation", default="bi")
+    p.add_argument("--batches", type=int, default=20, help="timed pipeline batches")
+    p.add_argument("--steps", type=int, default=3, help="timed training steps (0: pipeline only)")
+    args = p.parse_args(argv)
+
+    import tensorflow as tf
+
+    from vsr_latent.data.pipelines import train_dataset
+
+    model, what = None, None
+    if not args.stand_in:
+        try:
+            from vsr_latent.models import build_model
+
+            model = build_model(args.model, seq_len=args.seq_len)
+            what = f"build_model({args.model!r}), {model.count_params():,} parameters"
+        except ImportError:
+            model = None
+    seq_len = args.seq_len or (model.seq_len if model is not None else 7)
+    if model is None:
+        model = stand_in_model(seq_len)
+        what = f"stand-in Conv3D (10 layers x 64 filters), {model.count_params():,} parameters"
+
+    ds = train_dataset(args.source, seq_len=seq_len, lr_size=(args.lr_patch, args.lr_patch),
+                       degradation=args.degradation, batch_size=args.batch, seed=0)
+    pipe_sps, (lr, hr) = time_pipeline(ds, args.batches)
+    step_sps = time_step(model, lr, hr, args.steps) if args.steps > 0 else None
+    devices = [d.device_type for d in tf.config.list_physical_devices()]
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
+          f"TF devices {sorted(set(devices))}")
+    print(f"batch {args.batch} x L={seq_len} x {args.lr_patch}x{args.lr_patch} LR "
+          f"({args.lr_patch * 4}x{args.lr_patch * 4} HR), source {args.source}, {args.degradation}")
+    print(f"model: {what}")
+    print(f"input pipeline: {pipe_sps:10.1f} samples/s")
+    if step_sps is None:
+        return 0
+    print(f"training step : {step_sps:10.1f} samples/s")
+    ratio = pipe_sps / step_sps
+    print(f"ratio pipeline/step: {ratio:.1f}x (target >= 2: {'met' if ratio >= 2 else 'NOT met'})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
