@@ -94,6 +94,26 @@ def test_axis_weights_ramp_and_partition_of_unity():
     np.testing.assert_allclose(first[48 * s:] + second[: 16 * s], 1.0, atol=1e-6)
 
 
+@pytest.mark.parametrize("h,w,tile,overlap", [(144, 176, 48, 16), (272, 640, 128, 16),
+                                               (100, 37, 32, 8), (65, 65, 24, 0)])
+def test_tile_plan_weights_sum_to_one(h, w, tile, overlap):
+    """The blend is a convex combination everywhere: a constant frame stays exactly constant,
+    so no brightness seam can appear at a join."""
+    s = 4
+    total = np.zeros((h * s, w * s, 3), np.float64)
+    for (y0, y1, x0, x1), weight in up.tile_plan(h, w, tile, overlap, s):
+        assert weight.shape == ((y1 - y0) * s, (x1 - x0) * s, 3) and weight.min() > 0
+        total[y0 * s:y1 * s, x0 * s:x1 * s] += weight
+    np.testing.assert_allclose(total, 1.0, atol=1e-6)
+
+
+def test_upscale_module_does_not_import_tensorflow():
+    # The onnxruntime backend upscales videos without TensorFlow.
+    code = ("import sys, vsr_latent.upscale, vsr_latent.data.video_io; "
+            "sys.exit('tensorflow' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT).returncode == 0
+
+
 def test_resolve_tile_budget():
     h = w = int(math.isqrt(up.TILE_PIXEL_BUDGET))
     assert up.resolve_tile((h, w), None) is None
