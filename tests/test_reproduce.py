@@ -121,3 +121,100 @@ def test_scale_settings():
     full = settings_for("full", data_root="/data/vsr")
     assert full.overrides_for(two_stage) == ["data.source=/data/vsr"]
     assert full.val_max_clips is None and full.vid4_crop is None
+
+
+# ---- scripts -------------------------------------------------------------------------------
+
+
+def test_scripts_are_thin_wrappers():
+    from vsr_latent.paths import REPO_ROOT
+    from vsr_latent.reproduce import NAMES
+
+    for name in NAMES + ("all",):
+        script = REPO_ROOT / "reproduce" / f"{name}.sh"
+        text = script.read_text()
+        assert script.stat().st_mode & 0o111, f"{script} is not executable"
+        assert f'exec python -m vsr_latent.reproduce {name} "$@"' in text
+
+
+def test_run_folder_with_other_settings_is_not_reused(tmp_path):
+    from vsr_latent.configs import get_config
+    from vsr_latent.reproduce.runs import run_is_complete
+
+    cfg = get_config("table1_res16", scale="smoke")
+    run = tmp_path / "table1_res16"
+    assert not run_is_complete(run, cfg)  # nothing there yet
+    run.mkdir()
+    (run / "config.json").write_text(cfg.to_json())
+    assert not run_is_complete(run, cfg)  # same config, unfinished: training resumes it
+    (run / "model.keras").write_bytes(b"")
+    assert run_is_complete(run, cfg)
+    other = get_config("table1_res16", scale="smoke", overrides=["stage1_steps=99"])
+    with pytest.raises(ConfigError, match="stage1_steps"):
+        run_is_complete(run, other)
+
+
+# ---- one table end to end (smoke scale, CPU) -----------------------------------------------
+
+
+def test_table5_end_to_end_smoke(tmp_path, vid4_gt, capsys):
+    """Trains the final model for a few steps, times it on (cut) Vid4, writes the table; a
+    second invocation reuses the finished run instead of training again."""
+    from vsr_latent.models import build_model, count_params
+    from vsr_latent.reproduce.cli import main
+
+    out, runs = tmp_path / "results", tmp_path / "runs"
+    argv = ["table5", "--scale", "smoke", "--steps", "2", "--out", str(out), "--runs", str(runs),
+            "--vid4_root", str(vid4_gt.parent), "--quiet"]
+    assert main(argv) == 0
+    rows = {(r["row"], r["metric"]): r for r in read_results_csv(out / "table5.csv")}
+    # Every row the package measures has a number; quoted rows are labelled and have none.
+    for r in paper.TABLE5.rows:
+        for metric in ("params", "seconds_per_frame"):
+            row = rows[(r.key, metric)]
+            if r.measure:
+                assert row["status"] == "measured" and row["ours"] is not None, row
+            else:
+                assert row["status"] == "quoted" and row["ours"] is None
+    # The parameter count is the trained model's, counted independently here.
+    expected = count_params(build_model("ours", seq_len=7, filters=8))
+    assert rows[("ours", "params")]["ours"] == expected
+    assert 0 < rows[("ours", "seconds_per_frame")]["ours"] < 60
+    md = (out / "table5.md").read_text()
+    assert "SMOKE SCALE" in md and "trained now" in md
+    assert "**Hardware**: CPU:" in md and "**Timing device**: CPU:" in md
+    assert (runs / "smoke" / "ours" / "model.keras").is_file()
+
+    assert main(argv) == 0  # reuses the finished run
+    md2 = (out / "table5.md").read_text()
+    assert "reused (already complete)" in md2 and "trained now" not in md2
+
+
+@pytest.mark.slow
+def test_table1_full_scale_path_on_a_tiny_dataset_root(tmp_path, carphone):
+    """The full-scale path (dataset root made by data_tools, Remote key frames from
+    select_remote) with training shortened by --set, on a CPU."""
+    from data_tools.make_dataset import main as make_dataset
+    from data_tools.select_remote import main as select_remote
+    from vsr_latent.reproduce.cli import main
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / carphone.name).symlink_to(carphone)
+    root = tmp_path / "root"
+    make_dataset([str(src), str(root), "--clip_len", "21", "--num_train", "1", "--num_val", "1",
+                  "--no_progress"])
+    select_remote([str(root), "--motion_threshold", "0", "--scene_threshold", "0",
+                   "--no_progress"])
+    out, runs = tmp_path / "results", tmp_path / "runs"
+    argv = ["table1", "--scale", "full", "--data_root", str(root), "--out", str(out),
+            "--runs", str(runs), "--quiet", "--set", "stage1_steps=2",
+            "--set", "model_overrides.filters=8", "--set", "data.lr_patch=8",
+            "--set", "data.batch_size=2"]
+    assert main(argv) == 0
+    rows = {r["row"]: r for r in read_results_csv(out / "table1.csv")}
+    assert all(r["status"] == "measured" and r["scale"] == "full" for r in rows.values())
+    assert all(0 < r["ours"] < 60 for r in rows.values())  # 2 steps: a number, not a good one
+    md = (out / "table1.md").read_text()
+    assert "Scale: **full**" in md and f"dataset root `{root}`" in md
+    assert (runs / "table1_latn10" / "model.keras").is_file()  # full runs: runs/<config>/

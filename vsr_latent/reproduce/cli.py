@@ -29,6 +29,11 @@ def add_arguments(parser, *, defaults_out="results", defaults_runs="runs"):
                              f"<runs>/smoke/<config>)")
     parser.add_argument("--steps", type=int, default=None,
                         help="smoke scale only: training steps per run (stage 2 gets half)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE",
+                        help="training setting for every config, as `vsr-latent train --set` "
+                             "(e.g. data.batch_size=8 where the default batch does not fit); "
+                             "repeatable")
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
 
 
@@ -64,17 +69,19 @@ def run_one(name, ctx):
 
 
 def reproduce(names, *, scale=None, data_root=None, vid4_root=None, out="results", runs="runs",
-              steps=None, quiet=False, argv=None):
-    """Runs the named drivers in order, sharing runs between them; returns
-    ``(files written, failures)``."""
+              steps=None, quiet=False, argv=None, shared_runs=None, command=None, overrides=()):
+    """Runs the named drivers in order, sharing runs between them (and with other calls given
+    the same ``shared_runs`` dict); returns ``(files written, failures)``."""
     from vsr_latent.reproduce.context import make_context
 
-    shared, written, failures = {}, [], []
+    shared = {} if shared_runs is None else shared_runs
+    written, failures = [], []
     info = None
     for name in names:
         ctx = make_context(name, scale=scale, data_root=data_root, vid4_root=vid4_root,
                            out_dir=out, runs_dir=runs, steps=steps, argv=argv, quiet=quiet,
-                           hardware_info=info, shared_runs=shared)
+                           hardware_info=info, shared_runs=shared, command=command,
+                           overrides=overrides)
         info = ctx.hardware
         files = run_one(name, ctx)
         for f in files:
@@ -93,7 +100,8 @@ def main(argv=None):
     try:
         written, failures = reproduce(names, scale=args.scale, data_root=args.data_root,
                                       vid4_root=args.vid4_root, out=args.out, runs=args.runs,
-                                      steps=args.steps, quiet=args.quiet, argv=argv)
+                                      steps=args.steps, quiet=args.quiet, argv=argv,
+                                      overrides=args.overrides)
     except VsrError as e:
         print(f"reproduce {args.name}: error: {e}", file=sys.stderr)
         return 2

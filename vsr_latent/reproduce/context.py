@@ -99,15 +99,17 @@ class Context:
 
 def make_context(name, *, scale=None, data_root=None, vid4_root=None, out_dir="results",
                  runs_dir="runs", steps=None, argv=None, quiet=False, hardware_info=None,
-                 shared_runs=None):
+                 shared_runs=None, command=None, overrides=()):
     """A :class:`Context`, choosing the scale (printed) from the arguments and the GPUs seen."""
     info = hardware_info or hardware.describe()
     chosen, reason = choose_scale(scale, data_root, info["gpus"])
     vid4 = Path(vid4_root) if vid4_root else default_vid4_root()
     argv = sys.argv[1:] if argv is None else list(argv)
-    command = "python -m vsr_latent.reproduce " + " ".join(shlex.quote(a) for a in argv)
+    if command is None:
+        command = "python -m vsr_latent.reproduce " + " ".join(shlex.quote(a) for a in argv)
     ctx = Context(
-        name=name, scale=settings_for(chosen, data_root=data_root, steps=steps),
+        name=name, scale=settings_for(chosen, data_root=data_root, steps=steps,
+                                             overrides=overrides),
         scale_reason=reason, out_dir=Path(out_dir), runs_root=Path(runs_dir),
         data_root=data_root, vid4_root=vid4, command=command.strip(), hardware=info,
         quiet=quiet,

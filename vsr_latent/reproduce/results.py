@@ -154,7 +154,8 @@ class ResultsTable:
         if self.scale == "smoke":
             lines += [SMOKE_WARNING, ""]
         else:
-            lines += [f"Scale: **{self.scale}** (the paper's data and settings).", ""]
+            lines += [f"Scale: **{self.scale}** (the paper's data; settings under \"How these "
+                      "numbers were made\").", ""]
         lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         n_paper = len(self.paper.metrics)
         for row in self.paper.rows:

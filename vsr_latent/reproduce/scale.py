@@ -59,6 +59,7 @@ class ScaleSettings:
     vid4_crop: tuple | None = None
     data_source: str = "builtin"
     timing_repeats: int = 1
+    user_overrides: tuple = field(default_factory=tuple)
 
     def overrides_for(self, config):
         """The ``key=value`` list that turns ``config`` into this scale's version of it."""
@@ -69,19 +70,28 @@ class ScaleSettings:
             out.append(f"stage2_steps={self.stage2_steps}")
         if self.data_source != "builtin":
             out.append(f"data.source={self.data_source}")
-        return out + list(self.train_overrides)
+        out += list(self.train_overrides)
+        for item in self.user_overrides:
+            # A step count of a stage a config does not have is left alone (0 stays 0), so
+            # "--set stage2_steps=N" can be given to every table.
+            key = item.split("=", 1)[0].strip()
+            if key in ("stage1_steps", "stage2_steps") and getattr(config, key) == 0:
+                continue
+            out.append(item)
+        return out
 
     def describe(self):
+        user = (" ; user settings: " + " ".join(self.user_overrides)) if self.user_overrides else ""
         if self.name == "full":
-            return "the configs' own settings (the paper's where it gives them)"
+            return "the configs' own settings (the paper's where it gives them)" + user
         return (f"stage 1: {self.stage1_steps} steps, stage 2: {self.stage2_steps} steps, "
-                + " ".join(self.train_overrides))
+                + " ".join(self.train_overrides) + user)
 
 
 # Smoke settings: chosen so that `vsr-latent quickstart` (every table and figure: about 30 small
 # training runs) finishes on 2 CPU cores in about 15 minutes.
-SMOKE_STEPS = 30
-SMOKE_STAGE2_STEPS = 15
+SMOKE_STEPS = 150
+SMOKE_STAGE2_STEPS = 50
 SMOKE_TRAIN_OVERRIDES = (
     "model_overrides.filters=8",
     "optimizer.learning_rate=0.001",
@@ -96,11 +106,20 @@ SMOKE_VID4_FRAMES = 10
 SMOKE_VID4_CROP = (48, 48)
 
 
-def settings_for(scale, data_root=None, steps=None):
+def settings_for(scale, data_root=None, steps=None, overrides=()):
     """The :class:`ScaleSettings` of ``scale``; ``steps`` overrides the smoke step count (stage 2
-    gets half of it)."""
+    gets half of it); ``overrides`` are the user's ``key=value`` training settings (``--set``),
+    applied to every config after the scale's own."""
+    overrides = tuple(overrides or ())
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected key=value")
     if scale == "full":
-        return ScaleSettings(name="full", data_source=str(data_root), timing_repeats=3)
+        if steps is not None:
+            raise ConfigError("--steps is for --scale smoke; at full scale use "
+                              "--set stage1_steps=N --set stage2_steps=N")
+        return ScaleSettings(name="full", data_source=str(data_root), timing_repeats=3,
+                             user_overrides=overrides)
     if scale != "smoke":
         raise ConfigError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
     s1 = SMOKE_STEPS if steps is None else int(steps)
@@ -108,5 +127,5 @@ def settings_for(scale, data_root=None, steps=None):
     return ScaleSettings(
         name="smoke", stage1_steps=s1, stage2_steps=s2, train_overrides=SMOKE_TRAIN_OVERRIDES,
         val_max_clips=SMOKE_VAL_CLIPS, vid4_max_frames=SMOKE_VID4_FRAMES,
-        vid4_crop=SMOKE_VID4_CROP,
+        vid4_crop=SMOKE_VID4_CROP, user_overrides=overrides,
     )

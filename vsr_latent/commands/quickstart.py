@@ -1,0 +1,81 @@
+"""``vsr-latent quickstart``: a first run that reproduces every table and figure at smoke scale.
+
+Tiny models are trained for a few steps on the built-in clips (no download) and evaluated; Tables
+4 and 5 use Vid4 when it is found (``--vid4_root`` or ``../shared/data/Vid4``). On 2 CPU cores the
+whole run takes about a quarter of an hour. The numbers check that everything works end to end;
+they are labelled as smoke scale and are not comparable to the paper's (use
+``reproduce/<table>.sh --scale full --data_root DIR`` on GPUs for those).
+"""
+
+import time
+
+STEPS = [
+    ("table1", "Table 1: Res16 / Satn10 / Latn10 (L = 4) on Normal and Remote validation clips"),
+    ("figure6", "Figure 6: Latn10_n and Satn10_n for n = 3..11 (16 more small models)"),
+    ("table2", "Table 2: five ways of combining long and short attention"),
+    ("table3", "Table 3: variational attention, stage 2 from the L = 7 models"),
+    ("table4", "Table 4: the final model on Vid4 (paper and standard protocols)"),
+    ("table5", "Table 5: parameters and seconds per frame"),
+    ("figure7_8", "Figures 7 and 8: attention pictures"),
+]
+
+
+def register(subparsers):
+    p = subparsers.add_parser(
+        "quickstart", help="reproduce every table and figure at smoke scale (minutes, CPU)",
+        description=__doc__.split("\n\n")[1])
+    p.add_argument("--out", default="results", help="where the tables and figures go (default ./results)")
+    p.add_argument("--runs", default="runs",
+                   help="where training runs go (default ./runs; smoke runs in <runs>/smoke/)")
+    p.add_argument("--vid4_root", default=None,
+                   help="Vid4 folder with GT/<sequence>/ (default ../shared/data/Vid4 if present)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="training steps per model (default: the smoke scale's)")
+    p.add_argument("--only", nargs="+", choices=[n for n, _ in STEPS], default=None,
+                   help="run only these tables/figures")
+    p.set_defaults(func=run)
+
+
+def run(args):
+    from pathlib import Path
+
+    from vsr_latent.reproduce.cli import reproduce
+    from vsr_latent.reproduce.context import default_vid4_root
+    from vsr_latent.reproduce.scale import settings_for
+
+    t0 = time.monotonic()
+    steps = [(n, d) for n, d in STEPS if args.only is None or n in args.only]
+    s = settings_for("smoke", steps=args.steps)
+    vid4 = args.vid4_root or default_vid4_root()
+    print("vsr-latent quickstart: reproducing the paper's tables and figures at SMOKE scale")
+    print(f"  tiny models, {s.stage1_steps} training steps each ({s.stage2_steps} more for "
+          "variational stage 2), built-in clips, CPU")
+    print("  the numbers show the pipeline works; they are NOT comparable to the paper's")
+    print(f"  Vid4 (Tables 4, 5): {vid4 if vid4 else 'not found - those rows will say not run'}")
+    print(f"  runs -> {Path(args.runs) / 'smoke'}/, results -> {args.out}/")
+    failures = []
+    shared = {}
+    command = "vsr-latent quickstart " + " ".join(
+        f"{k} {v}" for k, v in (("--out", args.out), ("--runs", args.runs),
+                                ("--vid4_root", args.vid4_root), ("--steps", args.steps)) if v)
+    for i, (name, what) in enumerate(steps, 1):
+        print(f"\n[{i}/{len(steps)}] {what}  ({time.monotonic() - t0:.0f} s so far)", flush=True)
+        written, failed = reproduce(
+            [name], scale="smoke", vid4_root=vid4, out=args.out, runs=args.runs,
+            steps=args.steps, quiet=False,
+            shared_runs=shared, command=command)
+        failures += failed
+        for f in written:
+            print(f"    wrote {f}")
+    total = time.monotonic() - t0
+    print(f"\nquickstart finished in {total / 60:.1f} min.")
+    print(f"Tables (paper number beside ours, how each was made): {args.out}/table1.md ... "
+          f"table5.md, figure6.md, figure7_8.md")
+    print(f"Figures: {args.out}/figure6.png, figure7.png, figure8.png")
+    print("At the paper's scale: reproduce/all.sh --scale full --data_root DATASET_ROOT (GPUs).")
+    if failures:
+        print(f"{len(failures)} row(s) failed and are written as 'not run':")
+        for f in failures:
+            print(f"  {f}")
+        return 1
+    return 0
