@@ -18,6 +18,8 @@ Sources: ``"builtin"`` (photographs moved under a virtual camera, :mod:`.builtin
 dataset root made by ``python -m data_tools.make_dataset`` (:mod:`.dataset_root`).
 """
 
+import warnings
+
 import numpy as np
 
 from vsr_latent.data import builtin as builtin_mod
@@ -198,34 +200,64 @@ def train_dataset(source="builtin", *, seq_len, lr_size=(32, 32), scale=4, degra
 
 
 def _chunks(frames_hr, seq_len, degradation, scale, quantize, name):
-    hr = crop_to_multiple(np.asarray(frames_hr), scale, path=name)
-    t = hr.shape[0]
-    if t < seq_len:
-        raise InputError(name, f"clip has {t} frames, fewer than the sequence length {seq_len}")
-    for s in range(0, t - seq_len + 1, seq_len):
-        chunk = hr[s : s + seq_len].astype(np.float32)
-        lr = degrade(chunk, degradation, scale)
-        if quantize:
-            lr = np.clip(np.round(lr), 0, 255)
-        yield lr[None], chunk[None]
+    """Consecutive chunks of L frames from an iterable of frames (streamed: L frames in memory)."""
+    buf = []
+    for f in frames_hr:
+        buf.append(f)
+        if len(buf) == seq_len:
+            hr = crop_to_multiple(np.stack(buf), scale, path=name, warn=False).astype(np.float32)
+            buf = []
+            lr = degrade(hr, degradation, scale)
+            if quantize:
+                lr = np.clip(np.round(lr), 0, 255)
+            yield lr[None], hr[None]
+
+
+class _Lazy:
+    """A validation clip: name, frame count, size, and a way to stream its frames."""
+
+    def __init__(self, name, num_frames, size, frames):
+        self.name, self.num_frames, self.size, self._frames = name, num_frames, size, frames
+
+    def frames(self):
+        if callable(self._frames):
+            return self._frames()
+        return iter(self._frames)
+
+
+def _folder_frames(path):
+    from vsr_latent.data.video_io import FolderSource
+
+    def gen():
+        with FolderSource(path) as src:
+            yield from src
+
+    return gen
 
 
 def _validation_clips(source, max_clips):
-    """Yields (name, uint8 (T, H, W, 3)) validation clips of a source."""
-    from vsr_latent.data.vid4 import read_frame_folder
-
     if source == "builtin":
         clips = builtin_mod.builtin_clips(
             BUILTIN_VALIDATION_CLIPS, BUILTIN_NUM_FRAMES, BUILTIN_VALIDATION_SIZE, split="validation"
         )
-        for i, c in enumerate(clips[:max_clips]):
-            yield f"builtin-validation:{i}", c
-        return
+        return [_Lazy(f"builtin-validation:{i}", c.shape[0], c.shape[1:3], c)
+                for i, c in enumerate(clips[:max_clips])]
     clips = dataset_root.list_clips(source, "validation")
     if not clips:
         raise InputError(source, "the dataset root has no finished 'validation' clips")
-    for c in clips[:max_clips]:
-        yield str(c.dir), read_frame_folder(c.dir)
+    return [_Lazy(str(c.dir), len(c), c.size, _folder_frames(c.dir)) for c in clips[:max_clips]]
+
+
+def _check_lengths(clips, seq_len, scale):
+    for c in clips:
+        if c.num_frames < seq_len:
+            raise InputError(
+                c.name, f"clip has {c.num_frames} frames, fewer than the sequence length {seq_len}"
+            )
+        h, w = c.size
+        if h % scale or w % scale:
+            warnings.warn(f"{c.name}: frame size {w}x{h} is not a multiple of {scale}; cropped to "
+                          f"{w - w % scale}x{h - h % scale}", stacklevel=3)
 
 
 def validation_dataset(source="builtin", *, seq_len, scale=4, degradation="bi", max_clips=None,
@@ -233,26 +265,24 @@ def validation_dataset(source="builtin", *, seq_len, scale=4, degradation="bi", 
     """(lr, hr) of whole frames, each clip cut into consecutive chunks of L frames (batch 1).
 
     A clip's last frames that do not fill a chunk are dropped (validation losses are averaged over
-    real frames only; padded inference is ``vsr_latent.inference``'s job). LR frames come from the
-    NumPy ``degrade`` (same weights as the training pipeline's TF version).
+    real frames only; padded inference is ``vsr_latent.inference``'s job). Clips are streamed from
+    disk, L frames at a time. LR frames come from the NumPy ``degrade`` (same weights as the
+    training pipeline's TF version).
     """
     tf = _import_tf()
     check_method(degradation)
     seq_len = _check_seq_len(seq_len)
-    # Validate eagerly so bad input fails here, not inside iteration.
-    clips = list(_validation_clips(source, max_clips))
+    clips = _validation_clips(source, max_clips)
+    _check_lengths(clips, seq_len, scale)
 
     def gen():
-        for name, frames in clips:
-            yield from _chunks(frames, seq_len, degradation, scale, quantize, name)
+        for c in clips:
+            yield from _chunks(c.frames(), seq_len, degradation, scale, quantize, c.name)
 
     spec = (
         tf.TensorSpec([1, seq_len, None, None, 3], tf.float32),
         tf.TensorSpec([1, seq_len, None, None, 3], tf.float32),
     )
-    for name, frames in clips:
-        if frames.shape[0] < seq_len:
-            raise InputError(name, f"clip has {frames.shape[0]} frames, fewer than the sequence length {seq_len}")
     return tf.data.Dataset.from_generator(gen, output_signature=spec)
 
 
@@ -262,16 +292,18 @@ def _remote_clips(root, max_clips):
     if root == "builtin":
         from vsr_latent.data.builtin import builtin_remote_clips
 
-        for i, (frames, keys) in enumerate(builtin_remote_clips()[:max_clips]):
-            yield f"builtin-remote:{i}", frames, keys
-        return
+        return [(_Lazy(f"builtin-remote:{i}", f.shape[0], f.shape[1:3], f), keys)
+                for i, (f, keys) in enumerate(builtin_remote_clips()[:max_clips])]
     clips = [c for c in dataset_root.list_clips(root, "validation") if c.remote]
     if not clips:
         raise InputError(root, "no Remote clips: run `python -m data_tools.select_remote` first")
+    out = []
     for c in clips[:max_clips]:
         if not c.key_frames:
             raise InputError(c.dir, "a Remote clip without key frames")
-        yield str(c.dir), read_frame_folder(c.dir), read_frame_folder(c.dir / dataset_root.KEY_FRAMES_DIR)
+        out.append((_Lazy(str(c.dir), len(c), c.size, _folder_frames(c.dir)),
+                    read_frame_folder(c.dir / dataset_root.KEY_FRAMES_DIR)))
+    return out
 
 
 def remote_dataset(root, *, seq_len, scale=4, degradation="bi", max_clips=None,
@@ -285,18 +317,16 @@ def remote_dataset(root, *, seq_len, scale=4, degradation="bi", max_clips=None,
     tf = _import_tf()
     check_method(degradation)
     seq_len = _check_seq_len(seq_len)
-    clips = list(_remote_clips(root, max_clips))
-    for name, frames, _ in clips:
-        if frames.shape[0] < seq_len:
-            raise InputError(name, f"clip has {frames.shape[0]} frames, fewer than the sequence length {seq_len}")
+    clips = _remote_clips(root, max_clips)
+    _check_lengths([c for c, _ in clips], seq_len, scale)
 
     def gen():
-        for name, frames, keys in clips:
-            k = crop_to_multiple(keys, scale, path=name, warn=False).astype(np.float32)
+        for c, keys in clips:
+            k = crop_to_multiple(keys, scale, path=c.name, warn=False).astype(np.float32)
             lr_keys = degrade(k, degradation, scale)
             if quantize:
                 lr_keys = np.clip(np.round(lr_keys), 0, 255)
-            for lr, hr in _chunks(frames, seq_len, degradation, scale, quantize, name):
+            for lr, hr in _chunks(c.frames(), seq_len, degradation, scale, quantize, c.name):
                 yield {"frames": lr, "key_frames": lr_keys[None]}, hr
 
     spec = (
