@@ -5,8 +5,7 @@ takes ``frames`` float32 [batch, L, H, W, 3] on [0, 255] (any L, H, W) and retur
 ``{"sr": float32 [batch, L, 4H, 4W, 3]}`` on [0, 255]. A second signature ``serve_with_keys``
 takes ``frames`` and ``key_frames`` [batch, N, H, W, 3] (external key frames for long
 attention). The folder is written aside and renamed into place (``atomic_dir``). The variational
-mode at export time is kept and can be read back as ``loaded.sampling_flag`` isn't needed: the
-mode is a saved variable, so the exported model behaves like the model did when exported.
+mode is a saved variable: the exported model samples if and only if the model did at export.
 """
 
 from pathlib import Path
