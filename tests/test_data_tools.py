@@ -230,3 +230,13 @@ def test_prepare_vid4(tmp_path, capsys):
         )
     assert prepare_vid4.main([str(gt), str(out), "--no_progress"]) == 2  # city etc. missing
     assert "missing sequence" in capsys.readouterr().err
+
+
+def test_yuv_parameters_from_file_name(tmp_path):
+    assert make_dataset.yuv_params_from_name("Campfire_3840x2160_10bit.yuv") == ((2160, 3840), 10)
+    assert make_dataset.yuv_params_from_name("a_64x48.yuv") == ((48, 64), 8)
+    assert make_dataset.yuv_params_from_name("a.yuv", (8, 8), 10) == ((8, 8), 10)
+    from vsr_latent.errors import InputError
+
+    with pytest.raises(InputError, match="--yuv_size"):
+        make_dataset.yuv_params_from_name(tmp_path / "plain.yuv")

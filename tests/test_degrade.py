@@ -125,3 +125,16 @@ def test_degrade_command(tmp_path, capsys):
     assert cli.main(["degrade", str(tmp_path / "empty"), str(tmp_path / "o3")]) == 2
     assert "empty folder" in capsys.readouterr().err
     assert not (tmp_path / "o3").exists()
+
+
+def test_degrade_command_reads_10bit_yuv(tmp_path):
+    from vsr_latent.data import yuv as yuv_mod
+
+    frames = np.random.default_rng(6).integers(0, 256, (2, 16, 24, 3), dtype=np.uint8)
+    path = tmp_path / "clip.raw"
+    path.write_bytes(b"".join(yuv_mod.rgb_to_yuv420(f, 10) for f in frames))
+    out = tmp_path / "lr"
+    assert cli.main(["degrade", "--yuv_size", "24x16", "--yuv_bit_depth", "10", "--no_progress",
+                     str(path), str(out)]) == 0
+    decoded = read_frames(path, yuv_size=(16, 24), yuv_bit_depth=10)
+    np.testing.assert_array_equal(read_frames(out), np.clip(np.round(degrade(decoded, "bi", 4)), 0, 255))
