@@ -8,7 +8,8 @@ with the length of the video.
 
 Large frames are cut into overlapping spatial tiles, each upscaled on its own and blended back
 with feathered (linear ramp) weights over the overlap, so the model's memory does not grow with
-the frame size and the tile joins do not show. Decisions the paper leaves open (GAP), each named
+the frame size and the tile joins do not show (what remains proportional to the frame size is
+one window of L output frames, which the writer needs whole). Decisions the paper leaves open (GAP), each named
 once here:
 
 * ``TILE_PIXEL_BUDGET``: frames with more LR pixels than this are tiled by default (``tile=None``).
