@@ -5,6 +5,15 @@ import os
 
 import tensorflow as tf
 
+# A collective (all-reduce) that waits longer than this for its peers fails with
+# DeadlineExceededError instead of hanging: the guard for a peer that is alive but stuck. It must
+# exceed the longest legitimate wait of one worker for another (the chief writing a checkpoint or
+# image summaries, the first step's tracing), hence minutes, not seconds. A peer that is gone (its
+# process killed, its machine down) is caught sooner: a reset connection fails the next
+# collective at once, and MultiWorkerMirroredStrategy's peer health checks (every 30 s, 3 tries of
+# 10 s: TensorFlow's defaults) abort the collectives within about a minute otherwise.
+COLLECTIVE_TIMEOUT_S = 300.0
+
 
 def default_strategy():
     """MultiWorkerMirrored when TF_CONFIG is set, Mirrored over several GPUs, else one device.
@@ -13,13 +22,21 @@ def default_strategy():
     MultiWorkerMirroredStrategy Keras 3's fit fails with a PerReplica-to-Tensor conversion error.
     """
     if os.environ.get("TF_CONFIG"):
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return multi_worker_strategy()
     gpus = tf.config.list_logical_devices("GPU")
     if len(gpus) > 1:
         return tf.distribute.MirroredStrategy([g.name for g in gpus])
     if len(gpus) == 1:
         return tf.distribute.OneDeviceStrategy(gpus[0].name)
     return tf.distribute.get_strategy()
+
+
+def multi_worker_strategy(collective_timeout_s=COLLECTIVE_TIMEOUT_S):
+    """MultiWorkerMirroredStrategy from TF_CONFIG whose collectives time out (see above)."""
+    options = tf.distribute.experimental.CommunicationOptions(
+        timeout_seconds=collective_timeout_s
+    )
+    return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
 
 
 def worker_info(strategy):
