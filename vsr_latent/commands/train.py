@@ -55,12 +55,39 @@ def run(args):
 
     if run_folder.latest_checkpoint(run_dir) is None:
         print(f"Training {config.name} ({config.total_steps} steps) in {run_dir}", flush=True)
-    metrics = train(config, run_dir, progress=args.progress,
-                    log=lambda msg: print(msg, flush=True))
+    try:
+        metrics = train(config, run_dir, progress=args.progress,
+                        log=lambda msg: print(msg, flush=True))
+    except Exception as e:
+        raise _lost_peer_error(e, run_dir) or e
     summary = ", ".join(
         f"{k}={v:.4g}" for k, v in metrics.items() if k != "step" and isinstance(v, float)
     )
+    model_file = run_folder.model_path(run_dir)  # absent on a non-chief worker: chief writes it
     print(f"Finished {config.name} at step {metrics['step']}"
-          + (f": {summary}" if summary else "") + f"; model: {run_folder.model_path(run_dir)}",
+          + (f": {summary}" if summary else "")
+          + (f"; model: {model_file}" if model_file.is_file() else ""),
           flush=True)
     return 0
+
+
+def _lost_peer_error(error, run_dir):
+    """A TrainingError for a multi-worker run whose collectives failed (a peer died or hung)."""
+    import os
+
+    import tensorflow as tf
+
+    from vsr_latent.errors import TrainingError
+    from vsr_latent.training import run_folder
+
+    lost = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError)
+    if not os.environ.get("TF_CONFIG") or not isinstance(error, lost):
+        return None
+    detail = next((line.strip() for line in str(error).splitlines()
+                   if "aborted" in line or "down" in line or "deadline" in line.lower()),
+                  type(error).__name__)
+    latest = run_folder.latest_checkpoint(run_dir)
+    return TrainingError(
+        f"lost contact with another worker ({detail}); start every worker again with the same "
+        f"command to resume from the last checkpoint" + (f" ({latest})" if latest else "")
+    )
