@@ -90,7 +90,8 @@ def find_sources(src_dir):
     if not src_dir.is_dir():
         raise InputError(src_dir, "the sources folder does not exist")
     found = []
-    for p in sorted(src_dir.rglob("*"), key=lambda q: natural_key(str(q))):
+    candidates = [src_dir] + sorted(src_dir.rglob("*"), key=lambda q: natural_key(str(q)))
+    for p in candidates:
         if any(part.startswith(".") for part in p.relative_to(src_dir).parts):
             continue
         if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS + (".yuv",):
@@ -108,8 +109,16 @@ def find_sources(src_dir):
 
 def slug(src_dir, path):
     rel = Path(path).relative_to(src_dir)
+    if not rel.parts:  # SOURCES is itself a frame folder
+        rel = Path(Path(src_dir).resolve().name)
     text = "_".join(rel.with_suffix("").parts) if Path(path).is_file() else "_".join(rel.parts)
     return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-") or "source"
+
+
+def source_name(src_dir, path):
+    """The source's path relative to SOURCES (its own name when SOURCES is the source)."""
+    rel = Path(path).relative_to(src_dir)
+    return str(rel) if rel.parts else Path(src_dir).resolve().name
 
 
 def target_size(size, max_size, mode, multiple):
@@ -264,7 +273,7 @@ def ingest_source(path, info, clips, splits, args, root, bar):
                     bar.update(1)
                 manifest = {
                     "clip_id": cid,
-                    "source": str(Path(path).relative_to(args.sources)),
+                    "source": source_name(args.sources, path),
                     "source_path": str(Path(path).resolve()),
                     "source_fps": info["fps"],
                     "source_num_frames": info["num_frames"],
@@ -311,7 +320,7 @@ def make_dataset(args):
             "train": sorted(c for c in all_ids if splits[c] == "train"),
             "validation": sorted(c for c in all_ids if splits[c] == "validation"),
         },
-        "sources": [str(Path(p).relative_to(args.sources)) for p, _, _ in sources],
+        "sources": [source_name(args.sources, p) for p, _, _ in sources],
         "max_size": list(args.max_size) if args.max_size else None,
         "resize": args.resize,
     }
