@@ -1,0 +1,83 @@
+"""``vsr-latent benchmark``: inference speed, memory and FLOP efficiency of the paper's models."""
+
+MODEL_CHOICES = ("ours", "res16", "satn10", "latn10", "bicubic")
+
+
+def register(subparsers):
+    p = subparsers.add_parser(
+        "benchmark",
+        help="time the models (s/frame, peak memory, FLOPs, share of the matmul peak)",
+        description=(
+            "Time ours, res16, satn10, latn10 and bicubic at Vid4 (144x180 LR) and REDS (180x320 "
+            "LR) size, L = 7: seconds per frame (median of repeats after warm-up), peak memory, "
+            "FLOPs per frame counted from the layers, achieved FLOP/s and its ratio to a large "
+            "float32 matmul measured in the same run, with XLA off and on, and the share of the "
+            "time spent in long attention. Models have fresh weights (speed does not depend on "
+            "them)."),
+    )
+    p.add_argument("--json", action="store_true",
+                   help="print a JSON array of objects, one per model x size x backend x xla")
+    p.add_argument("--quick", action="store_true",
+                   help="tiny models on tiny frames, one repeat (a fast check that it all runs)")
+    p.add_argument("--models", nargs="+", default=None, choices=MODEL_CHOICES, metavar="NAME",
+                   help=f"models to time (default: all of {', '.join(MODEL_CHOICES)})")
+    p.add_argument("--sizes", nargs="+", default=None, choices=("vid4", "reds", "tiny"),
+                   help="frame sizes (default: vid4 reds; --quick: tiny)")
+    p.add_argument("--xla", choices=("off", "on", "both"), default="both",
+                   help="time with jit_compile off, on or both (default both)")
+    p.add_argument("--backend", nargs="+", default=["tensorflow"], metavar="NAME",
+                   help="inference backends (default: tensorflow)")
+    p.add_argument("--repeats", type=int, default=None, help="timed repeats (default 3; quick 1)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed warm-up calls (default 1)")
+    p.add_argument("--seq_len", type=int, default=None, help="frames per clip (default 7)")
+    p.add_argument("--attention_budget", type=int, default=-1, metavar="N",
+                   help="long attention: at most N logits at a time (0: unchunked; default: "
+                        "the model's)")
+    p.add_argument("--breakdown", action="store_true",
+                   help="also time the conv layers and attention blocks alone (where time goes)")
+    p.add_argument("--output", default=None, metavar="FILE",
+                   help="also write the JSON array to FILE (atomically)")
+    p.set_defaults(func=run)
+
+
+def run(args):
+    import json
+    import sys
+
+    from vsr_latent.benchmarking.backends import load_backends
+    from vsr_latent.benchmarking.inference import BenchSettings, describe_row, run_benchmark
+    from vsr_latent.errors import ConfigError
+
+    backends = load_backends()
+    unknown = [b for b in args.backend if b not in backends]
+    if unknown:
+        raise ConfigError(f"unknown backend(s) {unknown}; known: {sorted(backends)}")
+    if args.repeats is not None and args.repeats < 1:
+        raise ConfigError(f"--repeats must be >= 1, got {args.repeats}")
+    if args.warmup < 0:
+        raise ConfigError(f"--warmup must be >= 0, got {args.warmup}")
+    xla = {"off": (False,), "on": (True,), "both": (False, True)}[args.xla]
+    kwargs = dict(xla=xla, backends=tuple(args.backend), warmup=args.warmup,
+                  breakdown=args.breakdown, attention_budget=args.attention_budget)
+    if args.models:
+        kwargs["models"] = tuple(args.models)
+    if args.sizes:
+        kwargs["sizes"] = tuple(args.sizes)
+    if args.repeats is not None:
+        kwargs["repeats"] = args.repeats
+    if args.seq_len is not None:
+        kwargs["seq_len"] = args.seq_len
+    if args.attention_budget == 0:
+        kwargs["attention_budget"] = None
+    settings = BenchSettings.quick_settings(**kwargs) if args.quick else BenchSettings(**kwargs)
+
+    log = None if args.json else (lambda line: print(line, flush=True))
+    rows = run_benchmark(settings, log=log)
+    if args.output:
+        from vsr_latent.atomic import write_json
+
+        write_json(args.output, rows)
+    if args.json:
+        json.dump(rows, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    return 1 if any(r.get("error") for r in rows) else 0
