@@ -307,3 +307,25 @@ def test_bad_saved_model_leaves_no_file(tmp_path):
     with pytest.raises(CheckpointError, match="cannot load the SavedModel"):
         saved_model_to_onnx(not_a_model, tmp_path / "out.onnx")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Benchmark backend
+
+
+def test_benchmark_backend_runs_the_exported_model():
+    import tensorflow as tf
+
+    pytest.importorskip("vsr_latent.benchmarking.backends", reason="benchmark package absent")
+    from vsr_latent.benchmarking.backends import load_backends
+    from vsr_latent.onnx_benchmark import OnnxRuntimeBackend
+
+    backend = load_backends()["onnxruntime"]
+    assert isinstance(backend, OnnxRuntimeBackend) and backend.available() == (True, "")
+    model = tiny_model("res16", num_layers=2)
+    shape = (1, 3, 12, 10, 3)
+    fn = backend.prepare(model, shape)
+    x = tf.random.stateless_uniform(shape, seed=(1, 2), minval=0.0, maxval=255.0)
+    out = fn(x)
+    assert float(np.max(np.abs(out - keras_mean(model, x.numpy())))) <= AGREEMENT_TOLERANCE
+    assert fn(x) is not out and fn.onnx_path.is_file()
