@@ -10,9 +10,9 @@ Order and determinism: each pass visits every clip once in an order shuffled fro
 from ``(seed, visit number)``) and cuts ``crops_per_window`` samples from it, each with its own crop
 corner and augmentation (drawn from seeds split off the visit's); with more than one crop per
 window a seeded shuffle buffer (:data:`SHUFFLE_BUFFER`) mixes them across batches. The same seed
-gives the same samples, whatever the parallelism. With an ``input_context`` (``strategy.distribute_datasets_from_function``) the sample
-stream is sharded by input pipeline (pipeline i keeps samples i, i + n, ...) and batched with the
-per-replica batch size. Batches are complete (``drop_remainder``) so shapes are static.
+gives the same samples, whatever the parallelism. With an ``input_context``
+(``strategy.distribute_datasets_from_function``) the stream of window visits is sharded by input
+pipeline (pipeline i keeps visits i, i + n, ...) and batched with the per-replica batch size. Batches are complete (``drop_remainder``) so shapes are static.
 
 Sources: ``"builtin"`` (photographs moved under a virtual camera, :mod:`.builtin`, no download) or a
 dataset root made by ``python -m data_tools.make_dataset`` (:mod:`.dataset_root`).
@@ -25,6 +25,7 @@ import numpy as np
 from vsr_latent.data import builtin as builtin_mod
 from vsr_latent.data import dataset_root
 from vsr_latent.data.degrade import check_method, crop_to_multiple, degrade
+from vsr_latent.data.transforms import DEFAULT_AUGMENT  # re-exported
 from vsr_latent.errors import ConfigError, InputError
 
 #: Round and clip LR frames to integers on [0, 255] (as 8-bit stored LR frames are).
@@ -44,8 +45,6 @@ ROOT_CROPS_PER_WINDOW = 8
 BUILTIN_CROPS_PER_WINDOW = 1
 #: Shuffle buffer (samples) mixing the crops of one window across batches when K > 1.
 SHUFFLE_BUFFER = 64
-
-from vsr_latent.data.transforms import DEFAULT_AUGMENT  # noqa: E402  (re-exported)
 
 
 def _import_tf():
