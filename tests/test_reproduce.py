@@ -51,6 +51,7 @@ def test_writer_puts_paper_beside_measured_and_labels_quoted_and_not_run(tmp_pat
     assert "24.68 (quoted: SRCNN [41])" in srcnn and "quoted, not measured" in srcnn
     bic = next(l for l in md.splitlines() if l.startswith("| Bicubic"))
     assert NOT_RUN in bic  # no measurement recorded -> said so, never a number
+    assert "— (not in the paper)" in bic
     assert "- **Command**: `python -m vsr_latent.reproduce table4`" in md
 
     rows = {(r["row"], r["metric"]): r for r in read_results_csv(csv_path)}

@@ -58,7 +58,8 @@ def run_one(name, ctx):
         t.figures.append(png.name)
         ctx.fill_meta(t, runs=tables.FIGURE6_CONFIGS.values(),
                       data=tables._validation_description(ctx, cache),
-                      protocol=tables._protocol_line())
+                      protocol=tables._protocol_line(),
+                      extra={"Bicubic": tables._bicubic_line(cache)})
         return list(t.write(out)) + [png]
     if name == "figure7_8":
         from vsr_latent.reproduce import attention_figures

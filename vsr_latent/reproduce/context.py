@@ -116,5 +116,6 @@ def make_context(name, *, scale=None, data_root=None, vid4_root=None, out_dir="r
     )
     if shared_runs is not None:
         ctx.runs = shared_runs
-    ctx.log(f"scale: {chosen} — {reason}")
+    # Said even with --quiet: which scale ran is part of every result.
+    print(f"[{name}] scale: {chosen} — {reason}", flush=True)
     return ctx

@@ -19,7 +19,8 @@ class PaperRow:
     ``key`` is the row's identifier in the reproduction (model/config name, or ``group/name``),
     ``label`` how the paper prints it, ``values`` metric name -> the paper's number (None where
     the paper prints none), ``measure`` whether the reproduction measures this row itself,
-    ``quoted`` the publication the number comes from when the paper quotes another work.
+    ``quoted`` the publication the number comes from when the paper quotes another work,
+    ``missing`` what the paper column says where the paper has no number.
     """
 
     key: str
@@ -28,6 +29,7 @@ class PaperRow:
     group: str = ""
     measure: bool = True
     quoted: str | None = None
+    missing: str = "—"
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,7 @@ TABLE4 = PaperTable(
     title="Table 4 — Performance comparison with video SR methods on Vid4 (PSNR/dB)",
     metrics=(PSNR,),
     rows=(
-        PaperRow("bicubic", "Bicubic", {"psnr": None}),
+        PaperRow("bicubic", "Bicubic", {"psnr": None}, missing="— (not in the paper)"),
         PaperRow("srcnn", "SRCNN", {"psnr": 24.68}, measure=False, quoted="SRCNN [41]"),
         PaperRow("vsrnet", "VSRnet", {"psnr": 24.73}, measure=False, quoted="VSRnet [7]"),
         PaperRow("vespcn", "VESPCN", {"psnr": 25.34}, measure=False, quoted="VESPCN [5]"),
@@ -141,7 +143,7 @@ FIGURE6 = PaperTable(
     metrics=(PSNR,),
     rows=tuple(
         PaperRow(f"{kind}10_{n}", f"{kind.capitalize()}10_{n}", {"psnr": None},
-                 group=f"{kind.capitalize()}10_n")
+                 group=f"{kind.capitalize()}10_n", missing="lost with the figure")
         for kind in ("latn", "satn")
         for n in FIGURE6_LENGTHS
     ),

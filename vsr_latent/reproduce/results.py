@@ -121,7 +121,7 @@ class ResultsTable:
         paper_cells, ours_cells = [], []
         for key, _, spec in self.paper.metrics:
             pv = row.values.get(key)
-            p = format_value(pv, spec) if pv is not None else "—"
+            p = format_value(pv, spec) if pv is not None else row.missing
             if row.quoted:
                 p = f"{p} (quoted: {row.quoted})"
             paper_cells.append(p)
