@@ -329,3 +329,16 @@ def test_benchmark_backend_runs_the_exported_model():
     out = fn(x)
     assert float(np.max(np.abs(out - keras_mean(model, x.numpy())))) <= AGREEMENT_TOLERANCE
     assert fn(x) is not out and fn.onnx_path.is_file()
+
+
+def test_failed_agreement_check_writes_nothing(tmp_path):
+    from vsr_latent.onnx_export import OnnxAgreementError
+
+    model = tiny_model("res16", num_layers=1)
+    out = tmp_path / "model.onnx"
+    out.write_bytes(b"previous file")
+    # A negative tolerance no difference can meet: the check must refuse the file.
+    with pytest.raises(OnnxAgreementError, match="above the tolerance"):
+        export_onnx(model, out, tolerance=-1.0)
+    assert out.read_bytes() == b"previous file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]

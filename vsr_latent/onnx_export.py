@@ -202,7 +202,11 @@ def export_onnx(model, out_path, *, opset=ONNX_OPSET, check=True, check_shape=CH
         raise ConfigError(f"{out_path}: is a folder; the ONNX output is a file (e.g. model.onnx)")
     start = time.perf_counter()
     with mean_path(model), tempfile.TemporaryDirectory(prefix="vsr_latent_onnx_") as tmp:
-        saved = export_saved_model(model, Path(tmp) / "saved_model")
+        try:
+            saved = export_saved_model(model, Path(tmp) / "saved_model")
+        except Exception as e:  # tracing errors come in many types; --verbose shows the cause
+            raise CheckpointError(f"{getattr(model, 'name', 'model')}: cannot write the "
+                                  f"SavedModel the ONNX file is converted from: {e}") from e
         converted = saved_model_to_onnx(saved, Path(tmp) / "model.onnx", opset=opset,
                                         metadata=model_metadata(model, opset))
         report = {"path": str(out_path), "opset": int(opset)}
