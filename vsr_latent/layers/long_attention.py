@@ -12,35 +12,86 @@ from vsr_latent.layers.variational import VariationalHead
 ATTENTION_BUDGET_ELEMENTS = 2**24
 
 
+def _split_queries(x, chunk):
+    """(B, M, D) -> (num_chunks, B, chunk, D), zero rows appended to fill the last chunk."""
+    batch, num = tf.shape(x)[0], tf.shape(x)[1]
+    num_chunks = (num + chunk - 1) // chunk
+    padded = tf.pad(x, [[0, 0], [0, num_chunks * chunk - num], [0, 0]])
+    return tf.transpose(tf.reshape(padded, [batch, num_chunks, chunk, tf.shape(x)[2]]), [1, 0, 2, 3])
+
+
+def _join_queries(chunks, num):
+    """Inverse of ``_split_queries``: (num_chunks, B, chunk, D) -> (B, num, D)."""
+    shape = tf.shape(chunks)
+    joined = tf.reshape(tf.transpose(chunks, [1, 0, 2, 3]),
+                        [shape[1], shape[0] * shape[2], shape[3]])
+    return joined[:, :num]
+
+
+def _chunked_attention(query, key, value, chunk):
+    """Exact attention over query chunks, with a backward pass that is chunked too.
+
+    The gradient recomputes each chunk's softmax instead of keeping all of them (which together
+    are the full attention matrix), so training memory is bounded like inference memory.
+    """
+    num_q = tf.shape(query)[1]
+    depth_v = value.shape[-1]
+
+    def weights_of(q):
+        return tf.nn.softmax(tf.matmul(q, key, transpose_b=True), axis=-1)
+
+    @tf.custom_gradient
+    def attend(query, key, value):
+        out = tf.map_fn(
+            lambda q: tf.matmul(weights_of(q), value), _split_queries(query, chunk),
+            parallel_iterations=1,
+            fn_output_signature=tf.TensorSpec([None, None, depth_v], query.dtype))
+
+        def grad(d_out):
+            q_chunks = _split_queries(query, chunk)
+            d_chunks = _split_queries(d_out, chunk)  # zero rows for padding: no contribution
+            num_chunks = tf.shape(q_chunks)[0]
+
+            def body(i, d_key, d_value, d_query):
+                q, d = q_chunks[i], d_chunks[i]
+                p = weights_of(q)
+                d_value += tf.matmul(p, d, transpose_a=True)
+                dp = tf.matmul(d, value, transpose_b=True)
+                ds = p * (dp - tf.reduce_sum(dp * p, axis=-1, keepdims=True))
+                d_key += tf.matmul(ds, q, transpose_a=True)
+                return i + 1, d_key, d_value, d_query.write(i, tf.matmul(ds, key))
+
+            _, d_key, d_value, d_query = tf.while_loop(
+                lambda i, *_: i < num_chunks, body,
+                (tf.constant(0), tf.zeros_like(key), tf.zeros_like(value),
+                 tf.TensorArray(query.dtype, size=num_chunks, infer_shape=False)),
+                parallel_iterations=1)
+            d_query = tf.ensure_shape(_join_queries(d_query.stack(), num_q), query.shape)
+            return d_query, d_key, d_value
+
+        out = _join_queries(out, num_q)
+        out.set_shape(query.shape[:-1].concatenate(value.shape[-1:]))
+        return out, grad
+
+    return attend(query, key, value)
+
+
 def softmax_attention(query, key, value, max_elements=ATTENTION_BUDGET_ELEMENTS):
     """``softmax(query key^T) value`` over the key axis, chunked over queries when large.
 
     query (B, M, D), key (B, K, D), value (B, K, Dv) -> (B, M, Dv). Each output row only depends
     on its own query, so processing rows in chunks is exact; with ``max_elements`` set, at most
-    about ``max_elements`` logits (B x chunk x K) are alive at a time. Chunk count is dynamic
-    (graph mode, any shapes): a ``tf.map_fn`` with ``parallel_iterations=1`` runs them in turn.
+    about ``max_elements`` logits (B x chunk x K) are alive at a time, in the forward and in the
+    backward pass. The chunk count is dynamic (graph mode, any shapes): a ``tf.map_fn`` /
+    ``tf.while_loop`` with ``parallel_iterations=1`` runs the chunks in turn.
     """
     if not max_elements:
         weights = tf.nn.softmax(tf.matmul(query, key, transpose_b=True), axis=-1)
         return tf.matmul(weights, value)
-    batch, num_q = tf.shape(query)[0], tf.shape(query)[1]
-    num_k = tf.shape(key)[1]
-    depth, depth_v = query.shape[-1], value.shape[-1]
+    batch, num_q, num_k = tf.shape(query)[0], tf.shape(query)[1], tf.shape(key)[1]
     chunk = tf.maximum(1, int(max_elements) // tf.maximum(1, batch * num_k))
     chunk = tf.minimum(chunk, tf.maximum(num_q, 1))
-    num_chunks = (num_q + chunk - 1) // chunk
-    padded = tf.pad(query, [[0, 0], [0, num_chunks * chunk - num_q], [0, 0]])
-    chunks = tf.transpose(tf.reshape(padded, [batch, num_chunks, chunk, depth]), [1, 0, 2, 3])
-
-    def one_chunk(q):
-        weights = tf.nn.softmax(tf.matmul(q, key, transpose_b=True), axis=-1)
-        return tf.matmul(weights, value)
-
-    out = tf.map_fn(
-        one_chunk, chunks, parallel_iterations=1,
-        fn_output_signature=tf.TensorSpec([None, None, depth_v], query.dtype))
-    out = tf.reshape(tf.transpose(out, [1, 0, 2, 3]), [batch, num_chunks * chunk, depth_v])
-    return out[:, :num_q]
+    return _chunked_attention(query, key, value, chunk)
 
 
 @keras.saving.register_keras_serializable(package="vsr_latent")
