@@ -68,6 +68,19 @@ def build_model_for(config):
     return build_model(config.model, seq_len=config.seq_len, **config.model_overrides)
 
 
+def set_sampling(model, value):
+    """Sets ``model.sampling`` so that the stored flag weights really follow.
+
+    Keras' ``__setattr__`` skips a property setter when the new value ``is`` the current one, and
+    a checkpoint restores the flag weights without touching the Python attribute; assigning the
+    opposite value first makes the final assignment always reach the weights.
+    """
+    if not getattr(model, "variational", False):
+        return
+    model.sampling = not value
+    model.sampling = bool(value)
+
+
 def restore_model(run_dir):
     """The model of a run folder: its latest checkpoint, else its model.keras.
 
@@ -90,8 +103,7 @@ def restore_model(run_dir):
                 f"{ckpt}: does not match model {config.model!r} of {config_path(run_dir)}: "
                 f"{str(e).splitlines()[0]}"
             ) from None
-        if getattr(model, "variational", False):
-            model.sampling = False
+        set_sampling(model, False)
         return model
     path = model_path(run_dir)
     if path.is_file():
@@ -108,8 +120,7 @@ def load_keras_model(path):
         model = keras.saving.load_model(str(path), compile=False)
     except Exception as e:  # keras raises many kinds for a bad file
         raise CheckpointError(f"{path}: cannot load the model: {e}") from None
-    if getattr(model, "variational", False):
-        model.sampling = False
+    set_sampling(model, False)
     return model
 
 
@@ -124,6 +135,21 @@ def _checkpoint_shapes(model):
             for k, s in tf.train.list_variables(prefix)
             if k.startswith("model/") and k.endswith("/.ATTRIBUTES/VARIABLE_VALUE")
         }
+
+
+def check_checkpoint_covers(model):
+    """Raises CheckpointError unless a `tf.train.Checkpoint` of ``model`` holds all its weights.
+
+    tf.train.Checkpoint follows attribute names; a layer reachable only through a Keras-tracked
+    list would silently be left out of every training checkpoint.
+    """
+    shapes = _checkpoint_shapes(model)
+    if len(shapes) < len(model.weights):
+        raise CheckpointError(
+            f"model {model.name!r}: a checkpoint would hold only {len(shapes)} of its "
+            f"{len(model.weights)} weights (layers not reachable by attribute)"
+        )
+    return shapes
 
 
 def init_weights_from(model, source):
@@ -146,8 +172,8 @@ def init_weights_from(model, source):
         source_model = load_keras_model(source)
     else:
         raise CheckpointError(f"{source}: init_from must be a run folder or a .keras file")
-    src = _checkpoint_shapes(source_model)
-    dst = _checkpoint_shapes(model)
+    src = check_checkpoint_covers(source_model)
+    dst = check_checkpoint_covers(model)
     mismatched = [f"{k} {src[k]} vs {dst[k]}" for k in dst if k in src and src[k] != dst[k]]
     if mismatched:
         raise CheckpointError(

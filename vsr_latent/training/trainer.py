@@ -92,6 +92,7 @@ class Trainer:
                 step=self.step,
                 data_position=self.data_position,
             )
+        run_folder.check_checkpoint_covers(self.model)
         if config.stage2_steps > 0 and not getattr(self.model, "variational", False):
             raise ConfigError(
                 f"config {config.name!r}: stage2_steps={config.stage2_steps} but model "
@@ -105,6 +106,7 @@ class Trainer:
             self.checkpoint, str(ckpt_dir), max_to_keep=config.keep_checkpoints
         )
         self._step_fns = {}
+        self._stage_set = None
 
     # ---- state -------------------------------------------------------------------------------
 
@@ -133,8 +135,12 @@ class Trainer:
         return 1 if step < self.config.stage1_steps else 2
 
     def set_stage(self, stage):
-        if getattr(self.model, "variational", False):
-            self.model.sampling = stage == 2
+        """Variance heads off (stage 1) or on (stage 2)."""
+        if getattr(self.model, "variational", False) and (
+            self._stage_set != stage or self.model.sampling != (stage == 2)
+        ):
+            run_folder.set_sampling(self.model, stage == 2)
+        self._stage_set = stage
 
     # ---- data --------------------------------------------------------------------------------
 
@@ -317,8 +323,7 @@ class Trainer:
                 summaries.close()
         if start >= total:
             self.log(f"{config.name}: already trained to step {total}")
-        if getattr(self.model, "variational", False):
-            self.model.sampling = False
+        run_folder.set_sampling(self.model, False)
         if self.is_chief:
             with atomic_path(run_folder.model_path(self.run_dir)) as tmp:
                 self.model.save(str(tmp))

@@ -1,0 +1,383 @@
+"""Training: a real 2-replica MirroredStrategy run on the built-in data, per-replica loss scaling,
+Algorithm 1's stage switch, init_from, checkpoints (restore, kill and resume), TensorBoard events
+read back with TensorBoard's reader, and the non-finite-loss stop.
+
+Models are the real registry networks made tiny (8 filters, 2 residual layers, one attention
+block, L = 3, 8x8 LR patches) so that each test stays within seconds of tracing.
+"""
+
+import functools
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from vsr_latent.configs import get_config
+from vsr_latent.errors import CheckpointError, TrainingError
+from vsr_latent.training import restore_model, run_folder
+from vsr_latent.training.trainer import Trainer, train
+
+REPO = Path(__file__).resolve().parent.parent
+
+TINY = ["seq_len=3", "model_overrides.num_layers=2", 'model_overrides.blocks=["long"]']
+
+
+def tiny_config(name, *overrides):
+    return get_config(name, scale="smoke", overrides=TINY + list(overrides))
+
+
+@functools.lru_cache(maxsize=None)
+def two_replicas():
+    # One strategy object for the whole module: collective-op keys are counted per strategy, and
+    # two live MirroredStrategy objects in one process can hand out colliding instance keys.
+    cpus = tf.config.list_logical_devices("CPU")
+    if len(cpus) < 2:
+        pytest.skip("needs the two logical CPU devices that conftest sets up")
+    return tf.distribute.MirroredStrategy([d.name for d in cpus[:2]])
+
+
+def read_tensors(logdir):
+    """{tag: [(step, numpy value)]} of every summary in the event files, via TensorBoard."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.util import tensor_util
+
+    acc = EventAccumulator(str(logdir), size_guidance={"tensors": 0, "images": 0})
+    acc.Reload()
+    return {
+        tag: [(e.step, tensor_util.make_ndarray(e.tensor_proto)) for e in acc.Tensors(tag)]
+        for tag in acc.Tags()["tensors"]
+    }
+
+
+# ---- one real 2-replica run shared by several tests ------------------------------------------
+
+STAGE1, STAGE2 = 16, 4
+
+
+@pytest.fixture(scope="module")
+def mirrored_run(tmp_path_factory):
+    pytest.importorskip("tensorboard", reason="the tensorboard package writes/reads the events")
+    run_dir = tmp_path_factory.mktemp("mirrored") / "run"
+    config = tiny_config(
+        "table3_vlatn10_7",
+        f"stage1_steps={STAGE1}",
+        f"stage2_steps={STAGE2}",
+        "optimizer.learning_rate=3e-3",
+        "checkpoint_every=4",
+        f"image_every={STAGE1 + STAGE2}",
+        "data.batch_size=4",
+    )
+    trainer = Trainer(config, run_dir, strategy=two_replicas(), progress=False, log=lambda m: None)
+    assert trainer.num_replicas == 2
+    stages = []
+    set_stage = trainer.set_stage
+
+    def record(stage):
+        set_stage(stage)
+        flags = {float(w.numpy()) for w in trainer.model.weights if "sampling_flag" in w.path}
+        stages.append((stage, trainer.model.sampling, flags))
+
+    trainer.set_stage = record
+    # A fixed batch the run never trains on (another seed), scored before and after training.
+    from vsr_latent.data.pipelines import train_dataset
+
+    held_lr, held_hr = next(iter(train_dataset("builtin", seq_len=3, lr_size=(8, 8),
+                                               batch_size=8, seed=99)))
+
+    def held_loss():
+        sr = trainer.model(held_lr, training=False)
+        return float(tf.reduce_mean(tf.square((sr - held_hr) / 255.0)))
+
+    trainer.held_loss_before = held_loss()
+    metrics = trainer.run()
+    trainer.held_loss_after = held_loss()
+    return trainer, metrics, run_dir, stages
+
+
+def test_mirrored_run_loss_falls(mirrored_run):
+    trainer, metrics, run_dir, _ = mirrored_run
+    assert metrics["step"] == STAGE1 + STAGE2
+    events = read_tensors(run_folder.log_dir(run_dir) / "train")
+    re_loss = [float(v) for _, v in events["loss/re"]]
+    assert [s for s, _ in events["loss/re"]] == list(range(1, STAGE1 + STAGE2 + 1))
+    assert all(np.isfinite(re_loss))
+    # The L2 loss on a fixed held-out batch falls (the per-step losses are of varying batches).
+    assert trainer.held_loss_after < 0.5 * trainer.held_loss_before, (
+        trainer.held_loss_before, trainer.held_loss_after)
+
+
+def test_events_read_back_equal_the_returned_metrics(mirrored_run):
+    trainer, metrics, run_dir, _ = mirrored_run
+    events = read_tensors(run_folder.log_dir(run_dir) / "train")
+    for tag in ("loss/total", "loss/re", "loss/vae", "psnr/train", "optimizer/grad_norm"):
+        step, value = events[tag][-1]
+        assert step == STAGE1 + STAGE2
+        assert float(value) == pytest.approx(metrics[tag], rel=1e-6), tag
+    lr = [float(v) for _, v in events["optimizer/learning_rate"]]
+    assert lr == pytest.approx([3e-3] * (STAGE1 + STAGE2))
+    assert all(float(v) > 0 for _, v in events["perf/steps_per_sec"][1:])
+    # PSNR of the batch agrees with the L2 loss of the same batch up to the [0, 255] clip.
+    for (_, p), (_, loss) in zip(events["psnr/train"], events["loss/re"]):
+        assert float(p) >= -10 * np.log10(float(loss)) - 1e-3
+    # The pre-clip global norm is logged, not the clipped one (clip norm 3).
+    assert max(float(v) for _, v in events["optimizer/grad_norm"]) > 0
+
+
+def test_stage_switch_flips_sampling_and_adds_l_vae(mirrored_run):
+    trainer, metrics, run_dir, stages = mirrored_run
+    # The Python flag and the stored flag weights of the variance heads switch together.
+    assert stages == [(1, False, {0.0})] * STAGE1 + [(2, True, {1.0})] * STAGE2
+    events = read_tensors(run_folder.log_dir(run_dir) / "train")
+    assert [s for s, _ in events["loss/vae"]] == list(range(STAGE1 + 1, STAGE1 + STAGE2 + 1))
+    assert [int(v) for _, v in events["train/stage"]] == [1] * STAGE1 + [2] * STAGE2
+    for (_, total), (_, re_), (_, vae) in zip(
+        events["loss/total"][STAGE1:], events["loss/re"][STAGE1:], events["loss/vae"]
+    ):
+        # lambda = 1; the sampled path differs from the mean path.
+        assert float(total) == pytest.approx(float(re_) + float(vae), rel=1e-5)
+        assert float(vae) != float(re_)
+    assert [float(v) for _, v in events["loss/total"][:STAGE1]] == [
+        float(v) for _, v in events["loss/re"][:STAGE1]
+    ]
+    # After training the saved model is in the deterministic (mean) mode.
+    assert trainer.model.sampling is False
+
+
+def test_images_and_attention_pictures(mirrored_run):
+    trainer, metrics, run_dir, _ = mirrored_run
+    events = read_tensors(run_folder.log_dir(run_dir) / "train")
+    decoded = {}
+    for tag in ("images/lr_sr_hr", "attention/long_corr_0", "attention/variance_0"):
+        step, value = events[tag][-1]
+        assert step == STAGE1 + STAGE2
+        width, height = int(value[0]), int(value[1])
+        img = tf.io.decode_png(value[2]).numpy()
+        assert img.shape == (height, width, 3)
+        decoded[tag] = img
+    L, p, s = 3, 8, 4
+    panel = decoded["images/lr_sr_hr"]
+    assert panel.shape == (L * p * s, 3 * p * s, 3)
+    lr_part = panel[:, : p * s].astype(int)
+    # The LR third is nearest-neighbour upscaled: constant over each 4x4 block.
+    blocks = lr_part.reshape(L * p, s, p, s, 3)
+    assert (blocks == blocks[:, :1, :, :1]).all()
+    # The long-attention picture marks exactly the 3 most correlated positions in white
+    # (viridis never reaches white).
+    corr = decoded["attention/long_corr_0"]
+    assert int((corr == 255).all(axis=-1).sum()) == 3
+
+
+def test_checkpoint_restores_the_same_weights(mirrored_run):
+    trainer, metrics, run_dir, _ = mirrored_run
+    latest = run_folder.latest_checkpoint(run_dir)
+    assert latest.endswith(f"ckpt-{STAGE1 + STAGE2}")
+    reader = tf.train.load_checkpoint(latest)
+    assert reader.get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE") == STAGE1 + STAGE2
+    assert reader.get_tensor("data_position/.ATTRIBUTES/VARIABLE_VALUE") == STAGE1 + STAGE2
+    restored = restore_model(run_dir)
+    assert restored.sampling is False and restored.variational
+    trained = [np.asarray(w) for w in trainer.model.get_weights()]
+    assert len(trained) == len(restored.get_weights())
+    for a, b in zip(trained, restored.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    # model.keras (written atomically at the end) holds the same weights.
+    from vsr_latent.training.run_folder import load_keras_model
+
+    final = load_keras_model(run_folder.model_path(run_dir))
+    for a, b in zip(trained, final.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    x = tf.random.uniform([1, 3, 8, 8, 3], 0, 255, seed=1)
+    np.testing.assert_allclose(final(x).numpy(), restored(x).numpy(), rtol=1e-5, atol=1e-3)
+    # config.json describes the model that was trained.
+    config = run_folder.read_config(run_dir)
+    assert (config.model, config.seq_len, config.model_overrides["filters"]) == ("vlatn10", 3, 8)
+    assert config == trainer.config
+    assert not list(Path(run_dir).glob("**/*.part*"))
+
+
+# ---- per-replica loss scaling -------------------------------------------------------------------
+
+
+def test_two_replica_gradient_equals_one_device_gradient(tmp_path):
+    from vsr_latent.data.pipelines import train_dataset
+
+    config = tiny_config("table1_latn10", "data.batch_size=4")
+    lr, hr = next(iter(train_dataset("builtin", seq_len=3, lr_size=(8, 8), batch_size=4, seed=3)))
+    one = Trainer(config, tmp_path / "one", strategy=tf.distribute.get_strategy(), progress=False)
+    two = Trainer(config, tmp_path / "two", strategy=two_replicas(), progress=False)
+    two.model.set_weights(one.model.get_weights())
+
+    def split(strategy):
+        n = strategy.num_replicas_in_sync
+        per = 4 // n
+        return strategy.experimental_distribute_values_from_function(
+            lambda ctx: (
+                lr[ctx.replica_id_in_sync_group * per:(ctx.replica_id_in_sync_group + 1) * per],
+                hr[ctx.replica_id_in_sync_group * per:(ctx.replica_id_in_sync_group + 1) * per],
+            )
+        )
+
+    g1 = one.gradients(split(one.strategy))
+    g2 = two.gradients(split(two.strategy))
+    # Reference: the plain mean-over-the-global-batch L2 loss, one device, no strategy code.
+    with tf.GradientTape() as tape:
+        sr = one.model(lr, training=True)
+        loss = tf.reduce_mean(tf.square((sr - hr) / 255.0))
+    ref = tape.gradient(loss, one.model.trainable_variables)
+    assert len(g1) == len(g2) == len(ref)
+    for a, b, r in zip(g1, g2, ref):
+        np.testing.assert_allclose(a, r.numpy(), rtol=1e-4, atol=1e-7)
+        np.testing.assert_allclose(b, r.numpy(), rtol=1e-4, atol=1e-7)
+    # One optimiser step: same weights and same Adam moments (the summed gradient is applied
+    # once, not all-reduced a second time by the optimiser).
+    one.step_fn(1)(split(one.strategy))
+    two.step_fn(1)(split(two.strategy))
+    for a, b in zip(one.model.get_weights(), two.model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    import keras
+
+    for va, vb in zip(one.optimizer.variables, two.optimizer.variables):
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(va), keras.ops.convert_to_numpy(vb), rtol=1e-4, atol=1e-9
+        )
+
+
+# ---- init_from (Table 3: VLatn10_7 from Latn10_7) ------------------------------------------------
+
+
+def test_stage2_starts_from_a_stage1_run(tmp_path):
+    src_dir = tmp_path / "latn"
+    train(tiny_config("table1_latn10", "stage1_steps=2"), src_dir, progress=False,
+          strategy=tf.distribute.get_strategy(), log=lambda m: None)
+    source = restore_model(src_dir)
+    assert not source.variational
+    messages = []
+    config = tiny_config("table3_vlatn10_7", f"init_from={src_dir}", "stage1_steps=0",
+                         "stage2_steps=2")
+    trainer = Trainer(config, tmp_path / "vlatn", strategy=tf.distribute.get_strategy(),
+                      progress=False, log=messages.append)
+    assert trainer.restore_or_initialize() == 0
+    assert re.match(r"Initialised \d+ weights from .*; \d+ start fresh", messages[0]), messages
+    # Every weight of the stage-1 model is now in the variational model under the same
+    # object-graph path; the paths only the variational model has are its variance heads.
+    def model_values(model, where):
+        prefix = tf.train.Checkpoint(model=model).write(str(tmp_path / where / "ckpt"))
+        reader = tf.train.load_checkpoint(prefix)
+        return {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()
+                if k.startswith("model/")}
+
+    src = model_values(source, "src")
+    dst = model_values(trainer.model, "dst")
+    assert len(src) == len(source.weights) and set(src) < set(dst)
+    for k in src:
+        np.testing.assert_array_equal(src[k], dst[k])
+    fresh = sorted(set(dst) - set(src))
+    assert fresh and all("/head/" in k for k in fresh), fresh
+    # The mean head starts as the identity: with sampling off the variational model computes
+    # exactly what its stage-1 model computes.
+    assert trainer.model.sampling is False
+    x = tf.random.uniform([1, 3, 8, 8, 3], 0, 255, seed=2)
+    np.testing.assert_allclose(trainer.model(x).numpy(), source(x).numpy(), rtol=1e-5, atol=1e-3)
+    metrics = trainer.run()
+    assert metrics["step"] == 2 and "loss/vae" in metrics
+
+
+def test_init_from_a_different_architecture_is_refused(tmp_path):
+    src_dir = tmp_path / "wide"
+    train(tiny_config("table1_latn10", "stage1_steps=1", "model_overrides.filters=12"), src_dir,
+          progress=False, strategy=tf.distribute.get_strategy(), log=lambda m: None)
+    config = tiny_config("table3_vlatn10_7", f"init_from={src_dir}")
+    trainer = Trainer(config, tmp_path / "v", strategy=tf.distribute.get_strategy(),
+                      progress=False, log=lambda m: None)
+    with pytest.raises(CheckpointError, match="shape mismatch"):
+        trainer.restore_or_initialize()
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        (tmp_path / "empty").mkdir()
+        restore_model(tmp_path / "empty")
+
+
+# ---- non-finite loss -----------------------------------------------------------------------------
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(tmp_path):
+    run_dir = tmp_path / "nan"
+    # A learning rate of 1e30 makes the first update blow the weights up: step 2 is non-finite.
+    config = tiny_config("table1_latn10", "optimizer.learning_rate=1e30", "checkpoint_every=1",
+                         "stage1_steps=5")
+    trainer = Trainer(config, run_dir, strategy=tf.distribute.get_strategy(), progress=False,
+                      log=lambda m: None)
+    with pytest.raises(TrainingError, match=r"non-finite loss/.* at step 2 \(stage 1\)"):
+        trainer.run()
+    latest = run_folder.latest_checkpoint(run_dir)
+    assert latest.endswith("ckpt-1")
+    model = restore_model(run_dir)
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+    assert not run_folder.model_path(run_dir).exists()
+
+
+# ---- kill and resume a real training process ----------------------------------------------------
+
+
+def _train_cmd(run_dir, steps):
+    return [
+        sys.executable, "-m", "vsr_latent.cli", "train", "--config", "table1_latn10",
+        "--scale", "smoke", "--run_dir", str(run_dir), "--no-progress",
+        *[arg for o in TINY for arg in ("--set", o)],
+        "--set", f"stage1_steps={steps}", "--set", "checkpoint_every=5",
+        "--set", "log_every=5", "--set", "image_every=1000",
+    ]
+
+
+def test_sigkill_then_resume_goes_on_from_the_checkpoint(tmp_path):
+    run_dir = tmp_path / "run"
+    steps = 40
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    proc = subprocess.Popen(_train_cmd(run_dir, steps), cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    state = run_folder.checkpoint_dir(run_dir) / "checkpoint"
+    deadline = time.monotonic() + 120
+    while not state.exists():
+        assert proc.poll() is None, proc.stdout.read().decode()
+        assert time.monotonic() < deadline, "no checkpoint within 120 s"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    latest = run_folder.latest_checkpoint(run_dir)
+    killed_at = int(latest.rsplit("-", 1)[1])
+    assert 5 <= killed_at < steps and killed_at % 5 == 0
+    assert not run_folder.model_path(run_dir).exists()
+
+    done = subprocess.run(_train_cmd(run_dir, steps), cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    resumed = re.search(r"Resuming table1_latn10 from step (\d+)", done.stdout)
+    assert resumed, done.stdout
+    assert int(resumed.group(1)) >= killed_at
+    assert f"Finished table1_latn10 at step {steps}" in done.stdout
+    reader = tf.train.load_checkpoint(run_folder.latest_checkpoint(run_dir))
+    assert reader.get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE") == steps
+    assert reader.get_tensor("data_position/.ATTRIBUTES/VARIABLE_VALUE") == steps
+    assert run_folder.model_path(run_dir).is_file()
+
+
+@pytest.mark.slow
+def test_resumed_run_equals_an_uninterrupted_run(tmp_path):
+    """Data position and optimiser state survive a restart: 3 + 3 steps == 6 steps, bit for bit."""
+    whole = tiny_config("table1_latn10", "stage1_steps=6", "checkpoint_every=3")
+    half = tiny_config("table1_latn10", "stage1_steps=3", "checkpoint_every=3")
+    one = tf.distribute.get_strategy()
+    train(whole, tmp_path / "whole", strategy=one, progress=False, log=lambda m: None)
+    train(half, tmp_path / "split", strategy=one, progress=False, log=lambda m: None)
+    train(whole, tmp_path / "split", strategy=one, progress=False, log=lambda m: None)
+    a = restore_model(tmp_path / "whole").get_weights()
+    b = restore_model(tmp_path / "split").get_weights()
+    for x, y in zip(a, b):
+        np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-8)
