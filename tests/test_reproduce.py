@@ -155,6 +155,28 @@ def test_run_folder_with_other_settings_is_not_reused(tmp_path):
         run_is_complete(run, other)
 
 
+def test_failed_rows_are_written_as_not_run_and_exit_nonzero(tmp_path, monkeypatch, capsys):
+    from vsr_latent.errors import TrainingError
+    from vsr_latent.reproduce import tables
+    from vsr_latent.reproduce.cli import main
+
+    def broken(ctx, name, extra_overrides=()):
+        raise TrainingError(f"{name}: loss is NaN at step 3\n(the last good checkpoint is kept)")
+
+    monkeypatch.setattr(tables, "ensure_run", broken)
+    out = tmp_path / "results"
+    assert main(["table2", "--scale", "smoke", "--out", str(out), "--runs",
+                 str(tmp_path / "runs"), "--quiet"]) == 1
+    captured = capsys.readouterr()
+    assert "5 row(s) failed" in captured.err
+    assert "[table2] scale: smoke — --scale smoke was given" in captured.out
+    rows = read_results_csv(out / "table2.csv")
+    assert [r["status"] for r in rows] == ["not run"] * 5
+    assert all(r["ours"] is None for r in rows)
+    assert rows[0]["note"] == ("failed while training table2_lsatn_x: TrainingError: (the last "
+                               "good checkpoint is kept)")
+
+
 # ---- one table end to end (smoke scale, CPU) -----------------------------------------------
 
 

@@ -255,10 +255,12 @@ def figure7_8(ctx):
         except Exception as e:  # noqa: BLE001 - reported in the results file
             if not ctx.quiet:
                 traceback.print_exc()
-            msg = f"{label}: not made: {type(e).__name__}: {e}"
+            from vsr_latent.reproduce.tables import error_summary
+
+            msg = f"{label}: not made: {error_summary(e)}"
             ctx.log(msg)
             ctx.failures.append(f"figure7_8: {msg}")
-            lines += [f"## {label}", "", f"not run — failed: {type(e).__name__}: {e}", ""]
+            lines += [f"## {label}", "", f"not run — failed: {error_summary(e)}", ""]
     from vsr_latent.reproduce.results import ResultsTable  # noqa: F401  (meta formatting below)
 
     meta = _Meta()

@@ -22,13 +22,21 @@ FIGURE6_CONFIGS = {f"{m}_{n}": f"figure6_{m}_n{n}" for m in ("latn10", "satn10")
 OURS_CONFIG = "ours"
 
 
+def error_summary(exc):
+    """One line for a results file: the exception type and the last line of its message (the
+    informative one for TensorFlow's multi-line errors), at most 300 characters."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = f"{type(exc).__name__}: {lines[-1] if lines else ''}"
+    return text[:300]
+
+
 def _failed(ctx, table, key, what, exc):
-    reason = f"failed while {what}: {type(exc).__name__}: {exc}"
+    reason = f"failed while {what}: {error_summary(exc)}"
     ctx.log(f"{key}: {reason}")
     if not ctx.quiet:
         traceback.print_exc()
     ctx.failures.append(f"{table.name}/{key}: {reason}")
-    table.not_run(key, reason.replace("\n", " ")[:300])
+    table.not_run(key, reason)
 
 
 def _validation_rows(ctx, table, rows, *, protocol_note=True):
