@@ -186,10 +186,14 @@ def test_table5_end_to_end_smoke(tmp_path, vid4_gt, capsys):
     from vsr_latent.models import build_model, count_params
     from vsr_latent.reproduce.cli import main
 
+    from vsr_latent.cli import main as vsr_latent_main
+
     out, runs = tmp_path / "results", tmp_path / "runs"
-    argv = ["table5", "--scale", "smoke", "--steps", "2", "--out", str(out), "--runs", str(runs),
-            "--vid4_root", str(vid4_gt.parent), "--quiet"]
-    assert main(argv) == 0
+    # First through `vsr-latent quickstart` (the README's first command), limited to Table 5.
+    assert vsr_latent_main(["quickstart", "--only", "table5", "--steps", "2", "--out", str(out),
+                            "--runs", str(runs), "--vid4_root", str(vid4_gt.parent)]) == 0
+    printed = capsys.readouterr().out
+    assert "SMOKE scale" in printed and f"{out}/table5.md" in printed
     rows = {(r["row"], r["metric"]): r for r in read_results_csv(out / "table5.csv")}
     # Every row the package measures has a number; quoted rows are labelled and have none.
     for r in paper.TABLE5.rows:
@@ -205,9 +209,12 @@ def test_table5_end_to_end_smoke(tmp_path, vid4_gt, capsys):
     assert 0 < rows[("ours", "seconds_per_frame")]["ours"] < 60
     md = (out / "table5.md").read_text()
     assert "SMOKE SCALE" in md and "trained now" in md
+    assert "- **Command**: `vsr-latent quickstart --out" in md
     assert "**Hardware**: CPU:" in md and "**Timing device**: CPU:" in md
     assert (runs / "smoke" / "ours" / "model.keras").is_file()
 
+    argv = ["table5", "--scale", "smoke", "--steps", "2", "--out", str(out), "--runs", str(runs),
+            "--vid4_root", str(vid4_gt.parent), "--quiet"]
     assert main(argv) == 0  # reuses the finished run
     md2 = (out / "table5.md").read_text()
     assert "reused (already complete)" in md2 and "trained now" not in md2
