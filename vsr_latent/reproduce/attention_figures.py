@@ -18,7 +18,7 @@ built-in validation clip; at smoke scale cut to ``CLIP_CROP`` LR pixels), ``FIGU
 import numpy as np
 
 from vsr_latent.atomic import write_text
-from vsr_latent.reproduce.figures import _pyplot, save
+from vsr_latent.reproduce.figures import pyplot, save
 from vsr_latent.reproduce.runs import ensure_run
 
 FIGURE7_CONFIG = "table3_vlatn10_7"
@@ -95,7 +95,7 @@ def long_attention_weights(model, frames, block_index=0):
 
 
 def figure7(ctx, out_dir, lines, csv_rows):
-    plt = _pyplot()
+    plt = pyplot()
     run = ensure_run(ctx, FIGURE7_CONFIG, _stage2(ctx, "table3_latn10_7"))
     from vsr_latent.training.run_folder import load_keras_model
 
@@ -168,7 +168,7 @@ def _stage2(ctx, base_config):
 
 
 def figure8(ctx, out_dir, lines, csv_rows):
-    plt = _pyplot()
+    plt = pyplot()
     run = ensure_run(ctx, FIGURE8_CONFIG, _stage2(ctx, "table3_satn10_7"))
     from vsr_latent.training.run_folder import load_keras_model
 
@@ -261,8 +261,6 @@ def figure7_8(ctx):
             ctx.log(msg)
             ctx.failures.append(f"figure7_8: {msg}")
             lines += [f"## {label}", "", f"not run — failed: {error_summary(e)}", ""]
-    from vsr_latent.reproduce.results import ResultsTable  # noqa: F401  (meta formatting below)
-
     meta = _Meta()
     ctx.fill_meta(meta, runs=runs)
     lines += ["## How these figures were made", ""]
@@ -276,5 +274,7 @@ def figure7_8(ctx):
 
 
 class _Meta:
+    """Holds the "how these were made" lines (``Context.fill_meta`` fills any ``.meta`` dict)."""
+
     def __init__(self):
         self.meta = {}

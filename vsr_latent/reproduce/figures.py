@@ -10,7 +10,7 @@ from vsr_latent.atomic import atomic_path
 from vsr_latent.reproduce import paper
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -20,7 +20,7 @@ def _pyplot():
 
 
 def save(fig, path):
-    plt = _pyplot()
+    plt = pyplot()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
     plt.close(fig)
@@ -30,7 +30,7 @@ def save(fig, path):
 def plot_figure6(table, path, scale):
     """Two curves, PSNR of Latn10_n and Satn10_n against n (measured values; points that were
     not measured are left out)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     for kind, marker in (("latn", "o"), ("satn", "s")):
         ns, ps = [], []
