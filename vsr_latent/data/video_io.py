@@ -197,7 +197,10 @@ class YuvSource(FrameSource):
         path = Path(path)
         if size is None:
             raise InputError(path, "raw YUV needs its frame size (yuv_size=(H, W))")
-        h, w = (int(v) for v in size)
+        try:
+            h, w = (int(v) for v in size)
+        except (TypeError, ValueError):
+            raise InputError(path, f"yuv_size must be (H, W), got {size!r}") from None
         if bit_depth not in (8, 10):
             raise InputError(path, f"unsupported YUV bit depth {bit_depth} (8 or 10)")
         if h <= 0 or w <= 0 or h % 2 or w % 2:
