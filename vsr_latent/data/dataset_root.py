@@ -26,6 +26,25 @@ REMOTE_REPORT = "remote.json"
 SPLITS = ("train", "validation")
 
 
+def _check_manifest(path, m):
+    """Raises InputError unless ``m`` has the fields a clip needs, of the right types."""
+
+    def is_int(v):
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    if not isinstance(m, dict):
+        raise InputError(path, f"clip manifest must be a JSON object, got {type(m).__name__}")
+    size = m.get("size")
+    if not (isinstance(size, list) and len(size) == 2 and all(is_int(v) and v > 0 for v in size)):
+        raise InputError(path, f"clip manifest: 'size' must be [H, W] (positive integers), "
+                               f"got {size!r}")
+    if "num_frames" in m and not (is_int(m["num_frames"]) and m["num_frames"] >= 0):
+        raise InputError(path, f"clip manifest: 'num_frames' must be a count, "
+                               f"got {m['num_frames']!r}")
+    if not isinstance(m.get("remote", {}), dict):
+        raise InputError(path, f"clip manifest: 'remote' must be an object, got {m['remote']!r}")
+
+
 class Clip:
     """One finished clip: ``dir``, ``manifest`` (dict), ``frames`` (paths), ``size`` (H, W)."""
 
@@ -36,6 +55,7 @@ class Clip:
             self.manifest = json.loads(mpath.read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
             raise InputError(mpath, f"unreadable clip manifest ({e})") from None
+        _check_manifest(mpath, self.manifest)
         self.frames = list_frame_files(self.dir)
         if len(self.frames) != self.manifest.get("num_frames", len(self.frames)):
             raise InputError(
