@@ -154,15 +154,53 @@ class ExperimentConfig:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
 
+def _type_ok(value, hint):
+    if typing.get_origin(hint) is typing.Union:
+        return any(_type_ok(value, h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is tuple:
+        return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+    if hint is dict or typing.get_origin(hint) is dict:
+        return isinstance(value, dict)
+    return isinstance(value, hint)
+
+
+def _check_field_types(obj):
+    """ConfigError naming the first field whose value has the wrong type (e.g. from JSON)."""
+    for name, hint in typing.get_type_hints(type(obj)).items():
+        value = getattr(obj, name)
+        if dataclasses.is_dataclass(hint):
+            continue
+        if not _type_ok(value, hint):
+            raise ConfigError(
+                f"not an experiment config: {type(obj).__name__}.{name} must be "
+                f"{getattr(hint, '__name__', hint)}, got {value!r}"
+            )
+
+
 def config_from_dict(d):
     """The inverse of `ExperimentConfig.to_dict` (e.g. a run folder's config.json)."""
+    if not isinstance(d, dict):
+        raise ConfigError(f"not an experiment config: a JSON object is needed, got {type(d).__name__}")
     d = dict(d)
     try:
-        data = DataConfig(**d.pop("data", {}))
-        optimizer = OptimizerConfig(**d.pop("optimizer", {}))
-        return ExperimentConfig(data=data, optimizer=optimizer, **d)
+        parts = {k: d.pop(k, {}) for k in ("data", "optimizer")}
+        for key, value in parts.items():
+            if not isinstance(value, dict):
+                raise ConfigError(f"not an experiment config: {key} must be an object, got {value!r}")
+        data = DataConfig(**parts["data"])
+        optimizer = OptimizerConfig(**parts["optimizer"])
+        config = ExperimentConfig(data=data, optimizer=optimizer, **d)
     except TypeError as e:
         raise ConfigError(f"not an experiment config: {e}") from None
+    for part in (config, data, optimizer):
+        _check_field_types(part)
+    return config
 
 
 def _field_paths(obj, prefix=""):
