@@ -118,6 +118,21 @@ def test_sampling_switch_on_built_model_also_under_tf_function():
         build_model("latn10", filters=8, num_layers=5).sampling = True
 
 
+def test_sampling_mode_follows_restored_flag_weights():
+    """Weights restored from a sampling model (checkpoint, set_weights) carry the mode."""
+    source = build_model("ours", **TINY)
+    source.sampling = True
+    target = build_model("ours", **TINY)
+    assert target.sampling is False
+    target.set_weights(source.get_weights())
+    assert target.sampling is True and target.get_config()["sampling"] is True
+    target.sampling = False  # must reach the flag weights although the attribute said False
+    x = _frames((1, 2, 4, 4, 3))
+    np.testing.assert_array_equal(target(x).numpy(), target(x).numpy())
+    source.sampling = False
+    np.testing.assert_array_equal(target(x).numpy(), source(x).numpy())
+
+
 def test_dual_forward_mean_and_sample_paths():
     model = build_model("vsatn10", **TINY)
     x = _frames((1, 2, 8, 8, 3))

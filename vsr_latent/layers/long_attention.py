@@ -150,7 +150,7 @@ class LongAttention(keras.layers.Layer):
         for layer in (self.theta, self.phi, self.g):
             layer.build((None, None, None, None, c))
         if self.variational:
-            self.head = VariationalHead(ci, sampling=self._sampling, name="head")
+            self.head = VariationalHead(ci, sampling=self.sampling, name="head")
             self.head.build((None, None, None, None, ci))
         self.restore = keras.layers.Conv2DTranspose(c, 4, strides=2, padding="same", name="restore")
         self.restore.build((None, None, None, ci))
@@ -158,6 +158,8 @@ class LongAttention(keras.layers.Layer):
 
     @property
     def sampling(self):
+        if self.variational and self.built:
+            return self.head.sampling
         return self._sampling
 
     @sampling.setter
@@ -215,6 +217,6 @@ class LongAttention(keras.layers.Layer):
         config = super().get_config()
         config.update(
             filters=self.filters, inner_filters=self.inner_filters,
-            variational=self.variational, sampling=self._sampling,
+            variational=self.variational, sampling=self.sampling,
             max_attention_elements=self.max_attention_elements, leaky_slope=self.leaky_slope)
         return config

@@ -54,12 +54,14 @@ class ShortAttention(keras.layers.Layer):
         self.up1.build((None, None, None, c))
         self.up2.build((None, None, None, c))
         if self.variational:
-            self.head = VariationalHead(c, sampling=self._sampling, name="head")
+            self.head = VariationalHead(c, sampling=self.sampling, name="head")
             self.head.build(shape5)
         self.built = True
 
     @property
     def sampling(self):
+        if self.variational and self.built:
+            return self.head.sampling
         return self._sampling
 
     @sampling.setter
@@ -98,5 +100,5 @@ class ShortAttention(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(filters=self.filters, variational=self.variational,
-                      sampling=self._sampling, leaky_slope=self.leaky_slope)
+                      sampling=self.sampling, leaky_slope=self.leaky_slope)
         return config

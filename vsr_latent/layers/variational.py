@@ -48,6 +48,11 @@ class VariationalHead(keras.layers.Layer):
 
     @property
     def sampling(self):
+        """The mode, read from the flag weight when possible (it may have been restored from a
+        checkpoint; TensorFlow's ``__setattr__`` skips the setter when the getter already
+        returns the assigned value, so the getter must tell the truth)."""
+        if self.built and tf.executing_eagerly():
+            return bool(self.sampling_flag.numpy() > 0.5)
         return self._sampling
 
     @sampling.setter
@@ -73,5 +78,5 @@ class VariationalHead(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(units=self.units, sampling=self._sampling)
+        config.update(units=self.units, sampling=self.sampling)
         return config

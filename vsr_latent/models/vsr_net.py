@@ -96,7 +96,7 @@ class VSRNet(keras.Model):
     def get_config(self):
         config = {"name": self.name, "trainable": self.trainable}
         config.update(self.config.to_dict())
-        config["sampling"] = self._sampling
+        config["sampling"] = self.sampling
         return config
 
     @classmethod
@@ -110,8 +110,11 @@ class VSRNet(keras.Model):
         """False: deterministic mean path (stage 1, default inference); True: z = mu + eps sigma.
 
         Settable on a built model; already traced functions follow the change (the mode is a
-        weight read at run time) and it is saved with the model.
+        weight read at run time) and it is saved with the model. Read from the flag weights, so
+        it is right after a checkpoint restore too.
         """
+        if self.variational and self.built:
+            return self.attention[0].sampling
         return self._sampling
 
     @sampling.setter
