@@ -188,9 +188,8 @@ def bench_bicubic(size, settings, peak):
     row = _base_row("bicubic", size, shape, settings, "numpy", None, peak)
     x = np.random.default_rng(0).uniform(0, 255, shape[1:]).astype(np.float32)
     meter, method = peak_memory_meter(False)
-    bicubic_upscale(x)
     with meter:
-        timing = time_call(bicubic_upscale, x, repeats=settings.repeats, warmup=0)
+        timing = time_call(bicubic_upscale, x, repeats=settings.repeats, warmup=settings.warmup)
     _finish_row(row, timing, shape[1], bicubic_flops(shape), meter.peak_delta, method, peak)
     row.update(params=0, flops_by_kind_per_frame={"bicubic": bicubic_flops(shape) / shape[1]},
                softmax_elements_per_frame=0, long_attention=None)
@@ -216,12 +215,14 @@ def bench_model(name, size, xla, settings, peak, backend_name="tensorflow", mode
                attention_budget=model.config.max_attention_elements)
     x = tf.random.stateless_uniform(shape, seed=(1, 2), minval=0.0, maxval=255.0)
     fn = backend.prepare(model, shape, xla=xla)
-    t0 = time.perf_counter()
-    for _ in range(settings.warmup):
-        fn(x)
-    row["first_call_seconds"] = time.perf_counter() - t0
+    # The meter covers the first call too: that is where the activations are first allocated
+    # (later calls reuse memory the allocator keeps, which an RSS delta would not show).
     meter, method = peak_memory_meter(_on_gpu())
     with meter:
+        t0 = time.perf_counter()
+        for _ in range(settings.warmup):
+            fn(x)
+        row["first_call_seconds"] = time.perf_counter() - t0
         timing = time_call(fn, x, repeats=settings.repeats, warmup=0)
     _finish_row(row, timing, frames, report.total, meter.peak_delta, method, peak)
     row["long_attention"] = None
@@ -246,10 +247,11 @@ def _with_peak(settings, measure):
     return row
 
 
-def run_benchmark(settings, log=None):
+def run_benchmark(settings, log=None, on_row=None):
     """Every row of ``settings`` (a list of dicts, one per model x size x backend x xla).
 
-    The matmul peak is measured right before and after every row (``_with_peak``)."""
+    The matmul peak is measured right before and after every row (``_with_peak``).
+    ``on_row(rows)`` is called after each row with the rows so far (to save partial results)."""
     import keras
 
     info = machine_info()
@@ -262,6 +264,8 @@ def run_benchmark(settings, log=None):
                 rows[-1]["machine"] = info
                 if log:
                     log(describe_row(rows[-1]))
+                if on_row:
+                    on_row(rows)
                 continue
             model = None
             for backend_name in settings.backends:
@@ -284,6 +288,8 @@ def run_benchmark(settings, log=None):
                     rows.append(row)
                     if log:
                         log(describe_row(row))
+                    if on_row:
+                        on_row(rows)
             del model
             keras.backend.clear_session()
     return rows

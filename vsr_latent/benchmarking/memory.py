@@ -23,7 +23,7 @@ import time
 RSS_SAMPLE_SECONDS = 0.002
 
 RSS_METHOD = (f"process RSS, sampled every {RSS_SAMPLE_SECONDS * 1000:g} ms, peak minus the RSS "
-              "just before the first call (after malloc_trim)")
+              "just before the first (warm-up, tracing/compiling) call, after malloc_trim")
 GPU_METHOD = "tf.config.experimental.get_memory_info(...)['peak'] after reset_memory_stats"
 
 

@@ -71,12 +71,12 @@ def run(args):
         kwargs["attention_budget"] = None
     settings = BenchSettings.quick_settings(**kwargs) if args.quick else BenchSettings(**kwargs)
 
-    log = None if args.json else (lambda line: print(line, flush=True))
-    rows = run_benchmark(settings, log=log)
-    if args.output:
-        from vsr_latent.atomic import write_json
+    from vsr_latent.atomic import write_json
 
-        write_json(args.output, rows)
+    log = None if args.json else (lambda line: print(line, flush=True))
+    # Partial results are saved after every row: a long run stopped midway keeps what it measured.
+    save = (lambda rows: write_json(args.output, rows)) if args.output else None
+    rows = run_benchmark(settings, log=log, on_row=save)
     if args.json:
         json.dump(rows, sys.stdout, indent=1)
         sys.stdout.write("\n")
