@@ -264,7 +264,8 @@ def test_stage2_starts_from_a_stage1_run(tmp_path):
     trainer = Trainer(config, tmp_path / "vlatn", strategy=tf.distribute.get_strategy(),
                       progress=False, log=messages.append)
     assert trainer.restore_or_initialize() == 0
-    assert re.match(r"Initialised \d+ weights from .*; \d+ start fresh", messages[0]), messages
+    assert messages[0].startswith("Training table3_vlatn10_7 (2 steps)"), messages
+    assert re.match(r"Initialised \d+ weights from .*; \d+ start fresh", messages[1]), messages
     # Every weight of the stage-1 model is now in the variational model under the same
     # object-graph path; the paths only the variational model has are its variance heads.
     def model_values(model, where):

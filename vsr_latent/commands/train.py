@@ -53,8 +53,6 @@ def run(args):
     from vsr_latent.training import run_folder
     from vsr_latent.training.trainer import train
 
-    if run_folder.latest_checkpoint(run_dir) is None:
-        print(f"Training {config.name} ({config.total_steps} steps) in {run_dir}", flush=True)
     try:
         metrics = train(config, run_dir, progress=args.progress,
                         log=lambda msg: print(msg, flush=True))

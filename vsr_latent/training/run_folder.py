@@ -58,7 +58,15 @@ def latest_checkpoint(run_dir):
     import tensorflow as tf
 
     d = checkpoint_dir(run_dir)
-    return tf.train.latest_checkpoint(str(d)) if d.is_dir() else None
+    if not d.is_dir():
+        return None
+    try:
+        return tf.train.latest_checkpoint(str(d))
+    except Exception as e:  # a damaged state file: UnicodeDecodeError, protobuf ParseError, ...
+        raise CheckpointError(
+            f"{d / 'checkpoint'}: damaged checkpoint state file ({type(e).__name__}: "
+            f"{str(e).splitlines()[0] if str(e) else ''})"
+        ) from None
 
 
 def build_model_for(config):
@@ -102,6 +110,11 @@ def restore_model(run_dir):
             raise CheckpointError(
                 f"{ckpt}: does not match model {config.model!r} of {config_path(run_dir)}: "
                 f"{str(e).splitlines()[0]}"
+            ) from None
+        except Exception as e:  # a damaged file fails in other ways too (IndexError, ...)
+            raise CheckpointError(
+                f"{ckpt}: damaged or unreadable checkpoint ({type(e).__name__}: "
+                f"{str(e).splitlines()[0] if str(e) else ''})"
             ) from None
         set_sampling(model, False)
         return model

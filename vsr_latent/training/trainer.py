@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from vsr_latent.atomic import atomic_path
@@ -37,6 +38,23 @@ from vsr_latent.training.strategy import default_strategy, worker_info
 from vsr_latent.training.summaries import TrainingSummaries
 
 SCALE = 4
+
+# What a collective op raises when another worker died, hung (peer health checks) or aborted.
+_LOST_PEER_ERRORS = (
+    tf.errors.UnavailableError,
+    tf.errors.DeadlineExceededError,
+    tf.errors.CancelledError,
+    tf.errors.AbortedError,
+)
+
+
+def _gist(error):
+    """The line of a TensorFlow error that says what happened (not "Graph execution error:")."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    for line in lines:
+        if any(w in line.lower() for w in ("abort", "connect", "unavailable", "deadline", "peer")):
+            return line[:300]
+    return lines[0][:300] if lines else "no detail"
 
 
 class _SummedGradientAdam(keras.optimizers.Adam):
@@ -110,9 +128,30 @@ class Trainer:
 
     # ---- state -------------------------------------------------------------------------------
 
+    def _checkpoint_to_resume(self):
+        """The checkpoint this run resumes from (None: start fresh).
+
+        With several workers each keeps its own checkpoints; a worker killed during a save may
+        lack the newest one, so all workers agree on the newest step every one of them has.
+        """
+        steps = {
+            int(path.rsplit("-", 1)[1]): path for path in self.manager.checkpoints
+        }
+        latest = max(steps) if steps else 0
+        if self.num_workers() > 1:
+            per_replica = self.strategy.run(lambda: tf.constant([latest], tf.int32))
+            agreed = int(np.min(self.strategy.gather(per_replica, axis=0).numpy()))
+            if agreed and agreed not in steps:
+                raise CheckpointError(
+                    f"{self.manager.directory}: the workers' common checkpoint is step {agreed} "
+                    f"but this worker only has steps {sorted(steps)}"
+                )
+            latest = agreed
+        return steps.get(latest)
+
     def restore_or_initialize(self):
         """Resumes from the latest checkpoint, else applies ``init_from``; returns the step."""
-        latest = self.manager.latest_checkpoint
+        latest = self._checkpoint_to_resume()
         if latest:
             try:
                 self.checkpoint.restore(latest).assert_existing_objects_matched()
@@ -122,12 +161,16 @@ class Trainer:
                     f"{str(e).splitlines()[0]}"
                 ) from None
             self.log(f"Resuming {self.config.name} from step {int(self.step.numpy())} ({latest})")
-        elif self.config.init_from:
-            loaded, fresh = run_folder.init_weights_from(self.model, self.config.init_from)
+        else:
             self.log(
-                f"Initialised {loaded} weights from {self.config.init_from}"
-                + (f"; {len(fresh)} start fresh (variance heads)" if fresh else "")
+                f"Training {self.config.name} ({self.config.total_steps} steps) in {self.run_dir}"
             )
+            if self.config.init_from:
+                loaded, fresh = run_folder.init_weights_from(self.model, self.config.init_from)
+                self.log(
+                    f"Initialised {loaded} weights from {self.config.init_from}"
+                    + (f"; {len(fresh)} start fresh (variance heads)" if fresh else "")
+                )
         return int(self.step.numpy())
 
     def stage_of(self, step):
@@ -277,45 +320,15 @@ class Trainer:
             bar = tqdm(total=total, initial=start, desc=config.name, unit="step",
                        file=sys.stderr, dynamic_ncols=True)
         try:
-            iterator = iter(self.distributed_dataset(int(self.data_position.numpy())))
-            step = start
-            last_time, last_step = time.perf_counter(), step
-            steps_per_sec = float("nan")
-            while step < total:
-                stage = self.stage_of(step)
-                self.set_stage(stage)
-                batch = next(iterator)
-                result = self.step_fn(stage)(batch)
-                step += 1
-                metrics = {k: float(v) for k, v in result.items()}
-                bad = [k for k, v in metrics.items() if not math.isfinite(v)]
-                if bad:
-                    raise TrainingError(
-                        f"{config.name}: non-finite {', '.join(bad)} at step {step} "
-                        f"(stage {stage}); the run stops without saving, its last checkpoint "
-                        f"({self.manager.latest_checkpoint or 'none'}) is intact"
-                    )
-                now = time.perf_counter()
-                if step % config.log_every == 0 or step == total:
-                    steps_per_sec = (step - last_step) / max(now - last_time, 1e-9)
-                    last_time, last_step = now, step
-                    if summaries:
-                        summaries.scalars(step, {
-                            **metrics,
-                            "optimizer/learning_rate": self.learning_rate(),
-                            "perf/steps_per_sec": steps_per_sec,
-                            "train/stage": stage,
-                        })
-                if summaries and (step % config.image_every == 0 or step == total):
-                    lr, hr = (self.strategy.experimental_local_results(t)[0] for t in batch)
-                    summaries.images(step, self.model, lr, hr)
-                if step % config.checkpoint_every == 0 or step == total:
-                    self.save()
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{metrics['loss/total']:.5f}",
-                                    psnr=f"{metrics['psnr/train']:.2f}",
-                                    steps_s=f"{steps_per_sec:.2f}", stage=stage)
+            metrics = self._loop(start, total, summaries, bar)
+        except _LOST_PEER_ERRORS as e:
+            if self.num_workers() < 2:
+                raise
+            raise TrainingError(
+                f"lost contact with another worker ({type(e).__name__}: {_gist(e)}); "
+                f"restart every worker with the same command to resume from the last checkpoint "
+                f"({self.manager.latest_checkpoint or 'none yet'})"
+            ) from None
         finally:
             if bar is not None:
                 bar.close()
@@ -329,6 +342,60 @@ class Trainer:
                 self.model.save(str(tmp))
         out = {"step": int(self.step.numpy()), **metrics}
         return out
+
+    def num_workers(self):
+        resolver = getattr(self.strategy, "cluster_resolver", None)
+        if resolver is None:
+            return 1
+        try:
+            return max(1, len(resolver.cluster_spec().as_dict().get("worker", [])) + len(
+                resolver.cluster_spec().as_dict().get("chief", [])))
+        except Exception:  # a resolver without a cluster spec: a single process
+            return 1
+
+    def _loop(self, start, total, summaries, bar):
+        config = self.config
+        metrics = {}
+        iterator = iter(self.distributed_dataset(int(self.data_position.numpy())))
+        step = start
+        last_time, last_step = time.perf_counter(), step
+        steps_per_sec = float("nan")
+        while step < total:
+            stage = self.stage_of(step)
+            self.set_stage(stage)
+            batch = next(iterator)
+            result = self.step_fn(stage)(batch)
+            step += 1
+            metrics = {k: float(v) for k, v in result.items()}
+            bad = [k for k, v in metrics.items() if not math.isfinite(v)]
+            if bad:
+                raise TrainingError(
+                    f"{config.name}: non-finite {', '.join(bad)} at step {step} "
+                    f"(stage {stage}); the run stops without saving, its last checkpoint "
+                    f"({self.manager.latest_checkpoint or 'none'}) is intact"
+                )
+            now = time.perf_counter()
+            if step % config.log_every == 0 or step == total:
+                steps_per_sec = (step - last_step) / max(now - last_time, 1e-9)
+                last_time, last_step = now, step
+                if summaries:
+                    summaries.scalars(step, {
+                        **metrics,
+                        "optimizer/learning_rate": self.learning_rate(),
+                        "perf/steps_per_sec": steps_per_sec,
+                        "train/stage": stage,
+                    })
+            if summaries and (step % config.image_every == 0 or step == total):
+                lr, hr = (self.strategy.experimental_local_results(t)[0] for t in batch)
+                summaries.images(step, self.model, lr, hr)
+            if step % config.checkpoint_every == 0 or step == total:
+                self.save()
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{metrics['loss/total']:.5f}",
+                                psnr=f"{metrics['psnr/train']:.2f}",
+                                steps_s=f"{steps_per_sec:.2f}", stage=stage)
+        return metrics
 
 
 def train(config, run_dir, strategy=None, progress=True, log=print):
