@@ -155,6 +155,34 @@ def test_run_folder_with_other_settings_is_not_reused(tmp_path):
         run_is_complete(run, other)
 
 
+def _fake_finished_run(run_dir, config):
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.json").write_text(config.to_json())
+    (run_dir / "model.keras").write_bytes(b"")
+
+
+def test_table3_reuses_figure6_runs_and_runs_under_their_own_name(tmp_path):
+    from vsr_latent.reproduce.context import make_context
+    from vsr_latent.reproduce.runs import ensure_run, resolve_config
+
+    info = {"cpu": "test", "cores": 2, "gpus": [], "tensorflow": "-", "keras": "-",
+            "python": "-"}
+
+    def ctx():
+        return make_context("table3", scale="smoke", runs_dir=tmp_path / "runs",
+                            out_dir=tmp_path, hardware_info=info, quiet=True)
+
+    c = ctx()
+    fig6 = tmp_path / "runs" / "smoke" / "figure6_latn10_n7"
+    _fake_finished_run(fig6, resolve_config(c, "figure6_latn10_n7"))
+    run = ensure_run(c, "table3_latn10_7")  # no training: Figure 6's n = 7 run is the same model
+    assert run.run_dir == fig6 and not run.trained_now
+    own = tmp_path / "runs" / "smoke" / "table3_latn10_7"
+    c = ctx()
+    _fake_finished_run(own, resolve_config(c, "table3_latn10_7"))
+    assert ensure_run(c, "table3_latn10_7").run_dir == own
+
+
 def test_failed_rows_are_written_as_not_run_and_exit_nonzero(tmp_path, monkeypatch, capsys):
     from vsr_latent.errors import TrainingError
     from vsr_latent.reproduce import tables

@@ -72,12 +72,21 @@ def run_is_complete(run_dir, config):
     return (run_dir / "model.keras").is_file()
 
 
+def _finished_here(ctx, name, config):
+    try:
+        return run_is_complete(ctx.runs_dir / name, config)
+    except ConfigError:
+        return False
+
+
 def ensure_run(ctx, name, extra_overrides=()):
     """A finished run of config ``name`` (trained now, resumed, or reused): :class:`RunInfo`."""
     if name in ctx.runs:
         return ctx.runs[name]
     config = resolve_config(ctx, name, extra_overrides)
     other = SAME_RUN.get(name)
+    if other is not None and not extra_overrides and _finished_here(ctx, name, config):
+        other = None  # a finished run under its own name (e.g. `vsr-latent train`) is used
     if other is not None and not extra_overrides:
         other_config = resolve_config(ctx, other)
         if _same_model(config, other_config):
