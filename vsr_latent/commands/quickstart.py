@@ -63,7 +63,8 @@ def run(args):
         written, failed = reproduce(
             [name], scale="smoke", vid4_root=vid4, out=args.out, runs=args.runs,
             steps=args.steps, quiet=False,
-            shared_runs=shared, command=command)
+            shared_runs=shared, command=command,
+            scale_reason="vsr-latent quickstart always runs at smoke scale")
         failures += failed
         for f in written:
             print(f"    wrote {f}")

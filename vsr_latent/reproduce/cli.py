@@ -70,7 +70,8 @@ def run_one(name, ctx):
 
 
 def reproduce(names, *, scale=None, data_root=None, vid4_root=None, out="results", runs="runs",
-              steps=None, quiet=False, argv=None, shared_runs=None, command=None, overrides=()):
+              steps=None, quiet=False, argv=None, shared_runs=None, command=None, overrides=(),
+              scale_reason=None):
     """Runs the named drivers in order, sharing runs between them (and with other calls given
     the same ``shared_runs`` dict); returns ``(files written, failures)``."""
     from vsr_latent.reproduce.context import make_context
@@ -82,7 +83,7 @@ def reproduce(names, *, scale=None, data_root=None, vid4_root=None, out="results
         ctx = make_context(name, scale=scale, data_root=data_root, vid4_root=vid4_root,
                            out_dir=out, runs_dir=runs, steps=steps, argv=argv, quiet=quiet,
                            hardware_info=info, shared_runs=shared, command=command,
-                           overrides=overrides)
+                           overrides=overrides, scale_reason=scale_reason)
         info = ctx.hardware
         files = run_one(name, ctx)
         for f in files:

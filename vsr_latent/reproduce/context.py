@@ -99,10 +99,11 @@ class Context:
 
 def make_context(name, *, scale=None, data_root=None, vid4_root=None, out_dir="results",
                  runs_dir="runs", steps=None, argv=None, quiet=False, hardware_info=None,
-                 shared_runs=None, command=None, overrides=()):
+                 shared_runs=None, command=None, overrides=(), scale_reason=None):
     """A :class:`Context`, choosing the scale (printed) from the arguments and the GPUs seen."""
     info = hardware_info or hardware.describe()
     chosen, reason = choose_scale(scale, data_root, info["gpus"])
+    reason = scale_reason or reason
     vid4 = Path(vid4_root) if vid4_root else default_vid4_root()
     argv = sys.argv[1:] if argv is None else list(argv)
     if command is None:
