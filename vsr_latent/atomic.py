@@ -27,6 +27,20 @@ def _fsync_dir(path):
 
 
 @contextlib.contextmanager
+def _creating(path):
+    """An output that cannot even be started (its folder is a file, read-only, ...) is an
+    InputError naming the output, not a bare OSError about a parent or temporary path."""
+    from vsr_latent.errors import InputError
+
+    try:
+        yield
+    except OSError as e:
+        blocking = next((p for p in Path(path).parents if p.exists() and not p.is_dir()), None)
+        problem = f"{blocking} is a file, not a folder" if blocking else (e.strerror or str(e))
+        raise InputError(path, f"cannot write the output there ({problem})") from None
+
+
+@contextlib.contextmanager
 def atomic_path(path, suffix=None):
     """Yields a temporary path next to ``path``; on clean exit renames it to ``path``.
 
@@ -34,9 +48,11 @@ def atomic_path(path, suffix=None):
     temporary file is removed and ``path`` is left as it was.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     suffix = suffix if suffix is not None else path.suffix
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".part{suffix}", dir=path.parent)
+    with _creating(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".part{suffix}",
+                                   dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
@@ -78,8 +94,9 @@ def atomic_dir(path):
     folder under the final name.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
+    with _creating(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
     try:
         yield tmp
         if path.exists():
