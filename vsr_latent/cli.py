@@ -5,8 +5,9 @@ Each sub-command lives in ``vsr_latent/commands/<name>.py`` and provides
 arguments and returning an exit code. Modules must import TensorFlow inside ``func`` only, so that
 ``--help`` and argument errors are instant.
 
-Errors the package raises on purpose (``VsrError``) and common OS errors are printed as one line
-on stderr with exit code 2; ``--verbose`` shows the traceback.
+Errors the package raises on purpose (``VsrError``) and OS errors (``OSError``: disk full, read-only
+file system, ...) are printed as one line on stderr with exit code 2; ``--verbose`` shows the
+traceback.
 """
 
 import argparse
@@ -61,7 +62,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("vsr-latent: interrupted", file=sys.stderr)
         return 130
-    except (VsrError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as e:
+    except (VsrError, OSError) as e:
         if args.verbose:
             raise
         print(f"vsr-latent {args.command}: error: {e}", file=sys.stderr)
