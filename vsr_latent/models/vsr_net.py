@@ -141,12 +141,12 @@ class VSRNet(keras.Model):
 
     def _forward(self, inputs, training=None, sampling=None, collect=False):
         frames, key_frames = self._split_inputs(inputs)
-        frames = tf.convert_to_tensor(frames, tf.float32)
+        frames = tf.cast(frames, tf.float32)
         x = frames / PIXEL_SCALE
         slope = self.config.leaky_slope
         streams = [x]
         if key_frames is not None and self._last_long_layer >= 0:
-            streams.append(tf.convert_to_tensor(key_frames, tf.float32) / PIXEL_SCALE)
+            streams.append(tf.cast(key_frames, tf.float32) / PIXEL_SCALE)
         h = [tf.nn.leaky_relu(self.stem(s), alpha=slope) for s in streams]
         info = {"z": [], "masks": [], "variance": []}
         for i, unit in enumerate(self.units):
@@ -173,7 +173,9 @@ class VSRNet(keras.Model):
                 h = joined
             if i >= self._last_long_layer:
                 h = h[:1]
-        sr = self.upscaler(h[0], training=training)
+        # Under a mixed precision policy the layers compute in float16/bfloat16; the output (and
+        # the bicubic skip added to it) stays float32. A no-op under the default float32 policy.
+        sr = tf.cast(self.upscaler(h[0], training=training), tf.float32)
         if self.config.bicubic_skip:
             sr = sr + self._bicubic(x)
         sr = sr * PIXEL_SCALE
