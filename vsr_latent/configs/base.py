@@ -93,7 +93,8 @@ class ExperimentConfig:
     ``stage1_steps`` (K) train on L_re with the variance heads off; ``stage2_steps`` then train on
     L_re + ``vae_weight``·L_vae with them on (variational models only). ``init_from`` names a
     finished run folder (or ``.keras`` file) whose weights start this run: Table 3's V models start
-    their stage 2 from the Latn10_7 / Satn10_7 runs.
+    their stage 2 from the Latn10_7 / Satn10_7 runs. ``seed`` seeds the weight initialisation
+    and the stage-2 noise (``data.seed`` the samples), so a run is repeatable.
     """
 
     name: str
@@ -110,6 +111,7 @@ class ExperimentConfig:
     log_every: int = DEFAULT_LOG_EVERY
     image_every: int = DEFAULT_IMAGE_EVERY
     init_from: typing.Optional[str] = None
+    seed: int = 0
     scale: str = "full"
     paper_psnr: dict = field(default_factory=dict)
 
