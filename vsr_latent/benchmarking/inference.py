@@ -55,6 +55,7 @@ class BenchSettings:
     quick: bool = False
     breakdown: bool = False
     attention_budget: int | None = -1  # -1: the model's default
+    precision: str = "float32"  # or a Keras mixed precision policy: mixed_float16, mixed_bfloat16
     matmul_size: int = PEAK_MATMUL_SIZE
 
     @classmethod
@@ -94,7 +95,16 @@ def build_bench_model(name, settings):
         overrides["num_layers"] = 2
     if settings.attention_budget != -1:
         overrides["max_attention_elements"] = settings.attention_budget
-    return build_model(name, seq_len=settings.seq_len, **overrides)
+    if settings.precision == "float32":
+        return build_model(name, seq_len=settings.seq_len, **overrides)
+    import keras
+
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(settings.precision)
+    try:
+        return build_model(name, seq_len=settings.seq_len, **overrides)
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def _long_attention_share(model, x, xla, settings, model_seconds):
@@ -154,7 +164,7 @@ def _base_row(name, size, shape, settings, backend, xla, peak):
     return {
         "model": name, "size": size, "input_shape": list(shape),
         "output_shape": [shape[0], shape[1], 4 * shape[2], 4 * shape[3], 3],
-        "backend": backend, "xla": xla, "precision": "float32", "quick": settings.quick,
+        "backend": backend, "xla": xla, "precision": settings.precision, "quick": settings.quick,
         "repeats": settings.repeats, "warmup": settings.warmup,
         "matmul_peak_flops_per_s": peak["flops_per_s"],
         "matmul_peak_size": peak["size"],
@@ -173,6 +183,8 @@ def _finish_row(row, timing, frames, flops, memory, method, peak):
         "flops_per_frame": flops / frames,
         "achieved_flops_per_s": flops / seconds,
         "fraction_of_matmul_peak": flops / seconds / peak["flops_per_s"],
+        "cpu_seconds_per_clip": timing.cpu_median,
+        "achieved_flops_per_cpu_s": flops / timing.cpu_median if timing.cpu_median else None,
     })
     return row
 
@@ -186,6 +198,7 @@ def bench_bicubic(size, settings, peak):
     h, w = settings.frame_size(size)
     shape = (1, settings.seq_len, h, w, 3)
     row = _base_row("bicubic", size, shape, settings, "numpy", None, peak)
+    row["precision"] = "float32"
     x = np.random.default_rng(0).uniform(0, 255, shape[1:]).astype(np.float32)
     meter, method = peak_memory_meter(False)
     with meter:
@@ -240,10 +253,14 @@ def _with_peak(settings, measure):
     row = measure(before)
     after = matmul_peak(settings.matmul_size)
     mean = 0.5 * (before["flops_per_s"] + after["flops_per_s"])
+    mean_cpu = 0.5 * (before["flops_per_cpu_s"] + after["flops_per_cpu_s"])
     row["matmul_peak_flops_per_s"] = mean
     row["matmul_peak_before_after"] = [before["flops_per_s"], after["flops_per_s"]]
+    row["matmul_flops_per_cpu_s"] = mean_cpu
     if row.get("achieved_flops_per_s"):
         row["fraction_of_matmul_peak"] = row["achieved_flops_per_s"] / mean
+    if row.get("achieved_flops_per_cpu_s"):
+        row["fraction_of_matmul_peak_cpu_time"] = row["achieved_flops_per_cpu_s"] / mean_cpu
     return row
 
 
@@ -302,10 +319,13 @@ def describe_row(row):
     head = f"{row['model']:8s} {row['size']:5s} {row['backend']:11s} {xla:6s}"
     if row.get("error"):
         return f"{head} ERROR {row['error']}"
+    if row.get("precision", "float32") != "float32":
+        head += f" {row['precision']}"
     text = (f"{head} {row['seconds_per_frame']:8.4f} s/frame  "
             f"{row['flops_per_frame'] / 1e9:7.2f} GFLOP/frame  "
             f"{row['achieved_flops_per_s'] / 1e9:7.1f} GFLOP/s  "
-            f"{100 * row['fraction_of_matmul_peak']:5.1f}% of matmul ({peak / 1e9:.0f})  "
+            f"{100 * row['fraction_of_matmul_peak']:5.1f}% of matmul ({peak / 1e9:.0f}) "
+            f"[{100 * row.get('fraction_of_matmul_peak_cpu_time', 0):5.1f}% per CPU-s]  "
             f"peak mem {row['peak_memory_bytes'] / 2**20:8.1f} MiB")
     if row.get("long_attention"):
         text += f"  long attention {100 * row['long_attention']['share']:.1f}%"

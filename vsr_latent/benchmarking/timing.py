@@ -13,10 +13,21 @@ PEAK_MATMUL_SIZE = 2048
 
 @dataclasses.dataclass
 class Timing:
-    """Seconds of each timed call (after ``warmup`` untimed calls) and their median."""
+    """Wall seconds of each timed call (after ``warmup`` untimed calls), their median, and the
+    process CPU seconds (all threads) of the same calls.
+
+    On a machine shared with other work, wall time stretches with the load while CPU time
+    measures the work this process got done: a rate per CPU-second, compared with the matmul's
+    rate per CPU-second, gives a ratio much less sensitive to the load (spin-waiting threads
+    count as CPU time, so it is not immune)."""
 
     seconds: list
     warmup: int
+    cpu_seconds: list = dataclasses.field(default_factory=list)
+
+    @property
+    def cpu_median(self):
+        return float(statistics.median(self.cpu_seconds)) if self.cpu_seconds else None
 
     @property
     def median(self):
@@ -42,19 +53,20 @@ def time_call(fn, *args, repeats=3, warmup=1):
     waits for its outputs); returns a ``Timing``."""
     for _ in range(int(warmup)):
         _block(fn(*args))
-    seconds = []
+    seconds, cpu = [], []
     for _ in range(max(1, int(repeats))):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         _block(fn(*args))
         seconds.append(time.perf_counter() - t0)
-    return Timing(seconds, int(warmup))
+        cpu.append(time.process_time() - c0)
+    return Timing(seconds, int(warmup), cpu)
 
 
 def matmul_peak(size=PEAK_MATMUL_SIZE, repeats=5, dtype="float32", device=None):
     """The practical peak of this machine: FLOP/s of a ``size x size`` by ``size x size``
     ``tf.matmul`` (2 * size**3 FLOPs), median of ``repeats`` after one warm-up, on ``device``
-    (default: TensorFlow's placement). Returns a dict (``flops_per_s``, ``size``, ``dtype``,
-    ``seconds``)."""
+    (default: TensorFlow's placement). Returns a dict (``flops_per_s``, ``flops_per_cpu_s``: per
+    process CPU-second, ``size``, ``dtype``, ``seconds``)."""
     import contextlib
 
     import tensorflow as tf
@@ -67,6 +79,7 @@ def matmul_peak(size=PEAK_MATMUL_SIZE, repeats=5, dtype="float32", device=None):
         timing = time_call(fn, a, b, repeats=repeats, warmup=1)
     return {
         "flops_per_s": 2.0 * size**3 / timing.median,
+        "flops_per_cpu_s": 2.0 * size**3 / timing.cpu_median,
         "size": int(size),
         "dtype": str(dtype),
         "seconds": timing.median,

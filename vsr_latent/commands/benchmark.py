@@ -33,6 +33,10 @@ def register(subparsers):
     p.add_argument("--attention_budget", type=int, default=-1, metavar="N",
                    help="long attention: at most N logits at a time (0: unchunked; default: "
                         "the model's)")
+    p.add_argument("--precision", default="float32",
+                   choices=("float32", "mixed_float16", "mixed_bfloat16"),
+                   help="Keras dtype policy of the models (mixed: layers compute in float16 or "
+                        "bfloat16, output float32; default float32)")
     p.add_argument("--breakdown", action="store_true",
                    help="also time the conv layers and attention blocks alone (where time goes)")
     p.add_argument("--output", default=None, metavar="FILE",
@@ -58,7 +62,8 @@ def run(args):
         raise ConfigError(f"--warmup must be >= 0, got {args.warmup}")
     xla = {"off": (False,), "on": (True,), "both": (False, True)}[args.xla]
     kwargs = dict(xla=xla, backends=tuple(args.backend), warmup=args.warmup,
-                  breakdown=args.breakdown, attention_budget=args.attention_budget)
+                  breakdown=args.breakdown, attention_budget=args.attention_budget,
+                  precision=args.precision)
     if args.models:
         kwargs["models"] = tuple(args.models)
     if args.sizes:
