@@ -45,7 +45,15 @@ class RunInfo:
     def describe(self):
         how = (f"trained now in {self.wall_s:.0f} s" if self.trained_now
                else "reused (already complete)")
-        return f"`{self.config_name}` -> `{self.run_dir}`: {self.steps} steps, {how}"
+        c = self.config
+        stages = (f"{c.stage1_steps} + {c.stage2_steps} (stage 2)" if c.stage2_steps
+                  else f"{c.stage1_steps}")
+        what = (f"model {c.model} L={c.seq_len}"
+                + (f" {c.model_overrides}" if c.model_overrides else "")
+                + f", steps {stages}, batch {c.data.batch_size}, LR patch {c.data.lr_patch}, "
+                f"lr {c.optimizer.learning_rate:g}, degradation {c.data.degradation}, "
+                f"data {c.data.source}" + (f", init_from {c.init_from}" if c.init_from else ""))
+        return f"`{self.config_name}` -> `{self.run_dir}`: {what}; {how}"
 
 
 @dataclass
