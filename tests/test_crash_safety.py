@@ -239,3 +239,36 @@ def test_non_finite_loss_through_the_cli_keeps_the_last_checkpoint(tmp_path):
               if k.startswith(("model/", "optimizer/")) and "VARIABLE_VALUE" in k]
     assert values and all(np.isfinite(v).all() for v in values)
     assert not (run_dir / "model.keras").exists()
+
+
+# ---- TensorBoard event files: appended, not replaced ------------------------------------------------
+
+
+def test_truncated_event_file_reads_up_to_its_last_complete_record(tmp_path):
+    """A training run killed while writing summaries leaves an event file whose last record is
+    cut; TensorBoard's reader must still give every complete record before it."""
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.util import tensor_util
+
+    from vsr_latent.training.summaries import TrainingSummaries
+
+    logdir = tmp_path / "logs"
+    summaries = TrainingSummaries(logdir)
+    for step in range(1, 21):
+        summaries.scalars(step, {"loss/total": 1.0 / step})
+    summaries.close()
+    (events,) = logdir.glob("events.out.tfevents.*")
+    data = events.read_bytes()
+    for cut in (len(data) - 1, len(data) - 7, len(data) * 2 // 3, len(data) // 3):
+        d = tmp_path / f"cut{cut}"
+        d.mkdir()
+        (d / events.name).write_bytes(data[:cut])
+        acc = EventAccumulator(str(d), size_guidance={"tensors": 0})
+        acc.Reload()
+        got = [(e.step, float(tensor_util.make_ndarray(e.tensor_proto)))
+               for e in acc.Tensors("loss/total")]
+        steps = [s for s, _ in got]
+        assert steps == list(range(1, len(steps) + 1)) and len(steps) >= 1
+        assert len(steps) < 20
+        np.testing.assert_allclose([v for _, v in got], [1.0 / s for s in steps], rtol=1e-6)
