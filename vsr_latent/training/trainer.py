@@ -118,6 +118,16 @@ class Trainer:
                 data_position=self.data_position,
             )
         run_folder.check_checkpoint_covers(self.model)
+        if getattr(self.model, "scale", SCALE) != SCALE:
+            raise ConfigError(
+                f"config {config.name!r}: model scale {self.model.scale} is not supported for "
+                f"training: the training pipeline makes x{SCALE} LR/HR pairs (the paper's scale)"
+            )
+        if getattr(self.model, "scale", SCALE) != SCALE:
+            raise ConfigError(
+                f"config {config.name!r}: model {config.model!r} is built for x{self.model.scale} "
+                f"but the training data are made at x{SCALE} (the paper's scale)"
+            )
         if config.stage2_steps > 0 and not getattr(self.model, "variational", False):
             raise ConfigError(
                 f"config {config.name!r}: stage2_steps={config.stage2_steps} but model "
