@@ -111,7 +111,8 @@ def _cases(d):
         "degrade-scale-zero": (["degrade", video, d / "o12", "--scale", "0"], "--scale",
                                [d / "o12"]),
         "train-model-scale-2": (["train", "--config", "table1_latn10", "--run_dir", d / "s2",
-                                 *tiny_train, "--set", "model_overrides.scale=2"], "scale",
+                                 *tiny_train, "--set", "model_overrides.scale=2"],
+                                "is built for x2 but the training data are made at x4",
                                 [d / "s2" / "model.keras"]),
         "evaluate-sr-of-another-scale": (["evaluate", "--sr_dir", d / "sr_x2", "--gt_dir",
                                           d / "gt", "--no_progress"], "differs in size", []),
@@ -161,17 +162,7 @@ CASE_IDS = [
 ]
 
 
-# Training data are always made at x4; a model built for another scale fails inside the first
-# step with a shape error until the trainer (or config validation) refuses it.
-KNOWN_ISSUES = {"train-model-scale-2"}
-
-
-@pytest.mark.parametrize("case", [
-    pytest.param(c, marks=pytest.mark.xfail(reason="model scale != training scale not refused "
-                                                   "before the first step"))
-    if c in KNOWN_ISSUES else c
-    for c in CASE_IDS
-])
+@pytest.mark.parametrize("case", CASE_IDS)
 def test_one_line_error_and_nonzero_exit(results, case):
     res, expected, absent = results[case]
     command = case.split("-")[0]
