@@ -59,12 +59,12 @@ def train_cmd(run_dir, *overrides):
     ]
 
 
-def start_cluster(tmp_path, *overrides, ports=None, tag=""):
+def start_cluster(tmp_path, *overrides, ports=None, tag="", shared_run_dir=False):
     """Starts two workers; returns (processes, run dirs, log paths)."""
     ports = ports or free_ports(2)
     procs, dirs, logs = [], [], []
     for i in range(2):
-        run_dir = tmp_path / f"worker{i}"
+        run_dir = tmp_path / ("shared" if shared_run_dir else f"worker{i}")
         log = tmp_path / f"worker{i}{tag}.log"
         env = {**os.environ, "TF_CONFIG": tf_config(ports, i), "CUDA_VISIBLE_DEVICES": "",
                "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -143,6 +143,21 @@ def test_two_workers_end_with_identical_weights(tmp_path):
 
     model = load_keras_model(dirs[0] / "model.keras")
     np.testing.assert_array_equal(model.stem.kernel.numpy(), reader.get_tensor(key))
+
+
+@pytest.mark.slow
+def test_two_workers_sharing_one_run_folder_do_not_collide(tmp_path):
+    """On a shared file system both workers may get the same --run_dir: only the chief writes
+    the run's files; the other worker's collective saves go to checkpoints/.worker_1/."""
+    procs, dirs, logs = start_cluster(tmp_path, "stage1_steps=4", "checkpoint_every=2",
+                                      shared_run_dir=True)
+    wait_all(procs, logs, timeout=300)
+    assert [p.returncode for p in procs] == [0, 0], read_logs(logs)
+    run = dirs[0]
+    assert sorted(p.name for p in run.iterdir()) == ["checkpoints", "config.json", "logs",
+                                                      "model.keras"]
+    assert_same_state(checkpoint_of(run, 0), checkpoint_of(run, 1))
+    assert checkpoint_of(run, 0).endswith("ckpt-4")
 
 
 def _wait_for_checkpoint(run_dir, procs, logs, timeout=240):
