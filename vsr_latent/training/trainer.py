@@ -120,8 +120,8 @@ class Trainer:
         run_folder.check_checkpoint_covers(self.model)
         if getattr(self.model, "scale", SCALE) != SCALE:
             raise ConfigError(
-                f"config {config.name!r}: model scale {self.model.scale} is not supported for "
-                f"training: the training pipeline makes x{SCALE} LR/HR pairs (the paper's scale)"
+                f"config {config.name!r}: the model is built for x{self.model.scale} but the "
+                f"training data are made at x{SCALE} (the paper's scale)"
             )
         if getattr(self.model, "scale", SCALE) != SCALE:
             raise ConfigError(
