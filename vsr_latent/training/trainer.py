@@ -120,11 +120,6 @@ class Trainer:
         run_folder.check_checkpoint_covers(self.model)
         if getattr(self.model, "scale", SCALE) != SCALE:
             raise ConfigError(
-                f"config {config.name!r}: the model is built for x{self.model.scale} but the "
-                f"training data are made at x{SCALE} (the paper's scale)"
-            )
-        if getattr(self.model, "scale", SCALE) != SCALE:
-            raise ConfigError(
                 f"config {config.name!r}: model {config.model!r} is built for x{self.model.scale} "
                 f"but the training data are made at x{SCALE} (the paper's scale)"
             )
