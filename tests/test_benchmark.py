@@ -185,3 +185,22 @@ def test_benchmark_quick_json_runs_and_parses():
         share = row["long_attention"]
         assert share["blocks"] == 1 and share["share"] > 0
     assert rows[2]["flops_per_frame"] == pytest.approx(bicubic_flops(shape) / shape[1])
+
+
+def test_variational_head_stored_mode_matches_explicit_paths():
+    """The stored-mode path draws eps only when the flag is set: flag 0 gives exactly mu,
+    flag 1 gives mu + eps * sigma with eps ~ N(0, 1)."""
+    from vsr_latent.layers.variational import VariationalHead
+
+    head = VariationalHead(4)
+    x = tf.random.stateless_normal((2, 3, 5, 6, 4), seed=(2, 3))
+    head.build(x.shape)
+    head.sigma_dense.bias.assign(tf.fill([4], 0.5))
+    z, mu, sigma = head(x)
+    np.testing.assert_array_equal(z.numpy(), mu.numpy())
+    fn = tf.function(lambda t: head(t))
+    np.testing.assert_array_equal(fn(x)[0].numpy(), mu.numpy())
+    head.sampling = True
+    z, mu, sigma = fn(x)  # the traced function follows the flag
+    eps = ((z - mu) / sigma).numpy()
+    assert abs(eps.mean()) < 0.15 and abs(eps.std() - 1.0) < 0.15
