@@ -49,9 +49,23 @@ def build_parser():
     return parser
 
 
+def normalize_option_names(argv):
+    """``--seq-len`` and ``--seq_len`` mean the same: options are defined with underscores."""
+    out = []
+    for arg in argv:
+        if arg == "--":
+            out.extend(argv[len(out):])
+            break
+        if arg.startswith("--") and len(arg) > 2:
+            name, eq, value = arg[2:].partition("=")
+            arg = "--" + name.replace("-", "_") + eq + value
+        out.append(arg)
+    return out
+
+
 def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    argv = sys.argv[1:] if argv is None else list(argv)
+    argv = normalize_option_names(sys.argv[1:] if argv is None else list(argv))
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -15,7 +15,7 @@ def register(subparsers):
     parser.add_argument("--format", choices=FORMATS, default="saved_model",
                         help="output format (default: saved_model; onnx: an .onnx file through "
                              "tf2onnx, needs pip install 'vsr_latent[onnx]')")
-    parser.add_argument("--seq-len", type=int, default=None,
+    parser.add_argument("--seq_len", type=int, default=None,
                         help="nominal sequence length of a registry model")
     parser.add_argument("out_dir", metavar="OUT_DIR",
                         help="output folder, or .onnx file with --format onnx (replaced atomically)")

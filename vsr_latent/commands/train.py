@@ -18,7 +18,7 @@ def register(subparsers):
         description=__doc__.split("\n\n")[0],
     )
     p.add_argument("--config", help="config name (see --list)")
-    p.add_argument("--run_dir", "--run-dir", dest="run_dir",
+    p.add_argument("--run_dir", dest="run_dir",
                    help="run folder (default runs/<config name>)")
     p.add_argument("--scale", choices=("full", "smoke"), default=None,
                    help="smoke: a few steps on built-in data with a narrow network")
@@ -27,7 +27,7 @@ def register(subparsers):
     p.add_argument("--list", action="store_true", help="list the config names and exit")
     p.add_argument("--describe", action="store_true",
                    help="print what the config reproduces and its resolved fields, then exit")
-    p.add_argument("--no-progress", dest="progress", action="store_false",
+    p.add_argument("--no_progress", dest="progress", action="store_false",
                    help="no progress bar")
     p.set_defaults(func=run)
 
