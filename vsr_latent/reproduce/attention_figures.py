@@ -134,7 +134,7 @@ def figure7(ctx, out_dir, lines, csv_rows):
         ax.imshow(gt[t_key][y0:ki * 16 + 32, x0:kj * 16 + 32])
         ax.add_patch(Rectangle((kj * 16 - x0 - 0.5, ki * 16 - y0 - 0.5), 16, 16, fill=False,
                                ec=colours[r % 5], lw=2))
-        ax.set_title(f"#{r + 1}: weight {w[t_key, ki, kj]:.4f}", fontsize=9)
+        ax.set_title(f"#{r + 1}: weight {w[t_key, ki, kj]:.6f}", fontsize=9)
         csv_rows.append(("figure7", f"key{r + 1}", t_key, 4 * ki, 4 * kj,
                          float(w[t_key, ki, kj])))
     for ax in fig.axes:
@@ -155,8 +155,8 @@ def figure7(ctx, out_dir, lines, csv_rows):
         f"- Query: frame {t}, LR pixels rows {2 * qi}-{2 * qi + 1}, columns {2 * qj}-{2 * qj + 1}"
         f" (query grid {qh}x{qw} per frame; key grid {kh}x{kw} per frame, {kl} frames).",
         f"- Top-{TOP_K} keys in frame {t_key} (LR top-left corner of each 4x4 block, weight): "
-        + "; ".join(f"({4 * ki}, {4 * kj}) {w[t_key, ki, kj]:.4f}" for ki, kj in keys)
-        + f". A uniform attention would give {uniform:.4f} to every key.", "",
+        + "; ".join(f"({4 * ki}, {4 * kj}) {w[t_key, ki, kj]:.6f}" for ki, kj in keys)
+        + f". A uniform attention would give {uniform:.6f} to every key.", "",
     ]
     return path, run
 
