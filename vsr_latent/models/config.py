@@ -1,6 +1,7 @@
 """Typed architecture config of ``VSRNet``: every registry entry is one of these."""
 
 import dataclasses
+import numbers
 
 from vsr_latent.errors import ConfigError
 from vsr_latent.layers import ATTENTION_BUDGET_ELEMENTS, LEAKY_SLOPE
@@ -43,6 +44,17 @@ class VSRNetConfig:
     max_attention_elements: int | None = ATTENTION_BUDGET_ELEMENTS
 
     def __post_init__(self):
+        # Overrides come from the command line / config.json too: check types before comparing.
+        if not isinstance(self.blocks, (list, tuple)):
+            raise ConfigError(f"blocks must be a list of 'long' / 'short', got {self.blocks!r}")
+        for name in ("num_layers", "filters", "seq_len", "scale", "max_attention_elements"):
+            value = getattr(self, name)
+            if name == "max_attention_elements" and value is None:
+                continue
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+                raise ConfigError(f"{name} must be an integer, got {value!r}")
+        if not isinstance(self.leaky_slope, numbers.Real) or isinstance(self.leaky_slope, bool):
+            raise ConfigError(f"leaky_slope must be a number, got {self.leaky_slope!r}")
         object.__setattr__(self, "blocks", tuple(str(b) for b in self.blocks))
         bad = [b for b in self.blocks if b not in BLOCK_KINDS]
         if bad:
