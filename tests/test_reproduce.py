@@ -276,3 +276,26 @@ def test_table1_full_scale_path_on_a_tiny_dataset_root(tmp_path, carphone):
     md = (out / "table1.md").read_text()
     assert "Scale: **full**" in md and f"dataset root `{root}`" in md
     assert (runs / "table1_latn10" / "model.keras").is_file()  # full runs: runs/<config>/
+
+
+def test_figure7_attention_weights_reproduce_the_blocks_own_output():
+    """The weights Figure 7 draws, times the block's values, give the block's latent attention z
+    (eq. 10) as the model itself computes it."""
+    import numpy as np
+    import tensorflow as tf
+
+    from vsr_latent.layers._shapes import pad_spatial, pool_spatial
+    from vsr_latent.models import build_model
+    from vsr_latent.reproduce.attention_figures import _block_input, long_attention_weights
+
+    model = build_model("latn10", seq_len=3, filters=8, num_layers=5)
+    frames = np.random.default_rng(0).uniform(0, 255, (3, 12, 16, 3)).astype(np.float32)
+    weights, q_grid, k_grid = long_attention_weights(model, frames, block_index=0)
+    assert weights.shape == (np.prod(q_grid), np.prod(k_grid))
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-5)
+    _, info = model.call_with_attention(frames[None], training=False)
+    block = model.attention[0]
+    x = _block_input(model, tf.convert_to_tensor(frames[None]), block)
+    g = pool_spatial(block.g(block._embed(pad_spatial(x)))).numpy().reshape(-1, block.inner_filters)
+    z = np.asarray(info["z"][0])[0]
+    np.testing.assert_allclose((weights @ g).reshape(z.shape), z, rtol=1e-4, atol=1e-5)
