@@ -67,7 +67,8 @@ def _cases(d):
     mixed = _tiny_run_folder(d / "mixed_run", "table1_satn10", ["short"],
                              weights_of_blocks=["long"])
     tiny_train = ["--scale", "smoke", "--no-progress", "--set", "seq_len=2",
-                  "--set", "model_overrides.num_layers=1", "--set", "stage1_steps=1"]
+                  "--set", "model_overrides.num_layers=1", "--set", 'model_overrides.blocks=["long"]',
+                  "--set", "stage1_steps=1"]
     return {
         # missing or unreadable input
         "upscale-missing-input": (["upscale", d / "nope.mp4", d / "o1.mp4", "--model", "bicubic"],
@@ -98,6 +99,10 @@ def _cases(d):
                               "--set nope: unknown key", []),
         "train-bad-value": (["train", "--config", "table1_latn10", "--set",
                              "data.batch_size=abc"], "not a valid int", []),
+        "train-bad-model-override": (["train", "--config", "table1_latn10", "--run_dir",
+                                      d / "bad_override", *tiny_train, "--set",
+                                      "model_overrides.filters=abc"],
+                                     "filters must be an integer", [d / "bad_override"]),
         "degrade-unknown-method": (["degrade", video, d / "o9", "--method", "nearest"],
                                    "nearest", [d / "o9"]),
         "evaluate-unknown-protocol": (["evaluate", "--sr_dir", d, "--gt_dir", d, "--protocol",
@@ -155,7 +160,8 @@ CASE_IDS = [
     "degrade-missing-input", "degrade-yuv-without-size", "evaluate-missing-folders",
     "upscale-output-under-a-file", "degrade-output-under-a-file", "export-output-under-a-file",
     "upscale-unknown-model", "export-unknown-model", "upscale-missing-model-file",
-    "train-unknown-config", "train-unknown-key", "train-bad-value", "degrade-unknown-method",
+    "train-unknown-config", "train-unknown-key", "train-bad-value", "train-bad-model-override",
+    "degrade-unknown-method",
     "evaluate-unknown-protocol", "upscale-checkpoint-of-another-model",
     "export-checkpoint-of-another-model", "degrade-scale-zero", "train-model-scale-2",
     "evaluate-sr-of-another-scale",

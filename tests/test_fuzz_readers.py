@@ -372,3 +372,17 @@ def test_saved_model_folder_random_bytes(tmp_path, data):
     folder = fresh_dir(tmp_path)
     (folder / "saved_model.pb").write_bytes(data)
     assert isinstance(outcome(load_predictor, folder), VsrError)
+
+
+@FAST
+@given(overrides=st.dictionaries(
+    st.sampled_from(["filters", "num_layers", "seq_len", "scale", "blocks", "leaky_slope",
+                     "max_attention_elements", "variational", "nope"]),
+    JSON_VALUES, max_size=3))
+def test_model_overrides_random_values(overrides):
+    """``model_overrides`` (from --set or a config.json) reach the model's typed config."""
+    from vsr_latent.models.config import VSRNetConfig
+
+    got = outcome(VSRNetConfig().replace, **overrides)
+    if not isinstance(got, VsrError):
+        assert got.filters >= 1 and got.num_layers >= len(got.blocks)
