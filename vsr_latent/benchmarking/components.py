@@ -51,8 +51,9 @@ def capture_layer_inputs(model, x, selectors):
     return list(zip(found, values))
 
 
-def time_layers(pairs, *, xla=False, repeats=3, warmup=1):
-    """Median seconds of each ``(layer, input)`` pair's layer called alone on its input."""
+def time_layers(pairs, *, xla=False, repeats=3, warmup=1, cpu=False):
+    """Median seconds of each ``(layer, input)`` pair's layer called alone on its input:
+    ``[(layer, wall_seconds)]``, or ``[(layer, wall_seconds, cpu_seconds)]`` with ``cpu``."""
     import tensorflow as tf
 
     out = []
@@ -64,7 +65,9 @@ def time_layers(pairs, *, xla=False, repeats=3, warmup=1):
         for layer, value in pairs:
             fn = tf.function(lambda t, _layer=layer: _layer(t, training=False),
                              jit_compile=bool(xla))
-            out.append((layer, time_call(fn, value, repeats=repeats, warmup=warmup).median))
+            timing = time_call(fn, value, repeats=repeats, warmup=warmup)
+            out.append((layer, timing.median, timing.cpu_median) if cpu else
+                       (layer, timing.median))
     finally:
         logger.setLevel(level)
     return out

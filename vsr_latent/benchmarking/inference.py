@@ -36,7 +36,8 @@ QUICK_MODELS = ("ours", "bicubic")
 
 ATTENTION_SHARE_METHOD = (
     "each long-attention block timed alone (own tf.function, same XLA setting) on the "
-    "activations it receives inside the full model, summed, divided by the full model's time")
+    "activations it receives inside the full model, summed, divided by the full model's time "
+    "(share: wall clock; share_cpu_time: process CPU seconds)")
 
 BREAKDOWN_METHOD = (
     "extractor/upscaler Conv3D layers, short- and long-attention blocks each timed alone on their "
@@ -107,19 +108,22 @@ def build_bench_model(name, settings):
         keras.config.set_dtype_policy(previous)
 
 
-def _long_attention_share(model, x, xla, settings, model_seconds):
+def _long_attention_share(model, x, xla, settings, timing):
     from vsr_latent.layers import LongAttention
 
     pairs = capture_layer_inputs(model, x, [(LongAttention, lambda layer: True)])
     if not pairs:
         return None
-    times = time_layers(pairs, xla=xla, repeats=settings.repeats, warmup=settings.warmup)
-    seconds = sum(t for _, t in times)
-    return {"seconds_per_clip": seconds, "share": seconds / model_seconds,
+    times = time_layers(pairs, xla=xla, repeats=settings.repeats, warmup=settings.warmup,
+                        cpu=True)
+    seconds = sum(t[1] for t in times)
+    cpu = sum(t[2] for t in times)
+    return {"seconds_per_clip": seconds, "share": seconds / timing.median,
+            "cpu_seconds_per_clip": cpu, "share_cpu_time": cpu / timing.cpu_median,
             "blocks": len(times), "method": ATTENTION_SHARE_METHOD}
 
 
-def _breakdown(model, x, xla, settings, model_seconds, report):
+def _breakdown(model, x, xla, settings, timing, report):
     import keras
 
     from vsr_latent.layers import LongAttention, ShortAttention
@@ -131,15 +135,20 @@ def _breakdown(model, x, xla, settings, model_seconds, report):
         (keras.layers.Conv3D, outside_attention),
         (ShortAttention, lambda layer: True),
         (LongAttention, lambda layer: True)])
-    times = time_layers(pairs, xla=xla, repeats=settings.repeats, warmup=settings.warmup)
+    times = time_layers(pairs, xla=xla, repeats=settings.repeats, warmup=settings.warmup,
+                        cpu=True)
+    model_seconds, model_cpu = timing.median, timing.cpu_median
     parts = {"conv3d_extractor_upscaler": 0.0, "short_attention": 0.0, "long_attention": 0.0}
-    for layer, seconds in times:
+    cpu_parts = dict.fromkeys(parts, 0.0)
+    for layer, seconds, cpu in times:
         if isinstance(layer, LongAttention):
-            parts["long_attention"] += seconds
+            key = "long_attention"
         elif isinstance(layer, ShortAttention):
-            parts["short_attention"] += seconds
+            key = "short_attention"
         else:
-            parts["conv3d_extractor_upscaler"] += seconds
+            key = "conv3d_extractor_upscaler"
+        parts[key] += seconds
+        cpu_parts[key] += cpu
     flops = {
         "conv3d_extractor_upscaler": report.where(
             lambda e: e.kind == "conv" and "attention" not in e.path),
@@ -150,11 +159,16 @@ def _breakdown(model, x, xla, settings, model_seconds, report):
     for key, seconds in parts.items():
         if seconds == 0.0 and flops[key] == 0:
             continue
+        cpu = cpu_parts[key]
         out[key] = {"seconds_per_clip": seconds, "share": seconds / model_seconds,
+                    "cpu_seconds_per_clip": cpu, "share_cpu_time": cpu / model_cpu,
                     "flops_per_clip": flops[key],
-                    "flops_per_s": flops[key] / seconds if seconds else None}
+                    "flops_per_s": flops[key] / seconds if seconds else None,
+                    "flops_per_cpu_s": flops[key] / cpu if cpu else None}
     rest = model_seconds - sum(parts.values())
+    rest_cpu = model_cpu - sum(cpu_parts.values())
     out["remainder"] = {"seconds_per_clip": rest, "share": rest / model_seconds,
+                        "cpu_seconds_per_clip": rest_cpu, "share_cpu_time": rest_cpu / model_cpu,
                         "flops_per_clip": report.total - sum(flops.values())}
     out["method"] = BREAKDOWN_METHOD
     return out
@@ -240,9 +254,9 @@ def bench_model(name, size, xla, settings, peak, backend_name="tensorflow", mode
     _finish_row(row, timing, frames, report.total, meter.peak_delta, method, peak)
     row["long_attention"] = None
     if backend_name == "tensorflow":
-        row["long_attention"] = _long_attention_share(model, x, xla, settings, timing.median)
+        row["long_attention"] = _long_attention_share(model, x, xla, settings, timing)
         if settings.breakdown:
-            row["breakdown"] = _breakdown(model, x, xla, settings, timing.median, report)
+            row["breakdown"] = _breakdown(model, x, xla, settings, timing, report)
     return row
 
 
@@ -328,5 +342,7 @@ def describe_row(row):
             f"[{100 * row.get('fraction_of_matmul_peak_cpu_time', 0):5.1f}% per CPU-s]  "
             f"peak mem {row['peak_memory_bytes'] / 2**20:8.1f} MiB")
     if row.get("long_attention"):
-        text += f"  long attention {100 * row['long_attention']['share']:.1f}%"
+        la = row["long_attention"]
+        text += (f"  long attention {100 * la['share']:.1f}% "
+                 f"[{100 * la.get('share_cpu_time', 0):.1f}% per CPU-s]")
     return text
