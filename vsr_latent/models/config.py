@@ -5,6 +5,7 @@ import numbers
 
 from vsr_latent.errors import ConfigError
 from vsr_latent.layers import ATTENTION_BUDGET_ELEMENTS, LEAKY_SLOPE
+from vsr_latent.layers.upscaler import UPSCALER_INIT_SCALE
 
 BLOCK_KINDS = ("long", "short")
 
@@ -30,6 +31,8 @@ class VSRNetConfig:
         bicubic_skip: add a bicubic copy of the input to the output (GAP).
         sampling: initial variational mode (False: mean path).
         max_attention_elements: long-attention chunking budget (None: unchunked).
+        upscaler_init_scale: variance scale of the upscaler's initial kernel (small: a fresh model
+            starts within a few levels of its bicubic skip; 1.0: Glorot).
     """
 
     blocks: tuple = ()
@@ -42,6 +45,7 @@ class VSRNetConfig:
     bicubic_skip: bool = BICUBIC_SKIP
     sampling: bool = False
     max_attention_elements: int | None = ATTENTION_BUDGET_ELEMENTS
+    upscaler_init_scale: float = UPSCALER_INIT_SCALE
 
     def __post_init__(self):
         # Overrides come from the command line / config.json too: check types before comparing.
@@ -53,8 +57,10 @@ class VSRNetConfig:
                 continue
             if not isinstance(value, numbers.Integral) or isinstance(value, bool):
                 raise ConfigError(f"{name} must be an integer, got {value!r}")
-        if not isinstance(self.leaky_slope, numbers.Real) or isinstance(self.leaky_slope, bool):
-            raise ConfigError(f"leaky_slope must be a number, got {self.leaky_slope!r}")
+        for name in ("leaky_slope", "upscaler_init_scale"):
+            value = getattr(self, name)
+            if not isinstance(value, numbers.Real) or isinstance(value, bool):
+                raise ConfigError(f"{name} must be a number, got {value!r}")
         object.__setattr__(self, "blocks", tuple(str(b) for b in self.blocks))
         bad = [b for b in self.blocks if b not in BLOCK_KINDS]
         if bad:

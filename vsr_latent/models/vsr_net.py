@@ -36,7 +36,7 @@ class VSRNet(keras.Model):
 
     def __init__(self, blocks=(), num_layers=16, filters=64, variational=False, seq_len=7,
                  scale=4, leaky_slope=None, bicubic_skip=None, sampling=False,
-                 max_attention_elements=-1, **kwargs):
+                 max_attention_elements=-1, upscaler_init_scale=None, **kwargs):
         super().__init__(**kwargs)
         extra = {}
         if leaky_slope is not None:
@@ -45,6 +45,8 @@ class VSRNet(keras.Model):
             extra["bicubic_skip"] = bicubic_skip
         if max_attention_elements != -1:
             extra["max_attention_elements"] = max_attention_elements
+        if upscaler_init_scale is not None:
+            extra["upscaler_init_scale"] = upscaler_init_scale
         if variational is False and sampling:
             sampling = False
         self.config = VSRNetConfig(
@@ -80,7 +82,8 @@ class VSRNet(keras.Model):
             setattr(self, f"residual_{i}", unit)
         for j, block in enumerate(self.attention):
             setattr(self, f"attention_{j}", block)
-        self.upscaler = DepthToSpaceUpscaler(cfg.scale, 3, name="upscaler")
+        self.upscaler = DepthToSpaceUpscaler(
+            cfg.scale, 3, init_scale=cfg.upscaler_init_scale, name="upscaler")
         long_layers = [i for i, j in self._positions.items() if cfg.blocks[j] == "long"]
         # Key-frame features are only needed up to the last long-attention block.
         self._last_long_layer = max(long_layers) if long_layers else -1
