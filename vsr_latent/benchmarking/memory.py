@@ -16,6 +16,7 @@ import contextlib
 import ctypes
 import os
 import resource
+import signal
 import subprocess
 import threading
 import time
@@ -129,12 +130,18 @@ def run_child_max_rss(cmd, *, env=None, timeout=None, cwd=None):
         rss_file = os.path.join(tmp, "maxrss")
         full = [sys.executable, "-c", _LAUNCHER, rss_file] + [str(c) for c in cmd]
         t0 = time.perf_counter()
+        # Own process group, so a timeout ends the launcher and the command together.
+        proc = subprocess.Popen(full, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, env=env, cwd=cwd,
+                                start_new_session=True)
         try:
-            proc = subprocess.run(full, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, env=env, cwd=cwd, timeout=timeout)
-            rc, out = proc.returncode, proc.stdout
-        except subprocess.TimeoutExpired as e:
-            rc, out = 124, e.output or b""
+            out, _ = proc.communicate(timeout=timeout)
+            rc = proc.returncode
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            out, _ = proc.communicate()
+            rc = 124
         seconds = time.perf_counter() - t0
         try:
             with open(rss_file, encoding="ascii") as f:
