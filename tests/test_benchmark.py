@@ -204,3 +204,14 @@ def test_variational_head_stored_mode_matches_explicit_paths():
     z, mu, sigma = fn(x)  # the traced function follows the flag
     eps = ((z - mu) / sigma).numpy()
     assert abs(eps.mean()) < 0.15 and abs(eps.std() - 1.0) < 0.15
+
+
+def test_benchmark_command_errors_are_one_line():
+    proc = subprocess.run([sys.executable, "-m", "vsr_latent", "benchmark", "--backend", "nope"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        "vsr-latent benchmark: error: unknown backend(s) ['nope']")
+    proc = subprocess.run([sys.executable, "-m", "vsr_latent", "benchmark", "--repeats", "0"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "--repeats must be >= 1" in proc.stderr
