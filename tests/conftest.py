@@ -55,4 +55,5 @@ def _clear_keras_session():
     yield
     import keras
 
-    keras.backend.clear_session()
+    # free_memory=False: a full gc.collect() after each of hundreds of tests costs minutes.
+    keras.backend.clear_session(free_memory=False)
