@@ -12,7 +12,8 @@ from vsr_latent.errors import ConfigError
 from vsr_latent.export import export_saved_model, load_keras, save_keras
 from vsr_latent.models import build_model
 
-TINY = dict(filters=8, num_layers=5)
+# Glorot upscaler init: fresh weights whose every path shows clearly in the output.
+TINY = dict(filters=8, num_layers=5, upscaler_init_scale=1.0)
 
 _LOAD_AND_RUN = textwrap.dedent("""
     import sys

@@ -40,7 +40,8 @@ from vsr_latent.onnx_export import (  # noqa: E402
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # Tiny versions of the registry models: every block of the full model, 8 channels.
-TINY = dict(filters=8, num_layers=5)
+# Glorot upscaler init: fresh weights whose every path shows clearly in the output.
+TINY = dict(filters=8, num_layers=5, upscaler_init_scale=1.0)
 
 # Two input sizes (batch, L, H, W, 3): neither H nor W a multiple of 4 in the second (the
 # attention blocks pad and crop), and a batch of 2 with a length other than the model's L.
