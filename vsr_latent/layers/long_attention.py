@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from vsr_latent.layers._shapes import crop_spatial, fold_time, pad_spatial, pool_spatial, unfold_time
 from vsr_latent.layers.residual import LEAKY_SLOPE
-from vsr_latent.layers.variational import VariationalHead
+from vsr_latent.layers.variational import VariationalHead, VariationalModeMixin
 
 # Largest attention matrix (batch x queries x keys, float elements) computed at once; above it the
 # queries are processed in chunks (2**24 floats = 64 MiB). None or 0 turns chunking off.
@@ -95,7 +95,7 @@ def softmax_attention(query, key, value, max_elements=ATTENTION_BUDGET_ELEMENTS)
 
 
 @keras.saving.register_keras_serializable(package="vsr_latent")
-class LongAttention(keras.layers.Layer):
+class LongAttention(VariationalModeMixin, keras.layers.Layer):
     """Long attention block (paper §4.2 eqs. 9-11, Fig. 3), optionally variational (§4.3, Fig. 5).
 
     Queries come from the clip ``x`` (B, L, H, W, C); keys and values from ``key_values``
@@ -155,18 +155,6 @@ class LongAttention(keras.layers.Layer):
         self.restore = keras.layers.Conv2DTranspose(c, 4, strides=2, padding="same", name="restore")
         self.restore.build((None, None, None, ci))
         self.built = True
-
-    @property
-    def sampling(self):
-        if self.variational and self.built:
-            return self.head.sampling
-        return self._sampling
-
-    @sampling.setter
-    def sampling(self, value):
-        self._sampling = bool(value)
-        if self.variational and self.built:
-            self.head.sampling = value
 
     def _embed(self, x):
         return pool_spatial(tf.nn.leaky_relu(self.embed_conv(x), alpha=self.leaky_slope))

@@ -5,11 +5,11 @@ import tensorflow as tf
 
 from vsr_latent.layers._shapes import crop_spatial, fold_time, pad_spatial, pool_spatial, unfold_time
 from vsr_latent.layers.residual import LEAKY_SLOPE
-from vsr_latent.layers.variational import VariationalHead
+from vsr_latent.layers.variational import VariationalHead, VariationalModeMixin
 
 
 @keras.saving.register_keras_serializable(package="vsr_latent")
-class ShortAttention(keras.layers.Layer):
+class ShortAttention(VariationalModeMixin, keras.layers.Layer):
     """Masked short attention block (paper §4.2 eqs. 12-14, Fig. 3), optionally variational.
 
     ``v = w_x x`` and ``q = w_y x`` (linear 1x1 embeddings; the query clip is ``x`` itself,
@@ -57,18 +57,6 @@ class ShortAttention(keras.layers.Layer):
             self.head = VariationalHead(c, sampling=self.sampling, name="head")
             self.head.build(shape5)
         self.built = True
-
-    @property
-    def sampling(self):
-        if self.variational and self.built:
-            return self.head.sampling
-        return self._sampling
-
-    @sampling.setter
-    def sampling(self, value):
-        self._sampling = bool(value)
-        if self.variational and self.built:
-            self.head.sampling = value
 
     def call(self, inputs, training=None, sampling=None, return_attention=False):
         x = inputs

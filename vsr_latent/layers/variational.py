@@ -85,3 +85,22 @@ class VariationalHead(keras.layers.Layer):
         config = super().get_config()
         config.update(units=self.units, sampling=self.sampling)
         return config
+
+
+class VariationalModeMixin:
+    """``sampling`` of an attention block: its ``VariationalHead``'s mode once built.
+
+    The block keeps ``variational``, ``_sampling`` (the mode before ``build``) and ``head``.
+    """
+
+    @property
+    def sampling(self):
+        if self.variational and self.built:
+            return self.head.sampling
+        return self._sampling
+
+    @sampling.setter
+    def sampling(self, value):
+        self._sampling = bool(value)
+        if self.variational and self.built:
+            self.head.sampling = value
