@@ -70,6 +70,12 @@ def test_saved_model_in_fresh_process_gives_same_numbers(tmp_path):
     want = model({"frames": data["a"], "key_frames": data["keys"]}).numpy()
     np.testing.assert_allclose(got["keyed"], want, atol=2e-3)
     assert np.abs(got["keyed"] - got["a"]).max() > 1e-2
+    # TensorFlow's own tool lists the serving signature with dynamic batch, L, H and W.
+    shown = subprocess.run(["saved_model_cli", "show", "--dir", str(out_dir), "--tag_set", "serve",
+                            "--signature_def", "serving_default"],
+                           capture_output=True, text=True, check=True, timeout=300).stdout
+    assert "inputs['frames']" in shown and "outputs['sr']" in shown, shown
+    assert "shape: (-1, -1, -1, -1, 3)" in shown, shown
 
 
 @pytest.mark.slow
