@@ -38,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
+from data_tools._cli import run_tool
+
 #: The paper's clip length (§7) and split (200 train / 30 validation).
 CLIP_LEN = 105
 NUM_TRAIN = 200
@@ -358,20 +360,17 @@ def build_parser():
 
 
 def main(argv=None):
-    from vsr_latent.errors import VsrError
-
     args = build_parser().parse_args(argv)
     if args.clip_len < 1:
         print("make_dataset: error: --clip_len must be >= 1", file=sys.stderr)
         return 2
-    try:
+
+    def work():
         r = make_dataset(args)
-    except VsrError as e:
-        print(f"make_dataset: error: {e}", file=sys.stderr)
-        return 2
-    print(f"{args.root}: {r['clips']} clips ({r['train']} train, {r['validation']} validation); "
-          f"{r['written']} written, {r['skipped']} already finished")
-    return 0
+        print(f"{args.root}: {r['clips']} clips ({r['train']} train, {r['validation']} "
+              f"validation); {r['written']} written, {r['skipped']} already finished")
+
+    return run_tool("make_dataset", work)
 
 
 if __name__ == "__main__":

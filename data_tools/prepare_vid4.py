@@ -13,6 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from data_tools._cli import run_tool
+
 PROTOCOLS = {"bi": "BI", "bd": "BD"}
 
 
@@ -64,18 +66,15 @@ def build_parser():
 
 
 def main(argv=None):
-    from vsr_latent.errors import VsrError
-
     args = build_parser().parse_args(argv)
-    try:
+
+    def work():
         done = prepare_vid4(args.gt_dir, args.out, scale=args.scale, sequences=args.sequences,
                             methods=args.methods, overwrite=args.overwrite,
                             progress=not args.no_progress)
-    except VsrError as e:
-        print(f"prepare_vid4: error: {e}", file=sys.stderr)
-        return 2
-    print(f"{args.out}: wrote {len(done)} folder(s)")
-    return 0
+        print(f"{args.out}: wrote {len(done)} folder(s)")
+
+    return run_tool("prepare_vid4", work)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from data_tools._cli import run_tool
 from vsr_latent.data import scene
 
 
@@ -88,16 +89,14 @@ def build_parser():
 
 
 def main(argv=None):
-    from vsr_latent.errors import VsrError
-
     args = build_parser().parse_args(argv)
-    try:
-        r = select_remote(args.root, motion_threshold=args.motion_threshold,
-                          scene_threshold=args.scene_threshold, num_key_frames=args.num_key_frames,
-                          split=args.split, progress=not args.no_progress)
-    except VsrError as e:
-        print(f"select_remote: error: {e}", file=sys.stderr)
-        return 2
+    return run_tool("select_remote", lambda: _select_and_report(args))
+
+
+def _select_and_report(args):
+    r = select_remote(args.root, motion_threshold=args.motion_threshold,
+                      scene_threshold=args.scene_threshold, num_key_frames=args.num_key_frames,
+                      split=args.split, progress=not args.no_progress)
     print(f"{args.root}: {len(r['selected'])} of {len(r['clips'])} {args.split} clips are Remote")
     for cid, d in r["clips"].items():
         print(f"  {cid}: motion {d['mean_abs_frame_difference']:.2f}, largest scene jump "
