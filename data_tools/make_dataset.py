@@ -2,7 +2,8 @@
 
     python -m data_tools.make_dataset SOURCES ROOT [--max_size 1920x1080] [--seed 0]
 
-SOURCES is searched recursively for encoded videos (.mp4 .mov .mkv .avi .webm .m4v), raw YUV 4:2:0
+SOURCES is searched recursively for encoded videos (.mp4 .mov .mkv .avi .webm .m4v, and raw
+H.264 / H.265 elementary streams .264 .h264 .265 .hevc), raw YUV 4:2:0
 files (.yuv; frame size and bit depth from ``--yuv_size`` / ``--yuv_bit_depth``, or from the file
 name, e.g. ``Campfire_3840x2160_10bit.yuv`` — SJTU 4K style) and folders of frames (PNG/JPEG). These
 are the paper's Harmonic, CDVL and SJTU 4K downloads (§7), which users obtain themselves.
@@ -14,11 +15,17 @@ by default, ``--format jpg`` for quality-95 JPEG) in ``ROOT/clips/<clip_id>/`` w
 ``vsr_latent.data.dataset_root``. Frame files rather than TFRecords: the training pipeline reads
 only the L frames it samples, clips can be inspected, and each clip is one atomic folder.
 
-Split (paper: 200 train / 30 validation of 230 clips): clips are shuffled with ``--seed`` and
-``round(N * 30 / 230)`` of them (at least 1 when N >= 2) go to validation, the rest to training —
-exactly 200 / 30 for 230 clips, proportional otherwise (``--num_train`` / ``--num_val`` set the
-ratio; ``--num_train 0`` puts every clip in validation). The split depends only on the clip list
-and the seed.
+Split (paper: 200 train / 30 validation of 230 clips) **by source**: every clip of one source
+lands on the same side, so neighbouring clips of one shot never sit on both sides. Sources are
+shuffled with ``--seed`` and taken into validation while that brings the number of validation
+clips closer to ``round(N * 30 / 230)`` (at least one source each side when there are two or
+more) — exactly 200 / 30 for 230 one-clip sources, as close as the sources allow otherwise
+(``--num_train`` / ``--num_val`` set the ratio; ``--num_train 0`` puts every clip in validation).
+A dataset made from one source cannot be split by source: its last clips go to validation, with
+a warning. The split depends only on the clip list and the seed; ``dataset.json`` records it.
+
+Every file or folder under SOURCES that is not ingested is named with the reason (not a video,
+raw YUV or frame folder; fewer frames than one clip), on stderr and in ``dataset.json``.
 
 Large frames (4K) can be reduced with ``--max_size WxH``: ``--resize downscale`` (default; MATLAB
 bicubic with antialiasing, aspect ratio kept) or ``--resize crop`` (centre crop). Sizes are then
@@ -83,8 +90,12 @@ def yuv_params_from_name(path, yuv_size=None, yuv_bit_depth=None):
     return size, depth
 
 
-def find_sources(src_dir):
-    """Video files, .yuv files and frame folders under ``src_dir`` (natural order)."""
+def find_sources(src_dir, skipped=None):
+    """Video files, .yuv files and frame folders under ``src_dir`` (natural order).
+
+    Files that are none of these and sit outside frame folders are appended to ``skipped`` as
+    ``(path, reason)`` (when given), so that nothing is left out without a word.
+    """
     from vsr_latent.data.video_io import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, natural_key
     from vsr_latent.errors import InputError
 
@@ -103,6 +114,8 @@ def find_sources(src_dir):
             for q in p.iterdir()
         ):
             found.append(p)
+        elif (p.is_file() and skipped is not None and p.suffix.lower() not in IMAGE_EXTENSIONS):
+            skipped.append((p, "not a video, raw YUV file or frame folder"))
     if not found:
         raise InputError(src_dir, "empty: no videos (.mp4 .mov .mkv .avi ...), .yuv files or "
                                   "frame folders found")
@@ -169,17 +182,44 @@ class FrameResizer:
         return {"mode": self.mode, "factor": self.factor, "from": list(self.size), "to": list(self.out)}
 
 
-def assign_splits(clip_ids, seed, num_train=NUM_TRAIN, num_val=NUM_VAL):
-    """{clip_id: "train" | "validation"}; 200/30 for 230 clips, proportional otherwise."""
+def assign_splits(clip_ids, seed, num_train=NUM_TRAIN, num_val=NUM_VAL, sources=None):
+    """{clip_id: "train" | "validation"}, split by source (see the module docstring).
+
+    ``sources`` maps each clip id to its source; without it every clip is its own source. The
+    result depends only on the clips, their sources and ``seed`` (not on the order given).
+    """
     ids = sorted(clip_ids)
     n = len(ids)
+    if sources is None:
+        sources = {c: c for c in ids}
+    groups = {}
+    for c in ids:
+        groups.setdefault(sources[c], []).append(c)
+    names = sorted(groups)
     n_val = int(round(n * num_val / float(num_train + num_val)))
     if n >= 2 and num_val > 0 and num_train > 0:
         n_val = min(max(n_val, 1), n - 1)
+    if num_train <= 0 or num_val <= 0 or n_val == 0:
+        side = "validation" if num_train <= 0 else "train"
+        return {c: side for c in ids}
+    if len(names) == 1:
+        warnings.warn(
+            f"one source ({names[0]}): it cannot be split by source, so its last {n_val} clip(s) "
+            f"go to validation (neighbouring clips of one shot on both sides)", stacklevel=2)
+        return {c: ("validation" if i >= n - n_val else "train") for i, c in enumerate(ids)}
     rng = np.random.default_rng(seed)
-    order = rng.permutation(n)
-    val = {ids[i] for i in order[:n_val]}
-    return {c: ("validation" if c in val else "train") for c in ids}
+    order = [names[i] for i in rng.permutation(len(names))]
+    val, count = set(), 0
+    for name in order:
+        if len(val) == len(names) - 1:
+            break  # keep at least one source for training
+        size = len(groups[name])
+        if not val or abs(count + size - n_val) < abs(count - n_val):
+            val.add(name)
+            count += size
+        if count >= n_val:
+            break
+    return {c: ("validation" if sources[c] in val else "train") for c in ids}
 
 
 def open_source(path, args):
@@ -191,18 +231,22 @@ def open_source(path, args):
     return open_frames(path)
 
 
-def plan(args):
-    """[(source path, source info, [(clip_id, start)])] for every source."""
+def plan(args, skipped=None):
+    """[(source path, source info, [(clip_id, start)])] for every source.
+
+    Sources and files that are not ingested are appended to ``skipped`` as (path, reason) and
+    warned about.
+    """
     from vsr_latent.errors import InputError
 
     src_dir = Path(args.sources)
+    skipped = [] if skipped is None else skipped
     out = []
-    for p in find_sources(src_dir):
+    for p in find_sources(src_dir, skipped):
         with open_source(p, args) as src:
             n, size, fps = src.num_frames, src.size, src.fps
         if n is None or n < args.clip_len:
-            warnings.warn(f"{p}: {n} frames, fewer than one clip of {args.clip_len}; skipped",
-                          stacklevel=2)
+            skipped.append((p, f"{n} frames, fewer than one clip of {args.clip_len}"))
             continue
         k = n // args.clip_len
         if args.max_clips_per_source:
@@ -210,6 +254,8 @@ def plan(args):
         name = slug(src_dir, p)
         clips = [(f"{name}_{i * args.clip_len:06d}", i * args.clip_len) for i in range(k)]
         out.append((p, {"num_frames": n, "size": size, "fps": fps}, clips))
+    for p, reason in skipped:
+        warnings.warn(f"{p}: not ingested: {reason}", stacklevel=2)
     if not out:
         raise InputError(src_dir, f"no source has {args.clip_len} frames or more")
     ids = [c for _, _, clips in out for c, _ in clips]
@@ -286,6 +332,7 @@ def ingest_source(path, info, clips, splits, args, root, bar):
                     "resize": resizer.describe(),
                     "split": splits[cid],
                     "split_seed": args.seed,
+                    "split_by": "source",
                     "format": args.format,
                 }
                 write_json(tmp / MANIFEST, manifest)
@@ -301,17 +348,19 @@ def make_dataset(args):
     from vsr_latent.data.dataset_root import CLIPS_DIR, INDEX
 
     root = Path(args.root)
-    sources = plan(args)
+    skipped = []
+    sources = plan(args, skipped)
     all_ids = [cid for _, _, clips in sources for cid, _ in clips]
-    splits = assign_splits(all_ids, args.seed, args.num_train, args.num_val)
+    source_of = {cid: source_name(args.sources, p) for p, _, clips in sources for cid, _ in clips}
+    splits = assign_splits(all_ids, args.seed, args.num_train, args.num_val, sources=source_of)
     remove_stale_parts(root / CLIPS_DIR)
     total = len(all_ids) * args.clip_len
-    written = skipped = 0
+    written = skipped_clips = 0
     with tqdm(total=total, unit="frame", desc="clips", disable=args.no_progress) as bar:
         for path, info, clips in sources:
             w, s = ingest_source(path, info, clips, splits, args, root, bar)
             written += w
-            skipped += s
+            skipped_clips += s
     index = {
         "format": "vsr_latent clips",
         "version": 1,
@@ -322,13 +371,21 @@ def make_dataset(args):
             "train": sorted(c for c in all_ids if splits[c] == "train"),
             "validation": sorted(c for c in all_ids if splits[c] == "validation"),
         },
+        "split_by": "source",
         "sources": [source_name(args.sources, p) for p, _, _ in sources],
+        "source_splits": {
+            source_name(args.sources, p): splits[clips[0][0]] for p, _, clips in sources
+        },
+        "not_ingested": [
+            {"path": source_name(args.sources, p), "reason": reason} for p, reason in skipped
+        ],
         "max_size": list(args.max_size) if args.max_size else None,
         "resize": args.resize,
     }
     write_json(root / INDEX, index)
-    return {"written": written, "skipped": skipped, "clips": len(all_ids),
-            "train": len(index["splits"]["train"]), "validation": len(index["splits"]["validation"])}
+    return {"written": written, "skipped": skipped_clips, "clips": len(all_ids),
+            "train": len(index["splits"]["train"]), "validation": len(index["splits"]["validation"]),
+            "not_ingested": index["not_ingested"]}
 
 
 def build_parser():
@@ -368,7 +425,10 @@ def main(argv=None):
     def work():
         r = make_dataset(args)
         print(f"{args.root}: {r['clips']} clips ({r['train']} train, {r['validation']} "
-              f"validation); {r['written']} written, {r['skipped']} already finished")
+              f"validation, split by source); {r['written']} written, {r['skipped']} already "
+              f"finished")
+        for item in r["not_ingested"]:
+            print(f"  not ingested: {item['path']}: {item['reason']}")
 
     return run_tool("make_dataset", work)
 

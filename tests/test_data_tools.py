@@ -56,6 +56,77 @@ def test_splits_paper_and_proportional():
     assert set(make_dataset.assign_splits(ids[:3], 0, num_train=0, num_val=1).values()) == {"validation"}
 
 
+def test_splits_keep_every_clip_of_a_source_on_one_side():
+    # 12 sources of 1-5 clips: no source on both sides, seeded, ratio as close as possible.
+    sizes = [1, 2, 3, 4, 5, 1, 2, 3, 4, 5, 2, 3]
+    sources = {f"s{i}_{k}": f"s{i}" for i, n in enumerate(sizes) for k in range(n)}
+    ids = list(sources)
+    target = round(len(ids) * 30 / 230)
+    for seed in range(5):
+        s = make_dataset.assign_splits(ids, seed, sources=sources)
+        sides = {}
+        for c, side in s.items():
+            sides.setdefault(sources[c], set()).add(side)
+        assert all(len(v) == 1 for v in sides.values())
+        n_val = sum(v == "validation" for v in s.values())
+        assert 1 <= n_val < len(ids) and abs(n_val - target) <= 2
+        assert {"train", "validation"} == set(s.values())
+        assert s == make_dataset.assign_splits(ids[::-1], seed, sources=sources)
+    splits = [make_dataset.assign_splits(ids, seed, sources=sources) for seed in range(5)]
+    assert len({tuple(sorted(x.items())) for x in splits}) > 1  # the seed matters
+    # One source cannot be split by source: its last clips go to validation, with a warning.
+    one = {f"a_{k}": "a" for k in range(7)}
+    with pytest.warns(UserWarning, match="cannot be split by source"):
+        s1 = make_dataset.assign_splits(list(one), 0, sources=one)
+    assert [s1[c] for c in sorted(one)] == ["train"] * 6 + ["validation"]
+
+
+def test_ingestion_reads_raw_h264_streams_and_names_what_it_skips(tmp_path):
+    # A raw Annex-B H.264 stream (no container) made by the bundled FFmpeg, a note and a short
+    # frame folder: the stream is ingested; the other two are named with their reason.
+    import subprocess
+
+    import imageio_ffmpeg
+
+    src = tmp_path / "src"
+    (src / "drive").mkdir(parents=True)
+    frames = builtin_clips(1, 12, (48, 64), seed=3)[0]
+    raw = b"".join(f.tobytes() for f in frames)
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-f", "rawvideo",
+           "-pix_fmt", "rgb24", "-s", "64x48", "-i", "-", "-c:v", "libx264", "-qp", "0",
+           "-pix_fmt", "yuv444p", "-f", "h264", str(src / "drive" / "stream.264")]
+    subprocess.run(cmd, input=raw, check=True, timeout=60)
+    (src / "NOTES.md").write_text("not a video")
+    _write_folder(src / "short", frames[:3])
+    root = tmp_path / "root"
+    args = make_dataset.build_parser().parse_args(
+        [str(src), str(root), "--clip_len", "5", "--no_progress"])
+    with pytest.warns(UserWarning, match="not ingested"):
+        r = make_dataset.make_dataset(args)
+    assert r["clips"] == 2
+    assert {(x["path"], x["reason"]) for x in r["not_ingested"]} == {
+        ("NOTES.md", "not a video, raw YUV file or frame folder"),
+        ("short", "3 frames, fewer than one clip of 5"),
+    }
+    index = json.loads((root / "dataset.json").read_text())
+    assert index["not_ingested"] == r["not_ingested"] and index["split_by"] == "source"
+    got = read_frames(root / "clips" / "drive_stream_000005")
+    # Lossless x264 in 4:4:4: the decoded frames are the RGB frames up to colour conversion.
+    assert np.abs(got.astype(int) - frames[5:10]).mean() < 2
+
+
+def test_ingestion_of_the_shared_raw_stream(shared_data, tmp_path):
+    stream = shared_data / "train_clips" / "openh264_drive1080"
+    if not stream.is_dir():
+        pytest.skip(f"{stream} is absent")
+    root = tmp_path / "root"
+    assert make_dataset.main([str(stream), str(root), "--clip_len", "50", "--max_size", "240x136",
+                              "--no_progress"]) == 0
+    (clip,) = list_clips(root)
+    assert clip.manifest["source_size"] == [1080, 1920] and clip.manifest["size"] == [132, 240]
+    assert clip.manifest["source_num_frames"] == 54 and len(clip) == 50
+
+
 def _sources(tmp_path):
     clips = builtin_clips(2, 12, (48, 64), seed=4)
     src = tmp_path / "src"
@@ -81,7 +152,9 @@ def test_ingestion_clips_manifests_and_yuv(tmp_path):
     yuv_frames = read_frames(got[3].dir)
     assert np.abs(yuv_frames.astype(int) - clips[1][5:10]).mean() < 3
     index = json.loads((root / "dataset.json").read_text())
-    assert index["num_clips"] == 4 and len(index["splits"]["validation"]) == 1  # round(4*30/230) -> 1
+    # round(4 * 30 / 230) = 1 validation clip is the aim; by source, one source of 2 clips goes.
+    assert index["num_clips"] == 4 and len(index["splits"]["validation"]) == 2
+    assert len(set(index["source_splits"].values())) == 2
 
 
 def test_ingestion_resumes_after_interruption(tmp_path, monkeypatch):
@@ -108,7 +181,8 @@ def test_ingestion_resumes_after_interruption(tmp_path, monkeypatch):
     monkeypatch.setattr(make_dataset, "write_frame", real_write)
     args = make_dataset.build_parser().parse_args([str(src), str(root), "--clip_len", "5", "--no_progress"])
     r = make_dataset.make_dataset(args)
-    assert r == {"written": 3, "skipped": 1, "clips": 4, "train": 3, "validation": 1}
+    assert r == {"written": 3, "skipped": 1, "clips": 4, "train": 2, "validation": 2,
+                 "not_ingested": []}  # split by source: each of the two sources on one side
     assert (finished[0].dir / "manifest.json").stat().st_mtime_ns == first_mtime
     assert not [n for n in os.listdir(root / "clips") if n.startswith(".")]  # leftovers removed
     np.testing.assert_array_equal(read_frames(root / "clips" / "harmonic_Frame-folder_000005"), clips[0][5:10])
@@ -208,7 +282,7 @@ def test_remote_selection_picks_scene_cut_rejects_static(tmp_path):
 
     from vsr_latent.data.pipelines import remote_dataset
 
-    x, hr = next(iter(remote_dataset(str(root), seq_len=5)))
+    x, hr, _ = next(iter(remote_dataset(str(root), seq_len=5)))
     assert x["key_frames"].shape == (1, 2, 12, 16, 3)
     np.testing.assert_array_equal(hr.numpy()[0], cut[:5])
     # Raising the thresholds deselects it and removes its key frames.

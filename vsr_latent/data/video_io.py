@@ -34,7 +34,8 @@ from vsr_latent.atomic import atomic_dir, atomic_path
 from vsr_latent.data import yuv as yuv_mod
 from vsr_latent.errors import InputError
 
-VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
+#: Containers and raw elementary streams (Annex-B H.264 / H.265) that FFmpeg decodes.
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".264", ".h264", ".265", ".hevc")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 #: Frame rate reported for frame folders and raw YUV files, which carry none.
 DEFAULT_FPS = 25.0
