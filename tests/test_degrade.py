@@ -1,17 +1,19 @@
-"""Degradations: MATLAB bicubic against the public Vid4 BIx4 frames, BD and SciPy against
-independent SciPy computations, TF equal to NumPy, the command."""
+"""Degradations: MATLAB bicubic against the public Vid4 BIx4 frames, BD against an independent
+SciPy computation, SciPy (``scipy.misc.imresize``) bit-exact against Pillow's BICUBIC, its LR/HR
+alignment, TF equal to NumPy, the command."""
 
 import warnings
 
 import imageio.v3 as iio
 import numpy as np
+import PIL.Image
 import pytest
 import scipy.ndimage
 import tensorflow as tf
 
 from vsr_latent import cli
 from vsr_latent.data.degrade import DEGRADATIONS, degrade, tf_degrade, weight_matrix
-from vsr_latent.data.resize_weights import _cubic, matlab_imresize_matrix
+from vsr_latent.data.resize_weights import _cubic, matlab_imresize_matrix, pillow_bicubic_matrix
 from vsr_latent.data.video_io import read_frames
 from vsr_latent.errors import ConfigError
 
@@ -66,10 +68,118 @@ def test_bd_matches_gaussian_filter_and_subsampling():
     np.testing.assert_allclose(degrade(x, "bd", 4), ref, atol=1e-3)
 
 
-def test_scipy_matches_ndimage_zoom():
-    x = np.random.default_rng(2).uniform(0, 255, (2, 36, 44, 3))
-    ref = np.stack([scipy.ndimage.zoom(f, (0.25, 0.25, 1), order=3) for f in x])
-    np.testing.assert_allclose(degrade(x, "scipy", 4), ref, atol=2e-3)
+def _pil_resize(x_uint8, size):
+    img = PIL.Image.fromarray(x_uint8.squeeze(-1) if x_uint8.shape[-1] == 1 else x_uint8)
+    out = np.asarray(img.resize(size, PIL.Image.BICUBIC))
+    return out.reshape(out.shape[:2] + (x_uint8.shape[-1],))
+
+
+def _pillow_bicubic(x_uint8, scale=4, one_call=True):
+    """What ``scipy.misc.imresize(x, 1 / scale, 'bicubic')`` returned (uint8 frame via PIL).
+
+    ``one_call``: the single ``Image.resize`` imresize made. Otherwise a width-only resize then a
+    height-only one: Pillow's two passes with the 8-bit intermediate, horizontal first as every
+    Pillow before 13 always did. Pillow 13 (PR #9549) runs the vertical pass first for some tall
+    frames, which moves a few pixels by 1; the explicit two calls pin the older order.
+    """
+    h, w = x_uint8.shape[:2]
+    size = (int(w / scale), int(h / scale))
+    if one_call:
+        return _pil_resize(x_uint8, size)
+    return _pil_resize(_pil_resize(x_uint8, (size[0], h)), size)
+
+
+@pytest.mark.parametrize("shape", [(128, 128, 3), (144, 176, 3), (240, 360, 3), (36, 100, 3),
+                                   (52, 20, 1), (64, 48, 3), (8, 12, 3)])
+def test_scipy_equals_pillow_bicubic_exactly(shape):
+    x = np.random.default_rng(sum(shape)).integers(0, 256, shape, dtype=np.uint8)
+    y = degrade(x, "scipy", 4)
+    assert y.dtype == np.float32 and y.shape == (shape[0] // 4, shape[1] // 4, shape[2])
+    np.testing.assert_array_equal(y, _pillow_bicubic(x, one_call=False))
+    if shape[1] >= shape[0]:  # not tall: every Pillow runs the horizontal pass first
+        np.testing.assert_array_equal(y, _pillow_bicubic(x))
+    # Frames batched in leading axes; float input is rounded to uint8 values first.
+    xs = np.stack([x, 255 - x]).astype(np.float32) + 0.3
+    np.testing.assert_array_equal(degrade(xs, "scipy", 4)[1],
+                                  _pillow_bicubic(255 - x, one_call=False))
+    # Scale 2 as well.
+    np.testing.assert_array_equal(degrade(x, "scipy", 2), _pillow_bicubic(x, 2, one_call=False))
+
+
+def test_scipy_equals_pillow_bicubic_on_vid4_frame(vid4_gt):
+    frame = read_frames(vid4_gt / "calendar")[0]
+    assert frame.dtype == np.uint8
+    np.testing.assert_array_equal(degrade(frame, "scipy", 4), _pillow_bicubic(frame))
+
+
+def test_pillow_coefficients_hand_computed():
+    # Shrink by 4: output pixel 10 centred at 42 (input coordinates), support 8, taps 34..49 at
+    # distances (x + 0.5 - 42) / 4 of Keys' cubic (a = -0.5), normalised, times 2**22, rounded.
+    m = pillow_bicubic_matrix(80, 20)
+    x = np.arange(34, 50)
+    w = _cubic((x + 0.5 - 42.0) / 4.0)
+    w /= w.sum()
+    q = np.sign(w) * np.floor(np.abs(w) * 2**22 + 0.5)
+    np.testing.assert_array_equal(m[10, 34:50], q)
+    assert np.count_nonzero(m[10]) == 16
+    # Border: taps before pixel 0 are dropped and the rest renormalised (no mirroring).
+    w0 = _cubic((np.arange(0, 10) + 0.5 - 2.0) / 4.0)
+    w0 /= w0.sum()
+    np.testing.assert_array_equal(m[0, :10], np.sign(w0) * np.floor(np.abs(w0) * 2**22 + 0.5))
+    assert not m[0, 10:].any()
+    np.testing.assert_array_equal(weight_matrix("scipy", 80, 4), m / 2**22)
+
+
+def test_scipy_lr_is_aligned_with_hr():
+    # A smooth image shrunk by 4 then enlarged again with MATLAB bicubic must come back as well
+    # as with the BI degradation: a sampling-grid offset (the old scipy.ndimage.zoom reading,
+    # corner-aligned, ~1.5 HR pixels off) costs many dB. Both LR rounded to 8 bits; 8 border
+    # pixels left out (Pillow drops out-of-image taps, MATLAB mirrors them).
+    n = 256
+    yy, xx = np.mgrid[0:n, 0:n].astype(np.float64)
+    img = (127.5 + 60 * np.sin(2 * np.pi * xx / 64 + 0.3) * np.cos(2 * np.pi * yy / 80 + 0.5)
+           + 30 * np.sin(2 * np.pi * (xx + yy) / 128))
+    img = np.round(img)[..., None]
+    up = matlab_imresize_matrix(n // 4, n, 4.0)
+
+    def round_trip_psnr(lr):
+        rec = np.einsum("ih,hwc->iwc", up, np.einsum("jw,hwc->hjc", up, lr.astype(np.float64)))
+        return _psnr(rec[8:-8, 8:-8], img[8:-8, 8:-8])
+
+    psnr_scipy = round_trip_psnr(degrade(img, "scipy", 4))
+    psnr_bi = round_trip_psnr(np.round(degrade(img, "bi", 4)))
+    assert psnr_bi > 50, psnr_bi
+    assert abs(psnr_scipy - psnr_bi) < 1.0, (psnr_scipy, psnr_bi)
+    # The old corner-aligned zoom fails this check.
+    psnr_zoom = round_trip_psnr(np.round(scipy.ndimage.zoom(img, (0.25, 0.25, 1), order=3)))
+    assert psnr_bi - psnr_zoom > 10, (psnr_zoom, psnr_bi)
+
+
+def test_tf_scipy_equals_numpy_exactly():
+    rng = np.random.default_rng(7)
+    x = rng.integers(0, 256, (2, 3, 48, 60, 3)).astype(np.float32)
+    x[0, 0, :4] += 0.5  # halves: both round half to even
+    x[1, 1, 5:9] = rng.uniform(-20, 280, (4, 60, 3))  # out of range: clipped first
+    ref = degrade(x, "scipy", 4)
+    np.testing.assert_array_equal(tf_degrade(x, "scipy", 4).numpy(), ref)
+    assert tf_degrade(x, "scipy", 4).dtype == tf.float32
+    x8 = np.clip(x, 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(tf_degrade(x8, "scipy", 4).numpy(), degrade(x8, "scipy", 4))
+    # Dynamic shapes (Pillow matrices built by numpy_function) in a graph and in Dataset.map.
+    f = tf.function(lambda t: tf_degrade(t, "scipy", 4),
+                    input_signature=[tf.TensorSpec([None, None, None, None, 3], tf.float32)])
+    np.testing.assert_array_equal(f(x).numpy(), ref)
+    ds = tf.data.Dataset.from_tensor_slices(x).map(lambda t: tf_degrade(t, "scipy", 4))
+    np.testing.assert_array_equal(np.stack([e.numpy() for e in ds]), ref)
+    dyn = tf.data.Dataset.from_generator(
+        lambda: iter(x), output_signature=tf.TensorSpec([None, None, None, 3], tf.float32)
+    ).map(lambda t: tf_degrade(t, "scipy", 4))
+    np.testing.assert_array_equal(np.stack([e.numpy() for e in dyn]), ref)
+    # Sizes that are not multiples of 4 are cropped as in degrade.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        np.testing.assert_array_equal(tf_degrade(x[0, :, :47, :59], "scipy", 4).numpy(),
+                                      degrade(x[0, :, :47, :59], "scipy", 4))
 
 
 @pytest.mark.parametrize("method", DEGRADATIONS)

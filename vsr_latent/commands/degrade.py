@@ -22,7 +22,8 @@ def register(subparsers):
             "and write OUT (a folder of %%08d.png frames, or a video if OUT ends in .mp4/.mkv/.mov/"
             ".avi), frame by frame. Methods: 'bi' MATLAB-compatible bicubic imresize (the Vid4 "
             "BI protocol), 'bd' Gaussian blur sigma 1.6 (13x13) then every scale-th pixel, "
-            "'scipy' scipy.ndimage.zoom order 3 (the paper's SciPy preprocessing). Frame sizes "
+            "'scipy' scipy.misc.imresize bicubic, i.e. Pillow's 8-bit antialiased BICUBIC (the "
+            "paper's SciPy preprocessing). Frame sizes "
             "that are not multiples of the scale are cropped (bottom/right) with a warning. OUT "
             "appears only once complete."
         ),

@@ -3,17 +3,23 @@
 - ``"bi"``: MATLAB-compatible bicubic ``imresize(x, 1/scale)`` (Keys cubic, a = -0.5, kernel
   stretched by ``scale`` for antialiasing, symmetric padding). This is the "BI" protocol of the Vid4
   literature; it reproduces the public Vid4 BIx4 frames (``round`` of the result) at over 50 dB.
-- ``"scipy"``: ``scipy.ndimage.zoom(frame, 1/scale, order=3)`` per channel — the paper's §7 says its
-  bicubic preprocessing used SciPy without naming the call; this is the honest reading with today's
-  SciPy (cubic B-spline with prefilter, SciPy's default ``mode="constant"``, no antialiasing). It is
-  the paper-faithful option, not the Vid4 one. (``scipy.misc.imresize`` no longer exists.)
+- ``"scipy"``: ``scipy.misc.imresize(frame, 1/scale, 'bicubic')`` as the paper's code of its time
+  did it (§7: bicubic "implemented with SciPy"; ``imresize`` was removed in SciPy 1.3). ``imresize``
+  turned a uint8 frame into a PIL image and called Pillow's ``Image.resize((int(W/scale),
+  int(H/scale)), Image.BICUBIC)``: antialiased bicubic (a = -0.5, support 2 stretched by the shrink
+  factor, pixel centres at ``(i + 0.5) * scale``, taps outside the image dropped and the rest
+  renormalised) in 8-bit fixed point, a horizontal pass then a vertical pass, each rounded and
+  clipped to 0..255. It is reproduced bit-exactly (equal to Pillow's output): the input is first
+  rounded and clipped to 0..255 (imresize took uint8 frames), and the result holds integer values.
+  It is the paper-faithful option, not the Vid4 one.
 - ``"bd"``: Gaussian blur, sigma 1.6, 13x13 kernel, reflect borders, then every ``scale``-th pixel
   starting at pixel 0 — the "BD" protocol (as in DUF's ``DownSample``).
 
-All three are separable linear maps, applied as weight matrices (:mod:`.resize_weights`):
-``degrade`` in NumPy, ``tf_degrade`` in TensorFlow with the same matrices. Results are float32,
-not rounded and not clipped (bicubic overshoots slightly); the tf.data pipelines round and clip
-(:data:`vsr_latent.data.pipelines.QUANTIZE_LR`).
+All three are separable, applied as weight matrices (:mod:`.resize_weights`): ``degrade`` in
+NumPy, ``tf_degrade`` in TensorFlow with the same matrices. ``bi`` and ``bd`` are linear; their
+results are float32, not rounded and not clipped (bicubic overshoots slightly), and the tf.data
+pipelines round and clip (:data:`vsr_latent.data.pipelines.QUANTIZE_LR`). ``scipy`` uses Pillow's
+integer coefficients in float64 (exact), so ``degrade`` and ``tf_degrade`` give identical values.
 
 Heights and widths that are not multiples of ``scale`` are cropped (bottom/right) with a warning.
 """
@@ -45,14 +51,28 @@ def _check_scale(scale):
 
 
 def weight_matrix(method, in_len, scale):
-    """(in_len // scale, in_len) float64 matrix of ``method`` along one axis (in_len a multiple)."""
+    """(in_len // scale, in_len) float64 matrix of ``method`` along one axis (in_len a multiple).
+
+    For ``"scipy"`` the entries are Pillow's integer coefficients divided by ``2**22`` (exact); a
+    pass is then ``clip(floor(M @ x + 0.5), 0, 255)`` on integer ``x`` (:func:`_pillow_round`).
+    """
     check_method(method)
     scale = _check_scale(scale)
     if method == "bi":
         return resize_weights.matlab_imresize_matrix(in_len, in_len // scale, 1.0 / scale)
     if method == "bd":
         return resize_weights.gaussian_subsample_matrix(in_len, scale)
-    return resize_weights.scipy_zoom_matrix(in_len, scale)
+    q = resize_weights.pillow_bicubic_matrix(in_len, in_len // scale)
+    return q / float(1 << resize_weights.PILLOW_PRECISION_BITS)
+
+
+def _pillow_round(acc, floor=np.floor, clip=np.clip):
+    """Pillow's 8-bit rounding of one pass: ``clip8((sum q_k x_k + 2**21) >> 22)``.
+
+    ``acc`` is ``sum (q_k / 2**22) x_k``, exact in float64 (integer weights below 2**23, integer
+    pixels 0..255), so ``floor(acc + 0.5)`` is Pillow's arithmetic shift.
+    """
+    return clip(floor(acc + 0.5), 0.0, 255.0)
 
 
 def crop_to_multiple(frames, scale, *, path=None, warn=True):
@@ -73,7 +93,10 @@ def crop_to_multiple(frames, scale, *, path=None, warn=True):
 
 
 def degrade(frames, method=DEFAULT_DEGRADATION, scale=4, *, path=None):
-    """(..., H, W, C) array on [0, 255] -> float32 (..., H/scale, W/scale, C), not rounded."""
+    """(..., H, W, C) array on [0, 255] -> float32 (..., H/scale, W/scale, C).
+
+    Not rounded for ``bi`` and ``bd``; integer values for ``scipy`` (Pillow's 8-bit BICUBIC).
+    """
     check_method(method)
     scale = _check_scale(scale)
     x = np.asarray(frames)
@@ -81,6 +104,14 @@ def degrade(frames, method=DEFAULT_DEGRADATION, scale=4, *, path=None):
         raise InputError(path, f"expected (..., H, W, C) frames, got shape {x.shape}")
     x = crop_to_multiple(x, scale, path=path)
     h, w = x.shape[-3], x.shape[-2]
+    if method == "scipy":
+        wh = weight_matrix(method, h, scale)
+        ww = weight_matrix(method, w, scale)
+        x = np.clip(np.round(x.astype(np.float64)), 0.0, 255.0)  # imresize took uint8 frames
+        # Pillow: horizontal (width) pass first, each pass rounded and clipped to 8 bits.
+        y = _pillow_round(np.einsum("jw,...hwc->...hjc", ww, x, optimize=True))
+        y = _pillow_round(np.einsum("ih,...hjc->...ijc", wh, y, optimize=True))
+        return y.astype(np.float32)
     wh = weight_matrix(method, h, scale).astype(np.float32)
     ww = weight_matrix(method, w, scale).astype(np.float32)
     x = x.astype(np.float32)
@@ -94,14 +125,16 @@ def tf_degrade(x, method=DEFAULT_DEGRADATION, scale=4):
 
     With static H and W the weight matrices are constants computed at trace time; with dynamic
     ones they are computed by ``tf.numpy_function`` (same NumPy code). Sizes that are not
-    multiples of ``scale`` are cropped (no warning inside graphs).
+    multiples of ``scale`` are cropped (no warning inside graphs). ``scipy`` runs in float64 with
+    Pillow's rounding after each pass and equals :func:`degrade` exactly; the result is float32.
     """
     import tensorflow as tf
 
     check_method(method)
     scale = _check_scale(scale)
-    x = tf.convert_to_tensor(x)
-    x = tf.cast(x, tf.float32)
+    # Pillow's integer weights need float64 for exact sums; bi and bd stay float32.
+    dtype = tf.float64 if method == "scipy" else tf.float32
+    x = tf.cast(tf.convert_to_tensor(x), dtype)
     h_static, w_static = x.shape[-3], x.shape[-2]
     shape = tf.shape(x)
     h = shape[-3] - shape[-3] % scale
@@ -111,16 +144,21 @@ def tf_degrade(x, method=DEFAULT_DEGRADATION, scale=4):
     def matrix(static, dynamic):
         if static is not None:
             n = static - static % scale
-            return tf.constant(weight_matrix(method, n, scale), dtype=tf.float32)
+            return tf.constant(weight_matrix(method, n, scale), dtype=dtype)
         m = tf.numpy_function(
-            lambda n: weight_matrix(method, int(n), scale).astype(np.float32),
+            lambda n: weight_matrix(method, int(n), scale).astype(dtype.as_numpy_dtype),
             [dynamic],
-            tf.float32,
+            dtype,
             stateful=False,
         )
         return tf.reshape(m, [dynamic // scale, dynamic])
 
     wh = matrix(h_static, h)
     ww = matrix(w_static, w)
+    if method == "scipy":
+        x = tf.clip_by_value(tf.round(x), 0.0, 255.0)  # as degrade: uint8 values
+        y = _pillow_round(tf.einsum("jw,...hwc->...hjc", ww, x), tf.floor, tf.clip_by_value)
+        y = _pillow_round(tf.einsum("ih,...hjc->...ijc", wh, y), tf.floor, tf.clip_by_value)
+        return tf.cast(y, tf.float32)
     y = tf.einsum("ih,...hwc->...iwc", wh, x)
     return tf.einsum("jw,...iwc->...ijc", ww, y)

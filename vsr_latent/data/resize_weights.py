@@ -1,9 +1,13 @@
 """Separable resampling as weight matrices: ``out = Wh @ frame @ Ww.T`` per channel.
 
-All three degradations of :mod:`vsr_latent.data.degrade` are linear and separable, so each one is a
-pair of dense matrices (rows: output pixels, columns: input pixels). NumPy applies them with
-``einsum``; the TF version (``tf_degrade``) multiplies by exactly the same matrices, so both agree to
-float32 rounding.
+All three degradations of :mod:`vsr_latent.data.degrade` are separable, so each one is a pair of
+dense matrices (rows: output pixels, columns: input pixels). NumPy applies them with ``einsum``;
+the TF version (``tf_degrade``) multiplies by exactly the same matrices. ``bi`` and ``bd`` are
+linear (float weights; NumPy and TF agree to float32 rounding). ``scipy`` is Pillow's 8-bit
+BICUBIC (what ``scipy.misc.imresize`` called): :func:`pillow_bicubic_matrix` holds Pillow's
+integer fixed-point coefficients and each pass is rounded and clipped to 0..255 as Pillow does;
+with integer weights and integer pixels the sums are exact in float64, so NumPy, TF and Pillow
+agree bit for bit.
 """
 
 import functools
@@ -17,6 +21,8 @@ CUBIC_WIDTH = 4.0
 #: Gaussian blur of the "BD" protocol (DUF / Vid4 BD): sigma and kernel size.
 BD_SIGMA = 1.6
 BD_KERNEL_SIZE = 13
+#: Fixed-point precision of Pillow's 8-bit resampling (``PRECISION_BITS`` in Resample.c).
+PILLOW_PRECISION_BITS = 22
 
 
 def _cubic(x):
@@ -85,14 +91,47 @@ def gaussian_subsample_matrix(in_len, scale, sigma=BD_SIGMA, size=BD_KERNEL_SIZE
     return mat
 
 
+def _pillow_bicubic(x):
+    """Pillow's ``bicubic_filter`` (Resample.c, a = -0.5), same branch order and arithmetic."""
+    a = -0.5
+    x = abs(x)
+    if x < 1.0:
+        return ((a + 2.0) * x - (a + 3.0)) * x * x + 1
+    if x < 2.0:
+        return (((x - 5) * x + 8) * x - 4) * a
+    return 0.0
+
+
 @functools.lru_cache(maxsize=64)
-def scipy_zoom_matrix(in_len, scale):
-    """(round(in_len / scale), in_len) matrix of ``scipy.ndimage.zoom(x, 1/scale, order=3)``.
+def pillow_bicubic_matrix(in_len, out_len):
+    """(out_len, in_len) float64 matrix of Pillow's integer BICUBIC coefficients along one axis.
 
-    ``zoom`` (cubic B-spline with its prefilter, default ``mode="constant"``, ``grid_mode=False``)
-    is linear and separable, so its matrix is ``zoom`` applied to the identity along one axis.
+    Exactly Pillow's ``precompute_coeffs`` (Resample.c) for the whole image (box 0..in_len) followed
+    by ``normalize_coeffs_8bpc``: ``scale = in_len / out_len``, ``filterscale = max(scale, 1)``,
+    ``support = 2 * filterscale``; output pixel ``xx`` is centred at ``(xx + 0.5) * scale`` and
+    uses input pixels ``xmin .. xmax - 1`` with ``xmin = (int)(center - support + 0.5)`` clamped
+    to 0 and ``xmax = (int)(center + support + 0.5)`` clamped to ``in_len`` (taps outside the
+    image are dropped, not mirrored); weights ``bicubic((x - center + 0.5) / filterscale)`` are
+    divided by their sum, then quantised to ``(int)(+-0.5 + w * 2**PILLOW_PRECISION_BITS)``
+    (rounded half away from zero). The entries are those integers (float64, exact); one 8-bit
+    pass over uint8 values ``x`` is then ``clip(floor((M @ x + 2**21) / 2**22), 0, 255)``
+    (Pillow's ``clip8`` of ``(acc + 2**21) >> 22``), exact in float64.
     """
-    import scipy.ndimage
+    scale = float(in_len) / out_len
+    filterscale = max(scale, 1.0)
+    support = 2.0 * filterscale
+    ss = 1.0 / filterscale
+    one = 1 << PILLOW_PRECISION_BITS
+    mat = np.zeros((out_len, in_len), dtype=np.float64)
+    for xx in range(out_len):
+        center = (xx + 0.5) * scale
+        xmin = max(int(center - support + 0.5), 0)
+        xmax = min(int(center + support + 0.5), in_len) - xmin
+        w = [_pillow_bicubic((x + xmin - center + 0.5) * ss) for x in range(xmax)]
+        ww = sum(w)  # same left-to-right double accumulation as Pillow
+        if ww != 0.0:
+            w = [k / ww for k in w]
+        q = [int(-0.5 + k * one) if k < 0 else int(0.5 + k * one) for k in w]
+        mat[xx, xmin : xmin + xmax] = q
+    return mat
 
-    eye = np.eye(in_len, dtype=np.float64)
-    return scipy.ndimage.zoom(eye, (1.0 / scale, 1.0), order=3)
