@@ -138,7 +138,8 @@ def test_validation_dataset_builtin_whole_frames():
     items = list(ds)
     n_chunks = pipelines.BUILTIN_NUM_FRAMES // 7
     assert len(items) == pipelines.BUILTIN_VALIDATION_CLIPS * n_chunks
-    lr, hr = items[1]
+    lr, hr, mask = items[1]
+    assert mask.numpy().tolist() == [[1.0] * 7]
     assert lr.shape == (1, 7, 32, 32, 3) and hr.shape == (1, 7, 128, 128, 3)
     clips = builtin_clips(pipelines.BUILTIN_VALIDATION_CLIPS, pipelines.BUILTIN_NUM_FRAMES,
                           pipelines.BUILTIN_VALIDATION_SIZE, split="validation")
@@ -148,12 +149,44 @@ def test_validation_dataset_builtin_whole_frames():
         pipelines.validation_dataset(seq_len=50)
 
 
+def test_validation_last_chunk_padded_and_every_frame_scored():
+    """A 10-frame clip at L=4: chunks 4 + 4 + 2 real frames (the last zero-padded to 4); the
+    validation score is the mean PSNR of all 10 frames, and the padding never enters it."""
+    from vsr_latent import metrics
+    from vsr_latent.inference import load_predictor
+    from vsr_latent.reproduce import measure
+
+    clip = builtin_clips(1, 10, (32, 32), seed=5, split="validation")[0]
+    chunks = list(pipelines._chunks(iter(clip), 4, "bi", 4, True, "clip"))
+    assert [c[0].shape for c in chunks] == [(1, 4, 8, 8, 3)] * 3
+    assert [c[2].tolist() for c in chunks] == [[[1, 1, 1, 1]]] * 2 + [[[1, 1, 0, 0]]]
+    np.testing.assert_array_equal(chunks[2][1][0, 2:], 0)  # zero padding
+    np.testing.assert_array_equal(pipelines.real_frames(chunks[2][1], chunks[2][2]), clip[8:])
+    bicubic = load_predictor("bicubic", seq_len=4)
+    data = measure.chunk_data(chunks)
+    assert sum(len(gt) for _, _, gt in data) == 10
+    # Hand computation: bicubic upscaling of each LR frame, PSNR (RGB, uncropped) of each of the
+    # 10 frames against the clip, averaged over frames.
+    lr = np.clip(np.round(degrade(clip.astype(np.float32), "bi", 4)), 0, 255)
+    hand = np.mean([metrics.psnr(measure._u8(bicubic(lr[t:t + 1])[0]), clip[t])
+                    for t in range(10)])
+    assert measure.score_validation(bicubic, data) == pytest.approx(hand, abs=1e-9)
+    # Garbage in the padding slots changes nothing: they are dropped before scoring.
+    lr3, hr3, mask3 = (np.array(a) for a in chunks[2])
+    lr3[0, 2:], hr3[0, 2:] = 255, 17
+    spoiled = measure.chunk_data(chunks[:2] + [(lr3, hr3, mask3)])
+    assert measure.score_validation(bicubic, spoiled) == pytest.approx(hand, abs=1e-9)
+    # Through tf.data: 21 built-in frames at L=4 -> 6 chunks whose masks count all 21 frames.
+    items = list(pipelines.validation_dataset(seq_len=4, max_clips=1))
+    assert len(items) == 6 and sum(float(m.numpy().sum()) for _, _, m in items) == 21
+
+
 def test_remote_dataset_builtin_key_frames():
     (frames, keys), _ = builtin_remote_clips()
     ds = pipelines.remote_dataset("builtin", seq_len=7, max_clips=1)
     items = list(ds)
     assert len(items) == frames.shape[0] // 7
-    x, hr = items[0]
+    x, hr, _ = items[0]
     assert set(x) == {"frames", "key_frames"}
     assert x["frames"].shape == (1, 7, 32, 32, 3) and x["key_frames"].shape == (1, keys.shape[0], 32, 32, 3)
     np.testing.assert_array_equal(x["key_frames"].numpy()[0], np.clip(np.round(degrade(keys, "bi", 4)), 0, 255))

@@ -1,5 +1,7 @@
 """The reproduction scripts: paper numbers, results writer, scale selection, one table end to end."""
 
+import csv
+import io
 import math
 
 import pytest
@@ -67,6 +69,48 @@ def test_writer_puts_paper_beside_measured_and_labels_quoted_and_not_run(tmp_pat
     assert t.missing() == ["bicubic"]
     # Nothing left aside: only the two final files.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["table4.csv", "table4.md"]
+
+
+def test_headline_says_full_only_for_the_configs_own_settings():
+    """Any user override of the settings (steps, model, data, batch) turns the "full" headline
+    into "modified settings: ..." listing them; bookkeeping keys (log_every) do not."""
+    from vsr_latent.reproduce.context import modified_settings
+    from vsr_latent.reproduce.results import scale_label
+    from vsr_latent.reproduce.scale import settings_for
+
+    plain = ResultsTable(paper.TABLE1, scale="full")
+    assert plain.label == "full" and "Scale: **full** (the paper's data" in plain.to_markdown()
+    assert "MODIFIED" not in plain.to_markdown()
+    settings = settings_for("full", data_root="/d", overrides=[
+        "stage1_steps=2", "log_every=5", "data.batch_size=4"])
+    modified = modified_settings(settings)
+    assert modified == ("stage1_steps=2", "data.batch_size=4")
+    t = ResultsTable(paper.TABLE1, scale="full", modified=modified)
+    t.measure("normal/res16", psnr=29.0)
+    md = t.to_markdown()
+    assert t.label == "modified settings: stage1_steps=2, data.batch_size=4"
+    assert "Scale: **full**" not in md
+    assert "Scale: **modified settings: stage1_steps=2, data.batch_size=4**" in md
+    assert ("**MODIFIED SETTINGS — NOT THE PAPER'S SETUP.** The configs' own settings were "
+            "changed (`--set`): `stage1_steps=2`, `data.batch_size=4`.") in md
+    assert {r["scale"] for r in csv.DictReader(io.StringIO(t.to_csv()))} == {t.label}
+    assert modified_settings(settings_for("full", data_root="/d", overrides=["log_every=5"])) == ()
+    # Smoke keeps its warning and says what was changed on top of it.
+    assert scale_label("smoke", ("stage1_steps=3",)) == "smoke; modified settings: stage1_steps=3"
+    smoke_md = ResultsTable(paper.TABLE1, scale="smoke", modified=("stage1_steps=3",)).to_markdown()
+    assert "NOT COMPARABLE" in smoke_md and "`stage1_steps=3`" in smoke_md
+
+
+def test_table4_quoted_rows_say_their_sources_degradation_and_text_cites_the_paper():
+    md = ResultsTable(paper.TABLE4, scale="full").to_markdown()
+    frvsr = next(l for l in md.splitlines() if l.startswith("| FRVSR"))
+    duf = next(l for l in md.splitlines() if l.startswith("| DUF-16L"))
+    srcnn = next(l for l in md.splitlines() if l.startswith("| SRCNN"))
+    assert "source's LR degradation: BD" in frvsr and "sigma 1.5" in frvsr
+    assert "source's LR degradation: BD" in duf and "sigma 1.6" in duf
+    assert "source's LR degradation: not stated" in srcnn
+    assert "§7.2" in md and "§6.4" not in md
+    assert "one GTX" not in " ".join(paper.TABLE5.notes)
 
 
 def test_writer_not_run_reason_and_refuses_quoted_or_unknown():
@@ -271,10 +315,14 @@ def test_table1_full_scale_path_on_a_tiny_dataset_root(tmp_path, carphone):
             "--set", "data.batch_size=2"]
     assert main(argv) == 0
     rows = {r["row"]: r for r in read_results_csv(out / "table1.csv")}
-    assert all(r["status"] == "measured" and r["scale"] == "full" for r in rows.values())
+    # --set changed steps, model, data and batch: headlined as modified, never as "full".
+    label = ("modified settings: stage1_steps=2, model_overrides.filters=8, data.lr_patch=8, "
+             "data.batch_size=2")
+    assert all(r["status"] == "measured" and r["scale"] == label for r in rows.values())
     assert all(0 < r["ours"] < 60 for r in rows.values())  # 2 steps: a number, not a good one
     md = (out / "table1.md").read_text()
-    assert "Scale: **full**" in md and f"dataset root `{root}`" in md
+    assert "Scale: **full**" not in md and f"Scale: **{label}**" in md
+    assert "MODIFIED SETTINGS" in md and f"dataset root `{root}`" in md
     assert (runs / "table1_latn10" / "model.keras").is_file()  # full runs: runs/<config>/
 
 
@@ -299,3 +347,87 @@ def test_figure7_attention_weights_reproduce_the_blocks_own_output():
     g = pool_spatial(block.g(block._embed(pad_spatial(x)))).numpy().reshape(-1, block.inner_filters)
     z = np.asarray(info["z"][0])[0]
     np.testing.assert_allclose((weights @ g).reshape(z.shape), z, rtol=1e-4, atol=1e-5)
+
+
+def test_figures_7_8_feed_the_models_own_training_degradation(tmp_path):
+    """A model trained on "scipy" LR frames is shown "scipy" LR frames: the degradation comes
+    from its run folder's config.json, else from its config."""
+    import json
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from vsr_latent.data.degrade import degrade
+    from vsr_latent.evaluation import to_uint8
+    from vsr_latent.reproduce.attention_figures import _clip
+    from vsr_latent.reproduce.runs import training_degradation
+
+    (tmp_path / "config.json").write_text(json.dumps({"data": {"degradation": "scipy"}}))
+    assert training_degradation(tmp_path, "bi") == "scipy"
+    assert training_degradation(tmp_path / "missing", "bi") == "bi"
+    ctx = SimpleNamespace(vid4_root=None, scale=SimpleNamespace(name="smoke"))
+    name, lr, gt = _clip(ctx, 3, "scipy")
+    assert "'scipy'" in name and lr.shape[0] == 3
+    np.testing.assert_array_equal(lr, to_uint8(degrade(gt, "scipy", 4)))
+    assert not np.array_equal(lr, to_uint8(degrade(gt, "bi", 4)))
+
+
+def test_figure9_png_layout_and_bicubic_psnr_is_the_package_metric(tmp_path):
+    """Figure 9 on a cut Vid4 (built-in frames under the four Vid4 names) with a tiny .keras
+    model: the PNG has one row of bicubic / ours / GT crops per sequence, and the PSNR printed
+    under the bicubic crop is the package's metric computed directly."""
+    import csv as csv_mod
+
+    import imageio.v3 as iio
+    import numpy as np
+    from PIL import Image
+
+    from vsr_latent import metrics
+    from vsr_latent.data.builtin import builtin_clips
+    from vsr_latent.data.degrade import degrade
+    from vsr_latent.data.vid4 import VID4_SEQUENCES
+    from vsr_latent.evaluation import to_uint8
+    from vsr_latent.inference import load_predictor
+    from vsr_latent.models import build_model
+    from vsr_latent.reproduce import figure9
+    from vsr_latent.reproduce.cli import main
+
+    root = tmp_path / "Vid4"
+    clips = builtin_clips(4, 5, (64, 64), seed=2, split="validation")
+    for name, clip in zip(VID4_SEQUENCES, clips):
+        d = root / "GT" / name
+        d.mkdir(parents=True)
+        for t, frame in enumerate(clip):
+            iio.imwrite(d / f"{t:08d}.png", frame)
+    keras_path = tmp_path / "tiny" / "tiny.keras"
+    keras_path.parent.mkdir()
+    build_model("ours", seq_len=3, filters=8).save(keras_path)
+    out = tmp_path / "results"
+    assert main(["figure9", "--scale", "smoke", "--model", str(keras_path), "--vid4_root",
+                 str(root), "--out", str(out), "--quiet"]) == 0
+    png = out / "figure9.png"
+    width, height = Image.open(png).size
+    # 3 crops of 64 px and 4 gaps across; 4 rows of title + crop + label, 5 gaps down.
+    assert (width, height) == figure9.layout_size(4, (64, 64)) == (
+        3 * 64 + 4 * figure9.GAP, 4 * (figure9.TITLE_H + 64 + figure9.LABEL_H) + 5 * figure9.GAP)
+    rows = list(csv_mod.DictReader(open(out / "figure9.csv", encoding="utf-8")))
+    assert [r["sequence"] for r in rows if r["column"] == "Bicubic"] == list(VID4_SEQUENCES)
+    bicubic = load_predictor("bicubic")
+    for name, clip in zip(VID4_SEQUENCES, clips):
+        row = next(r for r in rows if r["sequence"] == name and r["column"] == "Bicubic")
+        t = int(row["frame"])
+        assert t == 2  # the middle frame
+        lr = to_uint8(degrade(clip, "bi", 4)).astype(np.float32)  # no config.json: Vid4's BI
+        direct = metrics.psnr(to_uint8(bicubic(lr[t:t + 1])[0]), clip[t], crop_border=8,
+                              y_channel=True)
+        assert float(row["psnr_y"]) == pytest.approx(direct, abs=1e-9)
+        assert figure9.psnr_label("Bicubic", float(row["psnr_y"])) == f"Bicubic {direct:.2f} dB"
+        assert f"| {name} | 2 | {direct:.2f} |" in (out / "figure9.md").read_text()
+    ours = [float(r["psnr_y"]) for r in rows if r["column"] == "Ours"]
+    assert len(ours) == 4 and all(np.isfinite(ours))
+    # A model whose run folder says it was trained on "scipy" LR frames is shown those.
+    (keras_path.parent / "config.json").write_text('{"data": {"degradation": "scipy"}}')
+    assert main(["figure9", "--scale", "smoke", "--model", str(keras_path), "--vid4_root",
+                 str(root), "--out", str(out), "--quiet"]) == 0
+    assert "LR frames by 'scipy'" in (out / "figure9.md").read_text()
+

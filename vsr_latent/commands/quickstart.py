@@ -17,6 +17,7 @@ STEPS = [
     ("table4", "Table 4: the final model on Vid4 (paper and standard protocols)"),
     ("table5", "Table 5: parameters and seconds per frame"),
     ("figure7_8", "Figures 7 and 8: attention pictures"),
+    ("figure9", "Figure 9: bicubic / ours / ground-truth crops on Vid4"),
 ]
 
 
@@ -71,8 +72,8 @@ def run(args):
     total = time.monotonic() - t0
     print(f"\nquickstart finished in {total / 60:.1f} min.")
     print(f"Tables (paper number beside ours, how each was made): {args.out}/table1.md ... "
-          f"table5.md, figure6.md, figure7_8.md")
-    print(f"Figures: {args.out}/figure6.png, figure7.png, figure8.png")
+          f"table5.md, figure6.md, figure7_8.md, figure9.md")
+    print(f"Figures: {args.out}/figure6.png, figure7.png, figure8.png, figure9.png")
     print("At the paper's scale: reproduce/all.sh --scale full --data_root DATASET_ROOT (GPUs).")
     if failures:
         print(f"{len(failures)} row(s) failed and are written as 'not run':")

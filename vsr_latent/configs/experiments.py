@@ -225,8 +225,10 @@ def ours():
 
     Stage 1 (K = 200 000 steps, L_re) then stage 2 (50 000 steps, L_re + λ·L_vae) when the model
     is variational; degraded with the MATLAB-compatible bicubic ("bi") that Vid4 BIx4 uses.
-    Paper: Vid4 PSNR 26.44 dB (Y channel, 8-pixel border, first and last two frames dropped);
-    4,108,739 parameters; 0.063 s per frame on a 1080 Ti.
+    Paper: Vid4 PSNR 26.44 dB (8-pixel border, first and last two frames dropped; the paper
+    does not say which channel: scoring Y is this package's decision, the Vid4 literature's
+    usual channel); 4,108,739 parameters; 0.063 s per frame (hardware of the timing not stated;
+    the paper trains on 1080 Ti GPUs).
     Runtime: 250 000 steps, about 6 h on one H100 (estimate).
     Command: vsr-latent train --config ours --set data.source=DATASET_ROOT
     """

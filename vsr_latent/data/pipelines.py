@@ -198,18 +198,40 @@ def train_dataset(source="builtin", *, seq_len, lr_size=(32, 32), scale=4, degra
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
+def _chunk(buf, seq_len, degradation, scale, quantize, name):
+    """One chunk ``(lr, hr, mask)`` (batch 1) from up to L HR frames: the frames are degraded,
+    then both sides zero-padded to L (``inference.pad_chunk``, the rule Vid4 inference follows,
+    §6.2); ``mask`` (1, L) is 1 for real frames and 0 for padding, so scores can skip padding."""
+    from vsr_latent.inference import pad_chunk
+
+    hr = crop_to_multiple(np.stack(buf), scale, path=name, warn=False).astype(np.float32)
+    lr = degrade(hr, degradation, scale)
+    if quantize:
+        lr = np.clip(np.round(lr), 0, 255)
+    lr, real = pad_chunk(lr, seq_len)
+    hr, _ = pad_chunk(hr, seq_len)
+    mask = (np.arange(seq_len) < real).astype(np.float32)
+    return lr[None], hr[None], mask[None]
+
+
 def _chunks(frames_hr, seq_len, degradation, scale, quantize, name):
-    """Consecutive chunks of L frames from an iterable of frames (streamed: L frames in memory)."""
+    """Consecutive chunks of L frames from an iterable of frames (streamed: L frames in memory);
+    the last, shorter chunk is padded to L rather than dropped, so every frame is scored."""
     buf = []
     for f in frames_hr:
         buf.append(f)
         if len(buf) == seq_len:
-            hr = crop_to_multiple(np.stack(buf), scale, path=name, warn=False).astype(np.float32)
+            yield _chunk(buf, seq_len, degradation, scale, quantize, name)
             buf = []
-            lr = degrade(hr, degradation, scale)
-            if quantize:
-                lr = np.clip(np.round(lr), 0, 255)
-            yield lr[None], hr[None]
+    if buf:
+        yield _chunk(buf, seq_len, degradation, scale, quantize, name)
+
+
+def real_frames(x, mask):
+    """The real frames of one batch-1 chunk: ``x`` (1, L, ...) -> (T, ...) with the padding
+    frames (``mask`` 0) dropped. Use it on model outputs and ground truth before scoring."""
+    keep = np.asarray(mask)[0] > 0
+    return np.asarray(x)[0][keep]
 
 
 class _Lazy:
@@ -261,12 +283,13 @@ def _check_lengths(clips, seq_len, scale):
 
 def validation_dataset(source="builtin", *, seq_len, scale=4, degradation="bi", max_clips=None,
                        quantize=QUANTIZE_LR):
-    """(lr, hr) of whole frames, each clip cut into consecutive chunks of L frames (batch 1).
+    """(lr, hr, mask) of whole frames, each clip cut into consecutive chunks of L frames (batch 1).
 
-    A clip's last frames that do not fill a chunk are dropped (validation losses are averaged over
-    real frames only; padded inference is ``vsr_latent.inference``'s job). Clips are streamed from
-    disk, L frames at a time. LR frames come from the NumPy ``degrade`` (same weights as the
-    training pipeline's TF version).
+    A clip's last frames that do not fill a chunk are zero-padded to L (paper §6.2, as Vid4
+    inference does); ``mask`` (1, L) float32 is 1 on real frames and 0 on padding — Keras reads it
+    as a per-frame sample weight, and scores must keep only the real frames (:func:`real_frames`).
+    Clips are streamed from disk, L frames at a time. LR frames come from the NumPy ``degrade``
+    (same weights as the training pipeline's TF version).
     """
     tf = _import_tf()
     check_method(degradation)
@@ -281,8 +304,43 @@ def validation_dataset(source="builtin", *, seq_len, scale=4, degradation="bi", 
     spec = (
         tf.TensorSpec([1, seq_len, None, None, 3], tf.float32),
         tf.TensorSpec([1, seq_len, None, None, 3], tf.float32),
+        tf.TensorSpec([1, seq_len], tf.float32),
     )
     return tf.data.Dataset.from_generator(gen, output_signature=spec)
+
+
+def validation_crops(source="builtin", *, seq_len, lr_crop, scale=4, degradation="bi",
+                     max_clips=4, quantize=QUANTIZE_LR):
+    """[(lr (1, L, c, c, 3), hr (1, L, s*c, s*c, 3))]: a fixed, cheap validation set for training.
+
+    The first L frames of ``max_clips`` validation clips spread evenly over the split (clips of
+    one source are neighbours in it), each cut to a centre crop of ``lr_crop`` LR pixels (the
+    whole frame where it is smaller) and degraded like the training samples.
+    """
+    check_method(degradation)
+    seq_len = _check_seq_len(seq_len)
+    clips = _validation_clips(source, None)
+    if max_clips and len(clips) > max_clips:
+        picks = np.linspace(0, len(clips) - 1, int(max_clips)).round().astype(int)
+        clips = [clips[i] for i in sorted(set(picks))]
+    _check_lengths(clips, seq_len, scale)
+    out = []
+    for c in clips:
+        frames = []
+        for f in c.frames():
+            frames.append(f)
+            if len(frames) == seq_len:
+                break
+        hr = crop_to_multiple(np.stack(frames), scale, path=c.name, warn=False)
+        h, w = hr.shape[1:3]
+        ch, cw = min(h, lr_crop * scale), min(w, lr_crop * scale)
+        top, left = (h - ch) // 2 // scale * scale, (w - cw) // 2 // scale * scale
+        hr = hr[:, top : top + ch, left : left + cw].astype(np.float32)
+        lr = degrade(hr, degradation, scale)
+        if quantize:
+            lr = np.clip(np.round(lr), 0, 255)
+        out.append((lr[None].astype(np.float32), hr[None]))
+    return out
 
 
 def _remote_clips(root, max_clips):
@@ -307,9 +365,10 @@ def _remote_clips(root, max_clips):
 
 def remote_dataset(root, *, seq_len, scale=4, degradation="bi", max_clips=None,
                    quantize=QUANTIZE_LR):
-    """Remote clips (paper §6.2): ``({"frames": lr, "key_frames": lr_keys}, hr)``, batch 1.
+    """Remote clips (paper §6.2): ``({"frames": lr, "key_frames": lr_keys}, hr, mask)``, batch 1.
 
-    Each Remote validation clip is chunked to L like :func:`validation_dataset`; every chunk comes
+    Each Remote validation clip is chunked to L like :func:`validation_dataset` (the last chunk
+    zero-padded, ``mask`` marking its real frames); every chunk comes
     with all of its clip's external key frames (LR, (1, N, h, w, 3)) for long attention to use as
     extra keys / values. ``root`` is a dataset root after ``select_remote``, or "builtin".
     """
@@ -325,8 +384,8 @@ def remote_dataset(root, *, seq_len, scale=4, degradation="bi", max_clips=None,
             lr_keys = degrade(k, degradation, scale)
             if quantize:
                 lr_keys = np.clip(np.round(lr_keys), 0, 255)
-            for lr, hr in _chunks(c.frames(), seq_len, degradation, scale, quantize, c.name):
-                yield {"frames": lr, "key_frames": lr_keys[None]}, hr
+            for lr, hr, mask in _chunks(c.frames(), seq_len, degradation, scale, quantize, c.name):
+                yield {"frames": lr, "key_frames": lr_keys[None]}, hr, mask
 
     spec = (
         {
@@ -334,5 +393,6 @@ def remote_dataset(root, *, seq_len, scale=4, degradation="bi", max_clips=None,
             "key_frames": tf.TensorSpec([1, None, None, None, 3], tf.float32),
         },
         tf.TensorSpec([1, seq_len, None, None, 3], tf.float32),
+        tf.TensorSpec([1, seq_len], tf.float32),
     )
     return tf.data.Dataset.from_generator(gen, output_signature=spec)

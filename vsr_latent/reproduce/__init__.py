@@ -6,4 +6,4 @@ smoke scale. Each name trains what it needs (or reuses a finished run of the sam
 ours for every row (see :mod:`vsr_latent.reproduce.results`).
 """
 
-NAMES = ("table1", "figure6", "table2", "table3", "table4", "table5", "figure7_8")
+NAMES = ("table1", "figure6", "table2", "table3", "table4", "table5", "figure7_8", "figure9")

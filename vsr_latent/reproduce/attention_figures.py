@@ -12,7 +12,9 @@ draws (z = mu + eps sigma).
 
 GAP decisions: ``QUERY_FRAME`` (the middle frame of the clip), ``QUERY_POSITION`` (the query
 block at the centre of the frame), the clip (Vid4 calendar when Vid4 is present, else the first
-built-in validation clip; at smoke scale cut to ``CLIP_CROP`` LR pixels), ``FIGURE8_SAMPLES``.
+built-in validation clip; at smoke scale cut to ``CLIP_CROP`` LR pixels), ``FIGURE8_SAMPLES``. The
+clip's LR frames are made with each model's own training degradation (its run folder's
+``config.json``), not a fixed "bi": the Table 3 models are trained on the paper's degradation.
 """
 
 import numpy as np
@@ -30,8 +32,9 @@ CLIP_CROP = (64, 64)
 TOP_K = 3
 
 
-def _clip(ctx, seq_len):
-    """(name, lr uint8 (L, h, w, 3), gt uint8 (L, 4h, 4w, 3))."""
+def _clip(ctx, seq_len, degradation):
+    """(name, lr uint8 (L, h, w, 3), gt uint8 (L, 4h, 4w, 3)); LR by ``degradation`` (the
+    model's own training degradation, :func:`_run_degradation`)."""
     from vsr_latent.data.degrade import degrade
     from vsr_latent.evaluation import to_uint8
 
@@ -53,8 +56,15 @@ def _clip(ctx, seq_len):
         y0, x0 = (h // 4 - ch) // 2, (w // 4 - cw) // 2
         gt = gt[:, 4 * y0:4 * (y0 + ch), 4 * x0:4 * (x0 + cw)]
         name += f" (centre {cw}x{ch} LR crop)"
-    lr = to_uint8(degrade(gt, "bi", 4))
-    return name, lr, np.ascontiguousarray(gt)
+    lr = to_uint8(degrade(gt, degradation, 4))
+    return f"{name}, LR by {degradation!r}", lr, np.ascontiguousarray(gt)
+
+
+def _run_degradation(run):
+    """The degradation ``run``'s model was trained on (its config.json, else its config)."""
+    from vsr_latent.reproduce.runs import training_degradation
+
+    return training_degradation(run.run_dir, run.config.data.degradation)
 
 
 def _block_input(model, frames, block):
@@ -101,7 +111,7 @@ def figure7(ctx, out_dir, lines, csv_rows):
 
     model = load_keras_model(run.run_dir / "model.keras")
     L = run.config.seq_len
-    name, lr, gt = _clip(ctx, L)
+    name, lr, gt = _clip(ctx, L, _run_degradation(run))
     weights, (ql, qh, qw), (kl, kh, kw) = long_attention_weights(model, lr.astype(np.float32))
     t = L // 2
     qi, qj = qh // 2, qw // 2
@@ -141,8 +151,7 @@ def figure7(ctx, out_dir, lines, csv_rows):
         ax.set_xticks([])
         ax.set_yticks([])
     title = f"Figure 7: long attention of {run.config.name} (first long block), {name}"
-    if ctx.scale.name == "smoke":
-        title += "\nsmoke scale: tiny model, few steps - not comparable to the paper"
+    title += _title_note(ctx)
     fig.suptitle(title, fontsize=10)
     path = save(fig, out_dir / "figure7.png")
     uniform = 1.0 / (kl * kh * kw)
@@ -174,7 +183,7 @@ def figure8(ctx, out_dir, lines, csv_rows):
 
     model = load_keras_model(run.run_dir / "model.keras")
     L = run.config.seq_len
-    name, lr, gt = _clip(ctx, L)
+    name, lr, gt = _clip(ctx, L, _run_degradation(run))
     x = lr[None].astype(np.float32)
     t = L // 2
     maps = []
@@ -216,8 +225,7 @@ def figure8(ctx, out_dir, lines, csv_rows):
         ax.set_yticks([])
     title = (f"Figure 8: short attention masks of {run.config.name}, block {FIGURE8_BLOCK + 1} "
              f"(channel mean), {name}")
-    if ctx.scale.name == "smoke":
-        title += "\nsmoke scale: tiny model, few steps - not comparable to the paper"
+    title += _title_note(ctx)
     fig.suptitle(title, fontsize=10)
     path = save(fig, out_dir / "figure8.png")
     lines += [
@@ -240,11 +248,10 @@ def figure7_8(ctx):
     import traceback
 
     out = ctx.out_dir
-    lines = ["# Figures 7 and 8 — attention visualised", ""]
-    if ctx.scale.name == "smoke":
-        from vsr_latent.reproduce.results import SMOKE_WARNING
+    from vsr_latent.reproduce.results import headline_lines
 
-        lines += [SMOKE_WARNING, ""]
+    lines = ["# Figures 7 and 8 — attention visualised", ""]
+    lines += headline_lines(ctx.scale.name, ctx.modified)
     csv_rows = [("figure", "item", "frame", "row", "column", "value")]
     written, runs = [], []
     for label, fn in (("Figure 7", figure7), ("Figure 8", figure8)):
@@ -271,6 +278,16 @@ def figure7_8(ctx):
     write_text(cs, "\n".join(",".join(str(c) for c in row) for row in csv_rows) + "\n")
     write_text(md, "\n".join(lines) + "\n")
     return written + [md, cs]
+
+
+def _title_note(ctx):
+    """What a figure's title adds so a smoke or modified-settings figure is never taken for the
+    paper's."""
+    if ctx.scale.name == "smoke":
+        return "\nsmoke scale: tiny model, few steps - not comparable to the paper"
+    if ctx.modified:
+        return f"\n{ctx.scale_label} - not the paper's settings"
+    return ""
 
 
 class _Meta:

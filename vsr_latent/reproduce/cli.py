@@ -34,6 +34,10 @@ def add_arguments(parser, *, defaults_out="results", defaults_runs="runs"):
                         help="training setting for every config, as `vsr-latent train --set` "
                              "(e.g. data.batch_size=8 where the default batch does not fit); "
                              "repeatable")
+    parser.add_argument("--model", default=None, metavar="SPEC",
+                        help="figure9 only: the model shown as ours (a run folder, .keras file, "
+                             "SavedModel or registry name); default: the `ours` config's run, "
+                             "trained or reused as for Table 4")
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
 
 
@@ -54,7 +58,7 @@ def run_one(name, ctx):
     out = ctx.out_dir
     if name == "figure6":
         t, cache = tables.figure6_table(ctx)
-        png = figures.plot_figure6(t, out / "figure6.png", ctx.scale.name)
+        png = figures.plot_figure6(t, out / "figure6.png", t.label)
         t.figures.append(png.name)
         ctx.fill_meta(t, runs=tables.FIGURE6_CONFIGS.values(),
                       data=tables._validation_description(ctx, cache),
@@ -65,13 +69,17 @@ def run_one(name, ctx):
         from vsr_latent.reproduce import attention_figures
 
         return attention_figures.figure7_8(ctx)
+    if name == "figure9":
+        from vsr_latent.reproduce.figure9 import figure9
+
+        return figure9(ctx)
     t = getattr(tables, name)(ctx)
     return list(t.write(out))
 
 
 def reproduce(names, *, scale=None, data_root=None, vid4_root=None, out="results", runs="runs",
               steps=None, quiet=False, argv=None, shared_runs=None, command=None, overrides=(),
-              scale_reason=None):
+              scale_reason=None, model=None):
     """Runs the named drivers in order, sharing runs between them (and with other calls given
     the same ``shared_runs`` dict); returns ``(files written, failures)``."""
     from vsr_latent.reproduce.context import make_context
@@ -83,7 +91,7 @@ def reproduce(names, *, scale=None, data_root=None, vid4_root=None, out="results
         ctx = make_context(name, scale=scale, data_root=data_root, vid4_root=vid4_root,
                            out_dir=out, runs_dir=runs, steps=steps, argv=argv, quiet=quiet,
                            hardware_info=info, shared_runs=shared, command=command,
-                           overrides=overrides, scale_reason=scale_reason)
+                           overrides=overrides, scale_reason=scale_reason, model=model)
         info = ctx.hardware
         files = run_one(name, ctx)
         for f in files:
@@ -103,7 +111,7 @@ def main(argv=None):
         written, failures = reproduce(names, scale=args.scale, data_root=args.data_root,
                                       vid4_root=args.vid4_root, out=args.out, runs=args.runs,
                                       steps=args.steps, quiet=args.quiet, argv=argv,
-                                      overrides=args.overrides)
+                                      overrides=args.overrides, model=args.model)
     except VsrError as e:
         print(f"reproduce {args.name}: error: {e}", file=sys.stderr)
         return 2

@@ -11,7 +11,19 @@ from pathlib import Path
 from vsr_latent import __version__
 from vsr_latent.paths import REPO_ROOT, shared_data_dir
 from vsr_latent.reproduce import hardware
+from vsr_latent.reproduce.results import ResultsTable, scale_label
 from vsr_latent.reproduce.scale import choose_scale, settings_for
+
+#: Training settings that change how often a run logs or saves, never its numbers: a ``--set``
+#: of these alone leaves a results file headlined with its scale.
+BOOKKEEPING_KEYS = ("log_every", "checkpoint_every", "image_every")
+
+
+def modified_settings(settings):
+    """The user's ``--set`` overrides (``ScaleSettings.user_overrides``) that change what is
+    trained or measured (steps, model, data, batch, ...): all but :data:`BOOKKEEPING_KEYS`."""
+    return tuple(item for item in settings.user_overrides
+                 if item.split("=", 1)[0].strip() not in BOOKKEEPING_KEYS)
 
 
 def default_vid4_root():
@@ -68,9 +80,24 @@ class Context:
     command: str
     hardware: dict
     quiet: bool = False
+    model: str | None = None  # Figure 9's "ours" (--model SPEC); None: the `ours` config's run
     runs: dict = field(default_factory=dict)  # config name -> RunInfo (this invocation)
     failures: list = field(default_factory=list)  # "table/row: reason" of rows that failed
     started: float = field(default_factory=time.monotonic)
+
+    @property
+    def modified(self):
+        """The user's overrides of the configs' settings (see :func:`modified_settings`)."""
+        return modified_settings(self.scale)
+
+    @property
+    def scale_label(self):
+        """What a results file headlines: "full" only when the configs' own settings ran."""
+        return scale_label(self.scale.name, self.modified)
+
+    def results_table(self, paper, **kwargs):
+        """A :class:`ResultsTable` of ``paper`` headlined with this run's scale and settings."""
+        return ResultsTable(paper, scale=self.scale.name, modified=self.modified, **kwargs)
 
     @property
     def runs_dir(self):
@@ -86,7 +113,7 @@ class Context:
     def fill_meta(self, table, *, runs=(), data="", protocol="", extra=None):
         """The "how these numbers were made" lines of a results table."""
         table.meta["Command"] = f"`{self.command}`"
-        table.meta["Scale"] = f"{self.scale.name} ({self.scale_reason})"
+        table.meta["Scale"] = f"{self.scale_label} ({self.scale_reason})"
         table.meta["Scale settings"] = self.scale.describe()
         table.meta["Hardware"] = hardware.summary(self.hardware)
         infos = [self.runs[r] for r in runs if r in self.runs]
@@ -107,7 +134,7 @@ class Context:
 
 def make_context(name, *, scale=None, data_root=None, vid4_root=None, out_dir="results",
                  runs_dir="runs", steps=None, argv=None, quiet=False, hardware_info=None,
-                 shared_runs=None, command=None, overrides=(), scale_reason=None):
+                 shared_runs=None, command=None, overrides=(), scale_reason=None, model=None):
     """A :class:`Context`, choosing the scale (printed) from the arguments and the GPUs seen."""
     info = hardware_info or hardware.describe()
     chosen, reason = choose_scale(scale, data_root, info["gpus"])
@@ -121,10 +148,10 @@ def make_context(name, *, scale=None, data_root=None, vid4_root=None, out_dir="r
                                              overrides=overrides),
         scale_reason=reason, out_dir=Path(out_dir), runs_root=Path(runs_dir),
         data_root=data_root, vid4_root=vid4, command=command.strip(), hardware=info,
-        quiet=quiet,
+        quiet=quiet, model=model,
     )
     if shared_runs is not None:
         ctx.runs = shared_runs
     # Said even with --quiet: which scale ran is part of every result.
-    print(f"[{name}] scale: {chosen} — {reason}", flush=True)
+    print(f"[{name}] scale: {ctx.scale_label} — {reason}", flush=True)
     return ctx

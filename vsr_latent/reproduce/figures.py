@@ -29,7 +29,7 @@ def save(fig, path):
 
 def plot_figure6(table, path, scale):
     """Two curves, PSNR of Latn10_n and Satn10_n against n (measured values; points that were
-    not measured are left out)."""
+    not measured are left out). ``scale``: the headline label (``ResultsTable.label``)."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     for kind, marker in (("latn", "o"), ("satn", "s")):
@@ -46,8 +46,10 @@ def plot_figure6(table, path, scale):
     ax.set_ylabel("PSNR / dB")
     ax.set_xticks(list(paper.FIGURE6_LENGTHS))
     title = "Figure 6: PSNR against sequence length"
-    if scale == "smoke":
+    if scale.startswith("smoke"):
         title += "\n(smoke scale: not comparable to the paper)"
+    elif scale != "full":  # a "modified settings: ..." label (results.scale_label)
+        title += f"\n({scale})"
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)

@@ -2,8 +2,11 @@
 
 GAP decision (the paper does not say how its validation PSNR is computed):
 ``VALIDATION_PROTOCOL`` ("standard") and ``VALIDATION_METRIC`` ("psnr_rgb"): Tables 1-3 and
-Figure 6 score every frame of the validation chunks, uncropped, on RGB (the channel the
-evaluation package's paper protocol headlines for Table 4 too), SR rounded to 8 bits.
+Figure 6 score every real frame of the validation chunks, uncropped, on RGB, SR rounded to 8 bits,
+averaged over frames (:func:`frame_mean`). RGB is this package's choice for validation; Table 4
+(Vid4) headlines Y instead (the evaluation package's "paper" protocol, ``primary_channel="y"``),
+to compare with the Vid4 literature's Y-channel numbers. A clip's last chunk is zero-padded to L
+by the pipelines (§6.2) and the outputs of the padding frames are dropped before scoring.
 
 Validation data come from the data package: ``validation_dataset`` (Normal) and
 ``remote_dataset`` (Remote, with the clips' external key frames) of the dataset root, or of the
@@ -31,32 +34,52 @@ def run_predictor(run):
     return load_predictor(str(run.run_dir / "model.keras"), seq_len=run.config.seq_len)
 
 
+def chunk_data(ds):
+    """``[(name, lr, gt)]`` from a validation dataset's ``(lr, hr, mask)`` chunks, real frames
+    only: a padded last chunk enters as its T < L real frames, and ``upscale_sequence`` pads it
+    back to L (the same zero padding) and drops those outputs, so padding is never scored."""
+    from vsr_latent.data.pipelines import real_frames
+
+    return [(f"chunk{i:04d}", _u8(real_frames(lr, mask)), _u8(real_frames(hr, mask)))
+            for i, (lr, hr, mask) in enumerate(ds)]
+
+
 def validation_data(ctx, degradation, seq_len):
     """``[(name, lr, gt)]``: the Normal validation clips, one entry per chunk of L frames."""
     from vsr_latent.data.pipelines import validation_dataset
 
     ds = validation_dataset(ctx.scale.data_source, seq_len=seq_len, degradation=degradation,
                             max_clips=ctx.scale.val_max_clips)
-    return [(f"chunk{i:04d}", _u8(lr[0]), _u8(hr[0])) for i, (lr, hr) in enumerate(ds)]
+    return chunk_data(ds)
+
+
+def frame_mean(result, metric=VALIDATION_METRIC):
+    """Mean of ``metric`` over every scored frame of an ``EvaluationResult``: chunks weigh by
+    their real frames (a padded 2-frame last chunk counts 2 frames, not one chunk)."""
+    values = [v for seq in result.sequences.values() for v in seq.scores[metric]]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def score_validation(predictor, data):
+    """Validation PSNR of a predictor on ``[(name, lr, gt)]`` chunks (see :func:`chunk_data`)."""
+    from vsr_latent.evaluation import evaluate_predictor
+
+    return frame_mean(evaluate_predictor(predictor, data, VALIDATION_PROTOCOL))
 
 
 def validation_psnr(ctx, run, data=None):
     """PSNR (``VALIDATION_METRIC`` under ``VALIDATION_PROTOCOL``) of a finished run on the Normal
     validation data (deterministic path)."""
-    from vsr_latent.evaluation import evaluate_predictor
-
     cfg = run.config
     if data is None:
         data = validation_data(ctx, cfg.data.degradation, cfg.seq_len)
-    predictor = run_predictor(run)
-    result = evaluate_predictor(predictor, data, VALIDATION_PROTOCOL)
-    return result.average()[VALIDATION_METRIC]
+    return score_validation(run_predictor(run), data)
 
 
 def remote_psnr(ctx, run):
     """PSNR of a finished run on the Remote validation clips, each L-frame chunk upscaled with
     its clip's external key frames (models are not retrained, §6.2)."""
-    from vsr_latent.data.pipelines import remote_dataset
+    from vsr_latent.data.pipelines import real_frames, remote_dataset
     from vsr_latent.evaluation import evaluate_sequences, to_uint8
 
     cfg = run.config
@@ -64,13 +87,14 @@ def remote_psnr(ctx, run):
     triples = []
     ds = remote_dataset(ctx.scale.data_source, seq_len=cfg.seq_len,
                         degradation=cfg.data.degradation, max_clips=ctx.scale.val_max_clips)
-    for i, (inputs, hr) in enumerate(ds):
+    for i, (inputs, hr, mask) in enumerate(ds):
+        # The padded chunk runs at full L (the key frames are per clip); padding outputs dropped.
         frames = np.asarray(inputs["frames"])[0]
         keys = np.asarray(inputs["key_frames"])[0]
         sr = predictor(frames, key_frames=keys)
-        triples.append((f"chunk{i:04d}", to_uint8(sr), _u8(hr[0])))
-    result = evaluate_sequences(triples, VALIDATION_PROTOCOL)
-    return result.average()[VALIDATION_METRIC]
+        triples.append((f"chunk{i:04d}", to_uint8(real_frames(sr[None], mask)),
+                        _u8(real_frames(hr, mask))))
+    return frame_mean(evaluate_sequences(triples, VALIDATION_PROTOCOL))
 
 
 # ---- Vid4 (Tables 4, 5) ---------------------------------------------------------------------
@@ -100,12 +124,13 @@ def vid4_data(ctx, degradation="bi"):
     return out
 
 
-def describe_vid4(ctx, data):
+def describe_vid4(ctx, data, degradation="bi"):
     sizes = ", ".join(f"{n} {lr.shape[0]} frames {lr.shape[2]}x{lr.shape[1]} LR" for n, lr, _ in data)
     cut = "" if ctx.scale.name == "full" else (
         f" (smoke scale: first {ctx.scale.vid4_max_frames} frames, centre "
         f"{ctx.scale.vid4_crop[1]}x{ctx.scale.vid4_crop[0]} LR crop of each sequence)")
-    return f"Vid4 from `{ctx.vid4_root}`: {sizes}{cut}; LR by MATLAB-style bicubic (BI)"
+    lr = "MATLAB-style bicubic (BI)" if degradation == "bi" else repr(degradation)
+    return f"Vid4 from `{ctx.vid4_root}`: {sizes}{cut}; LR by {lr}"
 
 
 def vid4_scores(predictor, data):

@@ -30,6 +30,38 @@ SMOKE_WARNING = (
     "they say nothing about the method's accuracy."
 )
 
+MODIFIED_WARNING = (
+    "**MODIFIED SETTINGS — NOT THE PAPER'S SETUP.** The configs' own settings were changed "
+    "(`--set`): {listed}. These numbers come from the changed settings, not the paper's."
+)
+
+
+def scale_label(scale, modified=()):
+    """The scale a results file headlines (its CSV ``scale`` column): the scale's name only when
+    the configs' own settings ran; with user overrides, ``"modified settings: k=v, ..."`` (at
+    full scale: "full" would claim the paper's settings) or ``"smoke; modified settings: ..."``."""
+    if not modified:
+        return scale
+    listed = "modified settings: " + ", ".join(modified)
+    return listed if scale == "full" else f"{scale}; {listed}"
+
+
+def headline_lines(scale, modified=()):
+    """The Markdown lines under a results file's title that say at what scale and with which
+    settings its numbers were made (see :func:`scale_label`)."""
+    lines = []
+    if scale == "smoke":
+        lines += [SMOKE_WARNING, ""]
+    if modified:
+        lines += [MODIFIED_WARNING.format(listed=", ".join(f"`{m}`" for m in modified)), "",
+                  f"Scale: **{scale_label(scale, modified)}** (settings under \"How these "
+                  "numbers were made\").", ""]
+    elif scale != "smoke":
+        lines += [f"Scale: **{scale}** (the paper's data; settings under \"How these "
+                  "numbers were made\").", ""]
+    return lines
+
+
 CSV_FIELDS = ("table", "scale", "group", "row", "label", "metric", "paper", "ours", "status",
               "source", "note")
 
@@ -56,11 +88,14 @@ class ResultsTable:
 
     ``extra_metrics``: ``((key, header, format), ...)`` columns the package measures that the
     paper does not print (e.g. Table 4's standard-protocol PSNR); they have no paper column.
+    ``modified``: the user's overrides of the configs' settings (``Context.modified``); any makes
+    the headline "modified settings: ..." instead of the scale's name.
     """
 
-    def __init__(self, paper, *, scale, extra_metrics=()):
+    def __init__(self, paper, *, scale, extra_metrics=(), modified=()):
         self.paper = paper
         self.scale = scale
+        self.modified = tuple(modified)
         self.extra_metrics = tuple(extra_metrics)
         self._records = {}
         self.meta = {}  # ordered "what made these numbers" lines: header -> text
@@ -70,6 +105,11 @@ class ResultsTable:
     @property
     def name(self):
         return self.paper.name
+
+    @property
+    def label(self):
+        """The headline scale (see :func:`scale_label`)."""
+        return scale_label(self.scale, self.modified)
 
     def _row(self, key):
         try:
@@ -129,7 +169,10 @@ class ResultsTable:
             status = QUOTED
             ours_cells = ["— (quoted, not measured)"] * (len(self.paper.metrics)
                                                          + len(self.extra_metrics))
-            note = ""
+            # Which LR degradation the source reported on decides whether its number is
+            # comparable with ours at all.
+            note = (f"source's LR degradation: {row.source_degradation}"
+                    if row.source_degradation else "")
         elif rec is None or rec.reason is not None:
             status = NOT_RUN
             ours_cells = [NOT_RUN] * (len(self.paper.metrics) + len(self.extra_metrics))
@@ -150,12 +193,7 @@ class ResultsTable:
         for _, header, _ in self.extra_metrics:
             head += [f"{header} (ours)"]
         head += ["Note"]
-        lines = [f"# {self.paper.title}", ""]
-        if self.scale == "smoke":
-            lines += [SMOKE_WARNING, ""]
-        else:
-            lines += [f"Scale: **{self.scale}** (the paper's data; settings under \"How these "
-                      "numbers were made\").", ""]
+        lines = [f"# {self.paper.title}", ""] + headline_lines(self.scale, self.modified)
         lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         n_paper = len(self.paper.metrics)
         for row in self.paper.rows:
@@ -193,7 +231,7 @@ class ResultsTable:
                 ours = None if status != MEASURED else rec.values.get(key)
                 pv = row.values.get(key)
                 w.writerow({
-                    "table": self.name, "scale": self.scale, "group": row.group,
+                    "table": self.name, "scale": self.label, "group": row.group,
                     "row": row.key, "label": row.label, "metric": key,
                     "paper": "" if pv is None else pv,
                     "ours": "" if ours is None else repr(ours),

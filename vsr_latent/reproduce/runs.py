@@ -49,6 +49,19 @@ def _same_model(a, b):
         k: v for k, v in db.items() if k not in skip}
 
 
+def training_degradation(run_dir, fallback):
+    """The degradation a run's model was trained on: ``data.degradation`` of ``RUN/config.json``
+    (what actually ran), else ``fallback`` (the config's, or the Vid4 default for a bare model).
+    Figures feed a model LR frames made the way its training LR frames were: a model trained on
+    "scipy" LR frames is not shown "bi" ones."""
+    try:
+        saved = json.loads((Path(run_dir) / "config.json").read_text(encoding="utf-8"))
+        degradation = saved["data"]["degradation"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return fallback
+    return degradation if isinstance(degradation, str) and degradation else fallback
+
+
 def run_is_complete(run_dir, config):
     """True when ``run_dir`` holds a finished run of exactly ``config``.
 

@@ -9,7 +9,6 @@ non-zero).
 import traceback
 
 from vsr_latent.reproduce import measure, paper
-from vsr_latent.reproduce.results import ResultsTable
 from vsr_latent.reproduce.runs import ensure_run
 
 TABLE1_CONFIGS = {"res16": "table1_res16", "satn10": "table1_satn10", "latn10": "table1_latn10"}
@@ -76,7 +75,6 @@ def _validation_description(ctx, cache):
 
 def _bicubic_line(cache):
     """Bicubic PSNR on the same validation chunks: the floor the measured rows should beat."""
-    from vsr_latent.evaluation import evaluate_predictor
     from vsr_latent.inference import load_predictor
 
     parts = []
@@ -84,12 +82,11 @@ def _bicubic_line(cache):
         if not data:
             continue
         try:
-            r = evaluate_predictor(load_predictor("bicubic", seq_len=seq_len), data,
-                                   measure.VALIDATION_PROTOCOL)
+            value = measure.score_validation(load_predictor("bicubic", seq_len=seq_len), data)
         except Exception as e:  # noqa: BLE001 - a reference line, never worth losing the table
             parts.append(f"L={seq_len}: not run ({type(e).__name__}: {e})")
             continue
-        parts.append(f"L={seq_len}: {r.average()[measure.VALIDATION_METRIC]:.2f} dB")
+        parts.append(f"L={seq_len}: {value:.2f} dB")
     return ("measured on the same validation chunks (not a paper row): " + ", ".join(parts)
             if parts else "not run")
 
@@ -97,11 +94,12 @@ def _bicubic_line(cache):
 def _protocol_line():
     return (f"validation PSNR = `{measure.VALIDATION_METRIC}` under the `"
             f"{measure.VALIDATION_PROTOCOL}` protocol of vsr_latent.evaluation (every frame, no "
-            "border crop), SR rounded to 8 bits; mean over sequences; deterministic (mean) path")
+            "border crop), SR rounded to 8 bits; mean over every real frame (a clip's last chunk "
+            "zero-padded to L, the padding's outputs dropped, §6.2); deterministic (mean) path")
 
 
 def table1(ctx):
-    t = ResultsTable(paper.TABLE1, scale=ctx.scale.name)
+    t = ctx.results_table(paper.TABLE1)
     rows = {f"normal/{m}": c for m, c in TABLE1_CONFIGS.items()}
     cache = _validation_rows(ctx, t, rows)
     for model, config_name in TABLE1_CONFIGS.items():
@@ -132,7 +130,7 @@ def table1(ctx):
 
 
 def table2(ctx):
-    t = ResultsTable(paper.TABLE2, scale=ctx.scale.name)
+    t = ctx.results_table(paper.TABLE2)
     cache = _validation_rows(ctx, t, TABLE2_CONFIGS)
     ctx.fill_meta(t, runs=TABLE2_CONFIGS.values(), data=_validation_description(ctx, cache),
                   protocol=_protocol_line(), extra={"Bicubic": _bicubic_line(cache)})
@@ -147,7 +145,7 @@ def _stage2_overrides(ctx, stage1_run):
 
 
 def table3(ctx):
-    t = ResultsTable(paper.TABLE3, scale=ctx.scale.name)
+    t = ctx.results_table(paper.TABLE3)
     stage1 = {k: TABLE3_CONFIGS[k] for k in ("latn10_7", "satn10_7")}
     cache = _validation_rows(ctx, t, stage1)
     for key, base in TABLE3_STAGE1.items():
@@ -175,7 +173,7 @@ def table3(ctx):
 
 
 def figure6_table(ctx):
-    t = ResultsTable(paper.FIGURE6, scale=ctx.scale.name)
+    t = ctx.results_table(paper.FIGURE6)
     cache = _validation_rows(ctx, t, FIGURE6_CONFIGS)
     return t, cache
 
@@ -190,7 +188,7 @@ def table4(ctx):
 
     extra = (("psnr_paper_y", "PSNR/dB paper protocol, Y", ".2f"),
              ("psnr_standard", "PSNR/dB standard protocol (all frames, no crop, Y)", ".2f"))
-    t = ResultsTable(paper.TABLE4, scale=ctx.scale.name, extra_metrics=extra)
+    t = ctx.results_table(paper.TABLE4, extra_metrics=extra)
     data_line = ""
     if ctx.vid4_root is None:
         for key in ("bicubic", "ours"):
@@ -258,7 +256,7 @@ def _paper_size_speed(ctx, run, data):
 def table5(ctx):
     from vsr_latent.models import build_model, count_params
 
-    t = ResultsTable(paper.TABLE5, scale=ctx.scale.name)
+    t = ctx.results_table(paper.TABLE5)
     extra = {}
     try:
         run = ensure_run(ctx, OURS_CONFIG)
