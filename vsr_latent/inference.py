@@ -8,6 +8,8 @@
   (``BICUBIC_METHOD``). ``tf.image.resize(method="bicubic")`` uses the same kernel but renormalises
   it at the borders instead of mirroring: the two agree to float precision except in the outer
   6 output pixels of each side;
+- a pretrained model shipped with the package (``vsr_latent.pretrained.PRETRAINED``, e.g.
+  ``"ours_cpu"``);
 - a model name of the registry (``vsr_latent.models.MODEL_NAMES``): fresh, untrained weights, for
   smoke tests;
 - a training run folder (``RUN/config.json`` with ``RUN/checkpoints/`` or ``RUN/model.keras``);
@@ -243,16 +245,36 @@ def _model_names():
     return tuple(MODEL_NAMES)
 
 
-def load_predictor(spec, *, seq_len=None):
+def load_predictor(spec, *, seq_len=None, precision="float32"):
     """A :class:`Predictor` for ``spec`` (see the module docstring); ``seq_len`` overrides the
-    model's nominal clip length used for chunking.
+    model's nominal clip length used for chunking; ``precision`` ("float32", "mixed_bfloat16" or
+    "auto", see `vsr_latent.models.precision.resolve_precision`) is the compute precision of a
+    Keras model (SavedModel and ONNX files keep the precision they were exported in).
 
     Raises ``CheckpointError`` for a missing or unreadable path, ``ConfigError`` for an unknown
     name.
     """
+    from vsr_latent.models.precision import dtype_policy, resolve_precision
+
     spec = str(spec)
     if spec.lower() == "bicubic":
         return BicubicPredictor(seq_len=seq_len)
+    path = Path(spec).expanduser()
+    keras_model = path.exists() and (path.suffix == ".keras" or (
+        path.is_dir() and (path / "config.json").is_file()))
+    if keras_model or spec.lower() in _model_names() + _pretrained_names():
+        with dtype_policy(resolve_precision(precision)):
+            return _load_predictor(spec, seq_len)
+    return _load_predictor(spec, seq_len)
+
+
+def _pretrained_names():
+    from vsr_latent.pretrained import PRETRAINED
+
+    return tuple(PRETRAINED)
+
+
+def _load_predictor(spec, seq_len):
     path = Path(spec).expanduser()
     if path.exists():
         if path.is_dir():
@@ -271,6 +293,11 @@ def load_predictor(spec, *, seq_len=None):
         raise CheckpointError(f"{path}: not a .keras file, .onnx file, run folder or SavedModel "
                               "folder")
     names = _model_names()
+    if spec.lower() in _pretrained_names():
+        from vsr_latent.pretrained import pretrained_path
+
+        return KerasPredictor(_load_keras_file(pretrained_path(spec)), name=spec.lower(),
+                              seq_len=seq_len)
     if spec.lower() in names:
         from vsr_latent.models import build_model
 
@@ -278,8 +305,24 @@ def load_predictor(spec, *, seq_len=None):
                               seq_len=seq_len)
     if "/" in spec or "\\" in spec or path.suffix:
         raise CheckpointError(f"{spec}: no such file or folder")
-    known = ", ".join(("bicubic",) + names)
+    known = ", ".join(("bicubic",) + _pretrained_names() + names)
     raise ConfigError(f"unknown model {spec!r}: not a file or folder and not one of: {known}")
+
+
+def pad_chunk(frames, length):
+    """``(padded, real)``: ``frames`` (T <= L, ...) with zero frames appended up to ``length``,
+    and T, the number of real frames whose outputs are kept.
+
+    The one place the paper's last-chunk rule (§6.2) pads: ``upscale_sequence`` and the
+    validation pipelines (``vsr_latent.data.pipelines``) both call it, so Vid4 and validation
+    chunks are padded the same way.
+    """
+    frames = np.asarray(frames)
+    real = frames.shape[0]
+    if real >= length:
+        return frames, real
+    pad = np.zeros((length - real,) + frames.shape[1:], frames.dtype)
+    return np.concatenate([frames, pad]), real
 
 
 def upscale_sequence(predictor, frames, *, samples=1, on_chunk=None):
@@ -294,11 +337,7 @@ def upscale_sequence(predictor, frames, *, samples=1, on_chunk=None):
     t, length = x.shape[0], predictor.seq_len
     means, stds = [], []
     for start in range(0, t, length):
-        chunk = x[start:start + length]
-        real = chunk.shape[0]
-        if real < length:
-            pad = np.zeros((length - real,) + chunk.shape[1:], np.float32)
-            chunk = np.concatenate([chunk, pad])
+        chunk, real = pad_chunk(x[start:start + length], length)
         out = predictor(chunk, samples=samples)
         if samples > 1:
             means.append(out[0][:real])

@@ -134,7 +134,7 @@ def load_onnx_predictor(spec, *, seq_len=None):
     return OnnxPredictor(path, seq_len=seq_len)
 
 
-def load_backend_predictor(spec, backend=None, *, seq_len=None):
+def load_backend_predictor(spec, backend=None, *, seq_len=None, precision="float32"):
     """The predictor for ``spec`` on ``backend`` (``BACKENDS``; None: onnxruntime for ``.onnx``
     files, else TensorFlow through ``vsr_latent.inference.load_predictor``)."""
     if backend is None:
@@ -147,7 +147,7 @@ def load_backend_predictor(spec, backend=None, *, seq_len=None):
         raise ConfigError(f"{spec}: an ONNX file runs on --backend onnxruntime, not tensorflow")
     from vsr_latent.inference import load_predictor
 
-    return load_predictor(spec, seq_len=seq_len)
+    return load_predictor(spec, seq_len=seq_len, precision=precision)
 
 
 def onnx_seconds_per_frame(onnx_path, frames, repeats=3, *, warmup=1, providers=None):

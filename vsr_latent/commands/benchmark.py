@@ -1,6 +1,6 @@
 """``vsr-latent benchmark``: inference speed, memory and FLOP efficiency of the paper's models."""
 
-MODEL_CHOICES = ("ours", "res16", "satn10", "latn10", "bicubic")
+MODEL_CHOICES = ("ours", "res16", "satn10", "latn10", "bicubic", "ours_cpu")
 
 
 def register(subparsers):
@@ -33,10 +33,11 @@ def register(subparsers):
     p.add_argument("--attention_budget", type=int, default=-1, metavar="N",
                    help="long attention: at most N logits at a time (0: unchunked; default: "
                         "the model's)")
-    p.add_argument("--precision", default="float32",
+    p.add_argument("--precision", nargs="+", default=None,
                    choices=("float32", "mixed_float16", "mixed_bfloat16"),
-                   help="Keras dtype policy of the models (mixed: layers compute in float16 or "
-                        "bfloat16, output float32; default float32)")
+                   help="Keras dtype policies of the models, one row each (mixed: layers compute "
+                        "in float16 or bfloat16, output float32; default: float32, and "
+                        "mixed_bfloat16 too on a CPU with native bfloat16, except with --quick)")
     p.add_argument("--breakdown", action="store_true",
                    help="also time the conv layers and attention blocks alone (where time goes)")
     p.add_argument("--output", default=None, metavar="FILE",
@@ -61,9 +62,15 @@ def run(args):
     if args.warmup < 0:
         raise ConfigError(f"--warmup must be >= 0, got {args.warmup}")
     xla = {"off": (False,), "on": (True,), "both": (False, True)}[args.xla]
+    precisions = args.precision
+    if precisions is None:
+        from vsr_latent.models.precision import native_bfloat16
+
+        # --quick checks that everything runs: one precision is enough.
+        precisions = ["float32"] + (["mixed_bfloat16"] if native_bfloat16() and not args.quick
+                                    else [])
     kwargs = dict(xla=xla, backends=tuple(args.backend), warmup=args.warmup,
-                  breakdown=args.breakdown, attention_budget=args.attention_budget,
-                  precision=args.precision)
+                  breakdown=args.breakdown, attention_budget=args.attention_budget)
     if args.models:
         kwargs["models"] = tuple(args.models)
     if args.sizes:
@@ -74,14 +81,22 @@ def run(args):
         kwargs["seq_len"] = args.seq_len
     if args.attention_budget == 0:
         kwargs["attention_budget"] = None
-    settings = BenchSettings.quick_settings(**kwargs) if args.quick else BenchSettings(**kwargs)
+    all_settings = [
+        BenchSettings.quick_settings(precision=p, **kwargs) if args.quick
+        else BenchSettings(precision=p, **kwargs)
+        for p in dict.fromkeys(precisions)
+    ]
 
     from vsr_latent.atomic import write_json
 
     log = None if args.json else (lambda line: print(line, flush=True))
     # Partial results are saved after every row: a long run stopped midway keeps what it measured.
     save = (lambda rows: write_json(args.output, rows)) if args.output else None
-    rows = run_benchmark(settings, log=log, on_row=save)
+    rows = []
+    for settings in all_settings:
+        done = list(rows)
+        rows += run_benchmark(settings, log=log,
+                              on_row=(lambda new: save(done + new)) if save else None)
     if args.json:
         json.dump(rows, sys.stdout, indent=1)
         sys.stdout.write("\n")

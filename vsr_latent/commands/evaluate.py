@@ -3,6 +3,8 @@
 PROTOCOL_NAMES = ("paper", "standard")  # vsr_latent.evaluation.PROTOCOLS (not imported: --help)
 
 
+from vsr_latent.models.precision import DEFAULT_INFERENCE_PRECISION, INFERENCE_PRECISIONS
+
 def register(subparsers):
     p = subparsers.add_parser(
         "evaluate",
@@ -18,7 +20,8 @@ def register(subparsers):
     )
     src = p.add_argument_group("a model on a dataset")
     src.add_argument("--model", metavar="SPEC",
-                     help="run folder, .keras file, SavedModel folder, model name, or 'bicubic'")
+                     help="run folder, .keras file, SavedModel folder, .onnx file, pretrained "
+                          "name (ours_cpu), registry model name, or 'bicubic'")
     src.add_argument("--dataset", default="vid4", choices=("vid4", "builtin"),
                      help="vid4: DATA_ROOT/GT/<seq>/ frames (LR from DATA_ROOT/BIx4/<seq>/ when "
                           "present, else made with --degradation); builtin: the built-in "
@@ -29,6 +32,8 @@ def register(subparsers):
                      help="how missing LR frames are made: bi, bd or scipy (default bi)")
     src.add_argument("--seq_len", type=int, default=None, metavar="L",
                      help="frames per chunk (default: the model's)")
+    src.add_argument("--precision", default=DEFAULT_INFERENCE_PRECISION,
+                     choices=INFERENCE_PRECISIONS, help="compute precision of a Keras model: auto (bfloat16 on a CPU with native bfloat16 and no GPU, else float32), float32 or mixed_bfloat16 (default auto)")
     src.add_argument("--samples", type=int, default=1, metavar="K",
                      help="variational models: score the mean of K sampled draws (default 1)")
     folders = p.add_argument_group("upscaled frames against ground truth")
@@ -80,7 +85,7 @@ def run(args):
         # Check the data before loading a model: a bad folder fails fast.
         data = evaluation.dataset_sequences(args.dataset, data_root=args.data_root,
                                             degradation=args.degradation, sequences=sequences)
-        predictor = load_predictor(args.model, seq_len=args.seq_len)
+        predictor = load_predictor(args.model, seq_len=args.seq_len, precision=args.precision)
         result = evaluation.evaluate_predictor(predictor, data, protocol, samples=args.samples,
                                                progress=progress)
         title = f"{args.model} on {args.dataset}"

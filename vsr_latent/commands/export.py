@@ -8,10 +8,10 @@ def register(subparsers):
         "export", help="export a model as a SavedModel",
         description="Write a model as a TensorFlow SavedModel with a serving signature "
                     "(frames float32 [batch, L, H, W, 3] on [0, 255] -> {'sr': [batch, L, 4H, "
-                    "4W, 3]}). SPEC is a registry model name (fresh weights), a .keras file or "
-                    "a training run folder.")
+                    "4W, 3]}). SPEC is a pretrained name (ours_cpu), a registry model name "
+                    "(fresh weights), a .keras file or a training run folder.")
     parser.add_argument("--model", required=True, metavar="SPEC",
-                        help="registry name, .keras file or run folder")
+                        help="pretrained name (ours_cpu), registry name, .keras file or run folder")
     parser.add_argument("--format", choices=FORMATS, default="saved_model",
                         help="output format (default: saved_model; onnx: an .onnx file through "
                              "tf2onnx, needs pip install 'vsr_latent[onnx]')")
@@ -29,7 +29,11 @@ def resolve_model(spec, seq_len=None):
     from vsr_latent.errors import CheckpointError, ConfigError
     from vsr_latent.models import MODEL_NAMES, build_model
 
+    from vsr_latent.pretrained import PRETRAINED, is_pretrained, load_pretrained
+
     path = Path(spec)
+    if is_pretrained(spec) and not path.exists():
+        return load_pretrained(spec)
     if str(spec).lower() in MODEL_NAMES and not path.exists():
         return build_model(spec, seq_len=seq_len)
     if path.is_file() and path.suffix == ".keras":
@@ -48,7 +52,8 @@ def resolve_model(spec, seq_len=None):
     if path.exists():
         raise ConfigError(f"{path}: not a .keras file or a run folder (with config.json)")
     raise ConfigError(
-        f"{spec!r}: no such file or folder, and not a model name (known: {', '.join(MODEL_NAMES)})")
+        f"{spec!r}: no such file or folder, and not a model name (known: "
+        f"{', '.join(tuple(PRETRAINED) + tuple(MODEL_NAMES))})")
 
 
 def run(args):

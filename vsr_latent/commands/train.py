@@ -20,8 +20,10 @@ def register(subparsers):
     p.add_argument("--config", help="config name (see --list)")
     p.add_argument("--run_dir", dest="run_dir",
                    help="run folder (default runs/<config name>)")
-    p.add_argument("--scale", choices=("full", "smoke"), default=None,
-                   help="smoke: a few steps on built-in data with a narrow network")
+    p.add_argument("--scale", choices=("full", "smoke", "cpu"), default=None,
+                   help="smoke: a few steps on built-in data with a narrow network; cpu: the "
+                        "full-size model for about two hours on a 2-core CPU on a dataset root "
+                        "made from ../shared/data/train_clips (see docs/cpu_scale.md)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field, dotted keys (e.g. data.batch_size=8); repeatable")
     p.add_argument("--list", action="store_true", help="list the config names and exit")

@@ -1,5 +1,7 @@
 """``vsr-latent upscale IN OUT --model SPEC``: upscale a video file or frame folder 4x."""
 
+from vsr_latent.models.precision import DEFAULT_INFERENCE_PRECISION, INFERENCE_PRECISIONS
+from vsr_latent.pretrained import DEFAULT_UPSCALE_MODEL
 from vsr_latent.upscale import (
     DEFAULT_TILE,
     DEFAULT_TILE_OVERLAP,
@@ -25,9 +27,14 @@ def register(subparsers):
     p.add_argument("input", metavar="IN", help="video file or folder of frames")
     p.add_argument("output", metavar="OUT", help="output video (.mp4, ...) or frame folder")
     p.add_argument(
-        "--model", required=True, metavar="SPEC",
-        help="run folder, .keras file, SavedModel folder, .onnx file, registry model name, or "
-             "'bicubic'",
+        "--model", default=DEFAULT_UPSCALE_MODEL, metavar="SPEC",
+        help=f"pretrained name, run folder, .keras file, SavedModel folder, .onnx file, registry "
+             f"model name (fresh weights), or 'bicubic' (default {DEFAULT_UPSCALE_MODEL}: the "
+             f"shipped pretrained model)",
+    )
+    p.add_argument(
+        "--precision", default=DEFAULT_INFERENCE_PRECISION, choices=INFERENCE_PRECISIONS,
+        help="compute precision of a Keras model: auto (bfloat16 on a CPU with native bfloat16 and no GPU, else float32), float32 or mixed_bfloat16 (default auto)",
     )
     p.add_argument(
         "--backend", choices=("tensorflow", "onnxruntime"), default=None,
@@ -100,7 +107,8 @@ def run(args):
 
     from vsr_latent.onnx_backend import load_backend_predictor
 
-    predictor = load_backend_predictor(args.model, args.backend, seq_len=args.seq_len)
+    predictor = load_backend_predictor(args.model, args.backend, seq_len=args.seq_len,
+                                       precision=args.precision)
     info = upscale_video(
         args.input,
         args.output,

@@ -19,9 +19,21 @@ the experiments uses these names:
   reversal of the whole sample, drawn per sample by the data pipeline (the same default as
   `vsr_latent.data.transforms.DEFAULT_AUGMENT`); the paper names no augmentation, ``()`` (on the
   command line ``--set data.augmentation=none``) trains on plain crops.
-- ``PAPER_DEGRADATION`` ("scipy") for the ablations (§6.1: preprocessing done with SciPy) and
+- ``PAPER_DEGRADATION`` ("scipy": ``scipy.misc.imresize(x, 1/4, 'bicubic')`` as the paper's code
+  of its time did it, i.e. Pillow's antialiased bicubic on uint8 frames, bit-exact; see
+  `vsr_latent.data.degrade`) for the ablations (§7: preprocessing done with SciPy) and
   ``VID4_DEGRADATION`` ("bi", MATLAB-compatible bicubic) for "ours", which Table 4 evaluates on
   Vid4 BIx4.
+- ``DEFAULT_PRECISION`` ("float32"): the paper trains in float32; ``"mixed_bfloat16"`` (bfloat16
+  compute, float32 weights and losses, no loss scaling needed) is an option for CPUs with native
+  bfloat16 and for GPUs.
+- ``DEFAULT_LR_SCHEDULE`` ("constant") with no warm-up: the paper gives one learning rate and no
+  schedule; ``"cosine"`` decays from ``learning_rate`` to ``min_learning_rate`` over the run after
+  ``warmup_steps`` of linear warm-up (the CPU scale uses it).
+- ``DEFAULT_VALIDATE_EVERY`` (5 000) steps, on ``DEFAULT_VAL_CLIPS`` (4) validation clips, the
+  first L frames of each, a centre crop of ``DEFAULT_VAL_LR_CROP`` (64) LR pixels: a cheap,
+  fixed validation PSNR (RGB, mean path) logged to TensorBoard as ``psnr/validation``; the
+  tables' validation numbers are computed afterwards on whole clips.
 - ``DEFAULT_TRAIN_SOURCE`` ("builtin"): the paper's "Normal" set (Harmonic, CDVL, SJTU 4K) cannot
   be downloaded here; point ``data.source`` at a dataset root made by ``data_tools`` for real runs.
 """
@@ -53,6 +65,13 @@ AUGMENTATIONS = ("hflip", "reverse")
 PAPER_DEGRADATION = "scipy"
 VID4_DEGRADATION = "bi"
 DEFAULT_TRAIN_SOURCE = "builtin"
+DEFAULT_PRECISION = "float32"
+PRECISIONS = ("float32", "mixed_bfloat16")
+DEFAULT_LR_SCHEDULE = "constant"
+LR_SCHEDULES = ("constant", "cosine")
+DEFAULT_VALIDATE_EVERY = 5_000
+DEFAULT_VAL_CLIPS = 4
+DEFAULT_VAL_LR_CROP = 64
 
 DEFAULT_CHECKPOINT_EVERY = 1_000
 DEFAULT_KEEP_CHECKPOINTS = 3
@@ -70,6 +89,8 @@ class DataConfig:
     degradation: str = PAPER_DEGRADATION
     augmentation: tuple = DEFAULT_AUGMENTATION
     seed: int = 0
+    val_clips: int = DEFAULT_VAL_CLIPS
+    val_lr_crop: int = DEFAULT_VAL_LR_CROP
 
     def __post_init__(self):
         self.augmentation = tuple(self.augmentation)
@@ -77,13 +98,16 @@ class DataConfig:
 
 @dataclass
 class OptimizerConfig:
-    """Adam with gradient clipping by global norm (§7)."""
+    """Adam with gradient clipping by global norm (§7); an optional warm-up and cosine decay."""
 
     learning_rate: float = LEARNING_RATE
     beta_1: float = BETA_1
     beta_2: float = BETA_2
     epsilon: float = ADAM_EPSILON
     global_clipnorm: float = GLOBAL_CLIPNORM
+    schedule: str = DEFAULT_LR_SCHEDULE
+    warmup_steps: int = 0
+    min_learning_rate: float = 0.0
 
 
 @dataclass
@@ -110,6 +134,8 @@ class ExperimentConfig:
     keep_checkpoints: int = DEFAULT_KEEP_CHECKPOINTS
     log_every: int = DEFAULT_LOG_EVERY
     image_every: int = DEFAULT_IMAGE_EVERY
+    validate_every: int = DEFAULT_VALIDATE_EVERY
+    precision: str = DEFAULT_PRECISION
     init_from: typing.Optional[str] = None
     seed: int = 0
     scale: str = "full"
@@ -138,7 +164,25 @@ class ExperimentConfig:
                 f"data.augmentation: unknown {', '.join(map(repr, unknown))}; known: "
                 f"{', '.join(AUGMENTATIONS)} (or none)"
             )
-        for key in ("checkpoint_every", "log_every", "image_every", "keep_checkpoints"):
+        if self.precision not in PRECISIONS:
+            problems.append(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        opt = self.optimizer
+        if opt.schedule not in LR_SCHEDULES:
+            problems.append(f"optimizer.schedule must be one of {', '.join(LR_SCHEDULES)}, "
+                            f"got {opt.schedule!r}")
+        if opt.warmup_steps < 0:
+            problems.append(f"optimizer.warmup_steps must be >= 0, got {opt.warmup_steps}")
+        if opt.schedule == "cosine" and opt.warmup_steps >= self.total_steps:
+            problems.append(f"optimizer.warmup_steps ({opt.warmup_steps}) must be fewer than the "
+                            f"run's {self.total_steps} steps")
+        if not 0 <= opt.min_learning_rate <= opt.learning_rate:
+            problems.append("optimizer.min_learning_rate must be between 0 and learning_rate")
+        if self.data.val_clips < 0:
+            problems.append(f"data.val_clips must be >= 0, got {self.data.val_clips}")
+        if self.data.val_lr_crop < 1:
+            problems.append(f"data.val_lr_crop must be >= 1, got {self.data.val_lr_crop}")
+        for key in ("checkpoint_every", "log_every", "image_every", "keep_checkpoints",
+                    "validate_every"):
             if getattr(self, key) < 1:
                 problems.append(f"{key} must be >= 1, got {getattr(self, key)}")
         if self.optimizer.learning_rate <= 0:

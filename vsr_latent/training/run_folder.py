@@ -69,11 +69,16 @@ def latest_checkpoint(run_dir):
         ) from None
 
 
-def build_model_for(config):
-    """The untrained network a config describes."""
+def build_model_for(config, precision=None):
+    """The untrained network a config describes, computing in ``precision`` (a Keras dtype
+    policy; None: the global one, so a caller's `dtype_policy` context applies)."""
     from vsr_latent.models import build_model
+    from vsr_latent.models.precision import dtype_policy
 
-    return build_model(config.model, seq_len=config.seq_len, **config.model_overrides)
+    if precision is None:
+        return build_model(config.model, seq_len=config.seq_len, **config.model_overrides)
+    with dtype_policy(precision):
+        return build_model(config.model, seq_len=config.seq_len, **config.model_overrides)
 
 
 def set_sampling(model, value):

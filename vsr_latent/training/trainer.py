@@ -75,9 +75,27 @@ class _SummedGradientAdam(keras.optimizers.Adam):
         return list(grads_and_vars)
 
 
-def make_optimizer(opt_config):
+def learning_rate_schedule(opt_config, total_steps):
+    """The learning rate as a function of the optimiser's step: a constant or warm-up + cosine.
+
+    Cosine: linear warm-up from 0 to ``learning_rate`` over ``warmup_steps``, then a cosine decay
+    to ``min_learning_rate`` at ``total_steps``.
+    """
+    if opt_config.schedule == "constant":
+        return opt_config.learning_rate
+    decay_steps = max(1, total_steps - opt_config.warmup_steps)
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0 if opt_config.warmup_steps else opt_config.learning_rate,
+        decay_steps=decay_steps,
+        alpha=opt_config.min_learning_rate / opt_config.learning_rate,
+        warmup_target=opt_config.learning_rate if opt_config.warmup_steps else None,
+        warmup_steps=opt_config.warmup_steps,
+    )
+
+
+def make_optimizer(opt_config, total_steps=1):
     return _SummedGradientAdam(
-        learning_rate=opt_config.learning_rate,
+        learning_rate=learning_rate_schedule(opt_config, total_steps),
         beta_1=opt_config.beta_1,
         beta_2=opt_config.beta_2,
         epsilon=opt_config.epsilon,
@@ -104,8 +122,8 @@ class Trainer:
             )
         keras.utils.set_random_seed(config.seed)
         with self.strategy.scope():
-            self.model = run_folder.build_model_for(config)
-            self.optimizer = make_optimizer(config.optimizer)
+            self.model = run_folder.build_model_for(config, precision=config.precision)
+            self.optimizer = make_optimizer(config.optimizer, config.total_steps)
             self.optimizer.build(self.model.trainable_variables)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
             self.data_position = tf.Variable(
@@ -232,6 +250,35 @@ class Trainer:
 
     def distributed_dataset(self, position=0):
         return self.strategy.distribute_datasets_from_function(self.dataset_fn(position))
+
+    # ---- validation --------------------------------------------------------------------------
+
+    def validation_crops(self):
+        """The fixed validation samples (loaded once): see `pipelines.validation_crops`."""
+        if not hasattr(self, "_val_crops"):
+            from vsr_latent.data.pipelines import validation_crops
+
+            data = self.config.data
+            self._val_crops = validation_crops(
+                data.source, seq_len=self.config.seq_len, lr_crop=data.val_lr_crop, scale=SCALE,
+                degradation=data.degradation, max_clips=data.val_clips,
+            ) if data.val_clips else []
+        return self._val_crops
+
+    def validation_psnr(self):
+        """Mean PSNR (dB, RGB, SR rounded to 8 bits) of the mean path on the validation crops."""
+        crops = self.validation_crops()
+        if not crops:
+            return None
+        if not hasattr(self, "_val_fn"):
+            self._val_fn = tf.function(
+                lambda lr: self.model.dual_forward(lr, training=False)[0], reduce_retracing=True)
+        values = []
+        for lr, hr in crops:
+            sr = np.clip(np.round(self._val_fn(tf.constant(lr)).numpy()), 0, 255)
+            mse = np.mean((sr - hr) ** 2)
+            values.append(10 * np.log10(255.0**2 / max(mse, 1e-10)))
+        return float(np.mean(values))
 
     # ---- one step ----------------------------------------------------------------------------
 
@@ -405,6 +452,13 @@ class Trainer:
                         "perf/steps_per_sec": steps_per_sec,
                         "train/stage": stage,
                     })
+            if self.is_chief and (step % config.validate_every == 0 or step == total):
+                psnr = self.validation_psnr()
+                if psnr is not None:
+                    metrics["psnr/validation"] = psnr
+                    self._last_val = psnr
+                    if summaries:
+                        summaries.scalars(step, {"psnr/validation": psnr})
             if summaries and (step % config.image_every == 0 or step == total):
                 lr, hr = (self.strategy.experimental_local_results(t)[0] for t in batch)
                 summaries.images(step, self.model, lr, hr)
@@ -412,9 +466,12 @@ class Trainer:
                 self.save()
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(loss=f"{metrics['loss/total']:.5f}",
-                                psnr=f"{metrics['psnr/train']:.2f}",
-                                steps_s=f"{steps_per_sec:.2f}", stage=stage)
+                post = dict(loss=f"{metrics['loss/total']:.5f}",
+                            psnr=f"{metrics['psnr/train']:.2f}",
+                            steps_s=f"{steps_per_sec:.2f}", stage=stage)
+                if getattr(self, "_last_val", None) is not None:
+                    post["val_psnr"] = f"{self._last_val:.2f}"
+                bar.set_postfix(**post)
         return metrics
 
 

@@ -1,0 +1,113 @@
+"""Training options of the CPU scale: warm-up + cosine learning rate, mixed_bfloat16 training, the
+fixed validation crops and their PSNR, and the ``cpu`` scale itself."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from vsr_latent.configs import (
+    CPU_BATCH_SIZE,
+    CPU_DATA_ROOT,
+    CPU_LEARNING_RATE,
+    CPU_STAGE1_STEPS,
+    CPU_STAGE2_STEPS,
+    get_config,
+)
+from vsr_latent.configs.base import OptimizerConfig
+from vsr_latent.data import pipelines
+from vsr_latent.data.degrade import degrade
+from vsr_latent.errors import ConfigError
+from vsr_latent.training.trainer import Trainer, learning_rate_schedule
+
+TINY = ["seq_len=3", "model_overrides.num_layers=2", 'model_overrides.blocks=["long"]',
+        "model_overrides.upscaler_init_scale=1.0"]
+
+
+def test_cosine_schedule_with_warmup_against_the_formula():
+    opt = OptimizerConfig(learning_rate=4e-4, schedule="cosine", warmup_steps=10,
+                          min_learning_rate=4e-6)
+    sched = learning_rate_schedule(opt, total_steps=110)
+    lr = lambda step: float(sched(step))  # noqa: E731
+    assert lr(0) == 0.0
+    assert lr(5) == pytest.approx(2e-4, rel=1e-5)  # linear warm-up
+    assert lr(10) == pytest.approx(4e-4, rel=1e-5)
+    for step in (35, 60, 85, 110):
+        t = (step - 10) / 100
+        want = 4e-6 + (4e-4 - 4e-6) * 0.5 * (1 + math.cos(math.pi * t))
+        assert lr(step) == pytest.approx(want, rel=1e-4)
+    assert learning_rate_schedule(OptimizerConfig(), 100) == OptimizerConfig().learning_rate
+
+
+def test_schedule_and_precision_are_checked():
+    with pytest.raises(ConfigError, match="optimizer.schedule"):
+        get_config("ours", overrides=["optimizer.schedule=linear"])
+    with pytest.raises(ConfigError, match="warmup_steps"):
+        get_config("smoke", overrides=["optimizer.schedule=cosine", "optimizer.warmup_steps=99"])
+    with pytest.raises(ConfigError, match="precision"):
+        get_config("ours", overrides=["precision=float16"])
+
+
+def test_cpu_scale_is_the_full_size_model_on_a_dataset_root():
+    c = get_config("ours", scale="cpu")
+    assert c.scale == "cpu" and c.model == "ours" and c.model_overrides == {}
+    assert (c.stage1_steps, c.stage2_steps) == (CPU_STAGE1_STEPS, CPU_STAGE2_STEPS)
+    assert c.data.source == CPU_DATA_ROOT and c.data.batch_size == CPU_BATCH_SIZE
+    assert c.optimizer.schedule == "cosine" and c.optimizer.learning_rate == CPU_LEARNING_RATE
+    assert c.data.degradation == "bi" and c.precision == "float32"
+    # A model without variance heads gets the same number of steps in stage 1 alone.
+    r = get_config("table1_res16", scale="cpu")
+    assert (r.stage1_steps, r.stage2_steps) == (CPU_STAGE1_STEPS + CPU_STAGE2_STEPS, 0)
+    assert r.data.degradation == "scipy"
+    v = get_config("table3_vlatn10_7", scale="cpu")
+    assert v.init_from is None and v.stage2_steps == CPU_STAGE2_STEPS
+
+
+def test_validation_crops_are_centre_crops_of_the_first_frames():
+    crops = pipelines.validation_crops("builtin", seq_len=3, lr_crop=8, max_clips=2)
+    assert len(crops) == 2
+    from vsr_latent.data import builtin
+
+    clips = builtin.builtin_clips(pipelines.BUILTIN_VALIDATION_CLIPS, pipelines.BUILTIN_NUM_FRAMES,
+                                  pipelines.BUILTIN_VALIDATION_SIZE, split="validation")
+    picks = [0, len(clips) - 1]  # spread over the split
+    for (lr, hr), i in zip(crops, picks):
+        assert lr.shape == (1, 3, 8, 8, 3) and hr.shape == (1, 3, 32, 32, 3)
+        h, w = clips[i].shape[1:3]
+        top, left = (h - 32) // 2 // 4 * 4, (w - 32) // 2 // 4 * 4
+        np.testing.assert_array_equal(hr[0], clips[i][:3, top:top + 32, left:left + 32])
+        np.testing.assert_array_equal(lr[0], np.clip(np.round(degrade(hr[0], "bi", 4)), 0, 255))
+
+
+def test_validation_psnr_is_the_mean_path_psnr_of_the_crops(tmp_path):
+    config = get_config("table3_vlatn10_7", scale="smoke",
+                        overrides=TINY + ["data.val_clips=2", "data.val_lr_crop=8"])
+    trainer = Trainer(config, tmp_path / "run", progress=False, log=lambda m: None)
+    got = trainer.validation_psnr()
+    want = []
+    for lr, hr in trainer.validation_crops():
+        sr = trainer.model.dual_forward(tf.constant(lr), training=False)[0].numpy()
+        mse = np.mean((np.clip(np.round(sr), 0, 255) - hr) ** 2)
+        want.append(10 * np.log10(255**2 / mse))
+    assert got == pytest.approx(float(np.mean(want)), abs=1e-4)
+    # Stage 2 turns sampling on; validation still scores the mean path.
+    trainer.set_stage(2)
+    assert trainer.validation_psnr() == pytest.approx(got, abs=1e-4)
+
+
+def test_mixed_bfloat16_training_computes_in_bfloat16_and_keeps_float32_weights(tmp_path):
+    config = get_config("smoke", overrides=TINY + ["precision=mixed_bfloat16", "stage1_steps=2",
+                                                   "stage2_steps=1", "validate_every=3"])
+    before = keras.config.dtype_policy().name
+    trainer = Trainer(config, tmp_path / "run", progress=False, log=lambda m: None)
+    assert keras.config.dtype_policy().name == before  # the global policy is restored
+    assert trainer.model.stem.compute_dtype == "bfloat16"
+    assert all(v.dtype == "float32" for v in trainer.model.trainable_variables)
+    first = [v.numpy().copy() for v in trainer.model.trainable_variables]
+    metrics = trainer.run()
+    assert metrics["step"] == 3 and np.isfinite(metrics["loss/total"])
+    assert np.isfinite(metrics["psnr/validation"])
+    assert any(not np.array_equal(a, v.numpy())
+               for a, v in zip(first, trainer.model.trainable_variables))
