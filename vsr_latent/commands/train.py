@@ -51,6 +51,11 @@ def run(args):
         print(config.to_json())
         return 0
     run_dir = Path(args.run_dir or Path("runs") / config.name)
+    if config.scale == "cpu" and not Path(config.data.source).is_dir():
+        from vsr_latent.configs import CPU_DATA_COMMAND
+
+        raise ConfigError(f"{config.data.source}: the CPU scale's dataset root does not exist; "
+                          f"make it with `{CPU_DATA_COMMAND}` or pass --set data.source=DIR")
 
     from vsr_latent.training import run_folder
     from vsr_latent.training.trainer import train
