@@ -49,8 +49,19 @@ def test_every_paper_model_has_a_config():
         for n in range(3, 12):
             c = get_config(f"figure6_{model}_n{n}")
             assert (c.model, c.seq_len) == (model, n)
-    # 13 named models + 18 of Fig. 6 + the smoke alias.
-    assert len(CONFIG_NAMES) == 13 + 18 + 1
+    # 13 named models + 2 Table 3 controls + 18 of Fig. 6 + the smoke alias.
+    assert len(CONFIG_NAMES) == 13 + 2 + 18 + 1
+
+
+def test_table3_controls_have_the_v_rows_steps_on_l_re_only():
+    for base, v in (("latn10_7", "vlatn10_7"), ("satn10_7", "vsatn10_7")):
+        control, variational = get_config(f"table3_{base}_control"), get_config(f"table3_{v}")
+        assert control.init_from == variational.init_from == f"runs/table3_{base}"
+        assert control.stage1_steps == variational.stage2_steps == DEFAULT_STAGE2_STEPS
+        assert control.stage2_steps == 0 and not model_config(control.model).variational
+        assert control.model == get_config(f"table3_{base}").model
+        assert control.paper_psnr == {}
+        assert "not in the paper" in describe(f"table3_{base}_control")
 
 
 @pytest.mark.parametrize("name", [n for n in CONFIG_NAMES if n != "smoke"])

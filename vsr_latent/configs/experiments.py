@@ -215,6 +215,29 @@ def table3_vsatn10_7():
     return config
 
 
+def _table3_control(base, model, label):
+    def make():
+        config = _paper_config(f"table3_{base}_control", model, TABLE3_SEQ_LEN, {})
+        config.init_from = f"runs/table3_{base}"
+        config.stage1_steps = DEFAULT_STAGE2_STEPS
+        return config
+
+    make.__doc__ = (
+        f"Control for V{label} (added by this package, not in the paper): {label} trained\n"
+        f"    {DEFAULT_STAGE2_STEPS:,} more steps on L_re only, from the same stage-1 run, so that it has\n"
+        f"    exactly the steps of V{label}. Without a KL term stage 2 mostly shrinks sigma; this row\n"
+        f"    tells \"variational\" from \"trained longer\".\n"
+        f"    Paper: no number (not in the paper).\n"
+        f"    Runtime: {DEFAULT_STAGE2_STEPS:,} steps, about 0.6 h on one H100 (estimate), after table3_{base}.\n"
+        f"    Command: vsr-latent train --config table3_{base} &&\n"
+        f"             vsr-latent train --config table3_{base}_control")
+    return make
+
+
+register("table3_latn10_7_control")(_table3_control("latn10_7", "latn10", "Latn10_7"))
+register("table3_satn10_7_control")(_table3_control("satn10_7", "satn10", "Satn10_7"))
+
+
 # ---------------------------------------------------------------------------------------------
 # The final model (Tables 4, 5).
 

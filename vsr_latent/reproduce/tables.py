@@ -16,6 +16,9 @@ TABLE2_CONFIGS = {k: f"table2_{k}" for k in ("lsatn_x", "lsatn_l", "lsatn_sl", "
                                              "lsatn_ls")}
 TABLE3_CONFIGS = {k: f"table3_{k}" for k in ("latn10_7", "satn10_7", "vlatn10_7", "vsatn10_7")}
 TABLE3_STAGE1 = {"vlatn10_7": "latn10_7", "vsatn10_7": "satn10_7"}
+# Controls added by this package: the stage-1 run trained the V rows' stage-2 steps on L_re only.
+TABLE3_CONTROLS = {"latn10_7_control": "latn10_7", "satn10_7_control": "satn10_7"}
+TABLE3_CONFIGS.update({k: f"table3_{k}" for k in TABLE3_CONTROLS})
 FIGURE6_CONFIGS = {f"{m}_{n}": f"figure6_{m}_n{n}" for m in ("latn10", "satn10")
                    for n in paper.FIGURE6_LENGTHS}
 OURS_CONFIG = "ours"
@@ -144,18 +147,28 @@ def _stage2_overrides(ctx, stage1_run):
     return out
 
 
+def _control_overrides(ctx, stage1_run):
+    """The control trains as many steps on L_re as the V rows' stage 2 has at this scale."""
+    out = [f"init_from={stage1_run.run_dir.resolve()}"]
+    if ctx.scale.stage2_steps is not None:
+        out.append(f"stage1_steps={ctx.scale.stage2_steps}")
+    return out
+
+
 def table3(ctx):
     t = ctx.results_table(paper.TABLE3)
     stage1 = {k: TABLE3_CONFIGS[k] for k in ("latn10_7", "satn10_7")}
     cache = _validation_rows(ctx, t, stage1)
-    for key, base in TABLE3_STAGE1.items():
+    rows = [(key, base, _stage2_overrides, "stage 2") for key, base in TABLE3_STAGE1.items()]
+    rows += [(key, base, _control_overrides, "L_re only") for key, base in TABLE3_CONTROLS.items()]
+    for key, base, make_overrides, how in rows:
         config_name = TABLE3_CONFIGS[key]
         base_run = ctx.runs.get(TABLE3_CONFIGS[base])
         if base_run is None:
             t.not_run(key, f"its stage 1 ({TABLE3_CONFIGS[base]}) was not trained")
             continue
         try:
-            run = ensure_run(ctx, config_name, _stage2_overrides(ctx, base_run))
+            run = ensure_run(ctx, config_name, make_overrides(ctx, base_run))
         except Exception as e:  # noqa: BLE001
             _failed(ctx, t, key, f"training {config_name}", e)
             continue
@@ -166,7 +179,7 @@ def table3(ctx):
             _failed(ctx, t, key, f"evaluating {run.run_dir}", e)
             continue
         ctx.log(f"{key}: PSNR {value:.2f} dB")
-        t.measure(key, psnr=value, note=f"stage 2 from {base_run.run_dir}")
+        t.measure(key, psnr=value, note=f"{how} from {base_run.run_dir}")
     ctx.fill_meta(t, runs=TABLE3_CONFIGS.values(), data=_validation_description(ctx, cache),
                   protocol=_protocol_line(), extra={"Bicubic": _bicubic_line(cache)})
     return t
