@@ -20,7 +20,11 @@ def test_paper_numbers_match_spec():
     assert t1 == {"normal/res16": 29.14, "normal/satn10": 29.43, "normal/latn10": 29.34,
                   "remote/res16": 27.81, "remote/satn10": 28.22, "remote/latn10": 28.51}
     assert [r.values["psnr"] for r in paper.TABLE2.rows] == [29.59, 29.7, 29.74, 29.95, 30.03]
-    assert [r.values["psnr"] for r in paper.TABLE3.rows] == [29.72, 29.70, 29.87, 29.95]
+    assert [r.values["psnr"] for r in paper.TABLE3.rows] == [29.72, 29.70, 29.87, 29.95,
+                                                              None, None]
+    controls = [r for r in paper.TABLE3.rows if r.key.endswith("_control")]
+    assert [r.key for r in controls] == ["latn10_7_control", "satn10_7_control"]
+    assert all("added by this package" in r.missing for r in controls)
     t4 = {r.key: r.values["psnr"] for r in paper.TABLE4.rows}
     assert t4 == {"bicubic": None, "srcnn": 24.68, "vsrnet": 24.73, "vespcn": 25.34,
                   "robustvsr": 25.24, "spmc": 26.02, "frvsr": 26.68, "duf16l": 26.79,

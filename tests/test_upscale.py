@@ -450,14 +450,14 @@ def test_cli_tiny_keras_model_on_carphone(carphone, tmp_path):
     lr = read_frames(carphone)[:14]
     # Untiled, to lossless PNG: exactly upscale_sequence over the 14 frames (windows 4+4+4+2).
     folder = tmp_path / "untiled"
-    assert run_cli(carphone, folder, "--model", model_path, "--max_frames", 14, "--no_progress") == 0
+    assert run_cli(carphone, folder, "--model", model_path, "--precision", "float32", "--max_frames", 14, "--no_progress") == 0
     got = read_frames(folder)
     assert got.shape == (14, 576, 704, 3)
     assert np.abs(got.astype(int) - up.to_uint8(upscale_sequence(pred, lr))).max() <= 1
     # Tiled, to H.264: frame count, size and frame rate kept; the content is what the library
     # computes window by window, up to the encoder (compared with encoding those frames directly).
     out = tmp_path / "tiled.mp4"
-    assert run_cli(carphone, out, "--model", model_path, "--max_frames", 6, "--tile", 48,
+    assert run_cli(carphone, out, "--model", model_path, "--precision", "float32", "--max_frames", 6, "--tile", 48,
                    "--tile_overlap", 16, "--no_progress") == 0
     with open_frames(carphone) as src, open_frames(out) as dst:
         assert dst.num_frames == 6 and dst.size == (576, 704)
@@ -528,7 +528,7 @@ def test_cli_uncertainty_heat_map(carphone, tmp_path):
     tiny_model("vlatn10").save(model_path)
     src = write_folder(tmp_path / "in", read_frames(carphone)[:6, 40:72, 48:96])
     out, heat = tmp_path / "mean.mp4", tmp_path / "heat"
-    assert run_cli(src, out, "--model", model_path, "--samples", 4, "--uncertainty", heat,
+    assert run_cli(src, out, "--model", model_path, "--precision", "float32", "--samples", 4, "--uncertainty", heat,
                    "--no_progress") == 0
     with open_frames(out) as o:
         assert o.num_frames == 6 and o.size == (128, 192) and o.fps == pytest.approx(25.0)

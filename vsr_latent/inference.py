@@ -248,13 +248,13 @@ def _model_names():
 def load_predictor(spec, *, seq_len=None, precision="float32"):
     """A :class:`Predictor` for ``spec`` (see the module docstring); ``seq_len`` overrides the
     model's nominal clip length used for chunking; ``precision`` ("float32", "mixed_bfloat16" or
-    "auto", see `vsr_latent.models.precision.resolve_precision`) is the compute precision of a
+    "auto", see `vsr_latent.precision.resolve_precision`) is the compute precision of a
     Keras model (SavedModel and ONNX files keep the precision they were exported in).
 
     Raises ``CheckpointError`` for a missing or unreadable path, ``ConfigError`` for an unknown
     name.
     """
-    from vsr_latent.models.precision import dtype_policy, resolve_precision
+    from vsr_latent.precision import dtype_policy, resolve_precision
 
     spec = str(spec)
     if spec.lower() == "bicubic":

@@ -96,7 +96,7 @@ def build_bench_model(name, settings):
         overrides["num_layers"] = 2
     if settings.attention_budget != -1:
         overrides["max_attention_elements"] = settings.attention_budget
-    from vsr_latent.models.precision import dtype_policy
+    from vsr_latent.precision import dtype_policy
     from vsr_latent.pretrained import PRETRAINED
 
     with dtype_policy(settings.precision):

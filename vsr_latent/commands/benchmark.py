@@ -64,7 +64,7 @@ def run(args):
     xla = {"off": (False,), "on": (True,), "both": (False, True)}[args.xla]
     precisions = args.precision
     if precisions is None:
-        from vsr_latent.models.precision import native_bfloat16
+        from vsr_latent.precision import native_bfloat16
 
         # --quick checks that everything runs: one precision is enough.
         precisions = ["float32"] + (["mixed_bfloat16"] if native_bfloat16() and not args.quick

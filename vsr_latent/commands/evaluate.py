@@ -3,7 +3,7 @@
 PROTOCOL_NAMES = ("paper", "standard")  # vsr_latent.evaluation.PROTOCOLS (not imported: --help)
 
 
-from vsr_latent.models.precision import DEFAULT_INFERENCE_PRECISION, INFERENCE_PRECISIONS
+from vsr_latent.precision import DEFAULT_INFERENCE_PRECISION, INFERENCE_PRECISIONS
 
 def register(subparsers):
     p = subparsers.add_parser(

@@ -1,6 +1,6 @@
 """``vsr-latent upscale IN OUT --model SPEC``: upscale a video file or frame folder 4x."""
 
-from vsr_latent.models.precision import DEFAULT_INFERENCE_PRECISION, INFERENCE_PRECISIONS
+from vsr_latent.precision import DEFAULT_INFERENCE_PRECISION, INFERENCE_PRECISIONS
 from vsr_latent.pretrained import DEFAULT_UPSCALE_MODEL
 from vsr_latent.upscale import (
     DEFAULT_TILE,

@@ -64,7 +64,7 @@ def pretrained_path(name):
 
 def load_pretrained(name, precision="float32"):
     """The Keras model of a pretrained entry (mean path), computing in ``precision``."""
-    from vsr_latent.models.precision import dtype_policy
+    from vsr_latent.precision import dtype_policy
     from vsr_latent.training.run_folder import load_keras_model
 
     path = pretrained_path(name)

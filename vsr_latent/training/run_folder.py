@@ -73,7 +73,7 @@ def build_model_for(config, precision=None):
     """The untrained network a config describes, computing in ``precision`` (a Keras dtype
     policy; None: the global one, so a caller's `dtype_policy` context applies)."""
     from vsr_latent.models import build_model
-    from vsr_latent.models.precision import dtype_policy
+    from vsr_latent.precision import dtype_policy
 
     if precision is None:
         return build_model(config.model, seq_len=config.seq_len, **config.model_overrides)
