@@ -138,7 +138,13 @@ def test_stage_switch_flips_sampling_and_adds_l_vae(mirrored_run):
     assert stages == [(1, False, {0.0})] * STAGE1 + [(2, True, {1.0})] * STAGE2
     events = read_tensors(run_folder.log_dir(run_dir) / "train")
     assert [s for s, _ in events["loss/vae"]] == list(range(STAGE1 + 1, STAGE1 + STAGE2 + 1))
-    assert [int(v) for _, v in events["train/stage"]] == [1] * STAGE1 + [2] * STAGE2
+    # The stage is a text (a smoothed scalar would ramp from 1 to 2), written at the first step
+    # and at the switch.
+    stage_texts = [(s, v.item().decode("utf-8")) for s, v in events["train/stage"]]
+    assert [s for s, _ in stage_texts] == [1, STAGE1 + 1]
+    assert stage_texts[0][1].startswith("stage 1: L_re, variance heads off")
+    assert stage_texts[1][1].startswith(
+        f"stage 2: L_re + λ·L_vae, variance heads on, from step {STAGE1 + 1}")
     for (_, total), (_, re_), (_, vae) in zip(
         events["loss/total"][STAGE1:], events["loss/re"][STAGE1:], events["loss/vae"]
     ):
@@ -153,27 +159,46 @@ def test_stage_switch_flips_sampling_and_adds_l_vae(mirrored_run):
 
 
 def test_images_and_attention_pictures(mirrored_run):
+    from vsr_latent.training import summaries as S
+
     trainer, metrics, run_dir, _ = mirrored_run
     events = read_tensors(run_folder.log_dir(run_dir) / "train")
     decoded = {}
     for tag in ("images/lr_sr_hr", "attention/long_corr_0", "attention/variance_0"):
+        # image_every = 20 in a 20-step run, but pictures are logged at least 5 times a run.
+        assert [s for s, _ in events[tag]] == [4, 8, 12, 16, 20], tag
         step, value = events[tag][-1]
-        assert step == STAGE1 + STAGE2
         width, height = int(value[0]), int(value[1])
         img = tf.io.decode_png(value[2]).numpy()
         assert img.shape == (height, width, 3)
         decoded[tag] = img
     L, p, s = 3, 8, 4
+    # The panel's layout depends on the shapes only: lay out a blank clip of the same shapes.
+    layout = S.lr_sr_hr_panel(np.zeros((L, p, p, 3)), np.zeros((L, p * s, p * s, 3)),
+                              np.zeros((L, p * s, p * s, 3)), s)
     panel = decoded["images/lr_sr_hr"]
-    assert panel.shape == (L * p * s, 3 * p * s, 3)
-    lr_part = panel[:, : p * s].astype(int)
-    # The LR third is nearest-neighbour upscaled: constant over each 4x4 block.
-    blocks = lr_part.reshape(L * p, s, p, s, 3)
-    assert (blocks == blocks[:, :1, :, :1]).all()
-    # The long-attention picture marks exactly the 3 most correlated positions in white
-    # (viridis never reaches white).
+    assert panel.shape == layout.image.shape
+    assert panel.shape[1] > panel.shape[0]
+    first_top = min(top for top, _, _, _ in layout.boxes.values())
+    # The label strip above the tiles is drawn (not background).
+    assert (panel[:first_top] != np.array(S.BACKGROUND, np.uint8)).any(axis=-1).sum() > 100
+    for t in layout.info["frames"]:
+        top, left, h, w = layout.boxes[("lr", t)]
+        assert (h, w) == (p * s, p * s)
+        # The LR column is nearest-neighbour upscaled: constant over each 4x4 block.
+        blocks = panel[top:top + h, left:left + w].astype(int).reshape(p, s, p, s, 3)
+        assert (blocks == blocks[:, :1, :, :1]).all()
+    # The long-attention picture outlines the query's latent cell in white and its 3 most
+    # similar other positions in red (viridis over grey never reaches either colour). The
+    # latent map is 4 x 4 for 8 x 8 LR frames: one cell is 2 x 2 LR pixels, 8 x 8 shown (x4),
+    # so a 28-pixel outline.
     corr = decoded["attention/long_corr_0"]
-    assert int((corr == 255).all(axis=-1).sum()) == 3
+    assert int((corr == S.QUERY_MARKER).all(axis=-1).sum()) == 28
+    assert int((corr == S.KEY_MARKER).all(axis=-1).sum()) == 3 * 28
+    # The variance picture: one LR frame shown x4 with its title and colour bar.
+    var_layout = S.variance_picture(np.full((L, 4, 4, 1), 1e-3), np.zeros((L, p, p, 3)))
+    assert decoded["attention/variance_0"].shape == var_layout.image.shape
+    assert var_layout.boxes[("frame", L // 2)][2:] == (p * s, p * s)
 
 
 def test_checkpoint_restores_the_same_weights(mirrored_run):

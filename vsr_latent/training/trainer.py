@@ -38,7 +38,7 @@ from vsr_latent.errors import CheckpointError, ConfigError, TrainingError
 from vsr_latent.training import run_folder
 from vsr_latent.training.losses import per_example_l2, per_example_psnr
 from vsr_latent.training.strategy import default_strategy, worker_info
-from vsr_latent.training.summaries import TrainingSummaries
+from vsr_latent.training.summaries import TrainingSummaries, image_interval
 
 SCALE = 4
 # Resuming at a data position up to this many global batches skips them exactly; further on the
@@ -427,6 +427,8 @@ class Trainer:
         step = start
         last_time, last_step = time.perf_counter(), step
         steps_per_sec = float("nan")
+        # Pictures every image_every steps, and at least MIN_IMAGE_LOGS times a run.
+        image_every = image_interval(config.image_every, total)
         while step < total:
             stage = self.stage_of(step)
             self.set_stage(stage)
@@ -442,6 +444,11 @@ class Trainer:
                     f"({self.manager.latest_checkpoint or 'none'}) is intact"
                 )
             now = time.perf_counter()
+            if summaries:
+                # Text, not a scalar (smoothing would ramp 1 -> 2): at this process's first step
+                # and at the switch.
+                summaries.stage(step, stage, config.stage1_steps, total, config.vae_weight,
+                                getattr(self.model, "variational", False))
             if step % config.log_every == 0 or step == total:
                 steps_per_sec = (step - last_step) / max(now - last_time, 1e-9)
                 last_time, last_step = now, step
@@ -450,7 +457,6 @@ class Trainer:
                         **metrics,
                         "optimizer/learning_rate": self.learning_rate(),
                         "perf/steps_per_sec": steps_per_sec,
-                        "train/stage": stage,
                     })
             if self.is_chief and (step % config.validate_every == 0 or step == total):
                 psnr = self.validation_psnr()
@@ -459,7 +465,7 @@ class Trainer:
                     self._last_val = psnr
                     if summaries:
                         summaries.scalars(step, {"psnr/validation": psnr})
-            if summaries and (step % config.image_every == 0 or step == total):
+            if summaries and (step % image_every == 0 or step == total):
                 lr, hr = (self.strategy.experimental_local_results(t)[0] for t in batch)
                 summaries.images(step, self.model, lr, hr)
             if step % config.checkpoint_every == 0 or step == total:
