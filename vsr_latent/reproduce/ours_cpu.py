@@ -74,8 +74,25 @@ def read_scalars(log_dir, tags=CURVE_TAGS):
     return out
 
 
-def training_curve_figure(scalars, path, *, stage1_steps=None, title="ours at CPU scale"):
-    """Validation PSNR and training loss (L_re, L_vae) against step, one PNG."""
+def validation_bicubic_psnr(config):
+    """Bicubic's PSNR on the trainer's validation crops of ``config`` (the curve's floor)."""
+    from vsr_latent.data.pipelines import validation_crops
+    from vsr_latent.inference import bicubic_upscale
+
+    data = config.data
+    crops = validation_crops(data.source, seq_len=config.seq_len, lr_crop=data.val_lr_crop,
+                             degradation=data.degradation, max_clips=data.val_clips)
+    values = []
+    for lr, hr in crops:
+        sr = np.clip(np.round(bicubic_upscale(lr[0])), 0, 255)
+        values.append(10 * np.log10(255.0**2 / np.mean((sr - hr[0]) ** 2)))
+    return float(np.mean(values))
+
+
+def training_curve_figure(scalars, path, *, stage1_steps=None, bicubic=None,
+                          title="ours at CPU scale"):
+    """Validation PSNR (with bicubic's on the same crops) and training loss (L_re, L_vae)
+    against step, one PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -87,7 +104,9 @@ def training_curve_figure(scalars, path, *, stage1_steps=None, title="ours at CP
     ax = axes[0]
     if "psnr/validation" in scalars:
         s, v, _ = scalars["psnr/validation"]
-        ax.plot(s, v, "o-", color="C0", label="validation crops (RGB)")
+        ax.plot(s, v, "o-", color="C0", label="model, validation crops (RGB)")
+    if bicubic is not None:
+        ax.axhline(bicubic, color="k", ls=":", label=f"bicubic, same crops ({bicubic:.2f} dB)")
     ax.set_xlabel("step")
     ax.set_ylabel("PSNR (dB)")
     ax.set_title("validation PSNR (mean path)")
@@ -213,10 +232,14 @@ def model_card(info):
         f"{cfg['optimizer']['global_clipnorm']:g}; precision {cfg['precision']}",
         f"- Degradation: `{cfg['data']['degradation']}` (MATLAB-compatible bicubic x4)",
         f"- Wall time: {t['wall_s'] / 3600:.2f} h of training from the first to the last logged "
-        f"step ({t['steps_per_s']:.2f} steps/s on average, validation included)",
+        f"step ({t['steps_per_s']:.2f} steps/s on average, validation included; median "
+        + ", ".join(f"{k} {v:.2f}" for k, v in t["median_logged_steps_per_s"].items())
+        + " steps/s)",
         f"- Hardware: {summary(info['hardware'])}",
+        *([f"- Note: {info['note']}"] if info.get("note") else []),
         f"- Final validation PSNR (fixed crops of the validation clips, RGB): "
-        f"{t['final_val_psnr']:.2f} dB",
+        f"{t['final_val_psnr']:.2f} dB (bicubic on the same crops: "
+        f"{t['validation_bicubic_psnr']:.2f} dB)",
         "",
         "## Data and licences",
         "",
@@ -242,6 +265,16 @@ def model_card(info):
     return "\n".join(lines) + "\n"
 
 
+def _per_stage(steps_s, run_config):
+    """{"stage 1": [steps/s ...], "stage 2": [...]} from the logged perf/steps_per_sec."""
+    if not steps_s:
+        return {}
+    s, v, _ = steps_s
+    k = run_config["stage1_steps"]
+    out = {"stage 1": v[s <= k], "stage 2": v[s > k]}
+    return {name: vals for name, vals in out.items() if len(vals)}
+
+
 def _dataset_info(root):
     from vsr_latent.data.dataset_root import INDEX
 
@@ -262,6 +295,8 @@ def main(argv=None):
     p.add_argument("--out", default="results", help="results folder (default results)")
     p.add_argument("--install", action="store_true",
                    help="copy the weights and the card into vsr_latent/pretrained/")
+    p.add_argument("--note", default="",
+                   help="a sentence for the card's 'How it was made' (e.g. pauses of the run)")
     p.add_argument("--no_train", action="store_true",
                    help="score the run as it is (its model.keras) without training further")
     args = p.parse_args(argv)
@@ -309,6 +344,8 @@ def main(argv=None):
         "config": run_config,
         "training": {"steps": steps, "wall_s": wall,
                      "steps_per_s": (steps / wall) if wall else float("nan"),
+        "median_logged_steps_per_s": {
+            stage: float(np.median(v)) for stage, v in _per_stage(steps_s, run_config).items()},
                      "final_val_psnr": float(val[1][-1]) if val is not None else float("nan"),
                      "mean_logged_steps_per_s": float(np.mean(steps_s[1])) if steps_s else None},
         "vid4": vid4,
@@ -318,9 +355,14 @@ def main(argv=None):
         "data_command": CPU_DATA_COMMAND,
         "data": _dataset_info(args.data_root),
         "hardware": describe(),
+        "note": args.note,
     }
+    from vsr_latent.configs import config_from_dict
+
+    val_bicubic = validation_bicubic_psnr(config_from_dict(run_config))
+    info["training"]["validation_bicubic_psnr"] = val_bicubic
     training_curve_figure(scalars, out / "ours_cpu_training.png",
-                          stage1_steps=run_config["stage1_steps"])
+                          stage1_steps=run_config["stage1_steps"], bicubic=val_bicubic)
     card = model_card(info)
     with atomic_path(out / "ours_cpu.md") as tmp:
         Path(tmp).write_text(card)
