@@ -105,6 +105,31 @@ def test_headline_says_full_only_for_the_configs_own_settings():
     assert "NOT COMPARABLE" in smoke_md and "`stage1_steps=3`" in smoke_md
 
 
+def test_cpu_scale_headline_settings_runs_folder_and_control_steps(tmp_path):
+    from vsr_latent.configs import CPU_DATA_ROOT, CPU_STAGE2_STEPS
+    from vsr_latent.reproduce.context import make_context
+    from vsr_latent.reproduce.runs import RunInfo, resolve_config
+    from vsr_latent.reproduce.tables import _control_overrides
+
+    assert choose_scale("cpu", None, [])[0] == "cpu"
+    s = settings_for("cpu")
+    assert s.data_source == CPU_DATA_ROOT and s.stage1_steps is None
+    assert "CPU scale: full-size models" in s.describe() and "cosine" in s.describe()
+    with pytest.raises(ConfigError, match="--steps is for --scale smoke"):
+        settings_for("cpu", steps=3)
+    md = ResultsTable(paper.TABLE3, scale="cpu").to_markdown()
+    assert "**CPU SCALE" in md and "Scale: **CPU SCALE**" in md
+    ctx = make_context("table3", scale="cpu", runs_dir=tmp_path / "runs", out_dir=tmp_path,
+                       hardware_info={"gpus": [], "cpu": "x", "cores": 2, "tensorflow": "2",
+                                      "keras": "3", "python": "3"}, command="t")
+    assert ctx.runs_dir == tmp_path / "runs" / "cpu"
+    cfg = resolve_config(ctx, "table3_latn10_7")
+    assert cfg.scale == "cpu" and cfg.data.source == CPU_DATA_ROOT and cfg.model_overrides == {}
+    base = RunInfo("table3_latn10_7", tmp_path / "base", cfg, 1, False, 0.0)
+    control = resolve_config(ctx, "table3_latn10_7_control", _control_overrides(ctx, base))
+    assert (control.stage1_steps, control.stage2_steps) == (CPU_STAGE2_STEPS, 0)
+
+
 def test_table4_quoted_rows_say_their_sources_degradation_and_text_cites_the_paper():
     md = ResultsTable(paper.TABLE4, scale="full").to_markdown()
     frvsr = next(l for l in md.splitlines() if l.startswith("| FRVSR"))

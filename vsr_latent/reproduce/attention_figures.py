@@ -285,6 +285,8 @@ def _title_note(ctx):
     paper's."""
     if ctx.scale.name == "smoke":
         return "\nsmoke scale: tiny model, few steps - not comparable to the paper"
+    if ctx.scale.name == "cpu":
+        return "\nCPU scale: not the paper's data or steps"
     if ctx.modified:
         return f"\n{ctx.scale_label} - not the paper's settings"
     return ""

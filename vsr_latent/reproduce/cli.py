@@ -13,10 +13,13 @@ from vsr_latent.reproduce import NAMES
 
 
 def add_arguments(parser, *, defaults_out="results", defaults_runs="runs"):
-    parser.add_argument("--scale", choices=("full", "smoke"), default=None,
+    parser.add_argument("--scale", choices=("full", "smoke", "cpu"), default=None,
                         help="full: the paper's data (--data_root) and settings, on GPUs; smoke: "
-                             "tiny models on the built-in data, minutes on a CPU. Default: full "
-                             "when --data_root is given and a GPU is visible, else smoke")
+                             "tiny models on the built-in data, minutes on a CPU; cpu: the "
+                             "full-size models trained for real on a CPU (under two hours each) "
+                             "on the dataset root made from ../shared/data/train_clips "
+                             "(--data_root, default data/cpu_root). Default: full when "
+                             "--data_root is given and a GPU is visible, else smoke")
     parser.add_argument("--data_root", default=None,
                         help="dataset root made by data_tools (the paper's Normal/Remote data)")
     parser.add_argument("--vid4_root", default=None,

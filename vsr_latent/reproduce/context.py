@@ -101,9 +101,11 @@ class Context:
 
     @property
     def runs_dir(self):
-        # Smoke runs live apart from full ones so a quick check never reuses (or clobbers) a
-        # paper-scale run of the same config.
-        return self.runs_root / "smoke" if self.scale.name == "smoke" else self.runs_root
+        # Smoke and CPU-scale runs live apart from full ones so a smaller run never reuses (or
+        # clobbers) a paper-scale run of the same config.
+        if self.scale.name in ("smoke", "cpu"):
+            return self.runs_root / self.scale.name
+        return self.runs_root
 
     def log(self, message):
         if not self.quiet:

@@ -48,6 +48,8 @@ def plot_figure6(table, path, scale):
     title = "Figure 6: PSNR against sequence length"
     if scale.startswith("smoke"):
         title += "\n(smoke scale: not comparable to the paper)"
+    elif scale.startswith("cpu"):
+        title += "\n(CPU scale: not the paper's data or steps)"
     elif scale != "full":  # a "modified settings: ..." label (results.scale_label)
         title += f"\n({scale})"
     ax.set_title(title, fontsize=10)

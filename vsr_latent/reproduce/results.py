@@ -30,6 +30,13 @@ SMOKE_WARNING = (
     "they say nothing about the method's accuracy."
 )
 
+CPU_WARNING = (
+    "**CPU SCALE — NOT THE PAPER'S DATA OR STEPS.** Full-size models trained for a few thousand "
+    "steps on a 2-core CPU on real footage (../shared/data/train_clips), not on the paper's "
+    "Harmonic / CDVL / SJTU 4K data; every setting is listed under \"How these numbers were "
+    "made\". Orderings between rows are informative; the absolute numbers are not the paper's."
+)
+
 MODIFIED_WARNING = (
     "**MODIFIED SETTINGS — NOT THE PAPER'S SETUP.** The configs' own settings were changed "
     "(`--set`): {listed}. These numbers come from the changed settings, not the paper's."
@@ -52,10 +59,14 @@ def headline_lines(scale, modified=()):
     lines = []
     if scale == "smoke":
         lines += [SMOKE_WARNING, ""]
+    elif scale == "cpu":
+        lines += [CPU_WARNING, ""]
     if modified:
         lines += [MODIFIED_WARNING.format(listed=", ".join(f"`{m}`" for m in modified)), "",
                   f"Scale: **{scale_label(scale, modified)}** (settings under \"How these "
                   "numbers were made\").", ""]
+    elif scale == "cpu":
+        lines += ["Scale: **CPU SCALE** (settings under \"How these numbers were made\").", ""]
     elif scale != "smoke":
         lines += [f"Scale: **{scale}** (the paper's data; settings under \"How these "
                   "numbers were made\").", ""]

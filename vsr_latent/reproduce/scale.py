@@ -3,7 +3,10 @@
 ``full``: the paper's data (a dataset root made by ``data_tools``) and the configs' own settings
 (the paper's, where it gives them), meant for GPUs. ``smoke``: tiny models trained for a few
 steps on the built-in clips, so every table runs end to end on a CPU in minutes; its numbers are
-labelled as not comparable to the paper.
+labelled as not comparable to the paper. ``cpu``: the full-size models trained for real on a 2-core
+CPU (under two hours each) on the CPU-scale dataset root made from ``../shared/data/train_clips``
+(``vsr_latent.configs.CPU_*``: steps, batch, patch, learning-rate schedule); its numbers are
+labelled CPU SCALE with every setting.
 
 With no ``--scale``, :func:`choose_scale` picks full when a dataset root is given and a GPU is
 visible, else smoke, and says why.
@@ -13,7 +16,7 @@ from dataclasses import dataclass, field
 
 from vsr_latent.errors import ConfigError
 
-SCALES = ("full", "smoke")
+SCALES = ("full", "smoke", "cpu")
 
 
 def choose_scale(requested, data_root, gpus):
@@ -22,6 +25,8 @@ def choose_scale(requested, data_root, gpus):
     if requested is not None:
         if requested not in SCALES:
             raise ConfigError(f"unknown scale {requested!r}; choose one of {', '.join(SCALES)}")
+        if requested == "cpu":
+            return requested, "--scale cpu was given"
         if requested == "full" and not data_root:
             raise ConfigError("--scale full needs the paper's data: pass --data_root DIR "
                               "(a dataset root made by data_tools)")
@@ -84,6 +89,24 @@ class ScaleSettings:
         user = (" ; user settings: " + " ".join(self.user_overrides)) if self.user_overrides else ""
         if self.name == "full":
             return "the configs' own settings (the paper's where it gives them)" + user
+        if self.name == "cpu":
+            from vsr_latent.configs import (
+                CPU_BATCH_SIZE,
+                CPU_LEARNING_RATE,
+                CPU_LR_PATCH,
+                CPU_MIN_LEARNING_RATE,
+                CPU_PRECISION,
+                CPU_STAGE1_STEPS,
+                CPU_STAGE2_STEPS,
+                CPU_WARMUP_STEPS,
+            )
+
+            return (f"CPU scale: full-size models on {self.data_source}; stage 1: "
+                    f"{CPU_STAGE1_STEPS} steps, stage 2: {CPU_STAGE2_STEPS} steps (models without "
+                    f"stage 2: {CPU_STAGE1_STEPS + CPU_STAGE2_STEPS} in stage 1), batch "
+                    f"{CPU_BATCH_SIZE}, LR patch {CPU_LR_PATCH}, Adam {CPU_LEARNING_RATE:g} with "
+                    f"{CPU_WARMUP_STEPS} warm-up steps and cosine decay to "
+                    f"{CPU_MIN_LEARNING_RATE:g}, {CPU_PRECISION}" + user)
         return (f"stage 1: {self.stage1_steps} steps, stage 2: {self.stage2_steps} steps, "
                 + " ".join(self.train_overrides) + user)
 
@@ -120,6 +143,16 @@ def settings_for(scale, data_root=None, steps=None, overrides=()):
                               "--set stage1_steps=N --set stage2_steps=N")
         return ScaleSettings(name="full", data_source=str(data_root), timing_repeats=3,
                              user_overrides=overrides)
+    if scale == "cpu":
+        if steps is not None:
+            raise ConfigError("--steps is for --scale smoke; at CPU scale use "
+                              "--set stage1_steps=N --set stage2_steps=N")
+        from vsr_latent.configs import CPU_DATA_ROOT
+
+        # Step counts, batch, patch and schedule come from the configs' own CPU scale
+        # (get_config(name, scale="cpu")); only the dataset root is the reproduction's.
+        return ScaleSettings(name="cpu", data_source=str(data_root or CPU_DATA_ROOT),
+                             timing_repeats=3, user_overrides=overrides)
     if scale != "smoke":
         raise ConfigError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
     s1 = SMOKE_STEPS if steps is None else int(steps)

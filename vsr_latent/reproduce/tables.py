@@ -72,7 +72,7 @@ def _validation_description(ctx, cache):
     if ctx.scale.name == "smoke":
         src = "the built-in clips (vsr_latent.data.builtin: train split to train, validation split to score)"
     else:
-        src = f"dataset root `{ctx.data_root}` (train split to train, validation split to score)"
+        src = f"dataset root `{ctx.scale.data_source}` (train split to train, validation split to score)"
     return f"{src}; {clips} validation clips, cut into chunks of L frames ({chunks})"
 
 
@@ -124,7 +124,7 @@ def table1(ctx):
     remote = ("Remote: `remote_dataset` of " + (
         "the built-in clips (two validation clips joined at a scene cut, key frames chosen from "
         "the same clip by the Remote selection's scene-change rule)" if ctx.scale.name == "smoke"
-        else f"`{ctx.data_root}`") + ", every L-frame chunk upscaled with its clip's external "
+        else f"`{ctx.scale.data_source}`") + ", every L-frame chunk upscaled with its clip's external "
         "key frames")
     ctx.fill_meta(t, runs=TABLE1_CONFIGS.values(),
                   data=_validation_description(ctx, cache) + "; " + remote,
@@ -149,10 +149,10 @@ def _stage2_overrides(ctx, stage1_run):
 
 def _control_overrides(ctx, stage1_run):
     """The control trains as many steps on L_re as the V rows' stage 2 has at this scale."""
-    out = [f"init_from={stage1_run.run_dir.resolve()}"]
-    if ctx.scale.stage2_steps is not None:
-        out.append(f"stage1_steps={ctx.scale.stage2_steps}")
-    return out
+    from vsr_latent.reproduce.runs import resolve_config
+
+    stage2 = resolve_config(ctx, "table3_vlatn10_7", _stage2_overrides(ctx, stage1_run))
+    return [f"init_from={stage1_run.run_dir.resolve()}", f"stage1_steps={stage2.stage2_steps}"]
 
 
 def table3(ctx):
