@@ -1,0 +1,69 @@
+"""reproduce/ours_cpu.sh's parts: one upscale per sequence scored under both protocols, the
+training curves read back from real event files, and the model card's numbers."""
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from vsr_latent import evaluation
+from vsr_latent.inference import load_predictor
+from vsr_latent.reproduce import ours_cpu
+
+
+@pytest.fixture(scope="module")
+def builtin_scores():
+    data = evaluation.dataset_sequences("builtin")
+    results, seconds = ours_cpu.score_vid4(load_predictor("bicubic", seq_len=7), data,
+                                           log=lambda m: None)
+    return data, results, seconds
+
+
+def test_one_upscale_scored_under_both_protocols_equals_evaluate_predictor(builtin_scores):
+    data, results, seconds = builtin_scores
+    assert set(results) == {"standard", "paper"} and seconds > 0
+    for protocol in ("standard", "paper"):
+        want = evaluation.evaluate_predictor(load_predictor("bicubic", seq_len=7), data, protocol)
+        assert results[protocol].to_dict() == want.to_dict()
+
+
+def test_scalars_read_back_last_value_wins_and_figure(tmp_path):
+    writer = tf.summary.create_file_writer(str(tmp_path / "logs"))
+    with writer.as_default():
+        for step, value in ((1, 0.5), (2, 0.4), (2, 0.3), (3, 0.2)):  # step 2 again: a resume
+            tf.summary.scalar("loss/re", value, step=step)
+        tf.summary.scalar("psnr/validation", 25.0, step=3)
+    writer.close()
+    scalars = ours_cpu.read_scalars(tmp_path / "logs")
+    steps, values, walls = scalars["loss/re"]
+    assert steps.tolist() == [1, 2, 3]
+    np.testing.assert_allclose(values, [0.5, 0.3, 0.2], rtol=1e-6)
+    assert (np.diff(walls) >= 0).all() and "loss/vae" not in scalars
+    png = ours_cpu.training_curve_figure(scalars, tmp_path / "curve.png", stage1_steps=2,
+                                         bicubic=24.0)
+    assert iio.imread(png).shape[:2] == (400, 1100)
+
+
+def test_model_card_prints_the_measured_numbers(builtin_scores):
+    _, results, _ = builtin_scores
+    info = {
+        "config": {"stage1_steps": 30, "stage2_steps": 3, "seq_len": 7, "precision": "float32",
+                   "data": {"batch_size": 8, "lr_patch": 24, "augmentation": ["hflip"],
+                            "degradation": "bi"},
+                   "optimizer": {"learning_rate": 4e-4, "warmup_steps": 5, "schedule": "cosine",
+                                 "min_learning_rate": 4e-6, "global_clipnorm": 3.0}},
+        "training": {"steps": 33, "wall_s": 3600.0, "steps_per_s": 0.01,
+                     "median_logged_steps_per_s": {"stage 1": 0.7}, "final_val_psnr": 25.0,
+                     "validation_bicubic_psnr": 23.0},
+        "vid4": {"bicubic": results, "float32": results, "mixed_bfloat16": results},
+        "seconds_per_frame": {"float32": 0.5, "mixed_bfloat16": 0.25},
+        "commit": "abc1234", "command": "reproduce/ours_cpu.sh --install",
+        "data_command": "make", "hardware": {"cpu": "x", "cores": 2, "gpus": [],
+                                             "tensorflow": "2", "keras": "3", "python": "3"},
+        "data": {"train": 44, "validation": 7, "validation_sources": ["a", "b"]},
+    }
+    card = ours_cpu.model_card(info)
+    avg = results["standard"].average()
+    assert f"**{avg['psnr_y']:.2f} / {avg['ssim_y']:.4f}**" in card
+    assert "CPU SCALE" in card and "abc1234" in card and "+0.00 dB" in card
+    assert "0.500 s/frame in float32" in card and "1.00 h of training" in card
