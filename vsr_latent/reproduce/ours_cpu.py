@@ -232,7 +232,9 @@ def model_card(info):
         f"{cfg['optimizer']['global_clipnorm']:g}; precision {cfg['precision']}",
         f"- Degradation: `{cfg['data']['degradation']}` (MATLAB-compatible bicubic x4)",
         f"- Wall time: {t['wall_s'] / 3600:.2f} h of training from the first to the last logged "
-        f"step ({t['steps_per_s']:.2f} steps/s on average, validation included; median "
+        + (f"step, less {t['stopped_s'] / 60:.0f} min during which the run was stopped "
+           if t.get("stopped_s") else "step ")
+        + f"({t['steps_per_s']:.2f} steps/s on average, validation included; median "
         + ", ".join(f"{k} {v:.2f}" for k, v in t["median_logged_steps_per_s"].items())
         + " steps/s)",
         f"- Hardware: {summary(info['hardware'])}",
@@ -297,6 +299,10 @@ def main(argv=None):
                    help="copy the weights and the card into vsr_latent/pretrained/")
     p.add_argument("--note", default="",
                    help="a sentence for the card's 'How it was made' (e.g. pauses of the run)")
+    p.add_argument("--stopped_s", type=float, default=0.0,
+                   help="seconds the run was stopped between its first and last logged step "
+                        "(paused, or between a kill and its resume): left out of the wall time, "
+                        "and stated")
     p.add_argument("--no_train", action="store_true",
                    help="score the run as it is (its model.keras) without training further")
     args = p.parse_args(argv)
@@ -339,10 +345,11 @@ def main(argv=None):
     val = scalars.get("psnr/validation")
     loss = scalars.get("loss/re")
     wall = float(loss[2][-1] - loss[2][0]) if loss is not None and len(loss[2]) > 1 else 0.0
+    wall -= args.stopped_s
     steps = int(loss[0][-1]) if loss is not None else 0
     info = {
         "config": run_config,
-        "training": {"steps": steps, "wall_s": wall,
+        "training": {"steps": steps, "wall_s": wall, "stopped_s": args.stopped_s,
                      "steps_per_s": (steps / wall) if wall else float("nan"),
         "median_logged_steps_per_s": {
             stage: float(np.median(v)) for stage, v in _per_stage(steps_s, run_config).items()},
