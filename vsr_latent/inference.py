@@ -294,10 +294,9 @@ def _load_predictor(spec, seq_len):
                               "folder")
     names = _model_names()
     if spec.lower() in _pretrained_names():
-        from vsr_latent.pretrained import pretrained_path
+        from vsr_latent.pretrained import load_pretrained
 
-        return KerasPredictor(_load_keras_file(pretrained_path(spec)), name=spec.lower(),
-                              seq_len=seq_len)
+        return KerasPredictor(load_pretrained(spec), name=spec.lower(), seq_len=seq_len)
     if spec.lower() in names:
         from vsr_latent.models import build_model
 

@@ -104,7 +104,7 @@ def build_bench_model(name, settings):
             # The shipped weights: same speed as fresh ones, but the row times what users run.
             from vsr_latent.pretrained import load_pretrained
 
-            return load_pretrained(name, settings.precision)
+            return load_pretrained(name)
         name = PRETRAINED[name].model if name in PRETRAINED else name
         return build_model(name, seq_len=settings.seq_len, **overrides)
 

@@ -62,11 +62,14 @@ def pretrained_path(name):
     return entry.path
 
 
-def load_pretrained(name, precision="float32"):
-    """The Keras model of a pretrained entry (mean path), computing in ``precision``."""
+def load_pretrained(name, precision=None):
+    """The Keras model of a pretrained entry (mean path), computing in ``precision`` (a Keras
+    dtype policy; None: the global one, so a caller's `dtype_policy` context applies)."""
     from vsr_latent.precision import dtype_policy
     from vsr_latent.training.run_folder import load_keras_model
 
     path = pretrained_path(name)
+    if precision is None:
+        return load_keras_model(path)
     with dtype_policy(precision):
         return load_keras_model(path)

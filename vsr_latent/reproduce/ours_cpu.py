@@ -78,15 +78,12 @@ def validation_bicubic_psnr(config):
     """Bicubic's PSNR on the trainer's validation crops of ``config`` (the curve's floor)."""
     from vsr_latent.data.pipelines import validation_crops
     from vsr_latent.inference import bicubic_upscale
+    from vsr_latent.training.trainer import crops_psnr
 
     data = config.data
     crops = validation_crops(data.source, seq_len=config.seq_len, lr_crop=data.val_lr_crop,
                              degradation=data.degradation, max_clips=data.val_clips)
-    values = []
-    for lr, hr in crops:
-        sr = np.clip(np.round(bicubic_upscale(lr[0])), 0, 255)
-        values.append(10 * np.log10(255.0**2 / np.mean((sr - hr[0]) ** 2)))
-    return float(np.mean(values))
+    return crops_psnr(bicubic_upscale, crops)
 
 
 def training_curve_figure(scalars, path, *, stage1_steps=None, bicubic=None,
@@ -148,8 +145,9 @@ def score_vid4(predictor, data, protocols=PROTOCOLS, log=print):
         sr = upscale_sequence(predictor, lr.astype(np.float32))
         seconds += time.perf_counter() - start
         frames += len(lr)
+        sr = to_uint8(sr)
         for p in protocols:
-            part = evaluate_sequences([(name, to_uint8(sr), gt)], p)
+            part = evaluate_sequences([(name, sr, gt)], p)
             if results[p] is None:
                 results[p] = part
             else:

@@ -93,6 +93,17 @@ def learning_rate_schedule(opt_config, total_steps):
     )
 
 
+def crops_psnr(predict, crops):
+    """Mean over clips of the PSNR (dB, RGB, one MSE per clip) of ``predict(lr)`` rounded to 8
+    bits against ``hr``, for ``crops`` = [(lr, hr)] (`pipelines.validation_crops`)."""
+    values = []
+    for lr, hr in crops:
+        sr = np.clip(np.round(np.asarray(predict(lr))), 0, 255)
+        mse = np.mean((sr - hr) ** 2)
+        values.append(10 * np.log10(255.0**2 / max(mse, 1e-10)))
+    return float(np.mean(values))
+
+
 def make_optimizer(opt_config, total_steps=1):
     return _SummedGradientAdam(
         learning_rate=learning_rate_schedule(opt_config, total_steps),
@@ -273,12 +284,7 @@ class Trainer:
         if not hasattr(self, "_val_fn"):
             self._val_fn = tf.function(
                 lambda lr: self.model.dual_forward(lr, training=False)[0], reduce_retracing=True)
-        values = []
-        for lr, hr in crops:
-            sr = np.clip(np.round(self._val_fn(tf.constant(lr)).numpy()), 0, 255)
-            mse = np.mean((sr - hr) ** 2)
-            values.append(10 * np.log10(255.0**2 / max(mse, 1e-10)))
-        return float(np.mean(values))
+        return crops_psnr(lambda lr: self._val_fn(tf.constant(lr)).numpy(), crops)
 
     # ---- one step ----------------------------------------------------------------------------
 
