@@ -198,6 +198,13 @@ def train_dataset(source="builtin", *, seq_len, lr_size=(32, 32), scale=4, degra
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
+def _lr_frames(hr, degradation, scale, quantize):
+    """LR frames of HR frames (NumPy ``degrade``), rounded and clipped to 8-bit values when
+    ``quantize`` (as stored LR frames are)."""
+    lr = degrade(hr, degradation, scale)
+    return np.clip(np.round(lr), 0, 255) if quantize else lr
+
+
 def _chunk(buf, seq_len, degradation, scale, quantize, name):
     """One chunk ``(lr, hr, mask)`` (batch 1) from up to L HR frames: the frames are degraded,
     then both sides zero-padded to L (``inference.pad_chunk``, the rule Vid4 inference follows,
@@ -205,10 +212,7 @@ def _chunk(buf, seq_len, degradation, scale, quantize, name):
     from vsr_latent.inference import pad_chunk
 
     hr = crop_to_multiple(np.stack(buf), scale, path=name, warn=False).astype(np.float32)
-    lr = degrade(hr, degradation, scale)
-    if quantize:
-        lr = np.clip(np.round(lr), 0, 255)
-    lr, real = pad_chunk(lr, seq_len)
+    lr, real = pad_chunk(_lr_frames(hr, degradation, scale, quantize), seq_len)
     hr, _ = pad_chunk(hr, seq_len)
     mask = (np.arange(seq_len) < real).astype(np.float32)
     return lr[None], hr[None], mask[None]
@@ -336,9 +340,7 @@ def validation_crops(source="builtin", *, seq_len, lr_crop, scale=4, degradation
         ch, cw = min(h, lr_crop * scale), min(w, lr_crop * scale)
         top, left = (h - ch) // 2 // scale * scale, (w - cw) // 2 // scale * scale
         hr = hr[:, top : top + ch, left : left + cw].astype(np.float32)
-        lr = degrade(hr, degradation, scale)
-        if quantize:
-            lr = np.clip(np.round(lr), 0, 255)
+        lr = _lr_frames(hr, degradation, scale, quantize)
         out.append((lr[None].astype(np.float32), hr[None]))
     return out
 
@@ -381,9 +383,7 @@ def remote_dataset(root, *, seq_len, scale=4, degradation="bi", max_clips=None,
     def gen():
         for c, keys in clips:
             k = crop_to_multiple(keys, scale, path=c.name, warn=False).astype(np.float32)
-            lr_keys = degrade(k, degradation, scale)
-            if quantize:
-                lr_keys = np.clip(np.round(lr_keys), 0, 255)
+            lr_keys = _lr_frames(k, degradation, scale, quantize)
             for lr, hr, mask in _chunks(c.frames(), seq_len, degradation, scale, quantize, c.name):
                 yield {"frames": lr, "key_frames": lr_keys[None]}, hr, mask
 
