@@ -73,7 +73,7 @@ def main(argv=None):
     from input_pipeline import time_pipeline
     from vsr_latent.configs import get_config
     from vsr_latent.data.pipelines import train_dataset
-    from vsr_latent.reproduce.hardware import describe
+    from vsr_latent.paper.hardware import describe
     from vsr_latent.training.trainer import Trainer
 
     overrides = [f"data.batch_size={args.batch}"]

@@ -2,7 +2,7 @@
 tiling bound it for HD input?
 
 Each upscale runs in its own subprocess; its peak resident set size is the child's
-``ru_maxrss`` (``vsr_latent.benchmarking.memory.run_child_max_rss``: read with ``os.wait4`` in a
+``ru_maxrss`` (``vsr_latent.perf.memory.run_child_max_rss``: read with ``os.wait4`` in a
 small launcher, so this script's own size does not leak into it; it is the maximum over the
 upscale process and the ffmpeg processes it waited for, not their sum).
 
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vsr_latent.benchmarking.memory import run_child_max_rss
+from vsr_latent.perf.memory import run_child_max_rss
 
 GIB = 2**30
 STREAMING_TOLERANCE = 1.10
@@ -124,7 +124,7 @@ def main(argv=None):
                           for k, v in check.items() if k != "ok"), flush=True)
     if args.output:
         from vsr_latent.atomic import write_json
-        from vsr_latent.reproduce.hardware import cpu_model
+        from vsr_latent.paper.hardware import cpu_model
 
         write_json(args.output, {"cpu": cpu_model(), "load_average_1min": os.getloadavg()[0],
                                  "rows": rows, "checks": checks})

@@ -4,4 +4,4 @@
 # bicubic beside, the model card and the training-curve figure.
 # Usage: reproduce/ours_cpu.sh [--run_dir runs/ours_cpu] [--data_root data/cpu_root] [--out results] [--install]
 set -euo pipefail
-exec python -m vsr_latent.reproduce.ours_cpu "$@"
+exec python -m vsr_latent.paper.ours_cpu "$@"

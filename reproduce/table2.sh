@@ -3,4 +3,4 @@
 # Usage: reproduce/table2.sh [--scale full|smoke] [--data_root DIR] [--vid4_root DIR] [--out results] [--runs runs]
 # Without --scale: full when --data_root is given and a GPU is visible, else smoke (said on stdout).
 set -euo pipefail
-exec python -m vsr_latent.reproduce table2 "$@"
+exec python -m vsr_latent.paper table2 "$@"

@@ -50,7 +50,7 @@ MIXED_PRECISION_TOLERANCE = {"mixed_float16": 2.0, "mixed_bfloat16": 16.0}
 
 @pytest.mark.parametrize("policy", sorted(MIXED_PRECISION_TOLERANCE))
 def test_mixed_precision_model_close_to_float32(policy):
-    from vsr_latent.benchmarking.inference import BenchSettings, build_bench_model
+    from vsr_latent.perf.inference_benchmark import BenchSettings, build_bench_model
 
     settings = BenchSettings.quick_settings()
     ref = build_bench_model("ours", settings)
@@ -70,7 +70,7 @@ def test_mixed_precision_model_close_to_float32(policy):
 def test_flops_of_one_conv3d_by_hand():
     import keras
 
-    from vsr_latent.benchmarking.flops import count_flops
+    from vsr_latent.perf.flops import count_flops
 
     conv = keras.layers.Conv3D(4, 3, padding="same")
     conv.build((None, None, None, None, 3))
@@ -83,7 +83,7 @@ def test_flops_of_one_conv3d_by_hand():
 
 @pytest.mark.parametrize("budget", [None, 64])
 def test_flops_of_long_attention_block_by_hand(budget):
-    from vsr_latent.benchmarking.flops import count_flops
+    from vsr_latent.perf.flops import count_flops
     from vsr_latent.layers import LongAttention
 
     c, ci, frames, h, w = 8, 4, 2, 8, 12
@@ -103,7 +103,7 @@ def test_flops_of_long_attention_block_by_hand(budget):
 
 
 def test_flops_equal_tensorflow_profiler_on_tiny_model():
-    from vsr_latent.benchmarking.flops import count_flops, profiler_flops
+    from vsr_latent.perf.flops import count_flops, profiler_flops
     from vsr_latent.models import build_model
 
     # Unchunked attention: the profiler counts ops inside a tf.map_fn loop body only once.
@@ -119,7 +119,7 @@ def test_flops_equal_tensorflow_profiler_on_tiny_model():
 
 
 def test_bicubic_flops_formula():
-    from vsr_latent.benchmarking.flops import bicubic_flops
+    from vsr_latent.perf.flops import bicubic_flops
 
     # One 2x3 RGB frame to 8x12: rows (8x2 weights on 3 columns x 3 channels), then columns.
     assert bicubic_flops((1, 1, 2, 3, 3)) == 2 * 8 * 2 * 3 * 3 + 2 * 8 * 12 * 3 * 3
@@ -129,7 +129,7 @@ def test_bicubic_flops_formula():
 
 
 def test_child_max_rss_sees_child_allocation():
-    from vsr_latent.benchmarking.memory import run_child_max_rss
+    from vsr_latent.perf.memory import run_child_max_rss
 
     code = "import numpy as np; a = np.ones(300 * 2**20 // 8); print(a.sum())"
     rc, rss, _, out = run_child_max_rss([sys.executable, "-c", code], timeout=60)
@@ -141,7 +141,7 @@ def test_child_max_rss_sees_child_allocation():
 def test_captured_activations_are_the_layer_inputs():
     import keras
 
-    from vsr_latent.benchmarking.components import capture_layer_inputs
+    from vsr_latent.perf.components import capture_layer_inputs
     from vsr_latent.models import build_model
 
     model = build_model("res16", filters=4, num_layers=2)
@@ -158,8 +158,8 @@ def test_captured_activations_are_the_layer_inputs():
 
 
 def test_benchmark_quick_json_runs_and_parses():
-    from vsr_latent.benchmarking.flops import bicubic_flops, count_flops
-    from vsr_latent.benchmarking.inference import BenchSettings, build_bench_model
+    from vsr_latent.perf.flops import bicubic_flops, count_flops
+    from vsr_latent.perf.inference_benchmark import BenchSettings, build_bench_model
 
     proc = subprocess.run([sys.executable, "-m", "vsr_latent", "benchmark", "--quick", "--json"],
                           capture_output=True, text=True, timeout=300)

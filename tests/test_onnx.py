@@ -324,8 +324,8 @@ def test_bad_saved_model_leaves_no_file(tmp_path):
 def test_benchmark_backend_runs_the_exported_model():
     import tensorflow as tf
 
-    pytest.importorskip("vsr_latent.benchmarking.backends", reason="benchmark package absent")
-    from vsr_latent.benchmarking.backends import load_backends
+    pytest.importorskip("vsr_latent.perf.backends", reason="benchmark package absent")
+    from vsr_latent.perf.backends import load_backends
     from vsr_latent.onnx_benchmark import OnnxRuntimeBackend
 
     backend = load_backends()["onnxruntime"]

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from vsr_latent import evaluation
 from vsr_latent.inference import load_predictor
-from vsr_latent.reproduce import ours_cpu
+from vsr_latent.paper import ours_cpu
 
 
 @pytest.fixture(scope="module")

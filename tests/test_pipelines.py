@@ -154,7 +154,7 @@ def test_validation_last_chunk_padded_and_every_frame_scored():
     validation score is the mean PSNR of all 10 frames, and the padding never enters it."""
     from vsr_latent import metrics
     from vsr_latent.inference import load_predictor
-    from vsr_latent.reproduce import measure
+    from vsr_latent.paper import measure
 
     clip = builtin_clips(1, 10, (32, 32), seed=5, split="validation")[0]
     chunks = list(pipelines._chunks(iter(clip), 4, "bi", 4, True, "clip"))

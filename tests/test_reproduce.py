@@ -7,9 +7,9 @@ import math
 import pytest
 
 from vsr_latent.errors import ConfigError
-from vsr_latent.reproduce import paper
-from vsr_latent.reproduce.results import NOT_RUN, ResultsTable, read_results_csv
-from vsr_latent.reproduce.scale import choose_scale, settings_for
+from vsr_latent.paper import reported as paper
+from vsr_latent.paper.results import NOT_RUN, ResultsTable, read_results_csv
+from vsr_latent.paper.scale import choose_scale, settings_for
 
 
 # ---- the paper's numbers -------------------------------------------------------------------
@@ -47,7 +47,7 @@ def test_writer_puts_paper_beside_measured_and_labels_quoted_and_not_run(tmp_pat
     t = ResultsTable(paper.TABLE4, scale="smoke",
                      extra_metrics=(("psnr_standard", "PSNR/dB, standard protocol", ".2f"),))
     t.measure("ours", psnr=21.234567, psnr_standard=20.5, note="tiny model")
-    t.meta["Command"] = "`python -m vsr_latent.reproduce table4`"
+    t.meta["Command"] = "`python -m vsr_latent.paper table4`"
     md_path, csv_path = t.write(tmp_path)
     md = md_path.read_text()
     assert "NOT COMPARABLE TO THE PAPER" in md
@@ -58,7 +58,7 @@ def test_writer_puts_paper_beside_measured_and_labels_quoted_and_not_run(tmp_pat
     bic = next(l for l in md.splitlines() if l.startswith("| Bicubic"))
     assert NOT_RUN in bic  # no measurement recorded -> said so, never a number
     assert "— (not in the paper)" in bic
-    assert "- **Command**: `python -m vsr_latent.reproduce table4`" in md
+    assert "- **Command**: `python -m vsr_latent.paper table4`" in md
 
     rows = {(r["row"], r["metric"]): r for r in read_results_csv(csv_path)}
     assert rows[("ours", "psnr")]["paper"] == 26.44
@@ -78,9 +78,9 @@ def test_writer_puts_paper_beside_measured_and_labels_quoted_and_not_run(tmp_pat
 def test_headline_says_full_only_for_the_configs_own_settings():
     """Any user override of the settings (steps, model, data, batch) turns the "full" headline
     into "modified settings: ..." listing them; bookkeeping keys (log_every) do not."""
-    from vsr_latent.reproduce.context import modified_settings
-    from vsr_latent.reproduce.results import scale_label
-    from vsr_latent.reproduce.scale import settings_for
+    from vsr_latent.paper.context import modified_settings
+    from vsr_latent.paper.results import scale_label
+    from vsr_latent.paper.scale import settings_for
 
     plain = ResultsTable(paper.TABLE1, scale="full")
     assert plain.label == "full" and "Scale: **full** (the paper's data" in plain.to_markdown()
@@ -107,9 +107,9 @@ def test_headline_says_full_only_for_the_configs_own_settings():
 
 def test_cpu_scale_headline_settings_runs_folder_and_control_steps(tmp_path):
     from vsr_latent.configs import CPU_DATA_ROOT, CPU_STAGE2_STEPS
-    from vsr_latent.reproduce.context import make_context
-    from vsr_latent.reproduce.runs import RunInfo, resolve_config
-    from vsr_latent.reproduce.tables import _control_overrides
+    from vsr_latent.paper.context import make_context
+    from vsr_latent.paper.runs import RunInfo, resolve_config
+    from vsr_latent.paper.tables import _control_overrides
 
     assert choose_scale("cpu", None, [])[0] == "cpu"
     s = settings_for("cpu")
@@ -202,18 +202,18 @@ def test_scale_settings():
 
 def test_scripts_are_thin_wrappers():
     from vsr_latent.paths import REPO_ROOT
-    from vsr_latent.reproduce import NAMES
+    from vsr_latent.paper import NAMES
 
     for name in NAMES + ("all",):
         script = REPO_ROOT / "reproduce" / f"{name}.sh"
         text = script.read_text()
         assert script.stat().st_mode & 0o111, f"{script} is not executable"
-        assert f'exec python -m vsr_latent.reproduce {name} "$@"' in text
+        assert f'exec python -m vsr_latent.paper {name} "$@"' in text
 
 
 def test_run_folder_with_other_settings_is_not_reused(tmp_path):
     from vsr_latent.configs import get_config
-    from vsr_latent.reproduce.runs import run_is_complete
+    from vsr_latent.paper.runs import run_is_complete
 
     cfg = get_config("table1_res16", scale="smoke")
     run = tmp_path / "table1_res16"
@@ -235,8 +235,8 @@ def _fake_finished_run(run_dir, config):
 
 
 def test_table3_reuses_figure6_runs_and_runs_under_their_own_name(tmp_path):
-    from vsr_latent.reproduce.context import make_context
-    from vsr_latent.reproduce.runs import ensure_run, resolve_config
+    from vsr_latent.paper.context import make_context
+    from vsr_latent.paper.runs import ensure_run, resolve_config
 
     info = {"cpu": "test", "cores": 2, "gpus": [], "tensorflow": "-", "keras": "-",
             "python": "-"}
@@ -258,8 +258,8 @@ def test_table3_reuses_figure6_runs_and_runs_under_their_own_name(tmp_path):
 
 def test_failed_rows_are_written_as_not_run_and_exit_nonzero(tmp_path, monkeypatch, capsys):
     from vsr_latent.errors import TrainingError
-    from vsr_latent.reproduce import tables
-    from vsr_latent.reproduce.cli import main
+    from vsr_latent.paper import tables
+    from vsr_latent.paper.runner import main
 
     def broken(ctx, name, extra_overrides=()):
         raise TrainingError(f"{name}: loss is NaN at step 3\n(the last good checkpoint is kept)")
@@ -285,7 +285,7 @@ def test_table5_end_to_end_smoke(tmp_path, vid4_gt, capsys):
     """Trains the final model for a few steps, times it on (cut) Vid4, writes the table; a
     second invocation reuses the finished run instead of training again."""
     from vsr_latent.models import build_model, count_params
-    from vsr_latent.reproduce.cli import main
+    from vsr_latent.paper.runner import main
 
     from vsr_latent.cli import main as vsr_latent_main
 
@@ -327,7 +327,7 @@ def test_table1_full_scale_path_on_a_tiny_dataset_root(tmp_path, carphone):
     select_remote) with training shortened by --set, on a CPU."""
     from data_tools.make_dataset import main as make_dataset
     from data_tools.select_remote import main as select_remote
-    from vsr_latent.reproduce.cli import main
+    from vsr_latent.paper.runner import main
 
     src = tmp_path / "src"
     src.mkdir()
@@ -363,7 +363,7 @@ def test_figure7_attention_weights_reproduce_the_blocks_own_output():
 
     from vsr_latent.layers._shapes import pad_spatial, pool_spatial
     from vsr_latent.models import build_model
-    from vsr_latent.reproduce.attention_figures import _block_input, long_attention_weights
+    from vsr_latent.paper.attention_figures import _block_input, long_attention_weights
 
     model = build_model("latn10", seq_len=3, filters=8, num_layers=5)
     frames = np.random.default_rng(0).uniform(0, 255, (3, 12, 16, 3)).astype(np.float32)
@@ -388,8 +388,8 @@ def test_figures_7_8_feed_the_models_own_training_degradation(tmp_path):
 
     from vsr_latent.data.degrade import degrade
     from vsr_latent.evaluation import to_uint8
-    from vsr_latent.reproduce.attention_figures import _clip
-    from vsr_latent.reproduce.runs import training_degradation
+    from vsr_latent.paper.attention_figures import _clip
+    from vsr_latent.paper.runs import training_degradation
 
     (tmp_path / "config.json").write_text(json.dumps({"data": {"degradation": "scipy"}}))
     assert training_degradation(tmp_path, "bi") == "scipy"
@@ -418,8 +418,8 @@ def test_figure9_png_layout_and_bicubic_psnr_is_the_package_metric(tmp_path):
     from vsr_latent.evaluation import to_uint8
     from vsr_latent.inference import load_predictor
     from vsr_latent.models import build_model
-    from vsr_latent.reproduce import figure9
-    from vsr_latent.reproduce.cli import main
+    from vsr_latent.paper import figure9
+    from vsr_latent.paper.runner import main
 
     root = tmp_path / "Vid4"
     clips = builtin_clips(4, 5, (64, 64), seed=2, split="validation")

@@ -1,7 +1,7 @@
 """The onnxruntime backend of ``vsr-latent benchmark`` (``--backend onnxruntime``).
 
 Importing this module registers :class:`OnnxRuntimeBackend` with
-``vsr_latent.benchmarking.backends`` (which lists this module in its ``BACKEND_MODULES``). The
+``vsr_latent.perf.backends`` (which lists this module in its ``BACKEND_MODULES``). The
 benchmark hands it the same built Keras model and input shape as the TensorFlow backend; the model
 is exported to a temporary ONNX file (``vsr_latent.onnx_export.export_onnx``, unchecked: the
 export's agreement is what ``tests/test_onnx.py`` checks) and timed in an onnxruntime session, so
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vsr_latent.benchmarking.backends import Backend, register_backend
+from vsr_latent.perf.backends import Backend, register_backend
 from vsr_latent.errors import ConfigError
 
 

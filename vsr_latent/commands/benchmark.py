@@ -49,8 +49,8 @@ def run(args):
     import json
     import sys
 
-    from vsr_latent.benchmarking.backends import load_backends
-    from vsr_latent.benchmarking.inference import BenchSettings, describe_row, run_benchmark
+    from vsr_latent.perf.backends import load_backends
+    from vsr_latent.perf.inference_benchmark import BenchSettings, describe_row, run_benchmark
     from vsr_latent.errors import ConfigError
 
     backends = load_backends()

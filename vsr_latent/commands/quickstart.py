@@ -40,9 +40,9 @@ def register(subparsers):
 def run(args):
     from pathlib import Path
 
-    from vsr_latent.reproduce.cli import reproduce
-    from vsr_latent.reproduce.context import default_vid4_root
-    from vsr_latent.reproduce.scale import settings_for
+    from vsr_latent.paper.runner import reproduce
+    from vsr_latent.paper.context import default_vid4_root
+    from vsr_latent.paper.scale import settings_for
 
     t0 = time.monotonic()
     steps = [(n, d) for n, d in STEPS if args.only is None or n in args.only]

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from vsr_latent import __version__
 from vsr_latent.paths import REPO_ROOT, shared_data_dir
-from vsr_latent.reproduce import hardware
-from vsr_latent.reproduce.results import ResultsTable, scale_label
-from vsr_latent.reproduce.scale import choose_scale, settings_for
+from vsr_latent.paper import hardware
+from vsr_latent.paper.results import ResultsTable, scale_label
+from vsr_latent.paper.scale import choose_scale, settings_for
 
 #: Training settings that change how often a run logs or saves, never its numbers: a ``--set``
 #: of these alone leaves a results file headlined with its scale.
@@ -144,7 +144,7 @@ def make_context(name, *, scale=None, data_root=None, vid4_root=None, out_dir="r
     vid4 = Path(vid4_root) if vid4_root else default_vid4_root()
     argv = sys.argv[1:] if argv is None else list(argv)
     if command is None:
-        command = "python -m vsr_latent.reproduce " + " ".join(shlex.quote(a) for a in argv)
+        command = "python -m vsr_latent.paper " + " ".join(shlex.quote(a) for a in argv)
     ctx = Context(
         name=name, scale=settings_for(chosen, data_root=data_root, steps=steps,
                                              overrides=overrides),

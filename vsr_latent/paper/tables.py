@@ -8,8 +8,8 @@ non-zero).
 
 import traceback
 
-from vsr_latent.reproduce import measure, paper
-from vsr_latent.reproduce.runs import ensure_run
+from vsr_latent.paper import measure, paper
+from vsr_latent.paper.runs import ensure_run
 
 TABLE1_CONFIGS = {"res16": "table1_res16", "satn10": "table1_satn10", "latn10": "table1_latn10"}
 TABLE2_CONFIGS = {k: f"table2_{k}" for k in ("lsatn_x", "lsatn_l", "lsatn_sl", "lsatn_s",
@@ -149,7 +149,7 @@ def _stage2_overrides(ctx, stage1_run):
 
 def _control_overrides(ctx, stage1_run):
     """The control trains as many steps on L_re as the V rows' stage 2 has at this scale."""
-    from vsr_latent.reproduce.runs import resolve_config
+    from vsr_latent.paper.runs import resolve_config
 
     stage2 = resolve_config(ctx, "table3_vlatn10_7", _stage2_overrides(ctx, stage1_run))
     return [f"init_from={stage1_run.run_dir.resolve()}", f"stage1_steps={stage2.stage2_steps}"]

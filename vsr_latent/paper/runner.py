@@ -1,4 +1,4 @@
-"""``python -m vsr_latent.reproduce NAME [options]``: reproduce one table or figure, or ``all``.
+"""``python -m vsr_latent.paper NAME [options]``: reproduce one table or figure, or ``all``.
 
 Used by ``reproduce/<name>.sh`` and by ``vsr-latent quickstart``.
 """
@@ -9,7 +9,7 @@ import sys
 import time
 
 from vsr_latent.errors import VsrError
-from vsr_latent.reproduce import NAMES
+from vsr_latent.paper import NAMES
 
 
 def add_arguments(parser, *, defaults_out="results", defaults_runs="runs"):
@@ -46,7 +46,7 @@ def add_arguments(parser, *, defaults_out="results", defaults_runs="runs"):
 
 def build_parser():
     parser = argparse.ArgumentParser(
-        prog="python -m vsr_latent.reproduce",
+        prog="python -m vsr_latent.paper",
         description="Reproduce a table or figure of the paper: train what it needs (or reuse "
                     "finished runs), evaluate, write results/<name>.md and .csv.")
     parser.add_argument("name", choices=NAMES + ("all",))
@@ -56,7 +56,7 @@ def build_parser():
 
 def run_one(name, ctx):
     """Runs one driver; returns the list of files written."""
-    from vsr_latent.reproduce import figures, tables
+    from vsr_latent.paper import figures, tables
 
     out = ctx.out_dir
     if name == "figure6":
@@ -69,11 +69,11 @@ def run_one(name, ctx):
                       extra={"Bicubic": tables._bicubic_line(cache)})
         return list(t.write(out)) + [png]
     if name == "figure7_8":
-        from vsr_latent.reproduce import attention_figures
+        from vsr_latent.paper import attention_figures
 
         return attention_figures.figure7_8(ctx)
     if name == "figure9":
-        from vsr_latent.reproduce.figure9 import figure9
+        from vsr_latent.paper.figure9 import figure9
 
         return figure9(ctx)
     t = getattr(tables, name)(ctx)
@@ -85,7 +85,7 @@ def reproduce(names, *, scale=None, data_root=None, vid4_root=None, out="results
               scale_reason=None, model=None):
     """Runs the named drivers in order, sharing runs between them (and with other calls given
     the same ``shared_runs`` dict); returns ``(files written, failures)``."""
-    from vsr_latent.reproduce.context import make_context
+    from vsr_latent.paper.context import make_context
 
     shared = {} if shared_runs is None else shared_runs
     written, failures = [], []

@@ -7,7 +7,7 @@ tables.
 import numpy as np
 
 from vsr_latent.atomic import atomic_path
-from vsr_latent.reproduce import paper
+from vsr_latent.paper import reported as paper
 
 
 def pyplot():

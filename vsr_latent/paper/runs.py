@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from vsr_latent.errors import ConfigError
-from vsr_latent.reproduce.context import RunInfo
+from vsr_latent.paper.context import RunInfo
 
 # Fields of a run's config.json that do not change what is trained.
 IGNORED_CONFIG_KEYS = ("paper_psnr", "log_every", "image_every", "checkpoint_every",

@@ -1,6 +1,6 @@
 """The results writer: the paper's number beside ours for every row, and how ours were made.
 
-A :class:`ResultsTable` starts from a :class:`~vsr_latent.reproduce.paper.PaperTable`; the
+A :class:`ResultsTable` starts from a :class:`~vsr_latent.paper.reported.PaperTable`; the
 drivers record a measurement (:meth:`ResultsTable.measure`) or the reason a row was not measured
 (:meth:`ResultsTable.not_run`) for every row the reproduction is meant to measure. Rows with no
 record are written as "not run": the writer never makes a number up. Rows whose numbers the paper

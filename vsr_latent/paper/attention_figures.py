@@ -20,8 +20,8 @@ clip's LR frames are made with each model's own training degradation (its run fo
 import numpy as np
 
 from vsr_latent.atomic import write_text
-from vsr_latent.reproduce.figures import pyplot, save
-from vsr_latent.reproduce.runs import ensure_run
+from vsr_latent.paper.figures import pyplot, save
+from vsr_latent.paper.runs import ensure_run
 
 FIGURE7_CONFIG = "table3_vlatn10_7"
 FIGURE8_CONFIG = "table3_vsatn10_7"
@@ -62,7 +62,7 @@ def _clip(ctx, seq_len, degradation):
 
 def _run_degradation(run):
     """The degradation ``run``'s model was trained on (its config.json, else its config)."""
-    from vsr_latent.reproduce.runs import training_degradation
+    from vsr_latent.paper.runs import training_degradation
 
     return training_degradation(run.run_dir, run.config.data.degradation)
 
@@ -171,7 +171,7 @@ def figure7(ctx, out_dir, lines, csv_rows):
 
 
 def _stage2(ctx, base_config):
-    from vsr_latent.reproduce.tables import _stage2_overrides
+    from vsr_latent.paper.tables import _stage2_overrides
 
     return _stage2_overrides(ctx, ensure_run(ctx, base_config))
 
@@ -248,7 +248,7 @@ def figure7_8(ctx):
     import traceback
 
     out = ctx.out_dir
-    from vsr_latent.reproduce.results import headline_lines
+    from vsr_latent.paper.results import headline_lines
 
     lines = ["# Figures 7 and 8 — attention visualised", ""]
     lines += headline_lines(ctx.scale.name, ctx.modified)
@@ -262,7 +262,7 @@ def figure7_8(ctx):
         except Exception as e:  # noqa: BLE001 - reported in the results file
             if not ctx.quiet:
                 traceback.print_exc()
-            from vsr_latent.reproduce.tables import error_summary
+            from vsr_latent.paper.tables import error_summary
 
             msg = f"{label}: not made: {error_summary(e)}"
             ctx.log(msg)

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import contextlib
 
-from vsr_latent.benchmarking.flops import _wrapped
-from vsr_latent.benchmarking.timing import time_call
+from vsr_latent.perf.flops import _wrapped
+from vsr_latent.perf.timing import time_call
 
 
 def capture_layer_inputs(model, x, selectors):

@@ -74,9 +74,9 @@ def _model(ctx):
     as "ours"."""
     from vsr_latent.configs.base import VID4_DEGRADATION
     from vsr_latent.inference import load_predictor
-    from vsr_latent.reproduce import measure
-    from vsr_latent.reproduce.runs import ensure_run, training_degradation
-    from vsr_latent.reproduce.tables import OURS_CONFIG
+    from vsr_latent.paper import measure
+    from vsr_latent.paper.runs import ensure_run, training_degradation
+    from vsr_latent.paper.tables import OURS_CONFIG
 
     if ctx.model:
         # A bare model (registry name, .keras) carries no training config: Vid4's own BI.
@@ -141,8 +141,8 @@ def _save_png(image, path):
 
 
 def _markdown(ctx, rows, model_text, degradation, how, data_line, runs):
-    from vsr_latent.reproduce.attention_figures import _Meta
-    from vsr_latent.reproduce.results import headline_lines
+    from vsr_latent.paper.attention_figures import _Meta
+    from vsr_latent.paper.results import headline_lines
 
     lines = ["# Figure 9 — qualitative comparison on Vid4", ""]
     lines += headline_lines(ctx.scale.name, ctx.modified)
@@ -178,7 +178,7 @@ def _csv(rows):
 def _not_made(ctx, reason, *, failed):
     """Writes a figure9.md that says why there is no figure (a failure is also reported in
     ``ctx.failures``, so the command exits non-zero, as a failed table row does)."""
-    from vsr_latent.reproduce.results import headline_lines
+    from vsr_latent.paper.results import headline_lines
 
     ctx.log(f"figure9: not made: {reason}")
     if failed:
@@ -196,7 +196,7 @@ def figure9(ctx):
     when the model cannot be made, only figure9.md, saying why (the other drivers go on)."""
     import traceback
 
-    from vsr_latent.reproduce.tables import error_summary
+    from vsr_latent.paper.tables import error_summary
 
     if ctx.vid4_root is None:
         return _not_made(ctx, "Vid4 not found: pass --vid4_root DIR (a folder with "
@@ -210,7 +210,7 @@ def figure9(ctx):
 
 
 def _figure9(ctx):
-    from vsr_latent.reproduce import measure
+    from vsr_latent.paper import measure
 
     predictor, model_text, (degradation, how), runs = _model(ctx)
     data = measure.vid4_data(ctx, degradation)

@@ -14,7 +14,7 @@ import importlib
 BACKENDS = {}
 
 # Modules imported (if present) before backends are listed, each registering its backends.
-BACKEND_MODULES = ("vsr_latent.benchmarking.backends", "vsr_latent.onnx_benchmark")
+BACKEND_MODULES = ("vsr_latent.perf.backends", "vsr_latent.onnx_benchmark")
 
 
 class Backend:

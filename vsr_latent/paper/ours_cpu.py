@@ -173,7 +173,7 @@ def _table(rows, protocol):
 
 def model_card(info):
     """The model card's Markdown from the measured ``info`` (see :func:`main`)."""
-    from vsr_latent.reproduce.hardware import summary
+    from vsr_latent.paper.hardware import summary
 
     cfg = info["config"]
     t = info["training"]
@@ -308,8 +308,8 @@ def main(argv=None):
     from vsr_latent.atomic import atomic_path
     from vsr_latent.evaluation import dataset_sequences
     from vsr_latent.inference import load_predictor
-    from vsr_latent.reproduce.context import git_commit
-    from vsr_latent.reproduce.hardware import describe
+    from vsr_latent.paper.context import git_commit
+    from vsr_latent.paper.hardware import describe
     from vsr_latent.training import run_folder
 
     config = get_config("ours", scale="cpu", overrides=[f"data.source={args.data_root}"])

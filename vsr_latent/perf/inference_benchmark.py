@@ -12,11 +12,11 @@ import dataclasses
 import os
 import time
 
-from vsr_latent.benchmarking.backends import load_backends
-from vsr_latent.benchmarking.components import capture_layer_inputs, time_layers
-from vsr_latent.benchmarking.flops import bicubic_flops, count_flops
-from vsr_latent.benchmarking.memory import peak_memory_meter
-from vsr_latent.benchmarking.timing import PEAK_MATMUL_SIZE, matmul_peak, time_call
+from vsr_latent.perf.backends import load_backends
+from vsr_latent.perf.components import capture_layer_inputs, time_layers
+from vsr_latent.perf.flops import bicubic_flops, count_flops
+from vsr_latent.perf.memory import peak_memory_meter
+from vsr_latent.perf.timing import PEAK_MATMUL_SIZE, matmul_peak, time_call
 
 BENCH_MODELS = ("ours", "res16", "satn10", "latn10", "bicubic")
 
@@ -80,8 +80,8 @@ def _on_gpu():
 
 
 def machine_info():
-    """CPU/GPU names and versions (``vsr_latent.reproduce.hardware``) plus the load average."""
-    from vsr_latent.reproduce.hardware import describe
+    """CPU/GPU names and versions (``vsr_latent.paper.hardware``) plus the load average."""
+    from vsr_latent.paper.hardware import describe
 
     info = describe()
     info["load_average_1min"] = os.getloadavg()[0]

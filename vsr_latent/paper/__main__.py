@@ -1,0 +1,5 @@
+import sys
+
+from vsr_latent.paper.runner import main
+
+sys.exit(main())

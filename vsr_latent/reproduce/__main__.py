@@ -1,5 +1,0 @@
-import sys
-
-from vsr_latent.reproduce.cli import main
-
-sys.exit(main())
