@@ -10,14 +10,16 @@ itself reproduces the MATLAB code the Vid4 tables were made with:
 - ``y_channel=True`` scores the luma of ITU-R BT.601 in studio range ([16, 235]), as MATLAB
   ``rgb2ycbcr`` / BasicSR ``bgr2ycbcr(y_only=True)``. Like BasicSR (and unlike MATLAB on uint8
   input) the luma is kept in floating point, not rounded to integers;
-- SSIM is Wang et al. (2004): Gaussian window 11x11, sigma 1.5, K1 0.01, K2 0.03, data range 255,
-  statistics without the sample-covariance correction, averaged over the "valid" part of the
-  frame (5 pixels from each border are windows' centres only). On RGB it is the mean of the three
-  channels' SSIM.
+- SSIM is Wang et al. (2004), computed by scikit-image's ``structural_similarity``: Gaussian
+  window 11x11, sigma 1.5, K1 0.01, K2 0.03, data range 255, statistics without the
+  sample-covariance correction, averaged over the "valid" part of the frame (5 pixels from each
+  border are windows' centres only). On RGB it is the mean of the three channels' SSIM.
+
+:func:`frame_scores` gives the four numbers every evaluation reports (:data:`METRICS`).
 """
 
 import numpy as np
-from scipy import ndimage
+from skimage.metrics import structural_similarity
 
 from vsr_latent.errors import InputError
 
@@ -26,19 +28,13 @@ DATA_RANGE = 255.0
 Y_WEIGHTS = np.array([65.481, 128.553, 24.966], dtype=np.float64) / 255.0
 Y_OFFSET = 16.0
 
-SSIM_WINDOW = 11
+SSIM_WINDOW = 11  # 2 * int(3.5 sigma + 0.5) + 1: scikit-image truncates the Gaussian at 3.5 sigma
 SSIM_SIGMA = 1.5
 SSIM_K1 = 0.01
 SSIM_K2 = 0.03
 
-
-def _gaussian_window(size=SSIM_WINDOW, sigma=SSIM_SIGMA):
-    x = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
-    w = np.exp(-(x**2) / (2.0 * sigma**2))
-    return w / w.sum()
-
-
-_WINDOW_1D = _gaussian_window()
+#: The four scores of a frame (:func:`frame_scores`): PSNR and SSIM, on RGB and on Y.
+METRICS = ("psnr_rgb", "psnr_y", "ssim_rgb", "ssim_y")
 
 
 def rgb_to_y(x):
@@ -87,27 +83,6 @@ def psnr(sr, hr, *, crop_border=0, y_channel=False):
     return float(10.0 * np.log10(DATA_RANGE**2 / mse))
 
 
-def _filter_valid(x):
-    # Separable Gaussian, keeping only positions where the whole window lies inside the frame
-    # (BasicSR's cv2.filter2D(...)[5:-5, 5:-5], scikit-image's pad crop).
-    out = ndimage.correlate1d(x, _WINDOW_1D, axis=0, mode="constant")
-    out = ndimage.correlate1d(out, _WINDOW_1D, axis=1, mode="constant")
-    r = SSIM_WINDOW // 2
-    return out[r:-r, r:-r]
-
-
-def _ssim_channel(a, b):
-    c1 = (SSIM_K1 * DATA_RANGE) ** 2
-    c2 = (SSIM_K2 * DATA_RANGE) ** 2
-    mu_a, mu_b = _filter_valid(a), _filter_valid(b)
-    var_a = _filter_valid(a * a) - mu_a**2
-    var_b = _filter_valid(b * b) - mu_b**2
-    cov = _filter_valid(a * b) - mu_a * mu_b
-    num = (2 * mu_a * mu_b + c1) * (2 * cov + c2)
-    den = (mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)
-    return float(np.mean(num / den))
-
-
 def ssim(sr, hr, *, crop_border=0, y_channel=False):
     """Structural similarity (Wang et al. 2004) of one frame against its ground truth.
 
@@ -118,4 +93,17 @@ def ssim(sr, hr, *, crop_border=0, y_channel=False):
     if min(sr.shape[0], sr.shape[1]) < SSIM_WINDOW:
         raise InputError(None, f"SSIM needs frames of at least {SSIM_WINDOW}x{SSIM_WINDOW} "
                          f"after cropping, got {sr.shape[:2]}")
-    return float(np.mean([_ssim_channel(sr[..., c], hr[..., c]) for c in range(sr.shape[-1])]))
+    return float(structural_similarity(
+        sr, hr, win_size=SSIM_WINDOW, gaussian_weights=True, sigma=SSIM_SIGMA,
+        use_sample_covariance=False, K1=SSIM_K1, K2=SSIM_K2, data_range=DATA_RANGE,
+        channel_axis=-1))
+
+
+def frame_scores(sr, hr, *, crop_border=0):
+    """The four :data:`METRICS` of one frame against its ground truth."""
+    return {
+        "psnr_rgb": psnr(sr, hr, crop_border=crop_border),
+        "psnr_y": psnr(sr, hr, crop_border=crop_border, y_channel=True),
+        "ssim_rgb": ssim(sr, hr, crop_border=crop_border),
+        "ssim_y": ssim(sr, hr, crop_border=crop_border, y_channel=True),
+    }
