@@ -1,7 +1,9 @@
 """Video reading/writing: real H.264 decoding, raw YUV with BT.709 numbers, frame folders, errors."""
 
+import struct
 import subprocess
 import types
+import zlib
 
 import imageio.v3 as iio
 import imageio_ffmpeg
@@ -9,7 +11,14 @@ import numpy as np
 import pytest
 
 from vsr_latent.data import yuv as yuv_mod
-from vsr_latent.data.video_io import FrameWriter, natural_key, open_frames, read_frames
+from vsr_latent.data.video_io import (
+    FrameWriter,
+    list_frame_files,
+    natural_key,
+    open_frames,
+    read_frames,
+    to_uint8,
+)
 from vsr_latent.errors import InputError
 
 
@@ -67,19 +76,17 @@ def test_png_writer_exact_and_atomic(tmp_path):
 @pytest.mark.parametrize("name", ["bad.mp4", "bad_frames"])
 def test_writer_leaves_nothing_on_error(tmp_path, name):
     frames = np.zeros((2, 16, 16, 3), np.uint8)
-    with pytest.raises(RuntimeError):
-        with FrameWriter(tmp_path / name) as w:
-            w.write(frames[0])
-            w.write(frames[1])
-            raise RuntimeError("interrupted")
+    with pytest.raises(RuntimeError), FrameWriter(tmp_path / name) as w:
+        w.write(frames[0])
+        w.write(frames[1])
+        raise RuntimeError("interrupted")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_writer_rejects_size_change(tmp_path):
-    with pytest.raises(InputError, match="size"):
-        with FrameWriter(tmp_path / "x.mp4") as w:
-            w.write(np.zeros((16, 16, 3), np.uint8))
-            w.write(np.zeros((16, 18, 3), np.uint8))
+    with pytest.raises(InputError, match="size"), FrameWriter(tmp_path / "x.mp4") as w:
+        w.write(np.zeros((16, 16, 3), np.uint8))
+        w.write(np.zeros((16, 18, 3), np.uint8))
     assert list(tmp_path.iterdir()) == []
 
 
@@ -159,10 +166,79 @@ def test_folder_natural_order_and_conversions(tmp_path):
     iio.imwrite(d / "Frame 1.png", rgba)  # RGBA: alpha dropped
     iio.imwrite(d / "Frame 3.png", np.full((6, 8), 3 * 257, np.uint16))  # 16-bit gray
     (d / ".Frame 4.png.part").write_bytes(b"partial")  # hidden: ignored
+    (d / "Frame 5.tmp.png").write_bytes(b"partial")  # another program's partial write: ignored
     assert sorted(["Frame 10", "Frame 2"], key=natural_key) == ["Frame 2", "Frame 10"]
     frames = read_frames(d)
     assert frames.shape == (4, 6, 8, 3) and frames.dtype == np.uint8
     np.testing.assert_array_equal(frames[:, 0, 0, :], [[1] * 3, [2] * 3, [3] * 3, [10] * 3])
+    with open_frames(d) as src:  # any frame alone, in any order
+        np.testing.assert_array_equal(src[3], frames[3])
+        np.testing.assert_array_equal(src[0], frames[0])
+
+
+def _png16(path, a):
+    """A 16-bit PNG of uint16 (H, W, C) samples (C: 1 grey, 2 grey + alpha, 3 RGB, 4 RGBA),
+    encoded here: Pillow reads 16-bit colour PNGs (keeping only the high byte) but cannot write
+    them."""
+    h, w, c = a.shape
+    rows = b"".join(b"\x00" + row.astype(">u2").tobytes() for row in a)  # filter "none"
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", w, h, 16, {1: 0, 2: 4, 3: 2, 4: 6}[c], 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                     + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+def test_16_bit_frames_are_scaled_to_8_bits(tmp_path, channels):
+    rng = np.random.default_rng(channels)
+    a = rng.integers(0, 65536, (5, 7, channels), dtype=np.uint16)
+    # round(x / 257): 128 -> 0, 129 -> 1, 33024 -> 128, 65535 -> 255 (the high byte, x >> 8,
+    # would give 0, 0, 129, 255).
+    a[0, :4, 0] = [128, 129, 33024, 65535]
+    d = tmp_path / "frames"
+    d.mkdir()
+    _png16(d / "0.png", a)
+    if channels == 3:
+        iio.imwrite(d / "1.tif", a)  # 16-bit RGB TIFF (read by tifffile)
+    frames = read_frames(d)
+    colour = a[..., :3] if channels >= 3 else np.repeat(a[..., :1], 3, axis=-1)  # alpha dropped
+    want = np.rint(colour / 257.0)
+    for frame in frames:
+        np.testing.assert_array_equal(frame, want)
+    np.testing.assert_array_equal(frames[0, 0, :4, 0], [0, 1, 128, 255])
+
+
+def test_unreadable_frames_name_the_file(tmp_path):
+    cases = {
+        "float": (np.full((6, 8), 0.5, np.float32), "unsupported pixel type float32"),
+        "wide": (np.full((6, 8), 70000, np.int32), "beyond 16 bits"),
+    }
+    for name, (pixels, problem) in cases.items():
+        (tmp_path / name).mkdir()
+        iio.imwrite(tmp_path / name / "0.tif", pixels)
+        with pytest.raises(InputError, match=problem) as e:
+            read_frames(tmp_path / name)
+        assert str(tmp_path / name / "0.tif") in str(e.value)
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    data = _png16(tmp_path / "whole.png", np.ones((40, 50, 3), np.uint16)).read_bytes()
+    (cut / "0%d.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match="truncated 16-bit PNG") as e:
+        read_frames(cut)
+    assert str(cut / "0%d.png") in str(e.value)
+    with pytest.raises(InputError, match="no such folder"):
+        list_frame_files(tmp_path / "nope")
+
+
+def test_to_uint8_rounds_half_to_even_and_clips():
+    np.testing.assert_array_equal(to_uint8(np.array([-3.2, 10.5, 11.5, 254.6, 300.0])),
+                                  [0, 10, 12, 255, 255])
+    frame = np.arange(12, dtype=np.uint8).reshape(2, 2, 3)
+    assert to_uint8(frame) is frame  # already 8-bit: untouched, not copied
 
 
 def test_folder_errors(tmp_path):
@@ -204,9 +280,8 @@ def test_corrupt_and_truncated_video(carphone, tmp_path):
     cut = tmp_path / "cut.mp4"
     data = full.read_bytes()
     cut.write_bytes(data[: len(data) * 2 // 3])
-    with pytest.raises(InputError, match="truncated"):
-        with open_frames(cut) as src:
-            list(src)
+    with pytest.raises(InputError, match="truncated"), open_frames(cut) as src:
+        list(src)
 
 
 def test_missing_path(tmp_path):

@@ -10,12 +10,13 @@ Sources (:func:`open_frames`):
   little-endian, converted with BT.709 limited-range coefficients (:mod:`vsr_latent.data.yuv`).
   The file size must be a whole number of frames.
 - Folders of frames (``.png .jpg .jpeg .bmp .tif .tiff``) in natural order (``Frame 2`` before
-  ``Frame 10``); hidden files (a leading dot, e.g. partial writes) are ignored. All frames must have
-  the same size (checked from the headers when the folder is opened). Grayscale frames are repeated
-  to three channels, the alpha channel of RGBA / gray+alpha frames is dropped (not composited),
-  16-bit frames are scaled to 8 bits (``round(x / 257)``), boolean frames map to 0 / 255.
+  ``Frame 10``, :func:`list_frame_files`); hidden files (a leading dot, as this package's partial
+  writes have) and other tools' partial files (``frame.tmp.png``, ``frame.part.png``) are ignored.
+  All frames must have the same size (checked from the headers when the folder is opened); any one
+  frame can be read alone (``source[i]``). Each image goes through :func:`read_image`.
 
-Every source yields uint8 (H, W, 3) RGB arrays.
+Every source yields uint8 (H, W, 3) RGB arrays. :func:`to_uint8` is the package's one rounding of
+[0, 255] float frames to uint8.
 
 Writing (:class:`FrameWriter`): H.264 video (``.mp4 .mkv .mov .avi``; CRF 18, yuv420p, or yuv444p
 when a side is odd) or a folder of ``%08d.png`` frames; written aside and renamed on a successful
@@ -23,7 +24,6 @@ close (:mod:`vsr_latent.atomic`), so an error or a kill never leaves a complete-
 """
 
 import contextlib
-import os
 import re
 import warnings
 from pathlib import Path
@@ -48,25 +48,54 @@ def natural_key(name):
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", str(name))]
 
 
+#: Middle suffixes of files another program is still writing (``frame.tmp.png``).
+PARTIAL_MARKERS = (".tmp", ".part")
+
+
+def is_partial_file(path):
+    """A file being written: hidden (this package writes aside under a leading dot, see
+    :mod:`vsr_latent.atomic`) or marked ``.tmp`` / ``.part`` before its suffix."""
+    path = Path(path)
+    return path.name.startswith(".") or any(
+        s.lower() in PARTIAL_MARKERS for s in path.suffixes[:-1])
+
+
 def list_frame_files(folder):
+    """The image files of a folder in natural order, partial writes left out."""
     folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(folder, "no such folder")
     files = [
         p
         for p in folder.iterdir()
-        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS
+        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not is_partial_file(p)
     ]
     return sorted(files, key=lambda p: natural_key(p.name))
 
 
+# Older Pillow versions hand 16-bit greyscale over as int32 ("I" mode), 16 bits in a wider type.
+_WIDE_INTEGERS = (np.int32, np.uint32)
+
+
 def to_rgb8(img, path=None):
-    """Any decoded image -> uint8 (H, W, 3) (gray repeated, alpha dropped, 16-bit scaled)."""
+    """Any decoded image -> uint8 (H, W, 3): grey repeated, alpha dropped (not composited),
+    16-bit samples scaled as ``round(x / 257)`` (65535 -> 255), booleans to 0 / 255.
+
+    Other pixel types (floats, 32-bit integers beyond 16-bit values, ...) are refused with an
+    InputError naming ``path``.
+    """
     a = np.asarray(img)
     if a.dtype == bool:
         a = a.astype(np.uint8) * 255
-    elif a.dtype == np.uint16 or a.dtype == np.int32 or a.dtype == np.uint32:
-        a = np.clip(np.round(a.astype(np.float64) / 257.0), 0, 255).astype(np.uint8)
+    elif a.dtype == np.uint16 or a.dtype.type in _WIDE_INTEGERS:
+        if a.dtype != np.uint16 and a.size and (a.min() < 0 or a.max() > 65535):
+            raise InputError(path, f"{a.dtype} pixels beyond 16 bits (from {a.min()} to "
+                             f"{a.max()}): only 8- and 16-bit images are read")
+        # x / 257 never ends in .5 for an integer x, so rounding needs no tie rule.
+        a = np.rint(a / 257.0).astype(np.uint8)
     elif a.dtype != np.uint8:
-        raise InputError(path, f"unsupported pixel type {a.dtype}")
+        raise InputError(path, f"unsupported pixel type {a.dtype}: only 8- and 16-bit images "
+                         f"are read")
     if a.ndim == 2:
         a = a[..., None]
     if a.ndim != 3:
@@ -230,6 +259,56 @@ class YuvSource(FrameSource):
                 yield yuv_mod.yuv420_to_rgb(buf, self.size, self.bit_depth)
 
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _is_deep_colour_png(path):
+    # IHDR is the first chunk: bit depth at byte 24, colour type at 25 (2 RGB, 4 grey + alpha,
+    # 6 RGBA). Pillow keeps only the high byte of such samples (x >> 8), so they are decoded
+    # elsewhere to be scaled like 16-bit greyscale.
+    try:
+        with open(path, "rb") as f:
+            head = f.read(26)
+    except OSError as e:
+        raise InputError(path, f"cannot read image ({e.strerror or e})") from None
+    return (len(head) == 26 and head[:8] == _PNG_SIGNATURE and head[12:16] == b"IHDR"
+            and head[24] == 16 and head[25] in (2, 4, 6))
+
+
+def _read_deep_colour_png(path):
+    """A 16-bit colour PNG as uint16 (H, W, 3), alpha dropped, decoded by FFmpeg."""
+    import imageio_ffmpeg
+
+    # png_pipe, not the image2 demuxer, so a "%" in the name is not read as a pattern.
+    gen = imageio_ffmpeg.read_frames(str(Path(path).resolve()), pix_fmt="rgb48le", bpp=6,
+                                     input_params=["-f", "png_pipe"])
+    problem = "cannot decode image (a corrupt or truncated 16-bit PNG)"
+    try:
+        w, h = next(gen)["size"]
+        buf = next(gen, b"")
+    except (OSError, RuntimeError, StopIteration):
+        raise InputError(path, problem) from None
+    finally:
+        gen.close()
+    if len(buf) != h * w * 6:
+        raise InputError(path, problem)
+    return np.frombuffer(buf, dtype="<u2").reshape(h, w, 3)
+
+
+def read_image(path):
+    """One image file -> uint8 (H, W, 3) RGB (see :func:`to_rgb8`); InputError naming the file
+    when it cannot be read."""
+    import imageio.v3 as iio
+
+    if _is_deep_colour_png(path):
+        return to_rgb8(_read_deep_colour_png(path), path)
+    try:
+        img = iio.imread(path)
+    except Exception as e:  # noqa: BLE001 - imageio's plugins raise many unrelated types
+        raise InputError(path, f"cannot decode image ({type(e).__name__}: {e})") from None
+    return to_rgb8(img, path)
+
+
 def _header_size(p):
     from PIL import Image
 
@@ -237,7 +316,7 @@ def _header_size(p):
         with Image.open(p) as im:
             w, h = im.size
         return h, w
-    except Exception as e:  # PIL raises many kinds for bad files
+    except Exception as e:  # noqa: BLE001 - PIL raises many kinds for bad files
         raise InputError(p, f"cannot read image ({type(e).__name__}: {e})") from None
 
 
@@ -259,18 +338,19 @@ class FolderSource(FrameSource):
         self.files = files
         super().__init__(path, fps, len(files), size)
 
-    def __iter__(self):
-        import imageio.v3 as iio
+    def _read(self, p):
+        img = read_image(p)
+        if img.shape[:2] != self.size:
+            raise InputError(p, f"frame size {img.shape[1]}x{img.shape[0]} differs from the folder's")
+        return img
 
+    def __iter__(self):
         for p in self.files:
-            try:
-                img = iio.imread(p)
-            except Exception as e:
-                raise InputError(p, f"cannot decode image ({type(e).__name__}: {e})") from None
-            img = to_rgb8(img, p)
-            if img.shape[:2] != self.size:
-                raise InputError(p, f"frame size {img.shape[1]}x{img.shape[0]} differs from the folder's")
-            yield img
+            yield self._read(p)
+
+    def __getitem__(self, i):
+        """Frame ``i`` alone: unlike a video, a folder reads in any order."""
+        return self._read(self.files[i])
 
 
 def open_frames(path, *, yuv_size=None, yuv_bit_depth=8):
@@ -298,9 +378,11 @@ def read_frames(path, **kw):
 
 
 def to_uint8(frame):
+    """Frame(s) on [0, 255] -> uint8: rounded half to even (``rint``, as 8-bit saving does) in
+    float32, then clipped; uint8 input is returned as it is."""
     a = np.asarray(frame)
     if a.dtype != np.uint8:
-        a = np.clip(np.round(a.astype(np.float32)), 0, 255).astype(np.uint8)
+        a = np.clip(np.rint(a.astype(np.float32)), 0, 255).astype(np.uint8)
     return a
 
 
