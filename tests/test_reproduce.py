@@ -387,7 +387,7 @@ def test_figures_7_8_feed_the_models_own_training_degradation(tmp_path):
     import numpy as np
 
     from vsr_latent.data.degrade import degrade
-    from vsr_latent.evaluation import to_uint8
+    from vsr_latent.data.video_io import to_uint8
     from vsr_latent.paper.attention_figures import _clip
     from vsr_latent.paper.runs import training_degradation
 
@@ -415,7 +415,7 @@ def test_figure9_png_layout_and_bicubic_psnr_is_the_package_metric(tmp_path):
     from vsr_latent.data.builtin import builtin_clips
     from vsr_latent.data.degrade import degrade
     from vsr_latent.data.vid4 import VID4_SEQUENCES
-    from vsr_latent.evaluation import to_uint8
+    from vsr_latent.data.video_io import to_uint8
     from vsr_latent.inference import load_predictor
     from vsr_latent.models import build_model
     from vsr_latent.paper import figure9

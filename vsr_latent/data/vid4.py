@@ -12,6 +12,9 @@ import numpy as np
 from vsr_latent.data.video_io import FolderSource
 
 VID4_SEQUENCES = ("calendar", "city", "foliage", "walk")
+GT_FOLDER = "GT"
+#: The x4 low-resolution inputs' folder by degradation (the Vid4 distributions' names).
+LR_FOLDERS = {"bi": "BIx4", "bd": "BDx4"}
 
 
 def read_frame_folder(path):

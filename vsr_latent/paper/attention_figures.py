@@ -36,7 +36,7 @@ def _clip(ctx, seq_len, degradation):
     """(name, lr uint8 (L, h, w, 3), gt uint8 (L, 4h, 4w, 3)); LR by ``degradation`` (the
     model's own training degradation, :func:`_run_degradation`)."""
     from vsr_latent.data.degrade import degrade
-    from vsr_latent.evaluation import to_uint8
+    from vsr_latent.data.video_io import to_uint8
 
     if ctx.vid4_root is not None:
         from vsr_latent.data.vid4 import load_sequence

@@ -55,7 +55,8 @@ def psnr_label(name, value):
 def frame_psnr_y(sr, gt):
     """PSNR (Y) of one frame as the figure prints it: SR rounded to 8 bits, the paper
     protocol's border crop, the package's metric."""
-    from vsr_latent.evaluation import PROTOCOLS, to_uint8
+    from vsr_latent.data.video_io import to_uint8
+    from vsr_latent.evaluation import PROTOCOLS
 
     return PROTOCOLS["paper"].score(to_uint8(sr), gt)["psnr_y"]
 
@@ -95,7 +96,7 @@ def _model(ctx):
 
 def sequence_rows(predictor, data):
     """For each ``(name, lr, gt)``: ``(name, t, box, {column: (crop, psnr or None)})``."""
-    from vsr_latent.evaluation import to_uint8
+    from vsr_latent.data.video_io import to_uint8
     from vsr_latent.inference import load_predictor, upscale_sequence
 
     bicubic = load_predictor("bicubic", seq_len=predictor.seq_len)

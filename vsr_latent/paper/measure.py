@@ -80,7 +80,8 @@ def remote_psnr(ctx, run):
     """PSNR of a finished run on the Remote validation clips, each L-frame chunk upscaled with
     its clip's external key frames (models are not retrained, §6.2)."""
     from vsr_latent.data.pipelines import real_frames, remote_dataset
-    from vsr_latent.evaluation import evaluate_sequences, to_uint8
+    from vsr_latent.data.video_io import to_uint8
+    from vsr_latent.evaluation import evaluate_sequences
 
     cfg = run.config
     predictor = run_predictor(run)

@@ -135,7 +135,8 @@ def training_curve_figure(scalars, path, *, stage1_steps=None, bicubic=None,
 def score_vid4(predictor, data, protocols=PROTOCOLS, log=print):
     """({protocol: EvaluationResult}, seconds per frame): each sequence upscaled once and scored
     under every protocol."""
-    from vsr_latent.evaluation import evaluate_sequences, to_uint8
+    from vsr_latent.data.video_io import to_uint8
+    from vsr_latent.evaluation import evaluate_sequences
     from vsr_latent.inference import upscale_sequence
 
     results = {p: None for p in protocols}
