@@ -150,7 +150,7 @@ def test_short_mask_is_drawn_on_the_frame_on_the_fixed_scale_0_to_1():
     assert tile_a.shape == (ZOOM * h, ZOOM * w, 3) and ZOOM == 4
     colour = tile_a[0, 0]
     assert (tile_a == colour).all()
-    expected = S.to_uint8(S.OVERLAY_ALPHA * S.mask_colors(np.array(0.5))
+    expected = S.picture_to_uint8(S.OVERLAY_ALPHA * S.mask_colors(np.array(0.5))
                           + (1 - S.OVERLAY_ALPHA) * S.grey(lr[1])[0, 0])
     np.testing.assert_array_equal(colour, expected)
     # The same 0.5 renders the same colour whatever the mask's own min/max.
@@ -187,7 +187,7 @@ def test_variance_is_drawn_on_the_fixed_log_scale_at_its_latent_cells():
     assert tile.shape == (ZOOM * h, ZOOM * w, 3)
 
     def shown(value):
-        return S.to_uint8(S.OVERLAY_ALPHA * S.variance_colors(np.array(value))
+        return S.picture_to_uint8(S.OVERLAY_ALPHA * S.variance_colors(np.array(value))
                           + (1 - S.OVERLAY_ALPHA) * S.grey(lr[1])[0, 0])
 
     # Latent cell (3, 4) covers LR pixel (6, 8) only: the bottom-right 4x4 of the tile.
@@ -264,7 +264,7 @@ def test_long_attention_marks_the_query_and_three_keys_other_than_it():
     # The similarity is on the fixed -1..1 scale: the query's own cell is +1.
     q_tile = tile_of(pic, ("frame", 1))
     y, x = (ZOOM * v for v in pic.info["cells"][query][:2])
-    expected_q = S.to_uint8(S.OVERLAY_ALPHA * S.similarity_colors(np.array(1.0))
+    expected_q = S.picture_to_uint8(S.OVERLAY_ALPHA * S.similarity_colors(np.array(1.0))
                             + (1 - S.OVERLAY_ALPHA) * S.grey(lr[1])[0, 0])
     np.testing.assert_array_equal(q_tile[y + 2, x + 2], expected_q)
     bar = tile_of(pic, "colour_bar")
@@ -371,7 +371,7 @@ def written(tmp_path_factory):
     sr, info = model.call_with_attention(lr[:1], training=False)
     sr = sr.numpy()
     hr = rng.uniform(0, 255, (2, 3, 32, 32, 3)).astype(np.float32)
-    hr[0, 0] = S.to_uint8(sr[0, 0])  # frame 0: SR == HR, so its error tile is all "0"
+    hr[0, 0] = S.picture_to_uint8(sr[0, 0])  # frame 0: SR == HR, so its error tile is all "0"
     logdir = tmp_path_factory.mktemp("summaries")
     summaries = S.TrainingSummaries(logdir)
     stage_written = []
@@ -438,8 +438,8 @@ def test_panel_from_the_event_file(written):
         lr_tile = tile_of(layout, ("lr", t), img).astype(int)
         blocks = lr_tile.reshape(8, 4, 8, 4, 3)
         assert (blocks == blocks[:, :1, :, :1]).all()
-        np.testing.assert_array_equal(tile_of(layout, ("sr", t), img), S.to_uint8(sr[t]))
-        np.testing.assert_array_equal(tile_of(layout, ("hr", t), img), S.to_uint8(hr[t]))
+        np.testing.assert_array_equal(tile_of(layout, ("sr", t), img), S.picture_to_uint8(sr[t]))
+        np.testing.assert_array_equal(tile_of(layout, ("hr", t), img), S.picture_to_uint8(hr[t]))
     first_top = min(top for top, _, _, _ in layout.boxes.values())
     assert (img[:first_top] != BG).any(axis=-1).sum() > 100
     assert (tile_of(layout, ("error", 0), img) == S.error_colors(np.array(0.0))).all()

@@ -237,8 +237,8 @@ def _bar(width, colours_of, lo, hi, height=BAR_HEIGHT):
 # ---- pixels ----------------------------------------------------------------------------------------
 
 
-def to_uint8(x):
-    """Rounded and clipped to [0, 255]."""
+def picture_to_uint8(x):
+    """A summary picture's pixels: rounded (in float64) and clipped to [0, 255]."""
     return np.clip(np.rint(np.asarray(x, dtype=np.float64)), 0, 255).astype(np.uint8)
 
 
@@ -278,7 +278,7 @@ def grey(frame):
 def overlay(frame, colours, zoom=ATTENTION_ZOOM, alpha=OVERLAY_ALPHA):
     """Colour map (H, W, 3) blended over the grey LR frame (H, W, 3), enlarged x ``zoom``."""
     mixed = alpha * np.asarray(colours, dtype=np.float64) + (1.0 - alpha) * grey(frame)
-    return zoom_nearest(to_uint8(mixed), zoom)
+    return zoom_nearest(picture_to_uint8(mixed), zoom)
 
 
 def outline(image, box, colour, zoom=ATTENTION_ZOOM):
@@ -427,7 +427,7 @@ def lr_sr_hr_panel(lr, sr, hr, scale, frames=None):
     arrays rounded and clipped to [0, 255]; the error tile is ``error_colors`` of the mean over
     RGB of |SR - HR| (of those 8-bit values).
     """
-    lr8, sr8, hr8 = to_uint8(lr), to_uint8(sr), to_uint8(hr)
+    lr8, sr8, hr8 = picture_to_uint8(lr), picture_to_uint8(sr), picture_to_uint8(hr)
     frames = panel_frames(sr8.shape[0]) if frames is None else list(frames)
     error = np.abs(sr8.astype(np.int16) - hr8.astype(np.int16)).mean(axis=-1)
     rows = [
