@@ -11,7 +11,6 @@ import contextlib
 import json
 import signal
 import string
-from pathlib import Path
 
 import numpy as np
 import pytest
