@@ -69,8 +69,8 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     import tensorflow as tf
-
     from input_pipeline import time_pipeline
+
     from vsr_latent.configs import get_config
     from vsr_latent.data.pipelines import train_dataset
     from vsr_latent.paper.hardware import describe
@@ -81,11 +81,12 @@ def main(argv=None):
         overrides.append(f"data.lr_patch={args.lr_patch}")
     config = get_config(args.config, overrides=overrides)
     data = config.data
-    ds = train_dataset(data.source, seq_len=config.seq_len, lr_size=(data.lr_patch, data.lr_patch),
+    ds = train_dataset(data.source, seq_len=config.model.seq_len,
+                       lr_size=(data.lr_patch, data.lr_patch),
                        scale=4, degradation=data.degradation, batch_size=data.batch_size,
                        seed=data.seed, repeat=True)
     pipeline_rate, batch = time_pipeline(ds.prefetch(tf.data.AUTOTUNE), args.batches)
-    result = {"config": config.name, "model": config.model, "seq_len": config.seq_len,
+    result = {"config": config.name, "model": config.model.name, "seq_len": config.model.seq_len,
               "batch": data.batch_size, "lr_patch": data.lr_patch, "stage": args.stage,
               "machine": describe(), "load_average_1min": os.getloadavg()[0],
               "pipeline_samples_per_s": pipeline_rate, "steps": []}

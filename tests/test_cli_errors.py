@@ -39,10 +39,10 @@ def _tiny_run_folder(path, config_name, blocks, weights_of_blocks=None):
 
     overrides = [f"seq_len={TINY['seq_len']}", f"model_overrides.num_layers={TINY['num_layers']}",
                  f"model_overrides.blocks={json.dumps(blocks)}"]
-    config = get_config(config_name, scale="smoke", overrides=overrides)
+    config = get_config(config_name, budget="tiny", overrides=overrides)
     run_folder.write_config(path, config)
-    model = build_model(config.model, seq_len=TINY["seq_len"], num_layers=TINY["num_layers"],
-                        filters=config.model_overrides["filters"],
+    model = build_model(config.model.name, seq_len=TINY["seq_len"], num_layers=TINY["num_layers"],
+                        filters=config.model.filters,
                         blocks=weights_of_blocks or blocks)
     tf.train.CheckpointManager(tf.train.Checkpoint(model=model),
                                str(run_folder.checkpoint_dir(path)), max_to_keep=1).save()
@@ -66,7 +66,7 @@ def _cases(d):
     (d / "empty_dir").mkdir()
     mixed = _tiny_run_folder(d / "mixed_run", "table1_satn10", ["short"],
                              weights_of_blocks=["long"])
-    tiny_train = ["--scale", "smoke", "--no-progress", "--set", "seq_len=2",
+    tiny_train = ["--budget", "tiny", "--no-progress", "--set", "seq_len=2",
                   "--set", "model_overrides.num_layers=1", "--set", 'model_overrides.blocks=["long"]',
                   "--set", "stage1_steps=1"]
     return {

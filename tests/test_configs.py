@@ -1,4 +1,5 @@
-"""Experiment configs: every named config, the paper's numbers, overrides and their errors."""
+"""Experiment configs: every named config, the paper's numbers, budgets, overrides and their
+errors, the JSON form (older run folders' too)."""
 
 import json
 import re
@@ -15,9 +16,10 @@ from vsr_latent.configs import (
     config_from_dict,
     describe,
     get_config,
+    paper_psnr,
 )
 from vsr_latent.errors import ConfigError
-from vsr_latent.models import MODEL_NAMES, model_config
+from vsr_latent.models import MODEL_NAMES, model_config, registry_changes
 
 EXPECTED = {
     # name: (model, seq_len, paper PSNR on Normal / Vid4)
@@ -40,15 +42,18 @@ EXPECTED = {
 def test_every_paper_model_has_a_config():
     for name, (model, seq_len, psnr) in EXPECTED.items():
         c = get_config(name)
-        assert (c.model, c.seq_len) == (model, seq_len), name
-        assert psnr in c.paper_psnr.values(), name
-        assert c.model in MODEL_NAMES
-    assert get_config("table1_res16").paper_psnr == {"normal": 29.14, "remote": 27.81}
-    assert get_config("table1_latn10").paper_psnr["remote"] == 28.51
+        # The registry's architecture at the experiment's L, nothing else changed.
+        assert c.model == model_config(model, seq_len=seq_len), name
+        assert psnr in paper_psnr(name).values(), name
+        assert c.model.name in MODEL_NAMES
+    assert paper_psnr("table1_res16") == {"normal": 29.14, "remote": 27.81}
+    assert paper_psnr("table1_latn10")["remote"] == 28.51
+    assert paper_psnr("ours") == {"vid4": 26.44}
     for model in ("latn10", "satn10"):
         for n in range(3, 12):
             c = get_config(f"figure6_{model}_n{n}")
-            assert (c.model, c.seq_len) == (model, n)
+            assert c.model == model_config(model, seq_len=n)
+            assert paper_psnr(f"figure6_{model}_n{n}") == {}  # lost with the figure
     # 13 named models + 2 Table 3 controls + 18 of Fig. 6 + the smoke alias.
     assert len(CONFIG_NAMES) == 13 + 2 + 18 + 1
 
@@ -58,9 +63,9 @@ def test_table3_controls_have_the_v_rows_steps_on_l_re_only():
         control, variational = get_config(f"table3_{base}_control"), get_config(f"table3_{v}")
         assert control.init_from == variational.init_from == f"runs/table3_{base}"
         assert control.stage1_steps == variational.stage2_steps == DEFAULT_STAGE2_STEPS
-        assert control.stage2_steps == 0 and not model_config(control.model).variational
+        assert control.stage2_steps == 0 and not control.model.variational
         assert control.model == get_config(f"table3_{base}").model
-        assert control.paper_psnr == {}
+        assert paper_psnr(f"table3_{base}_control") == {}
         assert "not in the paper" in describe(f"table3_{base}_control")
 
 
@@ -70,7 +75,11 @@ def test_docstring_says_what_number_runtime_and_command(name):
     assert f"vsr-latent train --config {name}" in doc
     assert "Paper:" in doc and "Runtime:" in doc
     if name in EXPECTED:
-        assert f"{EXPECTED[name][2]}" in doc
+        assert f"{EXPECTED[name][2]:.2f} dB" in doc
+    assert "{" not in doc.split("Command:")[0]  # every number filled in
+    # The steps the docstring announces are the config's.
+    announced = re.search(r"Runtime: ([\d ,]+) steps", doc).group(1)
+    assert int(re.sub(r"[ ,]", "", announced)) == get_config(name).total_steps
 
 
 def test_optimiser_follows_section_7():
@@ -82,9 +91,7 @@ def test_stages_follow_algorithm_1():
     # Two stages exactly for the models with variance heads, stage 1 only for the others.
     for name in CONFIG_NAMES:
         c = get_config(name)
-        variational = model_config(c.model).variational
-        assert (c.stage2_steps > 0) == variational, name
-        assert c.total_steps == c.stage1_steps + c.stage2_steps
+        assert (c.stage2_steps > 0) == c.model.variational, name
     v = get_config("table3_vlatn10_7")
     assert (v.stage1_steps, v.stage2_steps, v.init_from) == (
         0, DEFAULT_STAGE2_STEPS, "runs/table3_latn10_7")
@@ -101,16 +108,20 @@ def test_augmentation_default_is_the_data_pipelines():
     assert set(get_config("ours").data.augmentation) <= set(AUGMENTATIONS)
 
 
-def test_smoke_scale():
-    c = get_config("table3_vlatn10_7", scale="smoke")
-    assert c.scale == "smoke" and c.data.source == "builtin"
-    assert c.init_from is None and c.stage1_steps > 0 and c.stage2_steps > 0
-    assert c.total_steps <= 10 and c.data.lr_patch == 8 and c.data.batch_size == 2
-    assert (c.model, c.seq_len) == ("vlatn10", 7)
+def test_budgets():
+    c = get_config("table3_vlatn10_7", budget="tiny")
+    assert c.budget == "tiny" and c.data.source == "builtin"
+    assert c.init_from is None and (c.stage1_steps, c.stage2_steps) == (3, 3)
+    assert c.data.lr_patch == 8 and c.data.batch_size == 2
+    # The model and L are kept; the network is narrowed.
+    assert c.model == model_config("vlatn10", seq_len=7, filters=8)
     s = get_config("smoke")
-    assert s.model == "ours" and s.scale == "smoke"
-    with pytest.raises(ConfigError, match="known scales: full, smoke"):
-        get_config("ours", scale="huge")
+    assert s.model.name == "ours" and s.budget == "tiny"
+    assert get_config("smoke", budget="smoke").budget == "smoke"
+    full = get_config("ours", budget="full")
+    assert full == get_config("ours") and full.budget == "full"
+    with pytest.raises(ConfigError, match="known budgets: full, tiny, smoke, cpu"):
+        get_config("ours", budget="huge")
 
 
 def test_overrides_are_typed():
@@ -121,8 +132,9 @@ def test_overrides_are_typed():
             "optimizer.learning_rate=2e-4",
             "stage1_steps=1e3",
             "init_from=runs/x",
-            "model_overrides.filters=16",
-            'model_overrides.blocks=["long", "short"]',
+            "model.filters=16",
+            'model.blocks=["long", "short"]',
+            "model.seq_len=5",
             "data.augmentation=reverse",
             "vae_weight=0.5",
         ],
@@ -131,20 +143,42 @@ def test_overrides_are_typed():
     assert c.optimizer.learning_rate == 2e-4
     assert c.stage1_steps == 1000 and isinstance(c.stage1_steps, int)
     assert c.init_from == "runs/x"
-    assert c.model_overrides == {"filters": 16, "blocks": ["long", "short"]}
+    assert registry_changes(c.model) == {"filters": 16, "blocks": ["long", "short"], "seq_len": 5}
+    assert c.model.blocks == ("long", "short") and c.model.name == "latn10"
     assert c.data.augmentation == ("reverse",)
     assert c.vae_weight == 0.5
     c2 = apply_overrides(c, ["init_from=none", "data.augmentation=none"])
     assert c2.init_from is None and c2.data.augmentation == ()
     # The original is untouched (overrides return a copy).
-    assert c.init_from == "runs/x" and get_config("table1_latn10").model_overrides == {}
+    assert c.init_from == "runs/x" and get_config("table1_latn10").model == model_config(
+        "latn10", seq_len=4)
+
+
+def test_older_override_names_still_work():
+    new = get_config("table1_latn10", overrides=["model.seq_len=5", "model.filters=12"])
+    old = get_config("table1_latn10", overrides=["seq_len=5", "model_overrides.filters=12"])
+    assert old == new and (new.model.seq_len, new.model.filters) == (5, 12)
+
+
+def test_model_name_switches_to_another_registry_model_keeping_l_and_changes():
+    c = get_config("table1_latn10", budget="tiny", overrides=["model.name=satn10"])
+    assert c.model == model_config("satn10", seq_len=4, filters=8)
+    assert get_config("table1_latn10", overrides=["model=res16"]).model == model_config(
+        "res16", seq_len=4)
 
 
 @pytest.mark.parametrize(
     "override, message",
     [
         ("data.bacth_size=3", r"unknown key; valid keys: .*data\.batch_size"),
-        ("nope=1", r"unknown key; valid keys: name, model, seq_len"),
+        ("nope=1", r"unknown key; valid keys: name, model\.blocks, model\.num_layers"),
+        ("model.nope=1", r"--set model\.nope: unknown key; valid keys: .*model\.filters"),
+        ("model_overrides.nope=1", r"--set model_overrides\.nope: unknown key"),
+        ("data=1", r"--set data: unknown key"),
+        ("model.filters=abc", "filters must be an integer"),
+        ("model.variational=maybe", r"--set model\.variational=maybe: variational must be bool"),
+        ("model.name=latn99", "unknown model 'latn99'"),
+        ("model.num_layers=2", "5 attention blocks need at least as many residual layers"),
         ("data.batch_size=3.5", "not a valid int"),
         ("optimizer.learning_rate=fast", "not a valid float"),
         ("stage1_steps", "expected key=value"),
@@ -165,11 +199,28 @@ def test_unknown_config_lists_the_names():
 
 def test_json_round_trip():
     for name in ("ours", "table3_vlatn10_7", "figure6_satn10_n11"):
-        c = get_config(name, overrides=["model_overrides.filters=8"])
+        c = get_config(name, overrides=["model.filters=8"])
         again = config_from_dict(json.loads(c.to_json()))
         assert again == c
     with pytest.raises(ConfigError):
         config_from_dict({"name": "x", "model": "latn10", "seq_len": 4, "bogus": 1})
+    with pytest.raises(ConfigError, match="model must be an object"):
+        config_from_dict({"name": "x", "model": 3})
+    with pytest.raises(ConfigError, match="unknown model setting"):
+        config_from_dict({"name": "x", "model": {"name": "latn10", "width": 3}})
+
+
+def test_config_json_of_an_older_version_loads():
+    """Run folders written before the model config was typed: the model as a registry name with
+    seq_len and model_overrides beside it, the budget as scale, the paper's numbers inside."""
+    c = get_config("ours", budget="smoke")
+    old = {k: v for k, v in json.loads(c.to_json()).items() if k not in ("model", "budget")}
+    old.update(model="ours", seq_len=7, model_overrides={"filters": 8}, scale="smoke",
+               paper_psnr={"vid4": 26.44})
+    assert config_from_dict(old) == c
+    # A model given by name only takes the registry's architecture.
+    partial = config_from_dict({"name": "x", "model": {"name": "satn10", "seq_len": 9}})
+    assert partial.model == model_config("satn10", seq_len=9)
 
 
 def test_cli_errors_are_one_line(capsys):
@@ -190,6 +241,18 @@ def test_cli_list_and_describe(capsys):
                      "--set", "data.batch_size=4"]) == 0
     out = capsys.readouterr().out
     assert "29.43" in out
-    resolved = json.loads(out[out.index("{"):])
-    assert resolved["data"]["batch_size"] == 4 and resolved["model"] == "satn10"
+    resolved = json.loads(out[out.index("\n{") + 1:])
+    assert resolved["data"]["batch_size"] == 4
+    assert (resolved["model"]["name"], resolved["model"]["seq_len"]) == ("satn10", 4)
     assert re.search(r"vsr-latent train --config table1_satn10", out)
+
+
+def test_cli_budget_and_its_old_name(capsys):
+    assert cli.main(["train", "--config", "table1_satn10", "--scale", "smoke", "--describe"]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out[out.index("\n{") + 1:])["budget"] == "smoke"
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--budget {full,tiny,smoke,cpu}, --scale {full,tiny,smoke,cpu}" in help_text
+    assert "--scale is its old name" in help_text

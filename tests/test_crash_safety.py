@@ -219,7 +219,7 @@ def test_non_finite_loss_through_the_cli_keeps_the_last_checkpoint(tmp_path):
 
     run_dir = tmp_path / "run"
     cmd = [sys.executable, "-m", "vsr_latent.cli", "train", "--config", "table1_latn10",
-           "--scale", "smoke", "--run_dir", str(run_dir), "--no-progress",
+           "--budget", "tiny", "--run_dir", str(run_dir), "--no-progress",
            "--set", "seq_len=3", "--set", "model_overrides.num_layers=2",
            "--set", 'model_overrides.blocks=["long"]', "--set", "optimizer.learning_rate=1e30",
            "--set", "checkpoint_every=1", "--set", "stage1_steps=5"]

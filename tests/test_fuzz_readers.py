@@ -241,7 +241,7 @@ KEYS = ["seq_len", "data.batch_size", "data.lr_patch", "data.augmentation", "dat
 def test_set_overrides_random_text(items):
     from vsr_latent.configs import get_config
 
-    got = outcome(get_config, "table1_latn10", scale="smoke", overrides=items)
+    got = outcome(get_config, "table1_latn10", budget="tiny", overrides=items)
     if not isinstance(got, VsrError):
         # Accepted overrides give a config a run can use, or validate() says why not.
         outcome(got.validate)
@@ -258,7 +258,7 @@ def test_run_folder_config_json_random(tmp_path, content, patch):
 
     run = fresh_dir(tmp_path)
     if patch and not isinstance(content, bytes):
-        content = {**get_config("table1_latn10", scale="smoke").to_dict(), **patch}
+        content = {**get_config("table1_latn10", budget="tiny").to_dict(), **patch}
     raw = content if isinstance(content, bytes) else json.dumps(content).encode()
     (run / "config.json").write_bytes(raw)
     got = outcome(read_config, run)
@@ -283,7 +283,7 @@ def trained_runs(tmp_path_factory):
     for name, extra in (("latn", ['model_overrides.blocks=["long"]']),
                         ("satn", ['model_overrides.blocks=["short"]'])):
         config = get_config("table1_latn10" if name == "latn" else "table1_satn10",
-                            scale="smoke", overrides=tiny + extra)
+                            budget="tiny", overrides=tiny + extra)
         train(config, base / name, strategy=tf.distribute.get_strategy(), progress=False,
               log=lambda m: None)
         runs[name] = base / name

@@ -13,7 +13,7 @@ from vsr_latent.models import MODEL_NAMES, VSRNet, build_model, count_params
 
 PAPER_NAMES = ("res16", "satn10", "latn10", "lsatn_x", "lsatn_s", "lsatn_l", "lsatn_sl",
                "lsatn_ls", "vlatn10", "vsatn10", "ours")
-TINY = dict(filters=8, num_layers=5)
+TINY = {"filters": 8, "num_layers": 5}
 
 
 def _frames(shape, seed=0):
@@ -177,3 +177,44 @@ def test_keras_round_trip_keeps_config_and_mode(tmp_path):
     assert np.abs(loaded(x).numpy() - loaded(x).numpy()).max() > 1e-3  # still sampling
     loaded.sampling = model.sampling = False
     np.testing.assert_array_equal(loaded(x).numpy(), model(x).numpy())
+
+
+def test_vsrnet_takes_a_model_config_named_after_its_registry_model():
+    from vsr_latent.models import (
+        ModelConfig,
+        VSRNetConfig,
+        model_config,
+        registry_changes,
+    )
+
+    config = model_config("latn10", seq_len=3, filters=8, num_layers=5)
+    assert isinstance(config, ModelConfig) and config.name == "latn10"
+    assert registry_changes(config) == {"seq_len": 3, "filters": 8, "num_layers": 5}
+    assert config.architecture() == VSRNetConfig(blocks=("long",) * 5, num_layers=5, filters=8,
+                                                 seq_len=3)
+    net = VSRNet(config)
+    assert net.name == "latn10" and net.config == config.architecture()
+    assert (net.seq_len, len(net.units), net.stem.filters) == (3, 5, 8)
+    # build_model takes the config too, and gives the same network as the registry name does.
+    by_config, by_name = build_model(config), build_model("latn10", seq_len=3, filters=8,
+                                                          num_layers=5)
+    assert by_config.get_config() == by_name.get_config()
+    assert count_params(config) == count_params(by_name)
+    with pytest.raises(ConfigError, match="registry model name"):
+        ModelConfig(name="")
+    with pytest.raises(ConfigError, match="filters must be an integer"):
+        config.replace(filters="8")
+    with pytest.raises(TypeError, match="VSRNetConfig"):
+        VSRNet(("long",))
+
+
+def test_a_model_saved_with_keyword_config_loads(tmp_path):
+    """Keras rebuilds a network from its get_config fields (files written before VSRNet took a
+    config object store them the same way)."""
+    model = build_model("satn10", **TINY)
+    fields = {k: v for k, v in model.get_config().items() if k not in ("name", "trainable")}
+    rebuilt = VSRNet(**fields, name="rebuilt")
+    rebuilt.build((None, None, None, None, 3))
+    assert rebuilt.config == model.config and rebuilt.name == "rebuilt"
+    older = VSRNet(**{**fields, "leaky_slope": None, "sampling": True, "variational": False})
+    assert older.config.leaky_slope == model.config.leaky_slope and not older.sampling

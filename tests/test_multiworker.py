@@ -54,7 +54,7 @@ def tf_config(ports, index):
 def train_cmd(run_dir, *overrides):
     return [
         sys.executable, "-m", "vsr_latent.cli", "train", "--config", "table1_latn10",
-        "--scale", "smoke", "--run_dir", str(run_dir), "--no-progress",
+        "--budget", "tiny", "--run_dir", str(run_dir), "--no-progress",
         *[arg for o in TINY + list(overrides) for arg in ("--set", o)],
     ]
 

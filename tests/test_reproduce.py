@@ -1,4 +1,4 @@
-"""The reproduction scripts: paper numbers, results writer, scale selection, one table end to end."""
+"""The reproduction scripts: paper numbers, results writer, budgets, one table end to end."""
 
 import csv
 import io
@@ -6,10 +6,12 @@ import math
 
 import pytest
 
+from vsr_latent.configs import paper_numbers as paper
 from vsr_latent.errors import ConfigError
-from vsr_latent.paper import reported as paper
+from vsr_latent.paper.budget import choose_budget, reproduction_budget
 from vsr_latent.paper.results import NOT_RUN, ResultsTable, read_results_csv
-from vsr_latent.paper.scale import choose_scale, settings_for
+
+HARDWARE = {"cpu": "test", "cores": 2, "gpus": [], "tensorflow": "-", "keras": "-", "python": "-"}
 
 
 # ---- the paper's numbers -------------------------------------------------------------------
@@ -44,7 +46,7 @@ def test_paper_numbers_match_spec():
 
 
 def test_writer_puts_paper_beside_measured_and_labels_quoted_and_not_run(tmp_path):
-    t = ResultsTable(paper.TABLE4, scale="smoke",
+    t = ResultsTable(paper.TABLE4, budget="smoke",
                      extra_metrics=(("psnr_standard", "PSNR/dB, standard protocol", ".2f"),))
     t.measure("ours", psnr=21.234567, psnr_standard=20.5, note="tiny model")
     t.meta["Command"] = "`python -m vsr_latent.paper table4`"
@@ -79,17 +81,14 @@ def test_headline_says_full_only_for_the_configs_own_settings():
     """Any user override of the settings (steps, model, data, batch) turns the "full" headline
     into "modified settings: ..." listing them; bookkeeping keys (log_every) do not."""
     from vsr_latent.paper.context import modified_settings
-    from vsr_latent.paper.results import scale_label
-    from vsr_latent.paper.scale import settings_for
+    from vsr_latent.paper.results import budget_label
 
-    plain = ResultsTable(paper.TABLE1, scale="full")
+    plain = ResultsTable(paper.TABLE1, budget="full")
     assert plain.label == "full" and "Scale: **full** (the paper's data" in plain.to_markdown()
     assert "MODIFIED" not in plain.to_markdown()
-    settings = settings_for("full", data_root="/d", overrides=[
-        "stage1_steps=2", "log_every=5", "data.batch_size=4"])
-    modified = modified_settings(settings)
+    modified = modified_settings(("stage1_steps=2", "log_every=5", "data.batch_size=4"))
     assert modified == ("stage1_steps=2", "data.batch_size=4")
-    t = ResultsTable(paper.TABLE1, scale="full", modified=modified)
+    t = ResultsTable(paper.TABLE1, budget="full", modified=modified)
     t.measure("normal/res16", psnr=29.0)
     md = t.to_markdown()
     assert t.label == "modified settings: stage1_steps=2, data.batch_size=4"
@@ -98,40 +97,48 @@ def test_headline_says_full_only_for_the_configs_own_settings():
     assert ("**MODIFIED SETTINGS — NOT THE PAPER'S SETUP.** The configs' own settings were "
             "changed (`--set`): `stage1_steps=2`, `data.batch_size=4`.") in md
     assert {r["scale"] for r in csv.DictReader(io.StringIO(t.to_csv()))} == {t.label}
-    assert modified_settings(settings_for("full", data_root="/d", overrides=["log_every=5"])) == ()
+    assert modified_settings(("log_every=5",)) == ()
     # Smoke keeps its warning and says what was changed on top of it.
-    assert scale_label("smoke", ("stage1_steps=3",)) == "smoke; modified settings: stage1_steps=3"
-    smoke_md = ResultsTable(paper.TABLE1, scale="smoke", modified=("stage1_steps=3",)).to_markdown()
+    assert budget_label("smoke", ("stage1_steps=3",)) == "smoke; modified settings: stage1_steps=3"
+    smoke_md = ResultsTable(paper.TABLE1, budget="smoke",
+                            modified=("stage1_steps=3",)).to_markdown()
     assert "NOT COMPARABLE" in smoke_md and "`stage1_steps=3`" in smoke_md
+    assert "NOT COMPARABLE" in ResultsTable(paper.TABLE1, budget="tiny").to_markdown()
 
 
-def test_cpu_scale_headline_settings_runs_folder_and_control_steps(tmp_path):
-    from vsr_latent.configs import CPU_DATA_ROOT, CPU_STAGE2_STEPS
+def test_cpu_budget_headline_settings_runs_folder_and_control_steps(tmp_path):
+    from vsr_latent.configs import CPU_DATA_ROOT
+    from vsr_latent.models import model_config
     from vsr_latent.paper.context import make_context
     from vsr_latent.paper.runs import RunInfo, resolve_config
-    from vsr_latent.paper.tables import _control_overrides
+    from vsr_latent.paper.tables import _control_changes, _stage2_changes
 
-    assert choose_scale("cpu", None, [])[0] == "cpu"
-    s = settings_for("cpu")
-    assert s.data_source == CPU_DATA_ROOT and s.stage1_steps is None
-    assert "CPU scale: full-size models" in s.describe() and "cosine" in s.describe()
-    with pytest.raises(ConfigError, match="--steps is for --scale smoke"):
-        settings_for("cpu", steps=3)
-    md = ResultsTable(paper.TABLE3, scale="cpu").to_markdown()
+    assert choose_budget("cpu", None, [])[0] == "cpu"
+    s = reproduction_budget("cpu")
+    assert s.data_source == CPU_DATA_ROOT and (s.stage1_steps, s.stage2_steps) == (3_300, 300)
+    assert "full-size models" in s.describe() and "cosine decay" in s.describe()
+    assert reproduction_budget("cpu", data_root="/d").data_source == "/d"
+    with pytest.raises(ConfigError, match="--steps is for --budget tiny or smoke"):
+        reproduction_budget("cpu", steps=3)
+    md = ResultsTable(paper.TABLE3, budget="cpu").to_markdown()
     assert "**CPU SCALE" in md and "Scale: **CPU SCALE**" in md
-    ctx = make_context("table3", scale="cpu", runs_dir=tmp_path / "runs", out_dir=tmp_path,
-                       hardware_info={"gpus": [], "cpu": "x", "cores": 2, "tensorflow": "2",
-                                      "keras": "3", "python": "3"}, command="t")
+    ctx = make_context("table3", budget="cpu", runs_dir=tmp_path / "runs", out_dir=tmp_path,
+                       hardware_info=HARDWARE, command="t")
     assert ctx.runs_dir == tmp_path / "runs" / "cpu"
     cfg = resolve_config(ctx, "table3_latn10_7")
-    assert cfg.scale == "cpu" and cfg.data.source == CPU_DATA_ROOT and cfg.model_overrides == {}
+    assert cfg.budget == "cpu" and cfg.data.source == CPU_DATA_ROOT
+    assert cfg.model == model_config("latn10", seq_len=7)
     base = RunInfo("table3_latn10_7", tmp_path / "base", cfg, 1, False, 0.0)
-    control = resolve_config(ctx, "table3_latn10_7_control", _control_overrides(ctx, base))
-    assert (control.stage1_steps, control.stage2_steps) == (CPU_STAGE2_STEPS, 0)
+    stage2 = resolve_config(ctx, "table3_vlatn10_7", _stage2_changes(ctx, base))
+    assert (stage2.stage1_steps, stage2.stage2_steps) == (0, 300)
+    assert stage2.init_from == str((tmp_path / "base").resolve())
+    control = resolve_config(ctx, "table3_latn10_7_control", _control_changes(ctx, base))
+    assert (control.stage1_steps, control.stage2_steps) == (300, 0)
+    assert control.init_from == stage2.init_from
 
 
 def test_table4_quoted_rows_say_their_sources_degradation_and_text_cites_the_paper():
-    md = ResultsTable(paper.TABLE4, scale="full").to_markdown()
+    md = ResultsTable(paper.TABLE4, budget="full").to_markdown()
     frvsr = next(l for l in md.splitlines() if l.startswith("| FRVSR"))
     duf = next(l for l in md.splitlines() if l.startswith("| DUF-16L"))
     srcnn = next(l for l in md.splitlines() if l.startswith("| SRCNN"))
@@ -143,7 +150,7 @@ def test_table4_quoted_rows_say_their_sources_degradation_and_text_cites_the_pap
 
 
 def test_writer_not_run_reason_and_refuses_quoted_or_unknown():
-    t = ResultsTable(paper.TABLE1, scale="full")
+    t = ResultsTable(paper.TABLE1, budget="full")
     t.measure("normal/res16", psnr=29.0)
     t.not_run("remote/res16", "the data API has no remote dataset")
     md = t.to_markdown()
@@ -152,7 +159,7 @@ def test_writer_not_run_reason_and_refuses_quoted_or_unknown():
     assert NOT_RUN in line and "the data API has no remote dataset" in line
     assert t.missing() == ["normal/satn10", "normal/latn10", "remote/res16", "remote/satn10",
                            "remote/latn10"]
-    t5 = ResultsTable(paper.TABLE5, scale="smoke")
+    t5 = ResultsTable(paper.TABLE5, budget="smoke")
     with pytest.raises(ConfigError, match="quotes"):
         t5.measure("spmc", params=1)
     with pytest.raises(ConfigError, match="no row"):
@@ -164,45 +171,91 @@ def test_writer_not_run_reason_and_refuses_quoted_or_unknown():
     assert "| 4,108,739 | 1,234,567 | 0.063 | 0.012 |" in line
 
 
-# ---- scale selection -----------------------------------------------------------------------
+# ---- budgets -------------------------------------------------------------------------------
 
 
-def test_choose_scale():
-    assert choose_scale(None, "/data", ["NVIDIA H100"])[0] == "full"
-    s, why = choose_scale(None, None, ["NVIDIA H100"])
+def test_choose_budget():
+    assert choose_budget(None, "/data", ["NVIDIA H100"])[0] == "full"
+    s, why = choose_budget(None, None, ["NVIDIA H100"])
     assert s == "smoke" and "no --data_root" in why
-    s, why = choose_scale(None, "/data", [])
+    s, why = choose_budget(None, "/data", [])
     assert s == "smoke" and "no GPU" in why
-    assert choose_scale(None, None, [])[0] == "smoke"
-    assert choose_scale("smoke", "/data", ["gpu"])[0] == "smoke"
-    assert choose_scale("full", "/data", [])[0] == "full"  # explicit full on a CPU is allowed
+    assert choose_budget(None, None, [])[0] == "smoke"
+    assert choose_budget("smoke", "/data", ["gpu"])[0] == "smoke"
+    assert choose_budget("tiny", None, [])[0] == "tiny"
+    assert choose_budget("full", "/data", [])[0] == "full"  # explicit full on a CPU is allowed
     with pytest.raises(ConfigError, match="--data_root"):
-        choose_scale("full", None, ["gpu"])
-    with pytest.raises(ConfigError, match="unknown scale"):
-        choose_scale("medium", None, [])
+        choose_budget("full", None, ["gpu"])
+    with pytest.raises(ConfigError, match="unknown budget"):
+        choose_budget("medium", None, [])
 
 
-def test_scale_settings():
-    from types import SimpleNamespace
+def test_reproduction_budget_steps_and_data_root():
+    from vsr_latent.configs import get_config
 
-    smoke = settings_for("smoke", steps=7)
-    assert smoke.stage1_steps == 7 and smoke.stage2_steps == 3
-    one_stage = SimpleNamespace(stage1_steps=200_000, stage2_steps=0)
-    two_stage = SimpleNamespace(stage1_steps=200_000, stage2_steps=50_000)
-    assert smoke.overrides_for(one_stage)[:1] == ["stage1_steps=7"]
-    assert smoke.overrides_for(two_stage)[:2] == ["stage1_steps=7", "stage2_steps=3"]
-    assert not any(o.startswith("data.source") for o in smoke.overrides_for(two_stage))
-    full = settings_for("full", data_root="/data/vsr")
-    assert full.overrides_for(two_stage) == ["data.source=/data/vsr"]
+    smoke = reproduction_budget("smoke", data_root="/ignored", steps=7)
+    assert (smoke.stage1_steps, smoke.stage2_steps, smoke.single_stage_steps) == (7, 3, 7)
+    one_stage, two_stages = get_config("table1_res16", smoke), get_config("ours", smoke)
+    assert (one_stage.stage1_steps, one_stage.stage2_steps) == (7, 0)
+    assert (two_stages.stage1_steps, two_stages.stage2_steps) == (7, 3)
+    assert one_stage.data.source == two_stages.data.source == "builtin"
+    full = reproduction_budget("full", data_root="/data/vsr")
     assert full.val_max_clips is None and full.vid4_crop is None
+    ours = get_config("ours", full)
+    assert ours.data.source == "/data/vsr"
+    assert (ours.stage1_steps, ours.stage2_steps) == (200_000, 50_000)
+
+
+@pytest.mark.parametrize("budget", ["tiny", "smoke", "cpu"])
+def test_a_budget_gives_the_same_configs_to_train_and_to_the_reproduction(budget, tmp_path,
+                                                                           capsys):
+    """``vsr-latent train --budget B`` and ``python -m vsr_latent.paper --budget B`` train the
+    same configs (the old name --scale too)."""
+    import json
+
+    from vsr_latent.cli import main as vsr_latent_main
+    from vsr_latent.configs import get_config
+    from vsr_latent.paper.context import make_context
+    from vsr_latent.paper.runs import resolve_config
+
+    ctx = make_context("table1", budget=budget, runs_dir=tmp_path, out_dir=tmp_path,
+                       hardware_info=HARDWARE, command="t", quiet=True)
+    for name in ("table1_res16", "ours", "table3_vlatn10_7"):
+        config = get_config(name, budget=budget)
+        assert resolve_config(ctx, name) == config
+        for option in ("--budget", "--scale"):
+            capsys.readouterr()
+            assert vsr_latent_main(["train", "--config", name, option, budget,
+                                    "--describe"]) == 0
+            out = capsys.readouterr().out
+            assert json.loads(out[out.index("\n{") + 1:]) == json.loads(config.to_json())
+
+
+def test_the_tiny_and_smoke_budgets_are_what_the_tests_and_quickstart_need():
+    from vsr_latent.configs import get_config
+
+    # tiny: the tests' few steps at 8x8 LR patches.
+    tiny = get_config("table1_latn10", budget="tiny")
+    assert (tiny.stage1_steps, tiny.stage2_steps, tiny.data.lr_patch) == (6, 0, 8)
+    assert (tiny.data.batch_size, tiny.model.filters, tiny.optimizer.learning_rate) == (2, 8, 1e-4)
+    tiny_v = get_config("table3_vlatn10_7", budget="tiny")
+    assert (tiny_v.stage1_steps, tiny_v.stage2_steps, tiny_v.init_from) == (3, 3, None)
+    # smoke: quickstart's 150 steps (50 more in stage 2) at 16x16 with learning rate 1e-3.
+    smoke = get_config("table1_latn10", budget="smoke")
+    assert (smoke.stage1_steps, smoke.stage2_steps, smoke.data.lr_patch) == (150, 0, 16)
+    assert (smoke.data.batch_size, smoke.model.filters, smoke.optimizer.learning_rate) == (
+        2, 8, 1e-3)
+    assert (smoke.log_every, smoke.checkpoint_every, smoke.image_every) == (10, 1000, 100_000)
+    ours = get_config("ours", budget="smoke")
+    assert (ours.stage1_steps, ours.stage2_steps, ours.data.source) == (150, 50, "builtin")
 
 
 # ---- scripts -------------------------------------------------------------------------------
 
 
 def test_scripts_are_thin_wrappers():
-    from vsr_latent.paths import REPO_ROOT
     from vsr_latent.paper import NAMES
+    from vsr_latent.paths import REPO_ROOT
 
     for name in NAMES + ("all",):
         script = REPO_ROOT / "reproduce" / f"{name}.sh"
@@ -215,7 +268,7 @@ def test_run_folder_with_other_settings_is_not_reused(tmp_path):
     from vsr_latent.configs import get_config
     from vsr_latent.paper.runs import run_is_complete
 
-    cfg = get_config("table1_res16", scale="smoke")
+    cfg = get_config("table1_res16", budget="smoke")
     run = tmp_path / "table1_res16"
     assert not run_is_complete(run, cfg)  # nothing there yet
     run.mkdir()
@@ -223,9 +276,31 @@ def test_run_folder_with_other_settings_is_not_reused(tmp_path):
     assert not run_is_complete(run, cfg)  # same config, unfinished: training resumes it
     (run / "model.keras").write_bytes(b"")
     assert run_is_complete(run, cfg)
-    other = get_config("table1_res16", scale="smoke", overrides=["stage1_steps=99"])
+    other = get_config("table1_res16", budget="smoke", overrides=["stage1_steps=99"])
     with pytest.raises(ConfigError, match="stage1_steps"):
         run_is_complete(run, other)
+
+
+def test_a_run_folder_of_an_older_version_is_reused(tmp_path):
+    """config.json of older versions: the model as a registry name with seq_len and
+    model_overrides beside it, the budget as scale, the paper's numbers in paper_psnr."""
+    import json
+
+    from vsr_latent.configs import get_config
+    from vsr_latent.paper.runs import run_is_complete
+
+    cfg = get_config("ours", budget="smoke")
+    old = {k: v for k, v in cfg.to_dict().items() if k not in ("model", "budget")}
+    old.update(model="ours", seq_len=7, model_overrides={"filters": 8}, scale="smoke",
+               paper_psnr={"vid4": 26.44})
+    run = tmp_path / "ours"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps(old))
+    (run / "model.keras").write_bytes(b"")
+    assert run_is_complete(run, cfg)
+    (run / "config.json").write_text(json.dumps({**old, "seq_len": 5}))
+    with pytest.raises(ConfigError, match="differs in model"):
+        run_is_complete(run, cfg)
 
 
 def _fake_finished_run(run_dir, config):
@@ -238,12 +313,9 @@ def test_table3_reuses_figure6_runs_and_runs_under_their_own_name(tmp_path):
     from vsr_latent.paper.context import make_context
     from vsr_latent.paper.runs import ensure_run, resolve_config
 
-    info = {"cpu": "test", "cores": 2, "gpus": [], "tensorflow": "-", "keras": "-",
-            "python": "-"}
-
     def ctx():
-        return make_context("table3", scale="smoke", runs_dir=tmp_path / "runs",
-                            out_dir=tmp_path, hardware_info=info, quiet=True)
+        return make_context("table3", budget="smoke", runs_dir=tmp_path / "runs",
+                            out_dir=tmp_path, hardware_info=HARDWARE, quiet=True)
 
     c = ctx()
     fig6 = tmp_path / "runs" / "smoke" / "figure6_latn10_n7"
@@ -261,7 +333,7 @@ def test_failed_rows_are_written_as_not_run_and_exit_nonzero(tmp_path, monkeypat
     from vsr_latent.paper import tables
     from vsr_latent.paper.runner import main
 
-    def broken(ctx, name, extra_overrides=()):
+    def broken(ctx, name, changes=None):
         raise TrainingError(f"{name}: loss is NaN at step 3\n(the last good checkpoint is kept)")
 
     monkeypatch.setattr(tables, "ensure_run", broken)
@@ -270,7 +342,7 @@ def test_failed_rows_are_written_as_not_run_and_exit_nonzero(tmp_path, monkeypat
                  str(tmp_path / "runs"), "--quiet"]) == 1
     captured = capsys.readouterr()
     assert "5 row(s) failed" in captured.err
-    assert "[table2] scale: smoke — --scale smoke was given" in captured.out
+    assert "[table2] budget: smoke — --budget smoke was given" in captured.out
     rows = read_results_csv(out / "table2.csv")
     assert [r["status"] for r in rows] == ["not run"] * 5
     assert all(r["ours"] is None for r in rows)
@@ -278,16 +350,15 @@ def test_failed_rows_are_written_as_not_run_and_exit_nonzero(tmp_path, monkeypat
                                "good checkpoint is kept)")
 
 
-# ---- one table end to end (smoke scale, CPU) -----------------------------------------------
+# ---- one table end to end (smoke budget, CPU) ----------------------------------------------
 
 
 def test_table5_end_to_end_smoke(tmp_path, vid4_gt, capsys):
     """Trains the final model for a few steps, times it on (cut) Vid4, writes the table; a
     second invocation reuses the finished run instead of training again."""
+    from vsr_latent.cli import main as vsr_latent_main
     from vsr_latent.models import build_model, count_params
     from vsr_latent.paper.runner import main
-
-    from vsr_latent.cli import main as vsr_latent_main
 
     out, runs = tmp_path / "results", tmp_path / "runs"
     # First through `vsr-latent quickstart` (the README's first command), limited to Table 5.
@@ -314,7 +385,7 @@ def test_table5_end_to_end_smoke(tmp_path, vid4_gt, capsys):
     assert "**Hardware**: CPU:" in md and "**Timing device**: CPU:" in md
     assert (runs / "smoke" / "ours" / "model.keras").is_file()
 
-    argv = ["table5", "--scale", "smoke", "--steps", "2", "--out", str(out), "--runs", str(runs),
+    argv = ["table5", "--budget", "smoke", "--steps", "2", "--out", str(out), "--runs", str(runs),
             "--vid4_root", str(vid4_gt.parent), "--quiet"]
     assert main(argv) == 0  # reuses the finished run
     md2 = (out / "table5.md").read_text()
@@ -338,14 +409,14 @@ def test_table1_full_scale_path_on_a_tiny_dataset_root(tmp_path, carphone):
     select_remote([str(root), "--motion_threshold", "0", "--scene_threshold", "0",
                    "--no_progress"])
     out, runs = tmp_path / "results", tmp_path / "runs"
-    argv = ["table1", "--scale", "full", "--data_root", str(root), "--out", str(out),
+    argv = ["table1", "--budget", "full", "--data_root", str(root), "--out", str(out),
             "--runs", str(runs), "--quiet", "--set", "stage1_steps=2",
-            "--set", "model_overrides.filters=8", "--set", "data.lr_patch=8",
+            "--set", "model.filters=8", "--set", "data.lr_patch=8",
             "--set", "data.batch_size=2"]
     assert main(argv) == 0
     rows = {r["row"]: r for r in read_results_csv(out / "table1.csv")}
     # --set changed steps, model, data and batch: headlined as modified, never as "full".
-    label = ("modified settings: stage1_steps=2, model_overrides.filters=8, data.lr_patch=8, "
+    label = ("modified settings: stage1_steps=2, model.filters=8, data.lr_patch=8, "
              "data.batch_size=2")
     assert all(r["status"] == "measured" and r["scale"] == label for r in rows.values())
     assert all(0 < r["ours"] < 60 for r in rows.values())  # 2 steps: a number, not a good one
@@ -394,7 +465,7 @@ def test_figures_7_8_feed_the_models_own_training_degradation(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"data": {"degradation": "scipy"}}))
     assert training_degradation(tmp_path, "bi") == "scipy"
     assert training_degradation(tmp_path / "missing", "bi") == "bi"
-    ctx = SimpleNamespace(vid4_root=None, scale=SimpleNamespace(name="smoke"))
+    ctx = SimpleNamespace(vid4_root=None, budget=SimpleNamespace(name="smoke"))
     name, lr, gt = _clip(ctx, 3, "scipy")
     assert "'scipy'" in name and lr.shape[0] == 3
     np.testing.assert_array_equal(lr, to_uint8(degrade(gt, "scipy", 4)))
@@ -432,14 +503,15 @@ def test_figure9_png_layout_and_bicubic_psnr_is_the_package_metric(tmp_path):
     keras_path.parent.mkdir()
     build_model("ours", seq_len=3, filters=8).save(keras_path)
     out = tmp_path / "results"
-    assert main(["figure9", "--scale", "smoke", "--model", str(keras_path), "--vid4_root",
+    assert main(["figure9", "--budget", "smoke", "--model", str(keras_path), "--vid4_root",
                  str(root), "--out", str(out), "--quiet"]) == 0
     png = out / "figure9.png"
     width, height = Image.open(png).size
     # 3 crops of 64 px and 4 gaps across; 4 rows of title + crop + label, 5 gaps down.
     assert (width, height) == figure9.layout_size(4, (64, 64)) == (
         3 * 64 + 4 * figure9.GAP, 4 * (figure9.TITLE_H + 64 + figure9.LABEL_H) + 5 * figure9.GAP)
-    rows = list(csv_mod.DictReader(open(out / "figure9.csv", encoding="utf-8")))
+    with open(out / "figure9.csv", encoding="utf-8") as f:
+        rows = list(csv_mod.DictReader(f))
     assert [r["sequence"] for r in rows if r["column"] == "Bicubic"] == list(VID4_SEQUENCES)
     bicubic = load_predictor("bicubic")
     for name, clip in zip(VID4_SEQUENCES, clips):
@@ -456,7 +528,7 @@ def test_figure9_png_layout_and_bicubic_psnr_is_the_package_metric(tmp_path):
     assert len(ours) == 4 and all(np.isfinite(ours))
     # A model whose run folder says it was trained on "scipy" LR frames is shown those.
     (keras_path.parent / "config.json").write_text('{"data": {"degradation": "scipy"}}')
-    assert main(["figure9", "--scale", "smoke", "--model", str(keras_path), "--vid4_root",
+    assert main(["figure9", "--budget", "smoke", "--model", str(keras_path), "--vid4_root",
                  str(root), "--out", str(out), "--quiet"]) == 0
     assert "LR frames by 'scipy'" in (out / "figure9.md").read_text()
 

@@ -339,8 +339,7 @@ def test_every_tag_pattern_has_a_description():
 
 SCALARS = ("loss/total", "loss/re", "loss/vae", "psnr/train", "psnr/validation",
            "optimizer/learning_rate", "optimizer/grad_norm", "perf/steps_per_sec")
-TINY_BOTH = ["seq_len=3", "model_overrides.num_layers=2",
-             'model_overrides.blocks=["long", "short"]']
+TINY_BOTH = ["model.seq_len=3", "model.num_layers=2", 'model.blocks=["long", "short"]']
 
 
 def decode_png(value):
@@ -362,7 +361,7 @@ def written(tmp_path_factory):
     from vsr_latent.configs import get_config
     from vsr_latent.training import run_folder
 
-    config = get_config("table3_vlatn10_7", scale="smoke", overrides=TINY_BOTH)
+    config = get_config("table3_vlatn10_7", budget="tiny", overrides=TINY_BOTH)
     model = run_folder.build_model_for(config)
     assert [type(b).__name__ for b in model.attention] == ["LongAttention", "ShortAttention"]
     assert model.variational and not model.sampling

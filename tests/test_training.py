@@ -26,16 +26,16 @@ from vsr_latent.training.trainer import Trainer, train
 
 REPO = Path(__file__).resolve().parent.parent
 
-TINY = ["seq_len=3", "model_overrides.num_layers=2", 'model_overrides.blocks=["long"]',
+TINY = ["model.seq_len=3", "model.num_layers=2", 'model.blocks=["long"]',
         # Start far from the bicubic optimum (Glorot upscaler) so that learning shows in a few steps.
-        "model_overrides.upscaler_init_scale=1.0"]
+        "model.upscaler_init_scale=1.0"]
 
 
 def tiny_config(name, *overrides):
-    return get_config(name, scale="smoke", overrides=TINY + list(overrides))
+    return get_config(name, budget="tiny", overrides=TINY + list(overrides))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def two_replicas():
     # One strategy object for the whole module: collective-op keys are counted per strategy, and
     # two live MirroredStrategy objects in one process can hand out colliding instance keys.
@@ -116,7 +116,7 @@ def test_mirrored_run_loss_falls(mirrored_run):
 
 
 def test_events_read_back_equal_the_returned_metrics(mirrored_run):
-    trainer, metrics, run_dir, _ = mirrored_run
+    _trainer, metrics, run_dir, _ = mirrored_run
     events = read_tensors(run_folder.log_dir(run_dir) / "train")
     for tag in ("loss/total", "loss/re", "loss/vae", "psnr/train", "optimizer/grad_norm"):
         step, value = events[tag][-1]
@@ -133,7 +133,7 @@ def test_events_read_back_equal_the_returned_metrics(mirrored_run):
 
 
 def test_stage_switch_flips_sampling_and_adds_l_vae(mirrored_run):
-    trainer, metrics, run_dir, stages = mirrored_run
+    trainer, _metrics, run_dir, stages = mirrored_run
     # The Python flag and the stored flag weights of the variance heads switch together.
     assert stages == [(1, False, {0.0})] * STAGE1 + [(2, True, {1.0})] * STAGE2
     events = read_tensors(run_folder.log_dir(run_dir) / "train")
@@ -161,13 +161,13 @@ def test_stage_switch_flips_sampling_and_adds_l_vae(mirrored_run):
 def test_images_and_attention_pictures(mirrored_run):
     from vsr_latent.training import summaries as S
 
-    trainer, metrics, run_dir, _ = mirrored_run
+    _trainer, _metrics, run_dir, _ = mirrored_run
     events = read_tensors(run_folder.log_dir(run_dir) / "train")
     decoded = {}
     for tag in ("images/lr_sr_hr", "attention/long_corr_0", "attention/variance_0"):
         # image_every = 20 in a 20-step run, but pictures are logged at least 5 times a run.
         assert [s for s, _ in events[tag]] == [4, 8, 12, 16, 20], tag
-        step, value = events[tag][-1]
+        _step, value = events[tag][-1]
         width, height = int(value[0]), int(value[1])
         img = tf.io.decode_png(value[2]).numpy()
         assert img.shape == (height, width, 3)
@@ -202,7 +202,7 @@ def test_images_and_attention_pictures(mirrored_run):
 
 
 def test_checkpoint_restores_the_same_weights(mirrored_run):
-    trainer, metrics, run_dir, _ = mirrored_run
+    trainer, _metrics, run_dir, _ = mirrored_run
     latest = run_folder.latest_checkpoint(run_dir)
     assert latest.endswith(f"ckpt-{STAGE1 + STAGE2}")
     reader = tf.train.load_checkpoint(latest)
@@ -224,7 +224,7 @@ def test_checkpoint_restores_the_same_weights(mirrored_run):
     np.testing.assert_allclose(final(x).numpy(), restored(x).numpy(), rtol=1e-5, atol=1e-3)
     # config.json describes the model that was trained.
     config = run_folder.read_config(run_dir)
-    assert (config.model, config.seq_len, config.model_overrides["filters"]) == ("vlatn10", 3, 8)
+    assert (config.model.name, config.model.seq_len, config.model.filters) == ("vlatn10", 3, 8)
     assert config == trainer.config
     assert not list(Path(run_dir).glob("**/*.part*"))
 
@@ -319,7 +319,7 @@ def test_stage2_starts_from_a_stage1_run(tmp_path):
 
 def test_init_from_a_different_architecture_is_refused(tmp_path):
     src_dir = tmp_path / "wide"
-    train(tiny_config("table1_latn10", "stage1_steps=1", "model_overrides.filters=12"), src_dir,
+    train(tiny_config("table1_latn10", "stage1_steps=1", "model.filters=12"), src_dir,
           progress=False, strategy=tf.distribute.get_strategy(), log=lambda m: None)
     config = tiny_config("table3_vlatn10_7", f"init_from={src_dir}")
     trainer = Trainer(config, tmp_path / "v", strategy=tf.distribute.get_strategy(),
@@ -356,7 +356,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(tmp_path):
 def _train_cmd(run_dir, steps):
     return [
         sys.executable, "-m", "vsr_latent.cli", "train", "--config", "table1_latn10",
-        "--scale", "smoke", "--run_dir", str(run_dir), "--no-progress",
+        "--budget", "tiny", "--run_dir", str(run_dir), "--no-progress",
         *[arg for o in TINY for arg in ("--set", o)],
         "--set", f"stage1_steps={steps}", "--set", "checkpoint_every=5",
         "--set", "log_every=5", "--set", "image_every=1000",
@@ -384,7 +384,7 @@ def test_sigkill_then_resume_goes_on_from_the_checkpoint(tmp_path):
     assert not run_folder.model_path(run_dir).exists()
 
     done = subprocess.run(_train_cmd(run_dir, steps), cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     resumed = re.search(r"Resuming table1_latn10 from step (\d+)", done.stdout)
     assert resumed, done.stdout
@@ -423,7 +423,7 @@ def test_data_position_skips_exactly_across_replicas(tmp_path, monkeypatch):
         it = iter(t.distributed_dataset(position))
         out = []
         for _ in range(n):
-            lr, hr = next(it)
+            _lr, hr = next(it)
             out.append(np.concatenate(
                 [x.numpy() for x in t.strategy.experimental_local_results(hr)]))
         return out

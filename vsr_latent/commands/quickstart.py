@@ -1,14 +1,16 @@
-"""``vsr-latent quickstart``: a first run that reproduces every table and figure at smoke scale.
+"""``vsr-latent quickstart``: a first run that reproduces every table and figure (smoke budget).
 
 Tiny models are trained for a few steps on the built-in clips (no download) and evaluated; Tables
 4 and 5 use Vid4 when it is found (``--vid4_root`` or ``../shared/data/Vid4``). On 2 CPU cores the
 whole run takes about a quarter of an hour. The numbers check that everything works end to end;
 they are labelled as smoke scale and are not comparable to the paper's (use
-``reproduce/<table>.sh --scale full --data_root DIR`` on GPUs for those).
+``reproduce/<table>.sh --budget full --data_root DIR`` on GPUs for those).
 """
 
 import time
 
+# Every table and figure in about a quarter of an hour on 2 CPU cores.
+BUDGET = "smoke"
 STEPS = [
     ("table1", "Table 1: Res16 / Satn10 / Latn10 (L = 4) on Normal and Remote validation clips"),
     ("figure6", "Figure 6: Latn10_n and Satn10_n for n = 3..11 (16 more small models)"),
@@ -23,7 +25,7 @@ STEPS = [
 
 def register(subparsers):
     p = subparsers.add_parser(
-        "quickstart", help="reproduce every table and figure at smoke scale (minutes, CPU)",
+        "quickstart", help="reproduce every table and figure at the smoke budget (minutes, CPU)",
         description=__doc__.split("\n\n")[1])
     p.add_argument("--out", default="results", help="where the tables and figures go (default ./results)")
     p.add_argument("--runs", default="runs",
@@ -31,7 +33,7 @@ def register(subparsers):
     p.add_argument("--vid4_root", default=None,
                    help="Vid4 folder with GT/<sequence>/ (default ../shared/data/Vid4 if present)")
     p.add_argument("--steps", type=int, default=None,
-                   help="training steps per model (default: the smoke scale's)")
+                   help="training steps per model (default: the smoke budget's)")
     p.add_argument("--only", nargs="+", choices=[n for n, _ in STEPS], default=None,
                    help="run only these tables/figures")
     p.set_defaults(func=run)
@@ -40,20 +42,20 @@ def register(subparsers):
 def run(args):
     from pathlib import Path
 
-    from vsr_latent.paper.runner import reproduce
+    from vsr_latent.paper.budget import reproduction_budget
     from vsr_latent.paper.context import default_vid4_root
-    from vsr_latent.paper.scale import settings_for
+    from vsr_latent.paper.runner import reproduce
 
     t0 = time.monotonic()
     steps = [(n, d) for n, d in STEPS if args.only is None or n in args.only]
-    s = settings_for("smoke", steps=args.steps)
+    s = reproduction_budget(BUDGET, steps=args.steps)
     vid4 = args.vid4_root or default_vid4_root()
     print("vsr-latent quickstart: reproducing the paper's tables and figures at SMOKE scale")
     print(f"  tiny models, {s.stage1_steps} training steps each ({s.stage2_steps} more for "
           "variational stage 2), built-in clips, CPU")
     print("  the numbers show the pipeline works; they are NOT comparable to the paper's")
     print(f"  Vid4 (Tables 4, 5): {vid4 if vid4 else 'not found - those rows will say not run'}")
-    print(f"  runs -> {Path(args.runs) / 'smoke'}/, results -> {args.out}/")
+    print(f"  runs -> {Path(args.runs) / BUDGET}/, results -> {args.out}/")
     failures = []
     shared = {}
     command = "vsr-latent quickstart " + " ".join(
@@ -62,10 +64,10 @@ def run(args):
     for i, (name, what) in enumerate(steps, 1):
         print(f"\n[{i}/{len(steps)}] {what}  ({time.monotonic() - t0:.0f} s so far)", flush=True)
         written, failed = reproduce(
-            [name], scale="smoke", vid4_root=vid4, out=args.out, runs=args.runs,
+            [name], budget=BUDGET, vid4_root=vid4, out=args.out, runs=args.runs,
             steps=args.steps, quiet=False,
             shared_runs=shared, command=command,
-            scale_reason="vsr-latent quickstart always runs at smoke scale")
+            budget_reason="vsr-latent quickstart always runs at smoke scale")
         failures += failed
         for f in written:
             print(f"    wrote {f}")
@@ -74,7 +76,7 @@ def run(args):
     print(f"Tables (paper number beside ours, how each was made): {args.out}/table1.md ... "
           f"table5.md, figure6.md, figure7_8.md, figure9.md")
     print(f"Figures: {args.out}/figure6.png, figure7.png, figure8.png, figure9.png")
-    print("At the paper's scale: reproduce/all.sh --scale full --data_root DATASET_ROOT (GPUs).")
+    print("At the paper's scale: reproduce/all.sh --budget full --data_root DATASET_ROOT (GPUs).")
     if failures:
         print(f"{len(failures)} row(s) failed and are written as 'not run':")
         for f in failures:

@@ -1,14 +1,16 @@
 """``vsr-latent train``: train a named config (Algorithm 1) into a run folder, resuming if possible.
 
     vsr-latent train --list
-    vsr-latent train --config table1_latn10 [--run_dir runs/table1_latn10] [--scale smoke]
-                     [--set data.batch_size=8 --set optimizer.learning_rate=2e-4 ...]
+    vsr-latent train --config table1_latn10 [--run_dir runs/table1_latn10] [--budget tiny]
+                     [--set data.batch_size=8 --set model.filters=16 ...]
 
 The run folder defaults to ``runs/<config name>``. If it already has checkpoints the run resumes
 from the latest one (and says so); the resolved config is written to ``RUN/config.json``.
 """
 
 from pathlib import Path
+
+from vsr_latent.configs.budgets import BUDGET_NAMES, budgets_help
 
 
 def register(subparsers):
@@ -20,12 +22,12 @@ def register(subparsers):
     p.add_argument("--config", help="config name (see --list)")
     p.add_argument("--run_dir", dest="run_dir",
                    help="run folder (default runs/<config name>)")
-    p.add_argument("--scale", choices=("full", "smoke", "cpu"), default=None,
-                   help="smoke: a few steps on built-in data with a narrow network; cpu: the "
-                        "full-size model for about two hours on a 2-core CPU on a dataset root "
-                        "made from ../shared/data/train_clips (see docs/cpu_scale.md)")
+    p.add_argument("--budget", "--scale", dest="budget", choices=BUDGET_NAMES, default=None,
+                   help=f"how much compute the run gets (--scale is its old name): "
+                        f"{budgets_help()}. Default: full (tiny for --config smoke)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config field, dotted keys (e.g. data.batch_size=8); repeatable")
+                   help="override a config field, dotted keys (e.g. data.batch_size=8, "
+                        "model.filters=16, model.seq_len=5); repeatable")
     p.add_argument("--list", action="store_true", help="list the config names and exit")
     p.add_argument("--describe", action="store_true",
                    help="print what the config reproduces and its resolved fields, then exit")
@@ -45,16 +47,16 @@ def run(args):
         return 0
     if not args.config:
         raise ConfigError("--config NAME is required (see vsr-latent train --list)")
-    config = get_config(args.config, scale=args.scale, overrides=args.overrides)
+    config = get_config(args.config, budget=args.budget, overrides=args.overrides)
     if args.describe:
         print(describe(args.config))
         print(config.to_json())
         return 0
     run_dir = Path(args.run_dir or Path("runs") / config.name)
-    if config.scale == "cpu" and not Path(config.data.source).is_dir():
+    if config.budget == "cpu" and not Path(config.data.source).is_dir():
         from vsr_latent.configs import CPU_DATA_COMMAND
 
-        raise ConfigError(f"{config.data.source}: the CPU scale's dataset root does not exist; "
+        raise ConfigError(f"{config.data.source}: the cpu budget's dataset root does not exist; "
                           f"make it with `{CPU_DATA_COMMAND}` or pass --set data.source=DIR")
 
     from vsr_latent.training import run_folder
@@ -63,7 +65,7 @@ def run(args):
     try:
         metrics = train(config, run_dir, progress=args.progress,
                         log=lambda msg: print(msg, flush=True))
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - re-raised, translated when a peer was lost
         raise _lost_peer_error(e, run_dir) or e
     summary = ", ".join(
         f"{k}={v:.4g}" for k, v in metrics.items() if k != "step" and isinstance(v, float)

@@ -1,24 +1,16 @@
-"""Named, typed experiment configs (one per model of the paper's experiments).
+"""Named, typed experiment configs (one per model of the paper's experiments) and budgets.
 
     from vsr_latent.configs import get_config, CONFIG_NAMES
-    config = get_config("table3_vlatn10_7")                   # the paper-scale run
-    config = get_config("table1_latn10", scale="smoke")        # seconds on a CPU, built-in data
-    config = get_config("ours", overrides=["data.batch_size=8", "model_overrides.filters=16"])
+    config = get_config("table3_vlatn10_7")                     # the paper-scale run
+    config = get_config("table1_latn10", budget="tiny")          # seconds on a CPU, built-in data
+    config = get_config("ours", overrides=["data.batch_size=8", "model.filters=16"])
 
-``scale="smoke"`` keeps the model and L but shrinks everything else (a few steps, built-in data,
-8×8 LR patches, batch 2, a narrow network) so that the whole training path runs in seconds; a
-stage-2 config at smoke scale runs its own short stage 1 instead of needing ``init_from``.
-The config named ``smoke`` is ``ours`` at smoke scale.
-
-``scale="cpu"`` trains the registry's full-size model for real on a 2-core CPU (about 1.7 h for
-``ours``) on a dataset root made from ``../shared/data/train_clips`` (``CPU_DATA_COMMAND``), with a
-warm-up + cosine learning rate; the settings are the ``CPU_*`` constants below, chosen by
-measurement (see docs/cpu_scale.md). It made the shipped ``ours_cpu`` model.
+A budget (``full``, ``tiny``, ``smoke``, ``cpu``: `vsr_latent.configs.budgets`) sets how much
+compute a run gets and keeps the model and L. The config named ``smoke`` is ``ours`` at the
+``tiny`` budget (a few steps that check the training path).
 """
 
-import dataclasses
-
-from vsr_latent.configs.base import (  # noqa: F401
+from vsr_latent.configs.base import (
     AUGMENTATIONS,
     DEFAULT_AUGMENTATION,
     DEFAULT_BATCH_SIZE,
@@ -30,115 +22,75 @@ from vsr_latent.configs.base import (  # noqa: F401
     DataConfig,
     ExperimentConfig,
     OptimizerConfig,
-    apply_overrides,
-    config_from_dict,
-    override_keys,
 )
-from vsr_latent.configs.experiments import REGISTRY
+from vsr_latent.configs.budgets import (
+    BUDGET_NAMES,
+    BUDGETS,
+    CPU_DATA_COMMAND,
+    CPU_DATA_ROOT,
+    Budget,
+    apply_budget,
+    get_budget,
+)
+from vsr_latent.configs.config_json import config_from_dict
+from vsr_latent.configs.experiments import REGISTRY, docstring, paper_psnr
+from vsr_latent.configs.overrides import apply_overrides, override_keys
 from vsr_latent.errors import ConfigError
 
-SCALES = ("full", "smoke", "cpu")
+__all__ = [
+    "AUGMENTATIONS",
+    "BUDGETS",
+    "BUDGET_NAMES",
+    "CONFIG_NAMES",
+    "CPU_DATA_COMMAND",
+    "CPU_DATA_ROOT",
+    "DEFAULT_AUGMENTATION",
+    "DEFAULT_BATCH_SIZE",
+    "DEFAULT_LR_PATCH",
+    "DEFAULT_STAGE1_STEPS",
+    "DEFAULT_STAGE2_STEPS",
+    "DEFAULT_TRAIN_STEPS",
+    "DEFAULT_VAE_WEIGHT",
+    "Budget",
+    "DataConfig",
+    "ExperimentConfig",
+    "OptimizerConfig",
+    "apply_budget",
+    "apply_overrides",
+    "config_from_dict",
+    "describe",
+    "get_budget",
+    "get_config",
+    "override_keys",
+    "paper_psnr",
+]
 
-# The smoke scale: small enough for a CPU test, large enough to exercise every code path.
-SMOKE_STEPS = 6
-SMOKE_LR_PATCH = 8
-SMOKE_BATCH_SIZE = 2
-SMOKE_MODEL_OVERRIDES = {"filters": 8}
-
+# The config ``smoke``: ``ours`` at this budget unless another is asked for.
+SMOKE_CONFIG = ("ours", "tiny")
 CONFIG_NAMES = tuple(REGISTRY) + ("smoke",)
 
-# The CPU scale: the registry's full-size models trained for real on a 2-core CPU in under two
-# hours. Measured for `ours` in float32 at batch 8, L = 7: about 1.5 s a step at 24x24 LR patches
-# (0.65 steps/s), 3.5 s at 32x32; stage-2 steps cost about twice a stage-1 step (two forward
-# passes). mixed_bfloat16 was only 1.07x faster than float32 in training on this AVX512-BF16 CPU
-# without AMX, so the CPU scale trains in float32. The data is a dataset root made from
-# ../shared/data/train_clips by data_tools (CPU_DATA_COMMAND); Vid4 is never used for training.
-CPU_DATA_ROOT = "data/cpu_root"
-CPU_DATA_COMMAND = ("python -m data_tools.make_dataset ../shared/data/train_clips data/cpu_root "
-                    "--clip_len 40 --max_size 640x360")
-CPU_STAGE1_STEPS = 3_300
-CPU_STAGE2_STEPS = 300
-CPU_BATCH_SIZE = 8
-CPU_LR_PATCH = 24
-# Few steps: a higher peak rate than the paper's 1e-4, warmed up and decayed (cosine).
-CPU_LEARNING_RATE = 4e-4
-CPU_WARMUP_STEPS = 150
-CPU_MIN_LEARNING_RATE = 4e-6
-CPU_PRECISION = "float32"
-CPU_VALIDATE_EVERY = 250
-CPU_VAL_CLIPS = 8
-CPU_CHECKPOINT_EVERY = 250
-CPU_IMAGE_EVERY = 500
-CPU_LOG_EVERY = 25
 
-
-def _smoke(config):
-    variational_stage2 = config.stage2_steps > 0
-    return dataclasses.replace(
-        config,
-        model_overrides={**config.model_overrides, **SMOKE_MODEL_OVERRIDES},
-        data=dataclasses.replace(
-            config.data,
-            source="builtin",
-            lr_patch=SMOKE_LR_PATCH,
-            batch_size=SMOKE_BATCH_SIZE,
-        ),
-        stage1_steps=SMOKE_STEPS // 2 if variational_stage2 else SMOKE_STEPS,
-        stage2_steps=SMOKE_STEPS // 2 if variational_stage2 else 0,
-        init_from=None,
-        checkpoint_every=2,
-        log_every=1,
-        image_every=SMOKE_STEPS,
-        scale="smoke",
-    )
-
-
-def _cpu(config):
-    variational_stage2 = config.stage2_steps > 0
-    total = CPU_STAGE1_STEPS + CPU_STAGE2_STEPS
-    return dataclasses.replace(
-        config,
-        data=dataclasses.replace(
-            config.data, source=CPU_DATA_ROOT, lr_patch=CPU_LR_PATCH, batch_size=CPU_BATCH_SIZE,
-            val_clips=CPU_VAL_CLIPS,
-        ),
-        optimizer=dataclasses.replace(
-            config.optimizer, learning_rate=CPU_LEARNING_RATE, schedule="cosine",
-            warmup_steps=CPU_WARMUP_STEPS, min_learning_rate=CPU_MIN_LEARNING_RATE,
-        ),
-        # A model without stage 2 gets the same number of steps in stage 1.
-        stage1_steps=CPU_STAGE1_STEPS if variational_stage2 else total,
-        stage2_steps=CPU_STAGE2_STEPS if variational_stage2 else 0,
-        init_from=None,
-        precision=CPU_PRECISION,
-        checkpoint_every=CPU_CHECKPOINT_EVERY,
-        validate_every=CPU_VALIDATE_EVERY,
-        image_every=CPU_IMAGE_EVERY,
-        log_every=CPU_LOG_EVERY,
-        scale="cpu",
-    )
-
-
-def get_config(name, scale=None, overrides=None):
-    """The named config as a fresh `ExperimentConfig`, at ``scale`` ("full" or "smoke").
-
-    ``overrides`` is a list of ``"dotted.key=value"`` strings (see `apply_overrides`). Unknown
-    names, scales or keys raise ConfigError listing the valid ones.
-    """
+def _registry_name(name):
     if name == "smoke":
-        name, scale = "ours", "smoke"
+        return SMOKE_CONFIG[0]
     if name not in REGISTRY:
         raise ConfigError(
             f"unknown config {name!r}; known configs: {', '.join(CONFIG_NAMES)}"
         )
-    scale = scale or "full"
-    if scale not in SCALES:
-        raise ConfigError(f"unknown scale {scale!r}; known scales: {', '.join(SCALES)}")
-    config = REGISTRY[name]()
-    if scale == "smoke":
-        config = _smoke(config)
-    elif scale == "cpu":
-        config = _cpu(config)
+    return name
+
+
+def get_config(name, budget=None, overrides=None):
+    """The named config as a fresh, checked `ExperimentConfig` at ``budget`` (a name or a
+    `Budget`; default ``full``, for ``smoke`` ``tiny``).
+
+    ``overrides`` is a list of ``"dotted.key=value"`` strings (see `apply_overrides`), applied
+    after the budget. Unknown names, budgets or keys raise ConfigError listing the valid ones.
+    """
+    if name == "smoke":
+        budget = budget or SMOKE_CONFIG[1]
+    config = REGISTRY[_registry_name(name)]()
+    config = apply_budget(config, get_budget(budget or "full"))
     config = apply_overrides(config, overrides)
     return config.validate()
 
@@ -146,9 +98,6 @@ def get_config(name, scale=None, overrides=None):
 def describe(name):
     """The docstring of a named config (what it reproduces, the paper number, the command)."""
     if name == "smoke":
-        return "ours at smoke scale: a few steps on built-in data (checks the training path)."
-    if name not in REGISTRY:
-        raise ConfigError(
-            f"unknown config {name!r}; known configs: {', '.join(CONFIG_NAMES)}"
-        )
-    return (REGISTRY[name].__doc__ or "").strip()
+        return ("ours at the tiny budget: a few steps on built-in data (checks the training "
+                "path).")
+    return docstring(_registry_name(name))

@@ -1,4 +1,4 @@
-"""Typed experiment configs: the dataclasses, their JSON form and `key=value` overrides.
+"""Typed experiment configs: the dataclasses and the settings the paper leaves open.
 
 The paper leaves several training settings open (SPEC "GAP: K, λ, total steps, LR patch size,
 augmentation"). Each is decided ONCE here, as a named module-level default, and every config of
@@ -29,7 +29,7 @@ the experiments uses these names:
   bfloat16 and for GPUs.
 - ``DEFAULT_LR_SCHEDULE`` ("constant") with no warm-up: the paper gives one learning rate and no
   schedule; ``"cosine"`` decays from ``learning_rate`` to ``min_learning_rate`` over the run after
-  ``warmup_steps`` of linear warm-up (the CPU scale uses it).
+  ``warmup_steps`` of linear warm-up (the cpu budget uses it).
 - ``DEFAULT_VALIDATE_EVERY`` (5 000) steps, on ``DEFAULT_VAL_CLIPS`` (4) validation clips, the
   first L frames of each, a centre crop of ``DEFAULT_VAL_LR_CROP`` (64) LR pixels: a cheap,
   fixed validation PSNR (RGB, mean path) logged to TensorBoard as ``psnr/validation``; the
@@ -38,12 +38,17 @@ the experiments uses these names:
   be downloaded here; point ``data.source`` at a dataset root made by ``data_tools`` for real runs.
 """
 
+from __future__ import annotations
+
 import dataclasses
 import json
 import typing
 from dataclasses import dataclass, field
 
 from vsr_latent.errors import ConfigError
+
+if typing.TYPE_CHECKING:
+    from vsr_latent.models.config import ModelConfig
 
 # Adam and clipping: given by the paper (§7).
 LEARNING_RATE = 1e-4
@@ -114,17 +119,17 @@ class OptimizerConfig:
 class ExperimentConfig:
     """One training run: the model, its data, the optimiser and Algorithm 1's two stages.
 
+    ``model`` is the registry model with its architecture (its ``seq_len`` is the run's L).
     ``stage1_steps`` (K) train on L_re with the variance heads off; ``stage2_steps`` then train on
     L_re + ``vae_weight``·L_vae with them on (variational models only). ``init_from`` names a
     finished run folder (or ``.keras`` file) whose weights start this run: Table 3's V models start
     their stage 2 from the Latn10_7 / Satn10_7 runs. ``seed`` seeds the weight initialisation
-    and the stage-2 noise (``data.seed`` the samples), so a run is repeatable.
+    and the stage-2 noise (``data.seed`` the samples), so a run is repeatable. ``budget`` names
+    the budget applied (`vsr_latent.configs.budgets`).
     """
 
     name: str
-    model: str
-    seq_len: int
-    model_overrides: dict = field(default_factory=dict)
+    model: ModelConfig
     data: DataConfig = field(default_factory=DataConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     stage1_steps: int = DEFAULT_TRAIN_STEPS
@@ -136,10 +141,9 @@ class ExperimentConfig:
     image_every: int = DEFAULT_IMAGE_EVERY
     validate_every: int = DEFAULT_VALIDATE_EVERY
     precision: str = DEFAULT_PRECISION
-    init_from: typing.Optional[str] = None
+    init_from: str | None = None
     seed: int = 0
-    scale: str = "full"
-    paper_psnr: dict = field(default_factory=dict)
+    budget: str = "full"
 
     @property
     def total_steps(self):
@@ -147,9 +151,15 @@ class ExperimentConfig:
 
     def validate(self):
         """Raises ConfigError for settings no run can use."""
+        from vsr_latent.models import MODEL_NAMES
+        from vsr_latent.models.config import ModelConfig
+
         problems = []
-        if self.seq_len < 1:
-            problems.append(f"seq_len must be >= 1, got {self.seq_len}")
+        if not isinstance(self.model, ModelConfig):
+            problems.append(f"model must be a ModelConfig, got {self.model!r}")
+        elif self.model.name not in MODEL_NAMES:
+            problems.append(f"model.name: unknown model {self.model.name!r}; known models: "
+                            f"{', '.join(MODEL_NAMES)}")
         if self.stage1_steps < 0 or self.stage2_steps < 0:
             problems.append("stage1_steps and stage2_steps must be >= 0")
         if self.total_steps < 1:
@@ -200,163 +210,10 @@ class ExperimentConfig:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
 
-def _type_ok(value, hint):
-    if typing.get_origin(hint) is typing.Union:
-        return any(_type_ok(value, h) for h in typing.get_args(hint))
-    if hint is type(None):
-        return value is None
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if hint is tuple:
-        return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
-    if hint is dict or typing.get_origin(hint) is dict:
-        return isinstance(value, dict)
-    return isinstance(value, hint)
+def type_hints(cls):
+    """The field types of a config dataclass. ``ModelConfig`` is imported here and not at the top
+    of the module: the models package imports TensorFlow, and reading or listing configs must
+    not."""
+    from vsr_latent.models.config import ModelConfig
 
-
-def _check_field_types(obj):
-    """ConfigError naming the first field whose value has the wrong type (e.g. from JSON)."""
-    for name, hint in typing.get_type_hints(type(obj)).items():
-        value = getattr(obj, name)
-        if dataclasses.is_dataclass(hint):
-            continue
-        if not _type_ok(value, hint):
-            raise ConfigError(
-                f"not an experiment config: {type(obj).__name__}.{name} must be "
-                f"{getattr(hint, '__name__', hint)}, got {value!r}"
-            )
-
-
-def config_from_dict(d):
-    """The inverse of `ExperimentConfig.to_dict` (e.g. a run folder's config.json)."""
-    if not isinstance(d, dict):
-        raise ConfigError(f"not an experiment config: a JSON object is needed, got {type(d).__name__}")
-    d = dict(d)
-    try:
-        parts = {k: d.pop(k, {}) for k in ("data", "optimizer")}
-        for key, value in parts.items():
-            if not isinstance(value, dict):
-                raise ConfigError(f"not an experiment config: {key} must be an object, got {value!r}")
-        data = DataConfig(**parts["data"])
-        optimizer = OptimizerConfig(**parts["optimizer"])
-        config = ExperimentConfig(data=data, optimizer=optimizer, **d)
-    except TypeError as e:
-        raise ConfigError(f"not an experiment config: {e}") from None
-    for part in (config, data, optimizer):
-        _check_field_types(part)
-    return config
-
-
-def _field_paths(obj, prefix=""):
-    out = []
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        if dataclasses.is_dataclass(value):
-            out += _field_paths(value, f"{prefix}{f.name}.")
-        else:
-            out.append(f"{prefix}{f.name}")
-    return out
-
-
-def override_keys(config):
-    """The dotted keys `apply_overrides` accepts (dict fields take any sub-key)."""
-    return _field_paths(config)
-
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
-
-def _parse_literal(text):
-    """A value for a free-form dict entry (model_overrides.*): JSON if it parses, else a string."""
-    low = text.strip().lower()
-    if low in ("true", "false"):
-        return low == "true"
-    if low in ("none", "null"):
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def _coerce(key, text, hint):
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin is typing.Union and type(None) in args:
-        if text.strip().lower() in ("none", "null", ""):
-            return None
-        (hint,) = [a for a in args if a is not type(None)]
-    try:
-        if hint is bool:
-            low = text.strip().lower()
-            if low in _TRUE:
-                return True
-            if low in _FALSE:
-                return False
-            raise ValueError(text)
-        if hint is int:
-            value = float(text)
-            if value != int(value):
-                raise ValueError(text)
-            return int(value)
-        if hint is float:
-            return float(text)
-        if hint is str:
-            return text
-        if hint is tuple:
-            if text.strip().lower() in ("", "none", "()"):
-                return ()
-            return tuple(p.strip() for p in text.split(",") if p.strip())
-        if hint is dict or typing.get_origin(hint) is dict:
-            value = json.loads(text)
-            if not isinstance(value, dict):
-                raise ValueError(text)
-            return value
-    except ValueError:
-        raise ConfigError(
-            f"--set {key}={text}: not a valid {getattr(hint, '__name__', hint)}"
-        ) from None
-    raise ConfigError(f"--set {key}: unsupported field type {hint}")
-
-
-def apply_overrides(config, overrides):
-    """Returns a copy of ``config`` with ``["key=value", ...]`` applied (dotted keys, typed).
-
-    ``data.batch_size=8`` sets a nested field (converted to the field's type);
-    ``model_overrides.filters=8`` sets an entry of a dict field (value parsed as JSON, else kept as
-    a string). An unknown key raises ConfigError listing the valid ones.
-    """
-    config = dataclasses.replace(
-        config,
-        data=dataclasses.replace(config.data),
-        optimizer=dataclasses.replace(config.optimizer),
-        model_overrides=dict(config.model_overrides),
-        paper_psnr=dict(config.paper_psnr),
-    )
-    for item in overrides or ():
-        if "=" not in item:
-            raise ConfigError(f"--set {item!r}: expected key=value")
-        key, text = item.split("=", 1)
-        key = key.strip()
-        parts = key.split(".")
-        target = config
-        for i, part in enumerate(parts):
-            if isinstance(target, dict):
-                target[".".join(parts[i:])] = _parse_literal(text)
-                break
-            names = {f.name for f in dataclasses.fields(target)} if dataclasses.is_dataclass(
-                target
-            ) else set()
-            if part not in names:
-                raise ConfigError(
-                    f"--set {key}: unknown key; valid keys: {', '.join(override_keys(config))}"
-                )
-            if i == len(parts) - 1:
-                hint = typing.get_type_hints(type(target))[part]
-                setattr(target, part, _coerce(key, text, hint))
-            else:
-                target = getattr(target, part)
-    return config
+    return typing.get_type_hints(cls, localns={"ModelConfig": ModelConfig})

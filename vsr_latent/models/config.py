@@ -1,4 +1,6 @@
-"""Typed architecture config of ``VSRNet``: every registry entry is one of these."""
+"""Typed model configs: ``VSRNetConfig`` (the architecture of a ``VSRNet``; every registry entry
+is one) and ``ModelConfig`` (a registry model by name with its architecture: what an experiment
+config trains)."""
 
 import dataclasses
 import numbers
@@ -92,3 +94,33 @@ class VSRNetConfig:
         if unknown:
             raise ConfigError(f"unknown model setting(s) {unknown}; known: {sorted(known)}")
         return dataclasses.replace(self, **overrides)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig(VSRNetConfig):
+    """A model of the registry by ``name`` with its architecture (``ExperimentConfig.model``).
+
+    The architecture fields start as the registry's (``models.model_config(name)``) and may be
+    changed (``--set model.filters=8``); ``name`` stays the registry name the model came from and
+    names the built network.
+    """
+
+    name: str = ""
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            raise ConfigError(f"name must be a registry model name, got {self.name!r}")
+        super().__post_init__()
+
+    @classmethod
+    def named(cls, name, architecture):
+        """``architecture`` (a ``VSRNetConfig``) under the registry name ``name``."""
+        return cls(name=name, **_architecture_fields(architecture))
+
+    def architecture(self):
+        """The plain ``VSRNetConfig`` (without the name)."""
+        return VSRNetConfig(**_architecture_fields(self))
+
+
+def _architecture_fields(config):
+    return {f.name: getattr(config, f.name) for f in dataclasses.fields(VSRNetConfig)}

@@ -21,7 +21,7 @@ lsatn_ls 1,687,075; ours 4,120,212.
 """
 
 from vsr_latent.errors import ConfigError
-from vsr_latent.models.config import VSRNetConfig
+from vsr_latent.models.config import ModelConfig, VSRNetConfig
 
 L, S = "long", "short"
 
@@ -46,26 +46,42 @@ MODEL_NAMES = tuple(MODEL_CONFIGS)
 
 
 def model_config(name, seq_len=None, **overrides):
-    """The registry config of ``name`` with ``seq_len`` and architecture overrides applied."""
+    """The ``ModelConfig`` of registry model ``name`` with ``seq_len`` and architecture overrides
+    (``VSRNetConfig`` fields) applied."""
     key = str(name).lower()
     if key not in MODEL_CONFIGS:
         raise ConfigError(f"unknown model {name!r}; known models: {', '.join(MODEL_NAMES)}")
     if seq_len is not None:
         overrides["seq_len"] = int(seq_len)
-    return MODEL_CONFIGS[key].replace(**overrides)
+    return ModelConfig.named(key, MODEL_CONFIGS[key]).replace(**overrides)
 
 
-def build_model(name, seq_len=None, **overrides):
-    """A built ``VSRNet`` for registry ``name`` (fresh weights).
+def registry_changes(model):
+    """The architecture fields of ``model`` (a ``ModelConfig``) that differ from its registry
+    entry, e.g. ``{"filters": 8}`` for a narrow network."""
+    registry = model_config(model.name).architecture().to_dict()
+    return {name: value for name, value in model.architecture().to_dict().items()
+            if value != registry[name]}
 
-    ``overrides`` are ``VSRNetConfig`` fields (e.g. ``filters=8, num_layers=2`` for tiny tests).
+
+def build_model(model, seq_len=None, **overrides):
+    """A built ``VSRNet`` (fresh weights) of ``model``: a registry name, or a ``ModelConfig`` /
+    ``VSRNetConfig`` (e.g. ``ExperimentConfig.model``).
+
+    ``seq_len`` and ``overrides`` (``VSRNetConfig`` fields, e.g. ``filters=8, num_layers=2`` for
+    tiny tests) change the architecture before it is built.
     """
     from vsr_latent.models.vsr_net import VSRNet
 
-    cfg = model_config(name, seq_len, **overrides)
-    model = VSRNet(**cfg.to_dict(), name=str(name).lower())
-    model.build((None, None, None, None, 3))
-    return model
+    if isinstance(model, VSRNetConfig):
+        if seq_len is not None:
+            overrides["seq_len"] = int(seq_len)
+        config = model.replace(**overrides)
+    else:
+        config = model_config(model, seq_len, **overrides)
+    net = VSRNet(config)
+    net.build((None, None, None, None, 3))
+    return net
 
 
 def count_params(model_or_name, **overrides):
@@ -73,6 +89,6 @@ def count_params(model_or_name, **overrides):
 
     The variational mode flags (non-trainable scalars) are not counted.
     """
-    if isinstance(model_or_name, str):
+    if isinstance(model_or_name, (str, VSRNetConfig)):
         model_or_name = build_model(model_or_name, **overrides)
     return int(sum(int(w.numpy().size) for w in model_or_name.trainable_weights))

@@ -1,16 +1,40 @@
 """``VSRNet``: the paper's network (§4.3, Fig. 1) for every arrangement of attention blocks."""
 
+import dataclasses
+
 import keras
 import tensorflow as tf
 
 from vsr_latent.errors import InputError
-from vsr_latent.layers import DepthToSpaceUpscaler, LongAttention, ResidualConvBlock3D, ShortAttention
+from vsr_latent.layers import (
+    DepthToSpaceUpscaler,
+    LongAttention,
+    ResidualConvBlock3D,
+    ShortAttention,
+)
 from vsr_latent.layers._shapes import fold_time, unfold_time
 from vsr_latent.layers.bicubic import bicubic_upsample
-from vsr_latent.models.config import VSRNetConfig
+from vsr_latent.models.config import ModelConfig, VSRNetConfig
 
 # Inputs and outputs are on the [0, 255] scale; the network works on [0, 1] inside.
 PIXEL_SCALE = 255.0
+
+ARCHITECTURE_FIELDS = tuple(f.name for f in dataclasses.fields(VSRNetConfig))
+
+
+def _architecture_from_keywords(values):
+    """The ``VSRNetConfig`` of a saved network's ``get_config`` fields. Fields it lacks (saved
+    before they existed), or saved as None where None is not a value of the field, take their
+    defaults; a network without variance heads never samples."""
+    values = dict(values)
+    for name in ("leaky_slope", "bicubic_skip", "upscaler_init_scale"):
+        if values.get(name, 0) is None:
+            del values[name]
+    if "blocks" in values:
+        values["blocks"] = tuple(values["blocks"])
+    if not values.get("variational", False):
+        values["sampling"] = False
+    return VSRNetConfig(**values)
 
 
 @keras.saving.register_keras_serializable(package="vsr_latent")
@@ -31,28 +55,23 @@ class VSRNet(keras.Model):
     long-attention block uses ``concat(x, k)`` along time as keys/values. Output: (B, L, 4H, 4W, 3)
     on [0, 255] (multiplied by 255 inside, not clipped).
 
-    The architecture arguments are the fields of ``VSRNetConfig``.
+    ``config`` is a ``VSRNetConfig``; a ``ModelConfig`` also names the network after its registry
+    model. Keras rebuilds a saved network from ``get_config``: the fields as keyword arguments.
     """
 
-    def __init__(self, blocks=(), num_layers=16, filters=64, variational=False, seq_len=7,
-                 scale=4, leaky_slope=None, bicubic_skip=None, sampling=False,
-                 max_attention_elements=-1, upscaler_init_scale=None, **kwargs):
+    def __init__(self, config=None, **kwargs):
+        architecture = {k: kwargs.pop(k) for k in ARCHITECTURE_FIELDS if k in kwargs}
+        if config is None:
+            config = _architecture_from_keywords(architecture)
+        elif architecture:
+            raise TypeError(f"VSRNet got a config and architecture keywords {sorted(architecture)}")
+        if not isinstance(config, VSRNetConfig):
+            raise TypeError(f"VSRNet needs a VSRNetConfig, got {config!r}")
+        if isinstance(config, ModelConfig):
+            kwargs.setdefault("name", config.name)
+            config = config.architecture()
         super().__init__(**kwargs)
-        extra = {}
-        if leaky_slope is not None:
-            extra["leaky_slope"] = leaky_slope
-        if bicubic_skip is not None:
-            extra["bicubic_skip"] = bicubic_skip
-        if max_attention_elements != -1:
-            extra["max_attention_elements"] = max_attention_elements
-        if upscaler_init_scale is not None:
-            extra["upscaler_init_scale"] = upscaler_init_scale
-        if variational is False and sampling:
-            sampling = False
-        self.config = VSRNetConfig(
-            blocks=tuple(blocks), num_layers=int(num_layers), filters=int(filters),
-            variational=bool(variational), seq_len=int(seq_len), scale=int(scale),
-            sampling=bool(sampling), **extra)
+        self.config = config
         cfg = self.config
         self.seq_len = cfg.seq_len
         self.scale = cfg.scale
@@ -160,8 +179,8 @@ class VSRNet(keras.Model):
                 block = self.attention[j]
                 joined = []
                 for k, s in enumerate(h):
-                    kwargs = dict(training=training, sampling=sampling,
-                                  return_attention=collect and k == 0)
+                    kwargs = {"training": training, "sampling": sampling,
+                                  "return_attention": collect and k == 0}
                     if isinstance(block, LongAttention) and len(h) > 1:
                         kwargs["key_values"] = list(h)
                     a = block(s, **kwargs)

@@ -10,17 +10,19 @@ Figure 8 (short attention): the mask of the second short block of VSatn10_7 (the
 inspects) around a 15x15 LR receptive field, on the deterministic path and for three sampled
 draws (z = mu + eps sigma).
 
-GAP decisions: ``QUERY_FRAME`` (the middle frame of the clip), ``QUERY_POSITION`` (the query
-block at the centre of the frame), the clip (Vid4 calendar when Vid4 is present, else the first
-built-in validation clip; at smoke scale cut to ``CLIP_CROP`` LR pixels), ``FIGURE8_SAMPLES``. The
-clip's LR frames are made with each model's own training degradation (its run folder's
-``config.json``), not a fixed "bi": the Table 3 models are trained on the paper's degradation.
+GAP decisions: ``QUERY_FRAME`` (the middle frame of the clip), ``QUERY_POSITION`` (the query block
+at the centre of the frame), the clip (Vid4 calendar when Vid4 is present, else the first built-in
+validation clip; at the tiny and smoke budgets cut to ``CLIP_CROP`` LR pixels),
+``FIGURE8_SAMPLES``. The clip's LR frames are made with each model's own training degradation (its
+run folder's ``config.json``), not a fixed "bi": the Table 3 models are trained on the paper's
+degradation.
 """
 
 import numpy as np
 
 from vsr_latent.atomic import write_text
 from vsr_latent.paper.figures import pyplot, save
+from vsr_latent.paper.results import SMOKE_BUDGETS
 from vsr_latent.paper.runs import ensure_run
 
 FIGURE7_CONFIG = "table3_vlatn10_7"
@@ -51,7 +53,7 @@ def _clip(ctx, seq_len, degradation):
         name = "built-in validation clip 0"
     h, w = gt.shape[1] // 4 * 4, gt.shape[2] // 4 * 4
     gt = gt[:, :h, :w]
-    if ctx.scale.name == "smoke":
+    if ctx.budget.name in SMOKE_BUDGETS:
         ch, cw = min(CLIP_CROP[0], h // 4), min(CLIP_CROP[1], w // 4)
         y0, x0 = (h // 4 - ch) // 2, (w // 4 - cw) // 2
         gt = gt[:, 4 * y0:4 * (y0 + ch), 4 * x0:4 * (x0 + cw)]
@@ -110,9 +112,9 @@ def figure7(ctx, out_dir, lines, csv_rows):
     from vsr_latent.training.run_folder import load_keras_model
 
     model = load_keras_model(run.run_dir / "model.keras")
-    L = run.config.seq_len
+    L = run.config.model.seq_len
     name, lr, gt = _clip(ctx, L, _run_degradation(run))
-    weights, (ql, qh, qw), (kl, kh, kw) = long_attention_weights(model, lr.astype(np.float32))
+    weights, (_ql, qh, qw), (kl, kh, kw) = long_attention_weights(model, lr.astype(np.float32))
     t = L // 2
     qi, qj = qh // 2, qw // 2
     q = (t * qh + qi) * qw + qj
@@ -157,12 +159,12 @@ def figure7(ctx, out_dir, lines, csv_rows):
     uniform = 1.0 / (kl * kh * kw)
     lines += [
         "## Figure 7 — long attention", "",
-        f"![figure7](figure7.png)", "",
-        f"- Model: `{run.run_dir}` ({run.config.model}, L = {L}, deterministic path), first long "
-        "attention block.",
+        "![figure7](figure7.png)", "",
+        (f"- Model: `{run.run_dir}` ({run.config.model.name}, L = {L}, deterministic path), "
+         "first long attention block."),
         f"- Clip: {name}, {L} frames, LR {lr.shape[2]}x{lr.shape[1]}.",
-        f"- Query: frame {t}, LR pixels rows {2 * qi}-{2 * qi + 1}, columns {2 * qj}-{2 * qj + 1}"
-        f" (query grid {qh}x{qw} per frame; key grid {kh}x{kw} per frame, {kl} frames).",
+        (f"- Query: frame {t}, LR pixels rows {2 * qi}-{2 * qi + 1}, columns {2 * qj}-{2 * qj + 1}"
+        f" (query grid {qh}x{qw} per frame; key grid {kh}x{kw} per frame, {kl} frames)."),
         f"- Top-{TOP_K} keys in frame {t_key} (LR top-left corner of each 4x4 block, weight): "
         + "; ".join(f"({4 * ki}, {4 * kj}) {w[t_key, ki, kj]:.6f}" for ki, kj in keys)
         + f". A uniform attention would give {uniform:.6f} to every key.", "",
@@ -182,8 +184,8 @@ def figure8(ctx, out_dir, lines, csv_rows):
     from vsr_latent.training.run_folder import load_keras_model
 
     model = load_keras_model(run.run_dir / "model.keras")
-    L = run.config.seq_len
-    name, lr, gt = _clip(ctx, L, _run_degradation(run))
+    L = run.config.model.seq_len
+    name, lr, _gt = _clip(ctx, L, _run_degradation(run))
     x = lr[None].astype(np.float32)
     t = L // 2
     maps = []
@@ -231,10 +233,10 @@ def figure8(ctx, out_dir, lines, csv_rows):
     lines += [
         "## Figure 8 — short attention, deterministic vs sampled", "",
         "![figure8](figure8.png)", "",
-        f"- Model: `{run.run_dir}` ({run.config.model}, L = {L}); mask of short block "
-        f"{FIGURE8_BLOCK + 1} (sigmoid of z, mean over channels), frame {t} of {name}.",
-        f"- {f}x{f} LR field at rows {y0}-{y0 + f - 1}, columns {x0}-{x0 + f - 1}; "
-        f"deterministic path (z = mu) and {FIGURE8_SAMPLES} sampled draws (z = mu + eps sigma).",
+        (f"- Model: `{run.run_dir}` ({run.config.model.name}, L = {L}); mask of short block "
+        f"{FIGURE8_BLOCK + 1} (sigmoid of z, mean over channels), frame {t} of {name}."),
+        (f"- {f}x{f} LR field at rows {y0}-{y0 + f - 1}, columns {x0}-{x0 + f - 1}; "
+        f"deterministic path (z = mu) and {FIGURE8_SAMPLES} sampled draws (z = mu + eps sigma)."),
         "- Spatial standard deviation of the mask inside the field: "
         + "; ".join(f"{label} {m[y0:y0 + f, x0:x0 + f].std():.4f}" for label, m in maps)
         + " (the paper: deterministic attention looks noisier/averaged, sampled ones sharper "
@@ -251,7 +253,7 @@ def figure7_8(ctx):
     from vsr_latent.paper.results import headline_lines
 
     lines = ["# Figures 7 and 8 — attention visualised", ""]
-    lines += headline_lines(ctx.scale.name, ctx.modified)
+    lines += headline_lines(ctx.budget.name, ctx.modified)
     csv_rows = [("figure", "item", "frame", "row", "column", "value")]
     written, runs = [], []
     for label, fn in (("Figure 7", figure7), ("Figure 8", figure8)):
@@ -283,12 +285,12 @@ def figure7_8(ctx):
 def _title_note(ctx):
     """What a figure's title adds so a smoke or modified-settings figure is never taken for the
     paper's."""
-    if ctx.scale.name == "smoke":
-        return "\nsmoke scale: tiny model, few steps - not comparable to the paper"
-    if ctx.scale.name == "cpu":
+    if ctx.budget.name in SMOKE_BUDGETS:
+        return f"\n{ctx.budget.name} budget: tiny model, few steps - not comparable to the paper"
+    if ctx.budget.name == "cpu":
         return "\nCPU scale: not the paper's data or steps"
     if ctx.modified:
-        return f"\n{ctx.scale_label} - not the paper's settings"
+        return f"\n{ctx.budget_label} - not the paper's settings"
     return ""
 
 

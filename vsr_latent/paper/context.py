@@ -1,4 +1,4 @@
-"""What every reproduction driver shares: scale, folders, hardware, progress printing, timings."""
+"""What every reproduction driver shares: budget, folders, hardware, progress printing, timings."""
 
 import datetime
 import shlex
@@ -9,20 +9,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vsr_latent import __version__
-from vsr_latent.paths import REPO_ROOT, shared_data_dir
+from vsr_latent.errors import ConfigError
 from vsr_latent.paper import hardware
-from vsr_latent.paper.results import ResultsTable, scale_label
-from vsr_latent.paper.scale import choose_scale, settings_for
+from vsr_latent.paper.budget import choose_budget, reproduction_budget
+from vsr_latent.paper.results import ResultsTable, budget_label
+from vsr_latent.paths import REPO_ROOT, shared_data_dir
 
 #: Training settings that change how often a run logs or saves, never its numbers: a ``--set``
-#: of these alone leaves a results file headlined with its scale.
+#: of these alone leaves a results file headlined with its budget.
 BOOKKEEPING_KEYS = ("log_every", "checkpoint_every", "image_every")
 
 
-def modified_settings(settings):
-    """The user's ``--set`` overrides (``ScaleSettings.user_overrides``) that change what is
-    trained or measured (steps, model, data, batch, ...): all but :data:`BOOKKEEPING_KEYS`."""
-    return tuple(item for item in settings.user_overrides
+def modified_settings(overrides):
+    """The user's ``--set`` overrides that change what is trained or measured (steps, model,
+    data, batch, ...): all but :data:`BOOKKEEPING_KEYS`."""
+    return tuple(item for item in overrides
                  if item.split("=", 1)[0].strip() not in BOOKKEEPING_KEYS)
 
 
@@ -37,7 +38,7 @@ def default_vid4_root():
 def git_commit():
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT,
-                             capture_output=True, text=True, timeout=10)
+                             capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None
@@ -57,11 +58,14 @@ class RunInfo:
     def describe(self):
         how = (f"trained now in {self.wall_s:.0f} s" if self.trained_now
                else "reused (already complete)")
+        from vsr_latent.models import registry_changes
+
         c = self.config
         stages = (f"{c.stage1_steps} + {c.stage2_steps} (stage 2)" if c.stage2_steps
                   else f"{c.stage1_steps}")
-        what = (f"model {c.model} L={c.seq_len}"
-                + (f" {c.model_overrides}" if c.model_overrides else "")
+        changes = {k: v for k, v in registry_changes(c.model).items() if k != "seq_len"}
+        what = (f"model {c.model.name} L={c.model.seq_len}"
+                + (f" {changes}" if changes else "")
                 + f", steps {stages}, batch {c.data.batch_size}, LR patch {c.data.lr_patch}, "
                 f"lr {c.optimizer.learning_rate:g}, degradation {c.data.degradation}, "
                 f"data {c.data.source}" + (f", init_from {c.init_from}" if c.init_from else ""))
@@ -71,8 +75,8 @@ class RunInfo:
 @dataclass
 class Context:
     name: str
-    scale: object  # ScaleSettings
-    scale_reason: str
+    budget: object  # vsr_latent.configs.budgets.Budget
+    budget_reason: str
     out_dir: Path
     runs_root: Path
     data_root: str | None
@@ -81,6 +85,7 @@ class Context:
     hardware: dict
     quiet: bool = False
     model: str | None = None  # Figure 9's "ours" (--model SPEC); None: the `ours` config's run
+    overrides: tuple = ()  # the user's --set KEY=VALUE, applied to every config
     runs: dict = field(default_factory=dict)  # config name -> RunInfo (this invocation)
     failures: list = field(default_factory=list)  # "table/row: reason" of rows that failed
     started: float = field(default_factory=time.monotonic)
@@ -88,23 +93,23 @@ class Context:
     @property
     def modified(self):
         """The user's overrides of the configs' settings (see :func:`modified_settings`)."""
-        return modified_settings(self.scale)
+        return modified_settings(self.overrides)
 
     @property
-    def scale_label(self):
+    def budget_label(self):
         """What a results file headlines: "full" only when the configs' own settings ran."""
-        return scale_label(self.scale.name, self.modified)
+        return budget_label(self.budget.name, self.modified)
 
     def results_table(self, paper, **kwargs):
-        """A :class:`ResultsTable` of ``paper`` headlined with this run's scale and settings."""
-        return ResultsTable(paper, scale=self.scale.name, modified=self.modified, **kwargs)
+        """A :class:`ResultsTable` of ``paper`` headlined with this run's budget and settings."""
+        return ResultsTable(paper, budget=self.budget.name, modified=self.modified, **kwargs)
 
     @property
     def runs_dir(self):
-        # Smoke and CPU-scale runs live apart from full ones so a smaller run never reuses (or
-        # clobbers) a paper-scale run of the same config.
-        if self.scale.name in ("smoke", "cpu"):
-            return self.runs_root / self.scale.name
+        # Runs of a smaller budget live apart from full ones so that they never reuse (or
+        # clobber) a paper-scale run of the same config.
+        if self.budget.name != "full":
+            return self.runs_root / self.budget.name
         return self.runs_root
 
     def log(self, message):
@@ -115,8 +120,9 @@ class Context:
     def fill_meta(self, table, *, runs=(), data="", protocol="", extra=None):
         """The "how these numbers were made" lines of a results table."""
         table.meta["Command"] = f"`{self.command}`"
-        table.meta["Scale"] = f"{self.scale_label} ({self.scale_reason})"
-        table.meta["Scale settings"] = self.scale.describe()
+        user = (" ; user settings: " + " ".join(self.overrides)) if self.overrides else ""
+        table.meta["Scale"] = f"{self.budget_label} ({self.budget_reason})"
+        table.meta["Scale settings"] = self.budget.describe() + user
         table.meta["Hardware"] = hardware.summary(self.hardware)
         infos = [self.runs[r] for r in runs if r in self.runs]
         if infos:
@@ -134,26 +140,29 @@ class Context:
         table.meta["Package"] = f"vsr_latent {__version__}" + (f" (git {commit})" if commit else "")
 
 
-def make_context(name, *, scale=None, data_root=None, vid4_root=None, out_dir="results",
+def make_context(name, *, budget=None, data_root=None, vid4_root=None, out_dir="results",
                  runs_dir="runs", steps=None, argv=None, quiet=False, hardware_info=None,
-                 shared_runs=None, command=None, overrides=(), scale_reason=None, model=None):
-    """A :class:`Context`, choosing the scale (printed) from the arguments and the GPUs seen."""
+                 shared_runs=None, command=None, overrides=(), budget_reason=None, model=None):
+    """A :class:`Context`, choosing the budget (printed) from the arguments and the GPUs seen."""
+    overrides = tuple(overrides or ())
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected key=value")
     info = hardware_info or hardware.describe()
-    chosen, reason = choose_scale(scale, data_root, info["gpus"])
-    reason = scale_reason or reason
+    chosen, reason = choose_budget(budget, data_root, info["gpus"])
+    reason = budget_reason or reason
     vid4 = Path(vid4_root) if vid4_root else default_vid4_root()
     argv = sys.argv[1:] if argv is None else list(argv)
     if command is None:
         command = "python -m vsr_latent.paper " + " ".join(shlex.quote(a) for a in argv)
     ctx = Context(
-        name=name, scale=settings_for(chosen, data_root=data_root, steps=steps,
-                                             overrides=overrides),
-        scale_reason=reason, out_dir=Path(out_dir), runs_root=Path(runs_dir),
+        name=name, budget=reproduction_budget(chosen, data_root=data_root, steps=steps),
+        budget_reason=reason, out_dir=Path(out_dir), runs_root=Path(runs_dir),
         data_root=data_root, vid4_root=vid4, command=command.strip(), hardware=info,
-        quiet=quiet, model=model,
+        quiet=quiet, model=model, overrides=overrides,
     )
     if shared_runs is not None:
         ctx.runs = shared_runs
-    # Said even with --quiet: which scale ran is part of every result.
-    print(f"[{name}] scale: {ctx.scale_label} — {reason}", flush=True)
+    # Said even with --quiet: which budget ran is part of every result.
+    print(f"[{name}] budget: {ctx.budget_label} — {reason}", flush=True)
     return ctx

@@ -11,10 +11,10 @@ config, trained or reused). Its LR frames are made with its own training degrada
 folder's ``config.json``; the Vid4 default "bi" for a model without one), with the package's
 ``degrade``; the bicubic column sees the same LR frames.
 
-GAP decisions (the paper shows the figure without saying how it was cut): the middle frame of
-each sequence (as Vid4 is cut at smoke scale), a centre crop of at most :data:`CROP` HR pixels,
-and the printed PSNR is that of the whole frame, Y channel, with the paper protocol's 8-pixel
-border cropped (``vsr_latent.evaluation.PROTOCOLS["paper"]``), SR rounded to 8 bits.
+GAP decisions (the paper shows the figure without saying how it was cut): the middle frame of each
+sequence (as Vid4 is cut at the tiny and smoke budgets), a centre crop of at most :data:`CROP` HR
+pixels, and the printed PSNR is that of the whole frame, Y channel, with the paper protocol's
+8-pixel border cropped (``vsr_latent.evaluation.PROTOCOLS["paper"]``), SR rounded to 8 bits.
 """
 
 import numpy as np
@@ -146,17 +146,17 @@ def _markdown(ctx, rows, model_text, degradation, how, data_line, runs):
     from vsr_latent.paper.results import headline_lines
 
     lines = ["# Figure 9 — qualitative comparison on Vid4", ""]
-    lines += headline_lines(ctx.scale.name, ctx.modified)
+    lines += headline_lines(ctx.budget.name, ctx.modified)
     lines += ["![figure9](figure9.png)", "",
               "| Sequence | Frame | Bicubic PSNR (Y)/dB | Ours PSNR (Y)/dB |", "|---|---|---|---|"]
     lines += [f"| {n} | {t} | {p['Bicubic'][1]:.2f} | {p['Ours'][1]:.2f} |"
               for n, t, _, p in rows]
-    y0, x0, h, w = rows[0][2]
-    lines += ["", f"- Ours: {model_text}; LR frames by {degradation!r} ({how}), the bicubic "
-              "column on the same LR frames.",
-              f"- Crops: centre {w}x{h} HR pixels of the middle frame of each sequence; PSNR "
+    _y0, _x0, h, w = rows[0][2]
+    lines += ["", (f"- Ours: {model_text}; LR frames by {degradation!r} ({how}), the bicubic "
+              "column on the same LR frames."),
+              (f"- Crops: centre {w}x{h} HR pixels of the middle frame of each sequence; PSNR "
               "printed under each crop: the whole frame, Y channel, 8-pixel border cropped "
-              "(paper protocol), SR rounded to 8 bits.", ""]
+              "(paper protocol), SR rounded to 8 bits."), ""]
     meta = _Meta()
     ctx.fill_meta(meta, runs=runs, data=data_line)
     lines += ["## How this figure was made", ""]
@@ -185,7 +185,7 @@ def _not_made(ctx, reason, *, failed):
     if failed:
         ctx.failures.append(f"figure9: not made: {reason}")
     lines = ["# Figure 9 — qualitative comparison on Vid4", ""]
-    lines += headline_lines(ctx.scale.name, ctx.modified)
+    lines += headline_lines(ctx.budget.name, ctx.modified)
     lines += [f"not run — {'failed: ' if failed else ''}{reason}", ""]
     md = ctx.out_dir / "figure9.md"
     write_text(md, "\n".join(lines))

@@ -7,7 +7,8 @@ tables.
 import numpy as np
 
 from vsr_latent.atomic import atomic_path
-from vsr_latent.paper import reported as paper
+from vsr_latent.configs import paper_numbers as paper
+from vsr_latent.paper.results import SMOKE_BUDGETS
 
 
 def pyplot():
@@ -27,9 +28,9 @@ def save(fig, path):
     return path
 
 
-def plot_figure6(table, path, scale):
+def plot_figure6(table, path, label):
     """Two curves, PSNR of Latn10_n and Satn10_n against n (measured values; points that were
-    not measured are left out). ``scale``: the headline label (``ResultsTable.label``)."""
+    not measured are left out). ``label``: the headline label (``ResultsTable.label``)."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     for kind, marker in (("latn", "o"), ("satn", "s")):
@@ -46,12 +47,13 @@ def plot_figure6(table, path, scale):
     ax.set_ylabel("PSNR / dB")
     ax.set_xticks(list(paper.FIGURE6_LENGTHS))
     title = "Figure 6: PSNR against sequence length"
-    if scale.startswith("smoke"):
-        title += "\n(smoke scale: not comparable to the paper)"
-    elif scale.startswith("cpu"):
+    budget = label.split(";")[0]
+    if budget in SMOKE_BUDGETS:
+        title += f"\n({budget} budget: not comparable to the paper)"
+    elif budget == "cpu":
         title += "\n(CPU scale: not the paper's data or steps)"
-    elif scale != "full":  # a "modified settings: ..." label (results.scale_label)
-        title += f"\n({scale})"
+    elif label != "full":  # a "modified settings: ..." label (results.budget_label)
+        title += f"\n({label})"
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)

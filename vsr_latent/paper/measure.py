@@ -8,10 +8,10 @@ averaged over frames (:func:`frame_mean`). RGB is this package's choice for vali
 to compare with the Vid4 literature's Y-channel numbers. A clip's last chunk is zero-padded to L
 by the pipelines (§6.2) and the outputs of the padding frames are dropped before scoring.
 
-Validation data come from the data package: ``validation_dataset`` (Normal) and
-``remote_dataset`` (Remote, with the clips' external key frames) of the dataset root, or of the
-built-in clips at smoke scale (the built-in Remote clips join two clips at a scene cut and take
-key frames by the Remote selection's scene-change rule).
+Validation data come from the data package: ``validation_dataset`` (Normal) and ``remote_dataset``
+(Remote, with the clips' external key frames) of the dataset root, or of the built-in clips at the
+tiny and smoke budgets (the built-in Remote clips join two clips at a scene cut and take key frames
+by the Remote selection's scene-change rule).
 """
 
 import time
@@ -20,6 +20,11 @@ import numpy as np
 
 VALIDATION_PROTOCOL = "standard"
 VALIDATION_METRIC = "psnr_rgb"
+
+
+def builtin_data(ctx):
+    """True when the context's budget trains and validates on the built-in clips."""
+    return ctx.budget.data_source == "builtin"
 
 
 def _u8(x):
@@ -31,7 +36,7 @@ def run_predictor(run):
     at its end), with the run's clip length."""
     from vsr_latent.inference import load_predictor
 
-    return load_predictor(str(run.run_dir / "model.keras"), seq_len=run.config.seq_len)
+    return load_predictor(str(run.run_dir / "model.keras"), seq_len=run.config.model.seq_len)
 
 
 def chunk_data(ds):
@@ -48,8 +53,8 @@ def validation_data(ctx, degradation, seq_len):
     """``[(name, lr, gt)]``: the Normal validation clips, one entry per chunk of L frames."""
     from vsr_latent.data.pipelines import validation_dataset
 
-    ds = validation_dataset(ctx.scale.data_source, seq_len=seq_len, degradation=degradation,
-                            max_clips=ctx.scale.val_max_clips)
+    ds = validation_dataset(ctx.budget.data_source, seq_len=seq_len, degradation=degradation,
+                            max_clips=ctx.budget.val_max_clips)
     return chunk_data(ds)
 
 
@@ -72,7 +77,7 @@ def validation_psnr(ctx, run, data=None):
     validation data (deterministic path)."""
     cfg = run.config
     if data is None:
-        data = validation_data(ctx, cfg.data.degradation, cfg.seq_len)
+        data = validation_data(ctx, cfg.data.degradation, cfg.model.seq_len)
     return score_validation(run_predictor(run), data)
 
 
@@ -86,8 +91,8 @@ def remote_psnr(ctx, run):
     cfg = run.config
     predictor = run_predictor(run)
     triples = []
-    ds = remote_dataset(ctx.scale.data_source, seq_len=cfg.seq_len,
-                        degradation=cfg.data.degradation, max_clips=ctx.scale.val_max_clips)
+    ds = remote_dataset(ctx.budget.data_source, seq_len=cfg.model.seq_len,
+                        degradation=cfg.data.degradation, max_clips=ctx.budget.val_max_clips)
     for i, (inputs, hr, mask) in enumerate(ds):
         # The padded chunk runs at full L (the key frames are per clip); padding outputs dropped.
         frames = np.asarray(inputs["frames"])[0]
@@ -102,14 +107,14 @@ def remote_psnr(ctx, run):
 
 
 def vid4_data(ctx, degradation="bi"):
-    """``[(name, lr, gt)]`` of Vid4 (calendar, city, foliage, walk); at smoke scale each sequence
-    cut to its first frames and a centre crop (``ScaleSettings.vid4_*``)."""
+    """``[(name, lr, gt)]`` of Vid4 (calendar, city, foliage, walk); at the tiny and smoke budgets
+    each sequence cut to its first frames and a centre crop (``Budget.vid4_*``)."""
     from vsr_latent.data.vid4 import VID4_SEQUENCES
     from vsr_latent.evaluation import dataset_sequences
 
     data = dataset_sequences("vid4", data_root=ctx.vid4_root, degradation=degradation,
                              sequences=list(VID4_SEQUENCES))
-    s = ctx.scale
+    s = ctx.budget
     if s.vid4_max_frames is None and s.vid4_crop is None:
         return data
     out = []
@@ -127,9 +132,10 @@ def vid4_data(ctx, degradation="bi"):
 
 def describe_vid4(ctx, data, degradation="bi"):
     sizes = ", ".join(f"{n} {lr.shape[0]} frames {lr.shape[2]}x{lr.shape[1]} LR" for n, lr, _ in data)
-    cut = "" if ctx.scale.name == "full" else (
-        f" (smoke scale: first {ctx.scale.vid4_max_frames} frames, centre "
-        f"{ctx.scale.vid4_crop[1]}x{ctx.scale.vid4_crop[0]} LR crop of each sequence)")
+    b = ctx.budget
+    cut = "" if b.vid4_max_frames is None and b.vid4_crop is None else (
+        f" ({b.name} budget: first {b.vid4_max_frames} frames, centre "
+        f"{b.vid4_crop[1]}x{b.vid4_crop[0]} LR crop of each sequence)")
     lr = "MATLAB-style bicubic (BI)" if degradation == "bi" else repr(degradation)
     return f"Vid4 from `{ctx.vid4_root}`: {sizes}{cut}; LR by {lr}"
 

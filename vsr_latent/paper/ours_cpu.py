@@ -1,10 +1,10 @@
-"""Remake the shipped ``ours_cpu`` model: data, CPU-scale training, Vid4 scores, model card.
+"""Remake the shipped ``ours_cpu`` model: data, training at the cpu budget, Vid4 scores, card.
 
     reproduce/ours_cpu.sh [--run_dir runs/ours_cpu] [--data_root data/cpu_root] [--install]
 
 1. The dataset root: made from ``../shared/data/train_clips`` with ``data_tools.make_dataset``
    (``vsr_latent.configs.CPU_DATA_COMMAND``) when it does not exist yet.
-2. Training: ``vsr-latent train --config ours --scale cpu`` into ``--run_dir`` (resumed, or reused
+2. Training: ``vsr-latent train --config ours --budget cpu`` into ``--run_dir`` (resumed, or reused
    when finished). Vid4 is never used for training or for choosing a checkpoint: the last one is
    taken.
 3. Scores on Vid4 BI x4, every sequence, under the ``standard`` and ``paper`` protocols, in
@@ -34,7 +34,7 @@ CURVE_TAGS = ("psnr/validation", "loss/re", "loss/vae", "optimizer/learning_rate
 
 
 def ensure_dataset(root, log=print):
-    """Makes the CPU-scale dataset root from the shared training clips unless it exists."""
+    """Makes the cpu budget's dataset root from the shared training clips unless it exists."""
     from vsr_latent.data.dataset_root import INDEX
 
     root = Path(root)
@@ -81,7 +81,7 @@ def validation_bicubic_psnr(config):
     from vsr_latent.training.trainer import crops_psnr
 
     data = config.data
-    crops = validation_crops(data.source, seq_len=config.seq_len, lr_crop=data.val_lr_crop,
+    crops = validation_crops(data.source, seq_len=config.model.seq_len, lr_crop=data.val_lr_crop,
                              degradation=data.degradation, max_clips=data.val_clips)
     return crops_psnr(bicubic_upscale, crops)
 
@@ -174,9 +174,11 @@ def _table(rows, protocol):
 
 def model_card(info):
     """The model card's Markdown from the measured ``info`` (see :func:`main`)."""
+    from vsr_latent.configs import paper_numbers
     from vsr_latent.paper.hardware import summary
 
     cfg = info["config"]
+    paper_psnr = paper_numbers.TABLE4.row("ours").values["psnr"]
     t = info["training"]
     rows = {"bicubic": info["vid4"]["bicubic"],
             "ours_cpu (float32)": info["vid4"]["float32"],
@@ -185,9 +187,10 @@ def model_card(info):
     lines = [
         "# ours_cpu: the paper's final model trained at CPU SCALE",
         "",
-        "**CPU SCALE — not the paper's data, not the paper's number of steps.** The paper's `ours` "
+        ("**CPU SCALE — not the paper's data, not the paper's number of steps.** The paper's `ours` "
         "network (Table 5: 4,120,212 parameters here, L = 7, variational latent attention) trained "
-        "by this package on a 2-core CPU. Its numbers are not comparable to the paper's 26.44 dB.",
+        f"by this package on a 2-core CPU. Its numbers are not comparable to the paper's "
+        f"{paper_psnr:.2f} dB."),
         "",
         "## Vid4 BI x4 (Y channel: PSNR dB / SSIM)",
         "",
@@ -199,36 +202,36 @@ def model_card(info):
         "",
         _table(rows, "paper"),
         "",
-        f"Gain over bicubic, standard protocol, Y: "
+        (f"Gain over bicubic, standard protocol, Y: "
         f"**{std['ours_cpu (float32)'] - std['bicubic']:+.2f} dB** in float32, "
         f"{std['ours_cpu (mixed_bfloat16)'] - std['bicubic']:+.2f} dB in mixed_bfloat16 "
         f"(bfloat16 minus float32: "
-        f"{std['ours_cpu (mixed_bfloat16)'] - std['ours_cpu (float32)']:+.3f} dB).",
+        f"{std['ours_cpu (mixed_bfloat16)'] - std['ours_cpu (float32)']:+.3f} dB)."),
         "",
-        f"Inference on this machine (Vid4, whole sequences, L = 7): "
+        (f"Inference on this machine (Vid4, whole sequences, L = 7): "
         f"{info['seconds_per_frame']['float32']:.3f} s/frame in float32, "
-        f"{info['seconds_per_frame']['mixed_bfloat16']:.3f} s/frame in mixed_bfloat16.",
+        f"{info['seconds_per_frame']['mixed_bfloat16']:.3f} s/frame in mixed_bfloat16."),
         "",
-        "LR frames: the public Vid4 BIx4 frames where they exist (calendar), else made from the "
+        ("LR frames: the public Vid4 BIx4 frames where they exist (calendar), else made from the "
         "ground truth with the package's MATLAB-compatible bicubic (`bi`). Vid4 was used for "
         "nothing but these scores: not for training, not to pick a checkpoint (the last one is "
-        "shipped), not to tune a setting.",
+        "shipped), not to tune a setting."),
         "",
         "![training curves](ours_cpu_training.png)",
         "",
         "## How it was made",
         "",
-        f"- Command: `{info['command']}` (trains `vsr-latent train --config ours --scale cpu`, "
-        f"then scores and writes this card)",
+        (f"- Command: `{info['command']}` (trains `vsr-latent train --config ours --budget cpu`, "
+        f"then scores and writes this card)"),
         f"- Code: commit `{info['commit']}`",
-        f"- Steps: {t['steps']} ({cfg['stage1_steps']} stage 1 on L_re, {cfg['stage2_steps']} "
+        (f"- Steps: {t['steps']} ({cfg['stage1_steps']} stage 1 on L_re, {cfg['stage2_steps']} "
         f"stage 2 on L_re + L_vae), batch {cfg['data']['batch_size']}, LR patch "
-        f"{cfg['data']['lr_patch']}x{cfg['data']['lr_patch']}, L = {cfg['seq_len']}, "
-        f"augmentation {', '.join(cfg['data']['augmentation']) or 'none'}",
-        f"- Optimiser: Adam, peak learning rate {cfg['optimizer']['learning_rate']:g} with "
+        f"{cfg['data']['lr_patch']}x{cfg['data']['lr_patch']}, L = {cfg['model']['seq_len']}, "
+        f"augmentation {', '.join(cfg['data']['augmentation']) or 'none'}"),
+        (f"- Optimiser: Adam, peak learning rate {cfg['optimizer']['learning_rate']:g} with "
         f"{cfg['optimizer']['warmup_steps']} warm-up steps and {cfg['optimizer']['schedule']} decay "
         f"to {cfg['optimizer']['min_learning_rate']:g}, gradients clipped to global norm "
-        f"{cfg['optimizer']['global_clipnorm']:g}; precision {cfg['precision']}",
+        f"{cfg['optimizer']['global_clipnorm']:g}; precision {cfg['precision']}"),
         f"- Degradation: `{cfg['data']['degradation']}` (MATLAB-compatible bicubic x4)",
         f"- Wall time: {t['wall_s'] / 3600:.2f} h of training from the first to the last logged "
         + (f"step, less {t['stopped_s'] / 60:.0f} min during which the run was stopped "
@@ -238,30 +241,30 @@ def model_card(info):
         + " steps/s)",
         f"- Hardware: {summary(info['hardware'])}",
         *([f"- Note: {info['note']}"] if info.get("note") else []),
-        f"- Final validation PSNR (fixed crops of the validation clips, RGB): "
+        (f"- Final validation PSNR (fixed crops of the validation clips, RGB): "
         f"{t['final_val_psnr']:.2f} dB (bicubic on the same crops: "
-        f"{t['validation_bicubic_psnr']:.2f} dB)",
+        f"{t['validation_bicubic_psnr']:.2f} dB)"),
         "",
         "## Data and licences",
         "",
-        f"Dataset root made with `{info['data_command']}`: {info['data']['train']} training clips "
+        (f"Dataset root made with `{info['data_command']}`: {info['data']['train']} training clips "
         f"and {info['data']['validation']} validation clips of 40 frames, split by source "
         f"(validation sources: {', '.join(info['data']['validation_sources'])}). The clips are "
         "`../shared/data/train_clips` (see its SOURCES.md): ten DAVIS 2016 480p JPEG sequences "
         "and two DAVIS 2017 MP4s (BSD), SAM 2 demo footage (Apache-2.0), an openh264 conformance "
         "stream (BSD-2-Clause). Frames larger than 640x360 were reduced to fit (MATLAB bicubic "
-        "with antialiasing), which also softens their compression artefacts.",
+        "with antialiasing), which also softens their compression artefacts."),
         "",
         "## Known limits",
         "",
-        "- CPU scale: a few thousand steps instead of the paper's 250 000; the network is far from "
-        "converged.",
-        "- Lossy footage: most training clips are JPEG (q about 75) or H.264 at 1.4-5 Mb/s, so "
-        "fine texture in the ground truth is partly compression noise.",
-        "- Not the paper's data (Harmonic, CDVL, SJTU 4K) and not its degradation for the "
-        "ablations (`scipy`): trained for Vid4 BI x4.",
-        "- Trained on clean bicubic LR: real camera video with noise or compression is outside "
-        "what it has seen.",
+        ("- CPU scale: a few thousand steps instead of the paper's 250 000; the network is far from "
+        "converged."),
+        ("- Lossy footage: most training clips are JPEG (q about 75) or H.264 at 1.4-5 Mb/s, so "
+        "fine texture in the ground truth is partly compression noise."),
+        ("- Not the paper's data (Harmonic, CDVL, SJTU 4K) and not its degradation for the "
+        "ablations (`scipy`): trained for Vid4 BI x4."),
+        ("- Trained on clean bicubic LR: real camera video with noise or compression is outside "
+        "what it has seen."),
     ]
     return "\n".join(lines) + "\n"
 
@@ -287,7 +290,12 @@ def _dataset_info(root):
 
 
 def main(argv=None):
-    from vsr_latent.configs import CPU_DATA_COMMAND, CPU_DATA_ROOT, get_config
+    from vsr_latent.configs import (
+        CPU_DATA_COMMAND,
+        CPU_DATA_ROOT,
+        config_from_dict,
+        get_config,
+    )
 
     p = argparse.ArgumentParser(prog="reproduce/ours_cpu.sh", description=__doc__.split("\n\n")[0])
     p.add_argument("--run_dir", default="runs/ours_cpu")
@@ -313,7 +321,7 @@ def main(argv=None):
     from vsr_latent.paper.hardware import describe
     from vsr_latent.training import run_folder
 
-    config = get_config("ours", scale="cpu", overrides=[f"data.source={args.data_root}"])
+    config = get_config("ours", budget="cpu", overrides=[f"data.source={args.data_root}"])
     run_dir = Path(args.run_dir)
     if not args.no_train:
         ensure_dataset(args.data_root)
@@ -337,7 +345,8 @@ def main(argv=None):
         predictor = load_predictor(str(keras_path), precision=precision)
         vid4[precision], seconds[precision] = score_vid4(predictor, data)
 
-    run_config = json.loads((run_dir / "config.json").read_text())
+    # Read through config_from_dict: run folders of older versions store the model differently.
+    run_config = config_from_dict(json.loads((run_dir / "config.json").read_text())).to_dict()
     scalars = read_scalars(run_folder.log_dir(run_dir) / "train",
                            CURVE_TAGS + ("perf/steps_per_sec",))
     steps_s = scalars.get("perf/steps_per_sec")
@@ -363,8 +372,6 @@ def main(argv=None):
         "hardware": describe(),
         "note": args.note,
     }
-    from vsr_latent.configs import config_from_dict
-
     val_bicubic = validation_bicubic_psnr(config_from_dict(run_config))
     info["training"]["validation_bicubic_psnr"] = val_bicubic
     training_curve_figure(scalars, out / "ours_cpu_training.png",

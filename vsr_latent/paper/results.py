@@ -1,12 +1,12 @@
 """The results writer: the paper's number beside ours for every row, and how ours were made.
 
-A :class:`ResultsTable` starts from a :class:`~vsr_latent.paper.reported.PaperTable`; the
+A :class:`ResultsTable` starts from a :class:`~vsr_latent.configs.paper_numbers.PaperTable`; the
 drivers record a measurement (:meth:`ResultsTable.measure`) or the reason a row was not measured
 (:meth:`ResultsTable.not_run`) for every row the reproduction is meant to measure. Rows with no
 record are written as "not run": the writer never makes a number up. Rows whose numbers the paper
 quotes from other publications are labelled as quoted and never get a measurement.
 
-:meth:`ResultsTable.write` writes ``<out>/<name>.md`` (the table, then the command, scale,
+:meth:`ResultsTable.write` writes ``<out>/<name>.md`` (the table, then the command, budget,
 configs, hardware, steps, wall time and data) and ``<out>/<name>.csv`` (one line per row and
 metric), each atomically.
 """
@@ -23,6 +23,9 @@ from vsr_latent.errors import ConfigError
 NOT_RUN = "not run"
 QUOTED = "quoted"
 MEASURED = "measured"
+
+#: Budgets of narrow models trained for a few minutes at most: their results say so first.
+SMOKE_BUDGETS = ("tiny", "smoke")
 
 SMOKE_WARNING = (
     "**SMOKE SCALE — NOT COMPARABLE TO THE PAPER.** Tiny models trained for a few steps on the "
@@ -43,33 +46,34 @@ MODIFIED_WARNING = (
 )
 
 
-def scale_label(scale, modified=()):
-    """The scale a results file headlines (its CSV ``scale`` column): the scale's name only when
-    the configs' own settings ran; with user overrides, ``"modified settings: k=v, ..."`` (at
-    full scale: "full" would claim the paper's settings) or ``"smoke; modified settings: ..."``."""
+def budget_label(budget, modified=()):
+    """The budget a results file headlines (its "Scale:" line and CSV ``scale`` column): the
+    budget's name only when the configs' own settings ran; with user overrides, ``"modified
+    settings: k=v, ..."`` (at the full budget: "full" would claim the paper's settings) or
+    ``"smoke; modified settings: ..."``."""
     if not modified:
-        return scale
+        return budget
     listed = "modified settings: " + ", ".join(modified)
-    return listed if scale == "full" else f"{scale}; {listed}"
+    return listed if budget == "full" else f"{budget}; {listed}"
 
 
-def headline_lines(scale, modified=()):
-    """The Markdown lines under a results file's title that say at what scale and with which
-    settings its numbers were made (see :func:`scale_label`)."""
+def headline_lines(budget, modified=()):
+    """The Markdown lines under a results file's title that say at what budget and with which
+    settings its numbers were made (see :func:`budget_label`)."""
     lines = []
-    if scale == "smoke":
+    if budget in SMOKE_BUDGETS:
         lines += [SMOKE_WARNING, ""]
-    elif scale == "cpu":
+    elif budget == "cpu":
         lines += [CPU_WARNING, ""]
     if modified:
         lines += [MODIFIED_WARNING.format(listed=", ".join(f"`{m}`" for m in modified)), "",
-                  f"Scale: **{scale_label(scale, modified)}** (settings under \"How these "
-                  "numbers were made\").", ""]
-    elif scale == "cpu":
+                  (f"Scale: **{budget_label(budget, modified)}** (settings under \"How these "
+                  "numbers were made\")."), ""]
+    elif budget == "cpu":
         lines += ["Scale: **CPU SCALE** (settings under \"How these numbers were made\").", ""]
-    elif scale != "smoke":
-        lines += [f"Scale: **{scale}** (the paper's data; settings under \"How these "
-                  "numbers were made\").", ""]
+    elif budget not in SMOKE_BUDGETS:
+        lines += [(f"Scale: **{budget}** (the paper's data; settings under \"How these "
+                  "numbers were made\")."), ""]
     return lines
 
 
@@ -83,7 +87,7 @@ def format_value(value, spec):
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     if spec.endswith("d"):
-        return format(int(round(value)), spec)
+        return format(round(float(value)), spec)
     return format(value, spec)
 
 
@@ -100,12 +104,12 @@ class ResultsTable:
     ``extra_metrics``: ``((key, header, format), ...)`` columns the package measures that the
     paper does not print (e.g. Table 4's standard-protocol PSNR); they have no paper column.
     ``modified``: the user's overrides of the configs' settings (``Context.modified``); any makes
-    the headline "modified settings: ..." instead of the scale's name.
+    the headline "modified settings: ..." instead of the budget's name.
     """
 
-    def __init__(self, paper, *, scale, extra_metrics=(), modified=()):
+    def __init__(self, paper, *, budget, extra_metrics=(), modified=()):
         self.paper = paper
-        self.scale = scale
+        self.budget = budget
         self.modified = tuple(modified)
         self.extra_metrics = tuple(extra_metrics)
         self._records = {}
@@ -119,8 +123,8 @@ class ResultsTable:
 
     @property
     def label(self):
-        """The headline scale (see :func:`scale_label`)."""
-        return scale_label(self.scale, self.modified)
+        """The headline budget (see :func:`budget_label`)."""
+        return budget_label(self.budget, self.modified)
 
     def _row(self, key):
         try:
@@ -204,11 +208,11 @@ class ResultsTable:
         for _, header, _ in self.extra_metrics:
             head += [f"{header} (ours)"]
         head += ["Note"]
-        lines = [f"# {self.paper.title}", ""] + headline_lines(self.scale, self.modified)
+        lines = [f"# {self.paper.title}", ""] + headline_lines(self.budget, self.modified)
         lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         n_paper = len(self.paper.metrics)
         for row in self.paper.rows:
-            status, pc, oc, note = self._cells(row)
+            _status, pc, oc, note = self._cells(row)
             cells = ([row.group] if grouped else []) + [row.label]
             for i in range(n_paper):
                 cells += [pc[i], oc[i]]

@@ -8,18 +8,18 @@ import os
 import sys
 import time
 
+from vsr_latent.configs.budgets import BUDGET_NAMES, budgets_help
 from vsr_latent.errors import VsrError
 from vsr_latent.paper import NAMES
 
 
 def add_arguments(parser, *, defaults_out="results", defaults_runs="runs"):
-    parser.add_argument("--scale", choices=("full", "smoke", "cpu"), default=None,
-                        help="full: the paper's data (--data_root) and settings, on GPUs; smoke: "
-                             "tiny models on the built-in data, minutes on a CPU; cpu: the "
-                             "full-size models trained for real on a CPU (under two hours each) "
-                             "on the dataset root made from ../shared/data/train_clips "
-                             "(--data_root, default data/cpu_root). Default: full when "
-                             "--data_root is given and a GPU is visible, else smoke")
+    parser.add_argument("--budget", "--scale", dest="budget", choices=BUDGET_NAMES, default=None,
+                        help=f"how much compute each run gets (--scale is its old name): "
+                             f"{budgets_help()}. full trains on --data_root; cpu on --data_root "
+                             f"(default data/cpu_root, made from ../shared/data/train_clips). "
+                             f"Default: full when --data_root is given and a GPU is visible, "
+                             f"else smoke")
     parser.add_argument("--data_root", default=None,
                         help="dataset root made by data_tools (the paper's Normal/Remote data)")
     parser.add_argument("--vid4_root", default=None,
@@ -28,10 +28,11 @@ def add_arguments(parser, *, defaults_out="results", defaults_runs="runs"):
     parser.add_argument("--out", default=defaults_out,
                         help=f"where results/<name>.md, .csv and figures go (default {defaults_out})")
     parser.add_argument("--runs", default=defaults_runs,
-                        help=f"training runs folder (default {defaults_runs}; smoke runs go to "
-                             f"<runs>/smoke/<config>)")
+                        help=f"training runs folder (default {defaults_runs}; runs of another "
+                             f"budget than full go to <runs>/<budget>/<config>)")
     parser.add_argument("--steps", type=int, default=None,
-                        help="smoke scale only: training steps per run (stage 2 gets half)")
+                        help="tiny and smoke budgets only: training steps per run (stage 2 gets "
+                             "half)")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE",
                         help="training setting for every config, as `vsr-latent train --set` "
@@ -80,9 +81,9 @@ def run_one(name, ctx):
     return list(t.write(out))
 
 
-def reproduce(names, *, scale=None, data_root=None, vid4_root=None, out="results", runs="runs",
+def reproduce(names, *, budget=None, data_root=None, vid4_root=None, out="results", runs="runs",
               steps=None, quiet=False, argv=None, shared_runs=None, command=None, overrides=(),
-              scale_reason=None, model=None):
+              budget_reason=None, model=None):
     """Runs the named drivers in order, sharing runs between them (and with other calls given
     the same ``shared_runs`` dict); returns ``(files written, failures)``."""
     from vsr_latent.paper.context import make_context
@@ -91,10 +92,10 @@ def reproduce(names, *, scale=None, data_root=None, vid4_root=None, out="results
     written, failures = [], []
     info = None
     for name in names:
-        ctx = make_context(name, scale=scale, data_root=data_root, vid4_root=vid4_root,
+        ctx = make_context(name, budget=budget, data_root=data_root, vid4_root=vid4_root,
                            out_dir=out, runs_dir=runs, steps=steps, argv=argv, quiet=quiet,
                            hardware_info=info, shared_runs=shared, command=command,
-                           overrides=overrides, scale_reason=scale_reason, model=model)
+                           overrides=overrides, budget_reason=budget_reason, model=model)
         info = ctx.hardware
         files = run_one(name, ctx)
         for f in files:
@@ -111,7 +112,7 @@ def main(argv=None):
     names = NAMES if args.name == "all" else (args.name,)
     t0 = time.monotonic()
     try:
-        written, failures = reproduce(names, scale=args.scale, data_root=args.data_root,
+        written, failures = reproduce(names, budget=args.budget, data_root=args.data_root,
                                       vid4_root=args.vid4_root, out=args.out, runs=args.runs,
                                       steps=args.steps, quiet=args.quiet, argv=argv,
                                       overrides=args.overrides, model=args.model)

@@ -1,12 +1,14 @@
-"""Train a config, or reuse its finished run: ``<runs>/<config name>/`` (``<runs>/smoke/...`` at
-smoke scale).
+"""Train a config, or reuse its finished run: ``<runs>/<config name>/`` (``<runs>/<budget>/...``
+at a budget other than full).
 
-A run folder whose ``config.json`` equals the config asked for and which holds ``model.keras``
-is complete and reused as it is; one with the same config but no ``model.keras`` is an
-interrupted run, which training resumes from its last checkpoint. A folder made with different
-settings is never silently reused or overwritten: that is an error naming both.
+A run folder whose ``config.json`` describes the config asked for (older forms of config.json
+included) and which holds ``model.keras`` is complete and reused as it is; one with the same config
+but no ``model.keras`` is an interrupted run, which training resumes from its last checkpoint. A
+folder made with different settings is never silently reused or overwritten: that is an error
+naming both.
 """
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -14,14 +16,13 @@ from pathlib import Path
 from vsr_latent.errors import ConfigError
 from vsr_latent.paper.context import RunInfo
 
-# Fields of a run's config.json that do not change what is trained.
-IGNORED_CONFIG_KEYS = ("paper_psnr", "log_every", "image_every", "checkpoint_every",
-                       "keep_checkpoints")
+# Fields of a run's config that do not change what is trained.
+IGNORED_CONFIG_KEYS = ("log_every", "image_every", "checkpoint_every", "keep_checkpoints")
 
 # Configs of different tables that train the same model: Table 3's L = 7 models are Figure 6's
 # n = 7 ones, and Figure 6's n = 4 ones are Table 1's (L = 4). The first is trained under the
-# second's name, after checking that the two configs agree in everything but name and paper
-# numbers (if a config changes, each is trained on its own).
+# second's name, after checking that the two configs agree in everything but name (if a config
+# changes, each is trained on its own).
 SAME_RUN = {
     "table3_latn10_7": "figure6_latn10_n7",
     "table3_satn10_7": "figure6_satn10_n7",
@@ -34,17 +35,31 @@ def _comparable(d):
     return {k: v for k, v in d.items() if k not in IGNORED_CONFIG_KEYS}
 
 
-def resolve_config(ctx, name, extra_overrides=()):
-    """The config ``name`` at the context's scale, plus ``extra_overrides``."""
+def _user_overrides(ctx, config):
+    """The user's ``--set`` items for ``config``: a step count of a stage the config does not
+    have is left alone (0 stays 0), so ``--set stage2_steps=N`` can be given to every table."""
+    out = []
+    for item in ctx.overrides:
+        key = item.split("=", 1)[0].strip()
+        if key in ("stage1_steps", "stage2_steps") and getattr(config, key) == 0:
+            continue
+        out.append(item)
+    return out
+
+
+def resolve_config(ctx, name, changes=None):
+    """The config ``name`` at the context's budget with the user's ``--set`` items, then
+    ``changes`` (ExperimentConfig fields, e.g. Table 3's ``init_from`` of a stage 2)."""
     from vsr_latent.configs import apply_overrides, get_config
 
-    base = get_config(name, scale=ctx.scale.name)
-    return apply_overrides(base, ctx.scale.overrides_for(base) + list(extra_overrides)).validate()
+    config = get_config(name, budget=ctx.budget)
+    config = apply_overrides(config, _user_overrides(ctx, config))
+    return dataclasses.replace(config, **(changes or {})).validate()
 
 
 def _same_model(a, b):
-    skip = ("name", "paper_psnr") + IGNORED_CONFIG_KEYS
-    da, db = json.loads(a.to_json()), json.loads(b.to_json())
+    skip = ("name",) + IGNORED_CONFIG_KEYS
+    da, db = a.to_dict(), b.to_dict()
     return {k: v for k, v in da.items() if k not in skip} == {
         k: v for k, v in db.items() if k not in skip}
 
@@ -67,16 +82,18 @@ def run_is_complete(run_dir, config):
 
     Raises ConfigError when it holds a run of different settings.
     """
+    from vsr_latent.configs import config_from_dict
+
     run_dir = Path(run_dir)
     cfg_path = run_dir / "config.json"
     if not cfg_path.is_file():
         return False
     try:
-        saved = json.loads(cfg_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
+        saved = config_from_dict(json.loads(cfg_path.read_text(encoding="utf-8"))).to_dict()
+    except (OSError, ValueError, ConfigError) as e:
         raise ConfigError(f"{cfg_path}: unreadable run config ({e}); remove the folder or pass "
                           "another --runs") from None
-    want = json.loads(config.to_json())
+    want = config.to_dict()
     if _comparable(saved) != _comparable(want):
         diff = sorted(k for k in set(saved) | set(want)
                       if k not in IGNORED_CONFIG_KEYS and saved.get(k) != want.get(k))
@@ -92,15 +109,16 @@ def _finished_here(ctx, name, config):
         return False
 
 
-def ensure_run(ctx, name, extra_overrides=()):
-    """A finished run of config ``name`` (trained now, resumed, or reused): :class:`RunInfo`."""
+def ensure_run(ctx, name, changes=None):
+    """A finished run of config ``name`` (trained now, resumed, or reused): :class:`RunInfo`.
+    ``changes``: see :func:`resolve_config`."""
     if name in ctx.runs:
         return ctx.runs[name]
-    config = resolve_config(ctx, name, extra_overrides)
+    config = resolve_config(ctx, name, changes)
     other = SAME_RUN.get(name)
-    if other is not None and not extra_overrides and _finished_here(ctx, name, config):
+    if other is not None and not changes and _finished_here(ctx, name, config):
         other = None  # a finished run under its own name (e.g. `vsr-latent train`) is used
-    if other is not None and not extra_overrides:
+    if other is not None and not changes:
         other_config = resolve_config(ctx, other)
         if _same_model(config, other_config):
             ctx.log(f"{name}: same model and settings as {other}; using that run")
@@ -115,8 +133,8 @@ def ensure_run(ctx, name, extra_overrides=()):
     else:
         from vsr_latent.training import train
 
-        ctx.log(f"{name}: training {config.model} (L={config.seq_len}) for {steps} steps "
-                f"-> {run_dir}")
+        ctx.log(f"{name}: training {config.model.name} (L={config.model.seq_len}) for {steps} "
+                f"steps -> {run_dir}")
         t0 = time.monotonic()
         train(config, run_dir, progress=not ctx.quiet, log=ctx.log)
         wall = time.monotonic() - t0

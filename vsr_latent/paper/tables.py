@@ -8,7 +8,8 @@ non-zero).
 
 import traceback
 
-from vsr_latent.paper import measure, paper
+from vsr_latent.configs import paper_numbers as paper
+from vsr_latent.paper import measure
 from vsr_latent.paper.runs import ensure_run
 
 TABLE1_CONFIGS = {"res16": "table1_res16", "satn10": "table1_satn10", "latn10": "table1_latn10"}
@@ -52,9 +53,9 @@ def _validation_rows(ctx, table, rows, *, protocol_note=True):
             continue
         try:
             cfg = run.config
-            data_key = (cfg.data.degradation, cfg.seq_len)
+            data_key = (cfg.data.degradation, cfg.model.seq_len)
             if data_key not in cache:
-                cache[data_key] = measure.validation_data(ctx, cfg.data.degradation, cfg.seq_len)
+                cache[data_key] = measure.validation_data(ctx, *data_key)
             value = measure.validation_psnr(ctx, run, cache[data_key])
         except Exception as e:  # noqa: BLE001
             _failed(ctx, table, key, f"evaluating {run.run_dir}", e)
@@ -67,12 +68,14 @@ def _validation_rows(ctx, table, rows, *, protocol_note=True):
 def _validation_description(ctx, cache):
     chunks = ", ".join(f"L={k[1]}: {len(v)} chunks of {v[0][2].shape[2]}x{v[0][2].shape[1]} HR"
                        for k, v in sorted(cache.items()) if v)
-    clips = ("all" if ctx.scale.val_max_clips is None
-             else f"the first {ctx.scale.val_max_clips}")
-    if ctx.scale.name == "smoke":
-        src = "the built-in clips (vsr_latent.data.builtin: train split to train, validation split to score)"
+    clips = ("all" if ctx.budget.val_max_clips is None
+             else f"the first {ctx.budget.val_max_clips}")
+    if measure.builtin_data(ctx):
+        src = ("the built-in clips (vsr_latent.data.builtin: train split to train, validation "
+               "split to score)")
     else:
-        src = f"dataset root `{ctx.scale.data_source}` (train split to train, validation split to score)"
+        src = (f"dataset root `{ctx.budget.data_source}` (train split to train, validation split "
+               "to score)")
     return f"{src}; {clips} validation clips, cut into chunks of L frames ({chunks})"
 
 
@@ -123,9 +126,9 @@ def table1(ctx):
         t.measure(key, psnr=value)
     remote = ("Remote: `remote_dataset` of " + (
         "the built-in clips (two validation clips joined at a scene cut, key frames chosen from "
-        "the same clip by the Remote selection's scene-change rule)" if ctx.scale.name == "smoke"
-        else f"`{ctx.scale.data_source}`") + ", every L-frame chunk upscaled with its clip's external "
-        "key frames")
+        "the same clip by the Remote selection's scene-change rule)" if measure.builtin_data(ctx)
+        else f"`{ctx.budget.data_source}`") + ", every L-frame chunk upscaled with its clip's "
+        "external key frames")
     ctx.fill_meta(t, runs=TABLE1_CONFIGS.values(),
                   data=_validation_description(ctx, cache) + "; " + remote,
                   protocol=_protocol_line(), extra={"Bicubic": _bicubic_line(cache)})
@@ -140,40 +143,38 @@ def table2(ctx):
     return t
 
 
-def _stage2_overrides(ctx, stage1_run):
-    out = [f"init_from={stage1_run.run_dir.resolve()}", "stage1_steps=0"]
-    if ctx.scale.stage2_steps is not None:
-        out.append(f"stage2_steps={ctx.scale.stage2_steps}")
-    return out
+def _stage2_changes(ctx, stage1_run):
+    """Stage 2 only, from the finished stage-1 run (its steps: the budget's stage 2)."""
+    return {"init_from": str(stage1_run.run_dir.resolve()), "stage1_steps": 0}
 
 
-def _control_overrides(ctx, stage1_run):
-    """The control trains as many steps on L_re as the V rows' stage 2 has at this scale."""
+def _control_changes(ctx, stage1_run):
+    """The control trains as many steps on L_re as the V rows' stage 2 has at this budget."""
     from vsr_latent.paper.runs import resolve_config
 
-    stage2 = resolve_config(ctx, "table3_vlatn10_7", _stage2_overrides(ctx, stage1_run))
-    return [f"init_from={stage1_run.run_dir.resolve()}", f"stage1_steps={stage2.stage2_steps}"]
+    stage2 = resolve_config(ctx, "table3_vlatn10_7", _stage2_changes(ctx, stage1_run))
+    return {"init_from": str(stage1_run.run_dir.resolve()), "stage1_steps": stage2.stage2_steps}
 
 
 def table3(ctx):
     t = ctx.results_table(paper.TABLE3)
     stage1 = {k: TABLE3_CONFIGS[k] for k in ("latn10_7", "satn10_7")}
     cache = _validation_rows(ctx, t, stage1)
-    rows = [(key, base, _stage2_overrides, "stage 2") for key, base in TABLE3_STAGE1.items()]
-    rows += [(key, base, _control_overrides, "L_re only") for key, base in TABLE3_CONTROLS.items()]
-    for key, base, make_overrides, how in rows:
+    rows = [(key, base, _stage2_changes, "stage 2") for key, base in TABLE3_STAGE1.items()]
+    rows += [(key, base, _control_changes, "L_re only") for key, base in TABLE3_CONTROLS.items()]
+    for key, base, make_changes, how in rows:
         config_name = TABLE3_CONFIGS[key]
         base_run = ctx.runs.get(TABLE3_CONFIGS[base])
         if base_run is None:
             t.not_run(key, f"its stage 1 ({TABLE3_CONFIGS[base]}) was not trained")
             continue
         try:
-            run = ensure_run(ctx, config_name, make_overrides(ctx, base_run))
+            run = ensure_run(ctx, config_name, make_changes(ctx, base_run))
         except Exception as e:  # noqa: BLE001
             _failed(ctx, t, key, f"training {config_name}", e)
             continue
         try:
-            data = cache.get((run.config.data.degradation, run.config.seq_len))
+            data = cache.get((run.config.data.degradation, run.config.model.seq_len))
             value = measure.validation_psnr(ctx, run, data)
         except Exception as e:  # noqa: BLE001
             _failed(ctx, t, key, f"evaluating {run.run_dir}", e)
@@ -253,21 +254,21 @@ def _paper_size_speed(ctx, run, data):
     from vsr_latent.models import build_model
 
     try:
-        L = run.config.seq_len
-        big = KerasPredictor(build_model(run.config.model, seq_len=L), name="paper-size",
+        L = run.config.model.seq_len
+        big = KerasPredictor(build_model(run.config.model.name, seq_len=L), name="paper-size",
                              seq_len=L)
         ctx.log("ours: timing the paper-size architecture")
         spf = measure.seconds_per_frame(big, data[:1])
     except Exception as e:  # noqa: BLE001 - an extra line, never worth losing the table
         return f"not run ({error_summary(e)})"
     name, lr, _ = data[0]
-    return (f"{spf:.4f} s per frame for `build_model({run.config.model!r})` (untrained weights; "
-            f"speed does not depend on them) on {name} as cut here ({lr.shape[0]} frames "
-            f"{lr.shape[2]}x{lr.shape[1]} LR), same device")
+    return (f"{spf:.4f} s per frame for `build_model({run.config.model.name!r})` (untrained "
+            f"weights; speed does not depend on them) on {name} as cut here ({lr.shape[0]} "
+            f"frames {lr.shape[2]}x{lr.shape[1]} LR), same device")
 
 
 def table5(ctx):
-    from vsr_latent.models import build_model, count_params
+    from vsr_latent.models import build_model, count_params, registry_changes
 
     t = ctx.results_table(paper.TABLE5)
     extra = {}
@@ -278,11 +279,9 @@ def table5(ctx):
         run = None
     if run is not None:
         try:
-            model = build_model(run.config.model, seq_len=run.config.seq_len,
-                                **run.config.model_overrides)
-            trained_params = count_params(model)
-            full_params = count_params(build_model(run.config.model,
-                                                   seq_len=run.config.seq_len))
+            model = run.config.model
+            trained_params = count_params(build_model(model))
+            full_params = count_params(build_model(model.name, seq_len=model.seq_len))
         except Exception as e:  # noqa: BLE001
             _failed(ctx, t, "ours", "building the model", e)
             run = None
@@ -293,17 +292,18 @@ def table5(ctx):
             data = measure.vid4_data(ctx)
             predictor = measure.run_predictor(run)
             ctx.log("ours: timing on Vid4")
-            spf = measure.seconds_per_frame(predictor, data, ctx.scale.timing_repeats)
+            spf = measure.seconds_per_frame(predictor, data, ctx.budget.timing_repeats)
             note = ""
             if full_params != trained_params:
-                note = (f"parameters of the model timed here ({run.config.model} with "
-                        f"{run.config.model_overrides}); the paper-size architecture has "
-                        f"{full_params:,}")
+                changes = {k: v for k, v in registry_changes(model).items() if k != "seq_len"}
+                note = (f"parameters of the model timed here ({model.name} with {changes}); the "
+                        f"paper-size architecture has {full_params:,}")
             t.measure("ours", params=trained_params, seconds_per_frame=spf, note=note)
             ctx.log(f"ours: {trained_params:,} parameters, {spf:.4f} s per frame")
             extra["Data"] = measure.describe_vid4(ctx, data)
-            extra["Paper-size parameters"] = (f"`build_model({run.config.model!r})`: "
-                                              f"{full_params:,} (paper: 4,108,739)")
+            paper_params = paper.TABLE5.row("ours").values["params"]
+            extra["Paper-size parameters"] = (f"`build_model({model.name!r})`: "
+                                              f"{full_params:,} (paper: {paper_params:,})")
             if full_params != trained_params:
                 extra["Paper-size speed"] = _paper_size_speed(ctx, run, data)
         except Exception as e:  # noqa: BLE001
@@ -311,7 +311,7 @@ def table5(ctx):
     gpus = ctx.hardware["gpus"]
     extra["Timing device"] = (gpus[0] if gpus else f"CPU: {ctx.hardware['cpu']}") + (
         f"; seconds per frame = wall time of upscale_sequence over every frame, "
-        f"{ctx.scale.timing_repeats} pass(es), after one untimed warm-up chunk; batch 1, "
+        f"{ctx.budget.timing_repeats} pass(es), after one untimed warm-up chunk; batch 1, "
         "chunks of L frames")
     ctx.fill_meta(t, runs=[OURS_CONFIG], extra=extra)
     return t

@@ -2,7 +2,7 @@
 
     from vsr_latent.configs import get_config
     from vsr_latent.training import train, restore_model
-    metrics = train(get_config("table1_latn10", scale="smoke"), "runs/try")
+    metrics = train(get_config("table1_latn10", budget="tiny"), "runs/try")
     model = restore_model("runs/try")
 """
 

@@ -76,9 +76,9 @@ def build_model_for(config, precision=None):
     from vsr_latent.precision import dtype_policy
 
     if precision is None:
-        return build_model(config.model, seq_len=config.seq_len, **config.model_overrides)
+        return build_model(config.model)
     with dtype_policy(precision):
-        return build_model(config.model, seq_len=config.seq_len, **config.model_overrides)
+        return build_model(config.model)
 
 
 def set_sampling(model, value):

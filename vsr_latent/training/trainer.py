@@ -149,13 +149,14 @@ class Trainer:
         run_folder.check_checkpoint_covers(self.model)
         if getattr(self.model, "scale", SCALE) != SCALE:
             raise ConfigError(
-                f"config {config.name!r}: model {config.model!r} is built for x{self.model.scale} "
-                f"but the training data are made at x{SCALE} (the paper's scale)"
+                f"config {config.name!r}: model {config.model.name!r} is built for "
+                f"x{self.model.scale} but the training data are made at x{SCALE} (the paper's "
+                f"scale)"
             )
         if config.stage2_steps > 0 and not getattr(self.model, "variational", False):
             raise ConfigError(
                 f"config {config.name!r}: stage2_steps={config.stage2_steps} but model "
-                f"{config.model!r} has no variance heads"
+                f"{config.model.name!r} has no variance heads"
             )
         ckpt_dir = run_folder.checkpoint_dir(self.run_dir)
         if not self.is_chief:
@@ -241,7 +242,7 @@ class Trainer:
 
             ds = train_dataset(
                 data.source,
-                seq_len=self.config.seq_len,
+                seq_len=self.config.model.seq_len,
                 lr_size=(data.lr_patch, data.lr_patch),
                 scale=SCALE,
                 degradation=data.degradation,
@@ -271,8 +272,8 @@ class Trainer:
 
             data = self.config.data
             self._val_crops = validation_crops(
-                data.source, seq_len=self.config.seq_len, lr_crop=data.val_lr_crop, scale=SCALE,
-                degradation=data.degradation, max_clips=data.val_clips,
+                data.source, seq_len=self.config.model.seq_len, lr_crop=data.val_lr_crop,
+                scale=SCALE, degradation=data.degradation, max_clips=data.val_clips,
             ) if data.val_clips else []
         return self._val_crops
 
@@ -290,7 +291,7 @@ class Trainer:
 
     def _replica_losses(self, lr, hr, stage):
         """(total loss, metrics) on one replica, each scaled by the global batch size."""
-        avg = lambda per_example: tf.nn.compute_average_loss(  # noqa: E731
+        avg = lambda per_example: tf.nn.compute_average_loss(
             per_example, global_batch_size=self.global_batch
         )
         if stage == 2:
@@ -419,7 +420,7 @@ class Trainer:
         try:
             return max(1, len(resolver.cluster_spec().as_dict().get("worker", [])) + len(
                 resolver.cluster_spec().as_dict().get("chief", [])))
-        except Exception:  # a resolver without a cluster spec: a single process
+        except Exception:  # noqa: BLE001 - a resolver without a cluster spec: a single process
             return 1
 
     def _loop(self, start, total, summaries, bar):
@@ -478,9 +479,9 @@ class Trainer:
                 self.save()
             if bar is not None:
                 bar.update(1)
-                post = dict(loss=f"{metrics['loss/total']:.5f}",
-                            psnr=f"{metrics['psnr/train']:.2f}",
-                            steps_s=f"{steps_per_sec:.2f}", stage=stage)
+                post = {"loss": f"{metrics['loss/total']:.5f}",
+                            "psnr": f"{metrics['psnr/train']:.2f}",
+                            "steps_s": f"{steps_per_sec:.2f}", "stage": stage}
                 if getattr(self, "_last_val", None) is not None:
                     post["val_psnr"] = f"{self._last_val:.2f}"
                 bar.set_postfix(**post)

@@ -1,9 +1,10 @@
 """The paper's published numbers, as data (Wang, Dong, Gong, Chen, Computer Science 2023).
 
-Every number the reproduction scripts print beside a measurement comes from here, with the table
-it was printed in. Numbers the paper itself quotes from other publications (Table 4's and
-Table 5's other methods) are marked ``quoted`` with their source: the package does not re-run
-those methods and never reports a measurement for them.
+The one place of the paper's numbers: the reproduction (``python -m vsr_latent.paper``) prints
+them beside its measurements, with the table each was printed in, and the named configs quote
+them (``vsr-latent train --describe``). Numbers the paper itself quotes from other publications
+(Table 4's and Table 5's other methods) are marked ``quoted`` with their source: the package does
+not re-run those methods and never reports a measurement for them.
 
 Figure 6's values are lost with the figure (only its caption and the text survive): the text says
 the two curves cross at n = 7, which is all that can be compared.
@@ -67,8 +68,8 @@ TABLE1 = PaperTable(
         PaperRow("remote/latn10", "Latn10", {"psnr": 28.51}, group="Remote"),
     ),
     notes=(
-        "Remote: validation clips with strong motion / scene changes, evaluated with external "
-        "key frames from the same clip; the models are not retrained (§6.2).",
+        ("Remote: validation clips with strong motion / scene changes, evaluated with external "
+        "key frames from the same clip; the models are not retrained (§6.2)."),
     ),
 )
 
@@ -84,8 +85,8 @@ TABLE2 = PaperTable(
         PaperRow("lsatn_ls", "LSatn_ls", {"psnr": 30.03}),
     ),
     notes=(
-        "The paper's text calls LSatn_sl the best; its table's best is LSatn_ls. "
-        "Both are reported as printed.",
+        ("The paper's text calls LSatn_sl the best; its table's best is LSatn_ls. "
+        "Both are reported as printed."),
     ),
 )
 
@@ -103,11 +104,11 @@ TABLE3 = PaperTable(
         PaperRow("satn10_7_control", "Satn10_7, same steps as VSatn10_7 on L_re only",
                  {"psnr": None}, missing="— (control added by this package)"),
     ),
-    notes=("VLatn10_7 / VSatn10_7: stage 2 (variational attention) from the pretrained "
-           "Latn10_7 / Satn10_7 weights.",
-           "The two control rows are not in the paper: the same stage-1 run trained as many "
+    notes=(("VLatn10_7 / VSatn10_7: stage 2 (variational attention) from the pretrained "
+           "Latn10_7 / Satn10_7 weights."),
+           ("The two control rows are not in the paper: the same stage-1 run trained as many "
            "more steps as stage 2 has, on L_re only, so that a gain of the V rows can be told "
-           "apart from the gain of training longer.",),
+           "apart from the gain of training longer."),),
 )
 
 TABLE4 = PaperTable(
@@ -137,14 +138,14 @@ TABLE4 = PaperTable(
         PaperRow("ours", "Ours", {"psnr": 26.44}),
     ),
     notes=(
-        "Paper protocol (§7.2): calendar, city, foliage, walk, zero-padded to the sequence "
+        ("Paper protocol (§7.2): calendar, city, foliage, walk, zero-padded to the sequence "
         "length where needed; first frame and last two frames of each sequence dropped, 8-pixel "
         "border cropped. The paper does not say which channel it scores; the headline here is Y "
-        "(this package's decision, the Vid4 literature's usual channel).",
-        "The paper quotes the other methods without saying which LR degradation each was "
+        "(this package's decision, the Vid4 literature's usual channel)."),
+        ("The paper quotes the other methods without saying which LR degradation each was "
         "measured on; the Note column gives the source paper's where known. BD (Gaussian blur) "
         "and BI (bicubic) numbers are not directly comparable; ours and bicubic are measured "
-        "on BI.",
+        "on BI."),
         "The paper prints no bicubic row; it is measured here as a floor.",
     ),
 )
@@ -160,9 +161,9 @@ TABLE5 = PaperTable(
                  measure=False, quoted="DUF-16L [42]"),
         PaperRow("ours", "Ours", {"params": 4108739, "seconds_per_frame": 0.063}),
     ),
-    notes=("Paper (§7.2): run time per frame averaged over the same test set (Vid4); the paper "
+    notes=(("Paper (§7.2): run time per frame averaged over the same test set (Vid4); the paper "
            "does not say on which hardware it timed. Its models are implemented and trained "
-           "on 1080 Ti GPUs (two, §7).",),
+           "on 1080 Ti GPUs (two, §7)."),),
 )
 
 FIGURE6_LENGTHS = tuple(range(3, 12))
@@ -176,8 +177,8 @@ FIGURE6 = PaperTable(
         for kind in ("latn", "satn")
         for n in FIGURE6_LENGTHS
     ),
-    notes=("The figure's values are lost (only its caption survives); the text says the curves "
-           "cross at n = 7 and long attention gains more as n grows.",),
+    notes=(("The figure's values are lost (only its caption survives); the text says the curves "
+           "cross at n = 7 and long attention gains more as n grows."),),
 )
 FIGURE6_CROSSING = 7
 

@@ -1,0 +1,172 @@
+"""Budgets: how much compute a run gets (steps, data, batch, schedule, ...), each defined once.
+
+A budget is applied to an experiment config by :func:`apply_budget` (``get_config(name,
+budget=...)``), the same way for ``vsr-latent train --budget`` and ``python -m vsr_latent.paper
+--budget``; the paper runner also reads the evaluation fields (``val_max_clips``, ``vid4_*``,
+``timing_repeats``).
+
+- ``full``: the configs' own settings (the paper's where it gives them), meant for GPUs.
+- ``tiny``: a few steps of a narrow network on the built-in clips: checks the whole training path
+  in seconds (the tests' budget).
+- ``smoke``: narrow networks trained for minutes on the built-in clips, so every table and
+  figure runs end to end on 2 CPU cores in about a quarter of an hour (``vsr-latent
+  quickstart``); learning rate 1e-3, since the paper's 1e-4 barely moves a model in 150 steps.
+- ``cpu``: the registry's full-size models trained for real on a 2-core CPU in under two hours
+  (about 1.7 h for ``ours``) on a dataset root made from ``../shared/data/train_clips``
+  (``CPU_DATA_COMMAND``), with a warm-up + cosine learning rate; chosen by measurement (see
+  docs/cpu_scale.md). It made the shipped ``ours_cpu`` model. Measured for ``ours`` in float32 at
+  batch 8, L = 7: about 1.5 s a step at 24x24 LR patches (0.65 steps/s), 3.5 s at 32x32; stage-2
+  steps cost about twice a stage-1 step (two forward passes). mixed_bfloat16 was only 1.07x
+  faster than float32 in training on this AVX512-BF16 CPU without AMX, so it trains in float32.
+  Vid4 is never used for training.
+
+Every budget but ``full`` sets the step counts and clears ``init_from``: a stage-2 config runs
+its own short stage 1 instead of needing a finished paper-scale run.
+"""
+
+import dataclasses
+from dataclasses import dataclass
+
+from vsr_latent.errors import ConfigError
+
+CPU_DATA_ROOT = "data/cpu_root"
+CPU_DATA_COMMAND = ("python -m data_tools.make_dataset ../shared/data/train_clips "
+                    f"{CPU_DATA_ROOT} --clip_len 40 --max_size 640x360")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What a budget changes in an experiment config; None keeps the config's own setting.
+
+    Steps: a config with a stage 2 trains ``stage1_steps`` + ``stage2_steps``, one without trains
+    ``single_stage_steps`` in stage 1. ``model``: ``(field, value)`` pairs changed in the model
+    config (e.g. a narrow network). ``val_max_clips``, ``vid4_max_frames``, ``vid4_crop`` (LR
+    pixels, H x W) and ``timing_repeats`` are the paper runner's evaluation: validation clips
+    scored (None: all), each Vid4 sequence cut to its first frames and a centre crop (None: whole
+    sequences), passes over the test frames timed for Table 5.
+    """
+
+    name: str
+    summary: str
+    stage1_steps: int | None = None
+    stage2_steps: int | None = None
+    single_stage_steps: int | None = None
+    data_source: str | None = None
+    lr_patch: int | None = None
+    batch_size: int | None = None
+    val_clips: int | None = None
+    learning_rate: float | None = None
+    schedule: str | None = None
+    warmup_steps: int | None = None
+    min_learning_rate: float | None = None
+    precision: str | None = None
+    log_every: int | None = None
+    checkpoint_every: int | None = None
+    image_every: int | None = None
+    validate_every: int | None = None
+    model: tuple = ()
+    val_max_clips: int | None = None
+    vid4_max_frames: int | None = None
+    vid4_crop: tuple | None = None
+    timing_repeats: int = 1
+
+    def with_steps(self, steps):
+        """This budget with ``steps`` per model (stage 2 of a variational model: half, at least
+        one)."""
+        steps = int(steps)
+        return dataclasses.replace(self, stage1_steps=steps, stage2_steps=max(1, steps // 2),
+                                   single_stage_steps=steps)
+
+    def describe(self):
+        """One line: what the budget is and every setting it changes."""
+        parts = []
+        if self.stage1_steps is not None:
+            parts.append(f"stage 1: {self.stage1_steps} steps, stage 2: {self.stage2_steps} steps "
+                         f"(models without stage 2: {self.single_stage_steps} in stage 1)")
+        if self.data_source is not None:
+            parts.append(f"data {self.data_source}")
+        for label, value in (("batch", self.batch_size), ("LR patch", self.lr_patch),
+                             ("validation clips", self.val_clips)):
+            if value is not None:
+                parts.append(f"{label} {value}")
+        if self.learning_rate is not None:
+            parts.append(f"Adam {self.learning_rate:g}" + (
+                f" with {self.warmup_steps} warm-up steps and {self.schedule} decay to "
+                f"{self.min_learning_rate:g}" if self.schedule == "cosine" else ""))
+        if self.precision is not None:
+            parts.append(self.precision)
+        if self.model:
+            parts.append("model " + ", ".join(f"{k}={v}" for k, v in self.model))
+        for label, value in (("log", self.log_every), ("checkpoint", self.checkpoint_every),
+                             ("images", self.image_every), ("validate", self.validate_every)):
+            if value is not None:
+                parts.append(f"{label} every {value} steps")
+        return f"{self.name}: {self.summary}" + (f"; {', '.join(parts)}" if parts else "")
+
+
+_SMALL_EVALUATION = {"val_max_clips": 2, "vid4_max_frames": 10, "vid4_crop": (48, 48)}
+
+BUDGETS = {b.name: b for b in (
+    Budget("full", "the configs' own settings (the paper's where it gives them)",
+           timing_repeats=3),
+    Budget("tiny", "a few steps of a narrow network on the built-in clips (checks the training "
+                   "path in seconds)",
+           stage1_steps=3, stage2_steps=3, single_stage_steps=6, data_source="builtin",
+           lr_patch=8, batch_size=2, model=(("filters", 8),), checkpoint_every=2, log_every=1,
+           image_every=6, **_SMALL_EVALUATION),
+    Budget("smoke", "narrow networks trained for minutes on the built-in clips, on a CPU; not "
+                    "comparable to the paper",
+           stage1_steps=150, stage2_steps=50, single_stage_steps=150, data_source="builtin",
+           lr_patch=16, batch_size=2, learning_rate=1e-3, model=(("filters", 8),),
+           log_every=10, checkpoint_every=1000, image_every=100_000, **_SMALL_EVALUATION),
+    Budget("cpu", "full-size models trained for real on a 2-core CPU (under two hours each)",
+           stage1_steps=3_300, stage2_steps=300, single_stage_steps=3_600,
+           data_source=CPU_DATA_ROOT, lr_patch=24, batch_size=8, val_clips=8,
+           learning_rate=4e-4, schedule="cosine", warmup_steps=150, min_learning_rate=4e-6,
+           precision="float32", log_every=25, checkpoint_every=250, image_every=500,
+           validate_every=250, timing_repeats=3),
+)}
+BUDGET_NAMES = tuple(BUDGETS)
+
+
+def budgets_help():
+    """Every budget and what it is for, for a command's ``--budget`` help."""
+    return "; ".join(f"{b.name}: {b.summary}" for b in BUDGETS.values())
+
+
+def get_budget(budget):
+    """The :class:`Budget` named ``budget`` (a Budget is returned as it is)."""
+    if isinstance(budget, Budget):
+        return budget
+    if budget not in BUDGETS:
+        raise ConfigError(f"unknown budget {budget!r}; known budgets: {', '.join(BUDGET_NAMES)}")
+    return BUDGETS[budget]
+
+
+def _given(**settings):
+    return {k: v for k, v in settings.items() if v is not None}
+
+
+def apply_budget(config, budget):
+    """``config`` (an ExperimentConfig) with the settings of ``budget`` (a name or a Budget)."""
+    b = get_budget(budget)
+    steps = {}
+    if b.stage1_steps is not None:
+        two_stages = config.stage2_steps > 0
+        steps = {"stage1_steps": b.stage1_steps if two_stages else b.single_stage_steps,
+                     "stage2_steps": b.stage2_steps if two_stages else 0, "init_from": None}
+    return dataclasses.replace(
+        config,
+        model=config.model.replace(**dict(b.model)),
+        data=dataclasses.replace(config.data, **_given(
+            source=b.data_source, lr_patch=b.lr_patch, batch_size=b.batch_size,
+            val_clips=b.val_clips)),
+        optimizer=dataclasses.replace(config.optimizer, **_given(
+            learning_rate=b.learning_rate, schedule=b.schedule, warmup_steps=b.warmup_steps,
+            min_learning_rate=b.min_learning_rate)),
+        **steps,
+        **_given(precision=b.precision, log_every=b.log_every,
+                 checkpoint_every=b.checkpoint_every, image_every=b.image_every,
+                 validate_every=b.validate_every),
+        budget=b.name,
+    )

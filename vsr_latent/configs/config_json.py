@@ -1,0 +1,106 @@
+"""An experiment config from its JSON form (a run folder's ``config.json``), older forms included.
+
+Run folders written before the model config was typed store ``"model": "<registry name>"`` with
+``seq_len`` and ``model_overrides`` beside it, the budget as ``scale`` and the paper's numbers as
+``paper_psnr``; :func:`config_from_dict` reads them as the config they describe (the paper's
+numbers are no part of a config any more: see `vsr_latent.configs.paper_numbers`).
+"""
+
+import dataclasses
+import types
+import typing
+
+from vsr_latent.configs.base import (
+    DataConfig,
+    ExperimentConfig,
+    OptimizerConfig,
+    type_hints,
+)
+from vsr_latent.errors import ConfigError
+
+NOT_A_CONFIG = "not an experiment config"
+# Keys of older config.json files: dropped, or renamed.
+DROPPED_KEYS = ("paper_psnr",)
+RENAMED_KEYS = {"scale": "budget"}
+
+
+def value_has_type(value, hint):
+    """True when ``value`` (e.g. from JSON) is a value of the field type ``hint``."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(value_has_type(value, h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is tuple:
+        return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+    return isinstance(value, hint)
+
+
+def check_field_types(obj):
+    """ConfigError naming the first field whose value has the wrong type."""
+    for name, hint in type_hints(type(obj)).items():
+        value = getattr(obj, name)
+        if dataclasses.is_dataclass(hint):
+            continue
+        if not value_has_type(value, hint):
+            raise ConfigError(
+                f"{NOT_A_CONFIG}: {type(obj).__name__}.{name} must be "
+                f"{getattr(hint, '__name__', hint)}, got {value!r}"
+            )
+
+
+def _model(d):
+    """The ModelConfig of a config dict (popping its model keys): ``model`` an object with the
+    registry ``name`` and the architecture fields that differ from the registry's, or (older
+    files) a registry name with ``seq_len`` and ``model_overrides`` beside it."""
+    from vsr_latent.models import model_config
+
+    model = d.pop("model", None)
+    if isinstance(model, str):
+        fields = {"name": model}
+    elif isinstance(model, dict):
+        fields = dict(model)
+    else:
+        raise ConfigError(f"{NOT_A_CONFIG}: model must be an object, got {model!r}")
+    overrides = d.pop("model_overrides", {})
+    if not isinstance(overrides, dict):
+        raise ConfigError(f"{NOT_A_CONFIG}: model_overrides must be an object, got {overrides!r}")
+    fields.update(overrides)
+    if "seq_len" in d:
+        fields["seq_len"] = d.pop("seq_len")
+    name = fields.pop("name", None)
+    if not isinstance(name, str):
+        raise ConfigError(f"{NOT_A_CONFIG}: model.name must be a registry model name, got "
+                          f"{name!r}")
+    config = model_config(name).replace(**fields)
+    check_field_types(config)
+    return config
+
+
+def config_from_dict(d):
+    """The inverse of `ExperimentConfig.to_dict` (e.g. a run folder's config.json)."""
+    if not isinstance(d, dict):
+        raise ConfigError(f"{NOT_A_CONFIG}: a JSON object is needed, got {type(d).__name__}")
+    d = dict(d)
+    for key in DROPPED_KEYS:
+        d.pop(key, None)
+    for old, new in RENAMED_KEYS.items():
+        if old in d:
+            d.setdefault(new, d.pop(old))
+    model = _model(d)
+    try:
+        parts = {k: d.pop(k, {}) for k in ("data", "optimizer")}
+        for key, value in parts.items():
+            if not isinstance(value, dict):
+                raise ConfigError(f"{NOT_A_CONFIG}: {key} must be an object, got {value!r}")
+        data = DataConfig(**parts["data"])
+        optimizer = OptimizerConfig(**parts["optimizer"])
+        config = ExperimentConfig(model=model, data=data, optimizer=optimizer, **d)
+    except TypeError as e:
+        raise ConfigError(f"{NOT_A_CONFIG}: {e}") from None
+    for part in (config, data, optimizer):
+        check_field_types(part)
+    return config
