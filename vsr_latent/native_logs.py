@@ -12,14 +12,16 @@ one-line error.
 those lines (``is_native_log_line``) and passes everything else through unchanged and at once:
 the package's messages, Python warnings and tracebacks, progress bars, and fatal ("F...") native
 lines, which come right before a crash and are what a bug report needs. A process rather than a
-thread in this one: after a crash (an abort, a segfault) it still drains the pipe to its end,
-so nothing written just before is lost.
+thread in this one: after a crash (an abort, a segfault) it still drains its input to the end,
+so nothing written just before is lost. Where stderr is a terminal the filter's input is a
+pseudo-terminal, so the command still sees one.
 """
 
 from __future__ import annotations
 
 import atexit
-import fcntl
+import contextlib
+import errno
 import os
 import re
 import signal
@@ -93,12 +95,23 @@ def _write_all(fd, data):
         data = data[os.write(fd, data):]
 
 
+def _read(fd):
+    """The next bytes from ``fd``; ``b""`` once every writer has closed it (a pseudo-terminal
+    says so with EIO)."""
+    try:
+        return os.read(fd, 1 << 16)
+    except OSError as e:
+        if e.errno == errno.EIO:
+            return b""
+        raise
+
+
 def _pump(read_fd, out_fd):
     """Copy ``read_fd`` to ``out_fd`` without the native lines until every writer has closed it."""
     held = b""
     writable = True
     while True:
-        chunk = os.read(read_fd, 1 << 16)
+        chunk = _read(read_fd)
         out, held = _kept(held + chunk, final=not chunk)
         if out and writable:
             try:
@@ -113,10 +126,12 @@ def _run_filter(read_fd):
     """The filter process: never returns."""
     try:
         # Ctrl-C and a terminal's SIGTERM reach the whole process group; the filter must outlive
-        # the command to pass on its last lines, and ends by itself when the pipe closes.
+        # the command to pass on its last lines, and ends by itself when its input closes.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        # Above 0-2 (a pipe end may have taken a free low descriptor), before those are replaced.
+        import fcntl
+
+        # Above 0-2 (the read end may have taken a free low descriptor), before those are replaced.
         high = fcntl.fcntl(read_fd, fcntl.F_DUPFD, 3)
         os.close(read_fd)
         read_fd = high
@@ -128,6 +143,28 @@ def _run_filter(read_fd):
         _pump(read_fd, 2)
     finally:
         os._exit(0)
+
+
+def _channel():
+    """``(read end, write end)`` between the command and the filter: a pseudo-terminal of the
+    same size when stderr is a terminal, so the command still writes to one (progress bars keep
+    their width and redraw in place), else a pipe."""
+    if os.isatty(2):
+        import fcntl
+        import termios
+
+        try:
+            read_fd, write_fd = os.openpty()
+        except OSError:
+            return os.pipe()
+        attrs = termios.tcgetattr(write_fd)
+        attrs[1] &= ~termios.OPOST  # bytes pass as written: no "\n" -> "\r\n"
+        termios.tcsetattr(write_fd, termios.TCSANOW, attrs)
+        with contextlib.suppress(OSError):
+            size = fcntl.ioctl(2, termios.TIOCGWINSZ, bytes(8))
+            fcntl.ioctl(write_fd, termios.TIOCSWINSZ, size)
+        return read_fd, write_fd
+    return os.pipe()
 
 
 def quiet_native_logs(filter_stderr=True):
@@ -148,7 +185,7 @@ def quiet_native_logs(filter_stderr=True):
         return
     sys.stdout.flush()
     sys.stderr.flush()
-    read_fd, write_fd = os.pipe()
+    read_fd, write_fd = _channel()
     pid = os.fork()
     if pid == 0:
         os.close(write_fd)
@@ -169,7 +206,8 @@ def _finish(pid, original):
     os.dup2(original, 2)
     os.close(original)
     deadline = time.monotonic() + _FINISH_SECONDS
-    while time.monotonic() < deadline:
-        if os.waitpid(pid, os.WNOHANG)[0]:
-            return
-        time.sleep(0.005)
+    with contextlib.suppress(ChildProcessError):  # already waited for elsewhere
+        while time.monotonic() < deadline:
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                return
+            time.sleep(0.005)
