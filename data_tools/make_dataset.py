@@ -45,7 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data_tools._cli import run_tool
+from vsr_latent.command_line import OneLineErrorParser, run_command
 
 #: The paper's clip length (§7) and split (200 train / 30 validation).
 CLIP_LEN = 105
@@ -196,7 +196,7 @@ def assign_splits(clip_ids, seed, num_train=NUM_TRAIN, num_val=NUM_VAL, sources=
     for c in ids:
         groups.setdefault(sources[c], []).append(c)
     names = sorted(groups)
-    n_val = int(round(n * num_val / float(num_train + num_val)))
+    n_val = round(n * num_val / (num_train + num_val))
     if n >= 2 and num_val > 0 and num_train > 0:
         n_val = min(max(n_val, 1), n - 1)
     if num_train <= 0 or num_val <= 0 or n_val == 0:
@@ -346,7 +346,10 @@ def make_dataset(args):
 
     from vsr_latent.atomic import write_json
     from vsr_latent.data.dataset_root import CLIPS_DIR, INDEX
+    from vsr_latent.errors import ConfigError
 
+    if args.clip_len < 1:
+        raise ConfigError("--clip_len must be >= 1")
     root = Path(args.root)
     skipped = []
     sources = plan(args, skipped)
@@ -389,7 +392,7 @@ def make_dataset(args):
 
 
 def build_parser():
-    p = argparse.ArgumentParser(
+    p = OneLineErrorParser(
         prog="python -m data_tools.make_dataset",
         description=__doc__.split("\n\n")[0] + " Resumable; see the module docstring for details.",
     )
@@ -418,9 +421,6 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    if args.clip_len < 1:
-        print("make_dataset: error: --clip_len must be >= 1", file=sys.stderr)
-        return 2
 
     def work():
         r = make_dataset(args)
@@ -430,7 +430,7 @@ def main(argv=None):
         for item in r["not_ingested"]:
             print(f"  not ingested: {item['path']}: {item['reason']}")
 
-    return run_tool("make_dataset", work)
+    return run_command("make_dataset", work)
 
 
 if __name__ == "__main__":

@@ -9,11 +9,10 @@ GT_DIR holds one frame folder per sequence (e.g. ``shared/data/Vid4/GT``). OUT r
 to finish an interrupted run, ``--overwrite`` to redo).
 """
 
-import argparse
 import sys
 from pathlib import Path
 
-from data_tools._cli import run_tool
+from vsr_latent.command_line import OneLineErrorParser, run_command
 
 PROTOCOLS = {"bi": "BI", "bd": "BD"}
 
@@ -53,8 +52,8 @@ def prepare_vid4(gt_dir, out, *, scale=4, sequences=None, methods=("bi", "bd"), 
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="python -m data_tools.prepare_vid4",
-                                description=__doc__.split("\n\n")[0])
+    p = OneLineErrorParser(prog="python -m data_tools.prepare_vid4",
+                           description=__doc__.split("\n\n")[0])
     p.add_argument("gt_dir", metavar="GT_DIR", help="folder with one frame folder per sequence")
     p.add_argument("out", metavar="OUT", help="output root (GT/, BIx4/, BDx4/)")
     p.add_argument("--scale", type=int, default=4, help="downscaling factor (default 4)")
@@ -74,7 +73,7 @@ def main(argv=None):
                             progress=not args.no_progress)
         print(f"{args.out}: wrote {len(done)} folder(s)")
 
-    return run_tool("prepare_vid4", work)
+    return run_command("prepare_vid4", work)
 
 
 if __name__ == "__main__":

@@ -16,12 +16,11 @@ thresholds, decision, key frame indices) and ``ROOT/remote.json`` lists them all
 thresholds replace earlier decisions (key frames of clips no longer selected are removed).
 """
 
-import argparse
 import shutil
 import sys
 from pathlib import Path
 
-from data_tools._cli import run_tool
+from vsr_latent.command_line import OneLineErrorParser, run_command
 from vsr_latent.data import scene
 
 
@@ -72,7 +71,7 @@ def select_remote(root, *, motion_threshold=scene.MOTION_THRESHOLD,
 
 
 def build_parser():
-    p = argparse.ArgumentParser(
+    p = OneLineErrorParser(
         prog="python -m data_tools.select_remote",
         description=__doc__.split("\n\n")[0] + " Key frames are extracted from the same clip.",
     )
@@ -90,7 +89,7 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    return run_tool("select_remote", lambda: _select_and_report(args))
+    return run_command("select_remote", lambda: _select_and_report(args))
 
 
 def _select_and_report(args):

@@ -1,6 +1,8 @@
-"""Test setup: two logical CPU devices (for MirroredStrategy), shared-data fixtures, helpers."""
+"""Test setup: two logical CPU devices (for MirroredStrategy), shared-data fixtures, and
+``run_cli`` for the real command line in a subprocess."""
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -23,6 +25,8 @@ except RuntimeError:
 from vsr_latent.paths import shared_data_dir  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Test helpers are imported as ``tests.<name>``; some test files still import them by their bare
+# name (``import crash_writer``, ``from eval_standin import ...``), which needs tests/ itself.
 sys.path.insert(0, str(REPO_ROOT / "tests"))
 
 
@@ -57,3 +61,28 @@ def _clear_keras_session():
 
     # free_memory=False: a full gc.collect() after each of hundreds of tests costs minutes.
     keras.backend.clear_session(free_memory=False)
+
+
+@pytest.fixture(scope="session")
+def run_cli():
+    """``run_cli(*args, cwd=None, env=None, returncode=None, timeout=600, module="vsr_latent")``
+    runs ``python -m vsr_latent ARGS`` (or another command line ``module``) in a subprocess and
+    returns the ``CompletedProcess`` (text stdout and stderr). The checkout under test is
+    imported (``PYTHONPATH`` starts with the repository root, whatever is installed); ``env``
+    adds to or overrides this process's environment; with ``returncode`` the exit code is
+    checked (showing stdout and stderr). Session-scoped, so fixtures of any scope can use it."""
+
+    def run(*args, cwd=None, env=None, returncode=None, timeout=600, module="vsr_latent"):
+        full_env = {**os.environ, **(env or {})}
+        full_env["PYTHONPATH"] = os.pathsep.join(
+            [str(REPO_ROOT)] + [p for p in [full_env.get("PYTHONPATH")] if p])
+        cmd = [sys.executable, "-m", module, *map(str, args)]
+        result = subprocess.run(cmd, cwd=cwd or REPO_ROOT, env=full_env, capture_output=True,
+                                text=True, timeout=timeout, check=False)
+        if returncode is not None:
+            assert result.returncode == returncode, (
+                f"{cmd} exited {result.returncode}, not {returncode}\n"
+                f"stdout:\n{result.stdout[-3000:]}\nstderr:\n{result.stderr[-3000:]}")
+        return result
+
+    return run

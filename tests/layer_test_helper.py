@@ -9,7 +9,6 @@ weight that gets a gradient.
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 
 def run_layer_test(layer_cls, init_kwargs, input_shape, expected_output_shape,
@@ -24,7 +23,7 @@ def run_layer_test(layer_cls, init_kwargs, input_shape, expected_output_shape,
     # Config round trip, also through the registered serialization name.
     layer = layer_cls(**init_kwargs)
     config = layer.get_config()
-    for key, value in init_kwargs.items():
+    for key in init_kwargs:
         assert key in config, f"get_config lacks constructor argument {key!r}"
     clone = layer_cls.from_config(config)
     assert clone.get_config() == config

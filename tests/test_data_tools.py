@@ -36,10 +36,13 @@ def _write_yuv(path, frames):
 
 
 @pytest.mark.parametrize("tool", ["make_dataset", "select_remote", "prepare_vid4"])
-def test_help(tool):
-    r = subprocess.run([sys.executable, "-m", f"data_tools.{tool}", "--help"], cwd=REPO,
-                       capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0 and "usage:" in r.stdout
+def test_help_and_one_line_usage_errors(tool, run_cli):
+    r = run_cli("--help", module=f"data_tools.{tool}", timeout=60, returncode=0)
+    assert "usage:" in r.stdout
+    r = run_cli("--no_such_option", module=f"data_tools.{tool}", timeout=60, returncode=2)
+    prog = f"python -m data_tools.{tool}"
+    assert len(r.stderr.splitlines()) == 1, r.stderr
+    assert r.stderr.startswith(f"{prog}: error: ") and r.stderr.endswith(f"(see {prog} --help)\n")
 
 
 def test_splits_paper_and_proportional():
@@ -157,7 +160,7 @@ def test_ingestion_clips_manifests_and_yuv(tmp_path):
     assert len(set(index["source_splits"].values())) == 2
 
 
-def test_ingestion_resumes_after_interruption(tmp_path, monkeypatch):
+def test_ingestion_resumes_after_interruption(tmp_path, monkeypatch, capsys):
     src, clips = _sources(tmp_path)
     root = tmp_path / "root"
     real_write = make_dataset.write_frame
@@ -170,8 +173,9 @@ def test_ingestion_resumes_after_interruption(tmp_path, monkeypatch):
         real_write(path, frame, fmt)
 
     monkeypatch.setattr(make_dataset, "write_frame", failing_write)
-    with pytest.raises(KeyboardInterrupt):
-        make_dataset.main([str(src), str(root), "--clip_len", "5", "--no_progress"])
+    # Ctrl-C: one line and exit code 130, as for vsr-latent.
+    assert make_dataset.main([str(src), str(root), "--clip_len", "5", "--no_progress"]) == 130
+    assert capsys.readouterr().err == "make_dataset: interrupted\n"
     finished = list_clips(root)
     assert [c.id for c in finished] == ["harmonic_Frame-folder_000000"]
     names = [p.name for p in (root / "clips").iterdir()]
@@ -251,6 +255,9 @@ def test_ingestion_errors(tmp_path, capsys):
     _write_folder(short / "s", np.zeros((3, 8, 8, 3), np.uint8))
     with pytest.warns(UserWarning, match="fewer than one clip"):
         assert make_dataset.main([str(short), str(tmp_path / "r"), "--clip_len", "5"]) == 2
+    capsys.readouterr()
+    assert make_dataset.main([str(short), str(tmp_path / "r"), "--clip_len", "0"]) == 2
+    assert capsys.readouterr().err == "make_dataset: error: --clip_len must be >= 1\n"
     assert not (tmp_path / "r").exists() or not list((tmp_path / "r").rglob("manifest.json"))
 
 

@@ -1,10 +1,11 @@
-"""Layers: shared layer checks, and numbers against numpy / TF references."""
+"""Layers: shared layer checks, and numbers against numpy / TF references; the network compiled
+with XLA and under mixed precision against float32."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
-from layer_test_helper import run_layer_test
 
+from tests.layer_test_helper import run_layer_test
 from vsr_latent.layers import (
     DepthToSpaceUpscaler,
     LongAttention,
@@ -13,6 +14,8 @@ from vsr_latent.layers import (
     VariationalHead,
     softmax_attention,
 )
+from vsr_latent.layers._shapes import pad_spatial, pool_spatial
+from vsr_latent.layers.bicubic import BICUBIC_TOLERANCE, bicubic_upsample
 
 # ---- shared layer checks -----------------------------------------------------------------------
 
@@ -131,6 +134,31 @@ def test_long_attention_matches_numpy_formula_with_external_key_frames():
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
     # The key frames matter: self-attention alone gives other numbers.
     assert np.abs(layer(x).numpy()[0] - got).max() > 1e-3
+
+
+def test_long_attention_returns_the_weights_it_attends_with():
+    """``return_weights``: the block's own softmax(theta phi^T) (eq. 10), as computed before from
+    its embedding layers, on the padded query and key grids; the output is unchanged."""
+    rng = np.random.default_rng(12)
+    x = tf.constant(rng.normal(size=(2, 3, 6, 10, C)), tf.float32)  # padded to 8 x 12 inside
+    layer = LongAttention(C, inner_filters=4, max_attention_elements=64)
+    out, info = layer(x, return_weights=True)
+    np.testing.assert_array_equal(out.numpy(), layer(x).numpy())
+    u = layer._embed(pad_spatial(x))
+    theta, phi = layer.theta(u), pool_spatial(layer.phi(u))
+    assert info["weights"].shape == (2, *theta.shape[1:4], *phi.shape[1:4]) == (2, 3, 4, 6, 3, 2, 3)
+    for b in range(2):
+        logits = tf.matmul(tf.reshape(theta[b], [-1, 4]), tf.reshape(phi[b], [-1, 4]),
+                           transpose_b=True)
+        want = tf.nn.softmax(logits, axis=-1).numpy()
+        got = info["weights"][b].numpy().reshape(want.shape)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+    # Times the values they give the latent attention z the block goes on with.
+    g = pool_spatial(layer.g(u)).numpy().reshape(2, -1, 4)
+    z = np.einsum("bqk,bkc->bqc", info["weights"].numpy().reshape(2, 3 * 4 * 6, -1), g)
+    np.testing.assert_allclose(z.reshape(2, 3, 4, 6, 4)[:, :, :3, :5], info["z"].numpy(),
+                               rtol=1e-4, atol=1e-5)
+    assert set(layer(x, return_attention=True)[1]) == {"z"}  # no weights unless asked for
 
 
 # ---- chunking ------------------------------------------------------------------------------------
@@ -307,3 +335,73 @@ def test_chunked_attention_gradient_matches_unchunked():
 
     for got, ref in zip(graph_grads(q, k, v), want):
         np.testing.assert_allclose(got.numpy(), ref.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_variational_head_stored_mode_matches_explicit_paths():
+    """The stored-mode path draws eps only when the flag is set: flag 0 gives exactly mu,
+    flag 1 gives mu + eps * sigma with eps ~ N(0, 1)."""
+    head = VariationalHead(4)
+    x = tf.random.stateless_normal((2, 3, 5, 6, 4), seed=(2, 3))
+    head.build(x.shape)
+    head.sigma_dense.bias.assign(tf.fill([4], 0.5))
+    z, mu, sigma = head(x)
+    np.testing.assert_array_equal(z.numpy(), mu.numpy())
+    fn = tf.function(lambda t: head(t))
+    np.testing.assert_array_equal(fn(x)[0].numpy(), mu.numpy())
+    head.sampling = True
+    z, mu, sigma = fn(x)  # the traced function follows the flag
+    eps = ((z - mu) / sigma).numpy()
+    assert abs(eps.mean()) < 0.15 and abs(eps.std() - 1.0) < 0.15
+
+
+# ---- bicubic skip: an XLA-compilable formulation equal to tf.image.resize ------------------------
+
+@pytest.mark.parametrize("shape,scale", [((2, 5, 7, 3), 4), ((1, 1, 1, 3), 4), ((3, 6, 5, 2), 2),
+                                         ((1, 36, 45, 3), 4)])
+def test_bicubic_upsample_equals_tf_resize(shape, scale):
+    x = tf.random.stateless_uniform(shape, seed=(3, 4))
+    ref = tf.image.resize(x, [shape[1] * scale, shape[2] * scale], method="bicubic")
+    got = bicubic_upsample(x, scale)
+    np.testing.assert_allclose(got.numpy(), ref.numpy(), atol=BICUBIC_TOLERANCE, rtol=0)
+
+
+def test_bicubic_upsample_compiles_with_xla():
+    x = tf.random.stateless_uniform((2, 9, 11, 3), seed=(5, 6))
+    ref = tf.image.resize(x, [36, 44], method="bicubic")
+    got = tf.function(lambda t: bicubic_upsample(t, 4), jit_compile=True)(x)
+    np.testing.assert_allclose(got.numpy(), ref.numpy(), atol=BICUBIC_TOLERANCE, rtol=0)
+
+
+# ---- the network compiled with XLA and under mixed precision -------------------------------------
+
+def test_model_with_xla_equals_model_without():
+    from vsr_latent.models import build_model
+
+    model = build_model("ours", filters=8, num_layers=5, max_attention_elements=None)
+    x = tf.random.stateless_uniform((1, 3, 12, 16, 3), seed=(7, 8), maxval=255.0)
+    ref = model(x, training=False)
+    got = tf.function(lambda t: model(t, training=False), jit_compile=True)(x)
+    # [0, 255] outputs: float32 rounding of two different op schedules.
+    np.testing.assert_allclose(got.numpy(), ref.numpy(), atol=1e-2, rtol=0)
+
+
+# Mixed precision is opt-in (--precision): not equal to float32, but close. Largest deviation on
+# the [0, 255] output scale of a fresh tiny model (measured 0.64 for float16, 5.6 for bfloat16:
+# 8 significant bits near 255 are steps of 1-2 levels).
+MIXED_PRECISION_TOLERANCE = {"mixed_float16": 2.0, "mixed_bfloat16": 16.0}
+
+
+@pytest.mark.parametrize("policy", sorted(MIXED_PRECISION_TOLERANCE))
+def test_mixed_precision_model_close_to_float32(policy):
+    from vsr_latent.perf.inference_benchmark import BenchSettings, build_bench_model
+
+    settings = BenchSettings.quick_settings()
+    ref = build_bench_model("ours", settings)
+    mixed = build_bench_model("ours", BenchSettings.quick_settings(precision=policy))
+    mixed.set_weights(ref.get_weights())
+    x = tf.round(tf.random.stateless_uniform((1, 3, 16, 20, 3), seed=(9, 9), maxval=255.0))
+    got = mixed(x, training=False)
+    assert got.dtype == tf.float32
+    assert mixed.upscaler.conv.compute_dtype == policy.split("_")[1]
+    err = np.abs(got.numpy() - ref(x, training=False).numpy()).max()
+    assert 0 < err <= MIXED_PRECISION_TOLERANCE[policy]

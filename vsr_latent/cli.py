@@ -3,20 +3,21 @@
 Each sub-command lives in ``vsr_latent/commands/<name>.py`` and provides
 ``register(subparsers)``, which adds its parser and sets ``func`` to a function taking the parsed
 arguments and returning an exit code. Modules must import TensorFlow inside ``func`` only, so that
-``--help`` and argument errors are instant.
+``--help`` and usage errors are instant and TensorFlow is imported after its native log lines are
+filtered.
 
-Errors the package raises on purpose (``VsrError``) and OS errors (``OSError``: disk full, read-only
-file system, ...) are printed as one line on stderr with exit code 2; ``--verbose`` shows the
-traceback.
+A bad command line, an error the package raises on purpose (``VsrError``) and an OS error are one
+line on stderr with exit code 2 (``vsr_latent.command_line``); TensorFlow's native log lines are
+kept off stderr (``vsr_latent.native_logs``). ``--verbose`` shows both: full tracebacks and
+TensorFlow's lines.
 """
 
-import argparse
 import importlib
-import os
 import sys
 
 from vsr_latent import __version__
-from vsr_latent.errors import VsrError
+from vsr_latent.command_line import OneLineErrorParser, run_command
+from vsr_latent.native_logs import quiet_native_logs
 
 COMMANDS = (
     "quickstart",
@@ -31,21 +32,16 @@ COMMANDS = (
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="vsr-latent",
         description="Efficient Video Super-Resolution with Latent Attention (TensorFlow 2 / Keras 3).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--verbose", action="store_true", help="show full tracebacks on errors")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show full tracebacks on errors and TensorFlow's own log lines")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"vsr_latent.commands.{name}")
-        except ModuleNotFoundError as e:
-            if e.name == f"vsr_latent.commands.{name}":
-                continue
-            raise
-        module.register(sub)
+        importlib.import_module(f"vsr_latent.commands.{name}").register(sub)
     return parser
 
 
@@ -64,23 +60,19 @@ def normalize_option_names(argv):
 
 
 def main(argv=None):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    argv = normalize_option_names(sys.argv[1:] if argv is None else list(argv))
+    """Runs the command line ``argv`` and returns its exit code. Without ``argv`` it is this
+    process's own (``sys.argv[1:]``), and only then is the process's stderr filtered."""
+    own_process = argv is None
+    argv = normalize_option_names(sys.argv[1:] if own_process else list(argv))
     parser = build_parser()
     args = parser.parse_args(argv)
+    if not args.verbose:
+        quiet_native_logs(filter_stderr=own_process)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    try:
-        return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("vsr-latent: interrupted", file=sys.stderr)
-        return 130
-    except (VsrError, OSError) as e:
-        if args.verbose:
-            raise
-        print(f"vsr-latent {args.command}: error: {e}", file=sys.stderr)
-        return 2
+    return run_command(f"vsr-latent {args.command}", lambda: args.func(args),
+                       verbose=args.verbose)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ def _size(text):
     try:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, e.g. 3840x2160, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected WIDTHxHEIGHT, e.g. 3840x2160, got {text!r}") from None
     return h, w
 
 
@@ -41,45 +42,11 @@ def register(subparsers):
     p.set_defaults(func=run)
 
 
-def degrade_file(input_path, output_path, method="bi", scale=4, *, yuv_size=None, yuv_bit_depth=8,
-                 progress=True):
-    """Streams IN through ``degrade`` into OUT (atomic); returns (frames, (h, w))."""
-    import warnings
-
-    from tqdm import tqdm
-
-    from vsr_latent.data.degrade import check_method, degrade
-    from vsr_latent.data.video_io import FrameWriter, open_frames
-
-    check_method(method)
-    if scale < 1:
-        from vsr_latent.errors import ConfigError
-
-        raise ConfigError(f"--scale must be a positive integer, got {scale}")
-    n = 0
-    with open_frames(input_path, yuv_size=yuv_size, yuv_bit_depth=yuv_bit_depth) as src:
-        h, w = src.size
-        if h % scale or w % scale:
-            warnings.warn(
-                f"{input_path}: frame size {w}x{h} is not a multiple of {scale}; cropped to "
-                f"{w - w % scale}x{h - h % scale}",
-                stacklevel=2,
-            )
-        with FrameWriter(output_path, fps=src.fps) as writer:
-            for frame in tqdm(src, total=src.num_frames, disable=not progress, unit="frame",
-                              desc="degrade"):
-                h2, w2 = frame.shape[0] - frame.shape[0] % scale, frame.shape[1] - frame.shape[1] % scale
-                lr = degrade(frame[:h2, :w2], method, scale)
-                writer.write(lr)
-                n += 1
-            size = writer.size
-    return n, size
-
-
 def run(args):
-    n, (h, w) = degrade_file(
-        args.input, args.output, args.method, args.scale, yuv_size=args.yuv_size,
-        yuv_bit_depth=args.yuv_bit_depth, progress=not args.no_progress,
-    )
+    from vsr_latent.data.degrade_file import DegradeOptions, degrade_file
+
+    options = DegradeOptions(method=args.method, scale=args.scale, yuv_size=args.yuv_size,
+                             yuv_bit_depth=args.yuv_bit_depth, progress=not args.no_progress)
+    n, (h, w) = degrade_file(args.input, args.output, options)
     print(f"{args.output}: {n} frames {w}x{h} ({args.method} x1/{args.scale})")
     return 0

@@ -16,7 +16,6 @@ def run(args):
     import json
 
     from vsr_latent.models import MODEL_NAMES, build_model, count_params
-
     from vsr_latent.pretrained import PRETRAINED
 
     rows = []

@@ -3,7 +3,13 @@
 import keras
 import tensorflow as tf
 
-from vsr_latent.layers._shapes import crop_spatial, fold_time, pad_spatial, pool_spatial, unfold_time
+from vsr_latent.layers._shapes import (
+    crop_spatial,
+    fold_time,
+    pad_spatial,
+    pool_spatial,
+    unfold_time,
+)
 from vsr_latent.layers.residual import LEAKY_SLOPE
 from vsr_latent.layers.variational import VariationalHead, VariationalModeMixin
 
@@ -37,13 +43,10 @@ def _chunked_attention(query, key, value, chunk):
     num_q = tf.shape(query)[1]
     depth_v = value.shape[-1]
 
-    def weights_of(q):
-        return tf.nn.softmax(tf.matmul(q, key, transpose_b=True), axis=-1)
-
     @tf.custom_gradient
     def attend(query, key, value):
         out = tf.map_fn(
-            lambda q: tf.matmul(weights_of(q), value), _split_queries(query, chunk),
+            lambda q: tf.matmul(attention_weights(q, key), value), _split_queries(query, chunk),
             parallel_iterations=1,
             fn_output_signature=tf.TensorSpec([None, None, depth_v], query.dtype))
 
@@ -54,7 +57,7 @@ def _chunked_attention(query, key, value, chunk):
 
             def body(i, d_key, d_value, d_query):
                 q, d = q_chunks[i], d_chunks[i]
-                p = weights_of(q)
+                p = attention_weights(q, key)
                 d_value += tf.matmul(p, d, transpose_a=True)
                 dp = tf.matmul(d, value, transpose_b=True)
                 ds = p * (dp - tf.reduce_sum(dp * p, axis=-1, keepdims=True))
@@ -76,6 +79,12 @@ def _chunked_attention(query, key, value, chunk):
     return attend(query, key, value)
 
 
+def attention_weights(query, key):
+    """``softmax(query key^T)`` over the key axis (eq. 10, no 1/sqrt(d) scaling): query
+    (B, M, D), key (B, K, D) -> (B, M, K)."""
+    return tf.nn.softmax(tf.matmul(query, key, transpose_b=True), axis=-1)
+
+
 def softmax_attention(query, key, value, max_elements=ATTENTION_BUDGET_ELEMENTS):
     """``softmax(query key^T) value`` over the key axis, chunked over queries when large.
 
@@ -86,8 +95,7 @@ def softmax_attention(query, key, value, max_elements=ATTENTION_BUDGET_ELEMENTS)
     ``tf.while_loop`` with ``parallel_iterations=1`` runs the chunks in turn.
     """
     if not max_elements:
-        weights = tf.nn.softmax(tf.matmul(query, key, transpose_b=True), axis=-1)
-        return tf.matmul(weights, value)
+        return tf.matmul(attention_weights(query, key), value)
     batch, num_q, num_k = tf.shape(query)[0], tf.shape(query)[1], tf.shape(key)[1]
     chunk = tf.maximum(1, int(max_elements) // tf.maximum(1, batch * num_k))
     chunk = tf.minimum(chunk, tf.maximum(num_q, 1))
@@ -159,7 +167,15 @@ class LongAttention(VariationalModeMixin, keras.layers.Layer):
     def _embed(self, x):
         return pool_spatial(tf.nn.leaky_relu(self.embed_conv(x), alpha=self.leaky_slope))
 
-    def call(self, inputs, key_values=None, training=None, sampling=None, return_attention=False):
+    def call(self, inputs, key_values=None, training=None, sampling=None, return_attention=False,
+             return_weights=False):
+        """``out``, or ``(out, info)`` with ``return_attention`` or ``return_weights``.
+
+        ``info["z"]``: the latent attention (B, L, ceil(H/2), ceil(W/2), C'); ``info["variance"]``:
+        sigma**2 of a variational block. ``return_weights`` adds ``info["weights"]``, the block's
+        softmax(theta phi^T) as (B, L, Hq, Wq, N, Hk, Wk) over the padded query grid (H/2, W/2)
+        and key grid (H/4, W/4): the whole matrix at once, not chunked, so for small inputs only.
+        """
         x = inputs
         batch, frames = tf.shape(x)[0], tf.shape(x)[1]
         height, width = tf.shape(x)[2], tf.shape(x)[3]
@@ -178,9 +194,9 @@ class LongAttention(VariationalModeMixin, keras.layers.Layer):
         g = pool_spatial(self.g(u_kv))
         q_shape = tf.shape(theta)
         ci = self.inner_filters
-        a = softmax_attention(
-            tf.reshape(theta, [batch, -1, ci]), tf.reshape(phi, [batch, -1, ci]),
-            tf.reshape(g, [batch, -1, ci]), self.max_attention_elements)
+        query, key = tf.reshape(theta, [batch, -1, ci]), tf.reshape(phi, [batch, -1, ci])
+        a = softmax_attention(query, key, tf.reshape(g, [batch, -1, ci]),
+                              self.max_attention_elements)
         a = tf.reshape(a, q_shape)
 
         if self.variational:
@@ -189,12 +205,15 @@ class LongAttention(VariationalModeMixin, keras.layers.Layer):
             z, sigma = a, None
         y = unfold_time(self.restore(fold_time(z)), batch, frames)
         out = x + crop_spatial(y, height, width)
-        if return_attention:
+        if return_attention or return_weights:
             # Latent maps live at half resolution; crop away what covers only padding.
             zh, zw = (height + 1) // 2, (width + 1) // 2
             info = {"z": crop_spatial(z, zh, zw)}
             if sigma is not None:
                 info["variance"] = crop_spatial(tf.square(sigma), zh, zw)
+            if return_weights:
+                grids = tf.concat([[batch], q_shape[1:4], tf.shape(phi)[1:4]], axis=0)
+                info["weights"] = tf.reshape(attention_weights(query, key), grids)
             return out, info
         return out
 

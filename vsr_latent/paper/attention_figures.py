@@ -2,9 +2,9 @@
 
 Figure 7 (long attention, §6.3): for one query region of the current frame, the three most
 correlated key regions of another frame of the clip, from the first long block of VLatn10_7
-(deterministic path). The correlation is the block's own softmax(theta phi^T) (eq. 10),
-recomputed from its embedding layers on the features that enter the block: a query is a 2x2 LR
-pixel block, a key a 4x4 LR pixel block (the block-sparse layout of the paper).
+(deterministic path). The correlation is the block's own softmax(theta phi^T) (eq. 10), as the
+block returns it on the features that enter it: a query is a 2x2 LR pixel block, a key a 4x4 LR
+pixel block (the block-sparse layout of the paper).
 
 Figure 8 (short attention): the mask of the second short block of VSatn10_7 (the block the paper
 inspects) around a 15x15 LR receptive field, on the deterministic path and for three sampled
@@ -88,22 +88,18 @@ def _block_input(model, frames, block):
 
 
 def long_attention_weights(model, frames, block_index=0):
-    """softmax(theta phi^T) of long block ``block_index``: ``(weights (Q, K), query grid
-    (L, H/2, W/2), key grid (L, H/4, W/4))`` for a batch of one clip (padded frame sizes)."""
+    """softmax(theta phi^T) of long block ``block_index`` as the block computes it
+    (``LongAttention(..., return_weights=True)``): ``(weights (Q, K), query grid (L, H/2, W/2),
+    key grid (L, H/4, W/4))`` for a batch of one clip (padded frame sizes)."""
     import tensorflow as tf
-
-    from vsr_latent.layers._shapes import pad_spatial, pool_spatial
 
     longs = [b for b in model.attention if type(b).__name__ == "LongAttention"]
     block = longs[block_index]
     x = _block_input(model, tf.convert_to_tensor(frames[None], tf.float32), block)
-    u = block._embed(pad_spatial(x))
-    theta = block.theta(u)
-    phi = pool_spatial(block.phi(u))
-    q_grid, k_grid = tuple(theta.shape[1:4]), tuple(phi.shape[1:4])
-    ci = theta.shape[-1]
-    logits = tf.matmul(tf.reshape(theta, [-1, ci]), tf.reshape(phi, [-1, ci]), transpose_b=True)
-    return tf.nn.softmax(logits, axis=-1).numpy(), q_grid, k_grid
+    _, info = block(x, training=False, return_weights=True)
+    weights = info["weights"].numpy()[0]
+    q_grid, k_grid = weights.shape[:3], weights.shape[3:]
+    return weights.reshape(int(np.prod(q_grid)), int(np.prod(k_grid))), q_grid, k_grid
 
 
 def figure7(ctx, out_dir, lines, csv_rows):

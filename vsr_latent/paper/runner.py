@@ -3,13 +3,12 @@
 Used by ``reproduce/<name>.sh`` and by ``vsr-latent quickstart``.
 """
 
-import argparse
-import os
 import sys
 import time
 
+from vsr_latent.command_line import OneLineErrorParser, run_command
 from vsr_latent.configs.budgets import BUDGET_NAMES, budgets_help
-from vsr_latent.errors import VsrError
+from vsr_latent.native_logs import quiet_native_logs
 from vsr_latent.paper import NAMES
 
 
@@ -46,12 +45,14 @@ def add_arguments(parser, *, defaults_out="results", defaults_runs="runs"):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="python -m vsr_latent.paper",
         description="Reproduce a table or figure of the paper: train what it needs (or reuse "
                     "finished runs), evaluate, write results/<name>.md and .csv.")
     parser.add_argument("name", choices=NAMES + ("all",))
     add_arguments(parser)
+    parser.add_argument("--verbose", action="store_true",
+                        help="show full tracebacks on errors and TensorFlow's own log lines")
     return parser
 
 
@@ -106,19 +107,23 @@ def reproduce(names, *, budget=None, data_root=None, vid4_root=None, out="result
 
 
 def main(argv=None):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    argv = sys.argv[1:] if argv is None else list(argv)
+    """Runs the command line ``argv`` and returns its exit code. Without ``argv`` it is this
+    process's own (``sys.argv[1:]``), and only then is the process's stderr filtered."""
+    own_process = argv is None
+    argv = sys.argv[1:] if own_process else list(argv)
     args = build_parser().parse_args(argv)
+    if not args.verbose:
+        quiet_native_logs(filter_stderr=own_process)
+    return run_command(f"reproduce {args.name}", lambda: _run(args, argv), verbose=args.verbose)
+
+
+def _run(args, argv):
     names = NAMES if args.name == "all" else (args.name,)
     t0 = time.monotonic()
-    try:
-        written, failures = reproduce(names, budget=args.budget, data_root=args.data_root,
-                                      vid4_root=args.vid4_root, out=args.out, runs=args.runs,
-                                      steps=args.steps, quiet=args.quiet, argv=argv,
-                                      overrides=args.overrides, model=args.model)
-    except VsrError as e:
-        print(f"reproduce {args.name}: error: {e}", file=sys.stderr)
-        return 2
+    written, failures = reproduce(names, budget=args.budget, data_root=args.data_root,
+                                  vid4_root=args.vid4_root, out=args.out, runs=args.runs,
+                                  steps=args.steps, quiet=args.quiet, argv=argv,
+                                  overrides=args.overrides, model=args.model)
     print(f"reproduce {args.name}: done in {time.monotonic() - t0:.0f} s; results in {args.out}/")
     for f in written:
         print(f"  {f}")

@@ -14,7 +14,7 @@ FLOPs, and only the work of the layers that dominate the network is counted:
   (``softmax_elements``), since they are memory- and transcendental-bound rather than FLOPs.
 
 Biases, activations, pooling, depth-to-space, the bicubic skip and other element-wise work are
-not counted (``COUNTED_KINDS``); they are small in FLOPs but not necessarily in time, which is
+not counted; they are small in FLOPs but not necessarily in time, which is
 why the benchmark also times the components on their own.
 
 Shapes come from tracing the model once in a ``tf.function`` with a fully static input shape
@@ -27,8 +27,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-
-COUNTED_KINDS = ("conv", "conv_transpose", "dense", "attention")
 
 # TensorFlow op types whose profiler "flops" statistic follow the same convention.
 PROFILER_OP_TYPES = ("Conv2D", "Conv3D", "Conv2DBackpropInput", "Conv3DBackpropInputV2",
@@ -98,12 +96,6 @@ class FlopReport:
         out = {}
         for entry in self.layers:
             out[entry.kind] = out.get(entry.kind, 0) + entry.flops
-        return out
-
-    def by_component(self):
-        out = {}
-        for entry in self.layers:
-            out[entry.component] = out.get(entry.component, 0) + entry.flops
         return out
 
     def where(self, predicate):

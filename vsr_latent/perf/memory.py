@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import resource
 import signal
 import subprocess
 import threading
@@ -149,8 +148,3 @@ def run_child_max_rss(cmd, *, env=None, timeout=None, cwd=None):
         except (OSError, ValueError):
             max_rss = 0
     return rc, max_rss, seconds, out.decode("utf-8", "replace")
-
-
-def own_max_rss():
-    """This process's peak RSS so far, in bytes (``ru_maxrss``)."""
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024

@@ -33,10 +33,6 @@ class Timing:
     def median(self):
         return float(statistics.median(self.seconds))
 
-    @property
-    def minimum(self):
-        return float(min(self.seconds))
-
 
 def _block(result):
     """Wait for the device: fetch one element of every output tensor."""
