@@ -88,3 +88,10 @@ def test_model_card_prints_the_measured_numbers(builtin_scores):
     assert "phase 1: 33 steps (30 stage 1" in card and "LR patch 24x24" in card
     assert "phase 2: 11 steps (10 stage 1" in card and "LR patch 40x40" in card
     assert "starts from the weights of phase 1; 0.50 h" in card
+
+
+def test_curves_are_split_where_the_logging_interval_jumps():
+    steps = np.array([10, 20, 30, 400, 410, 420])
+    parts = ours_cpu._segments(steps, steps * 0.1)
+    assert [p[0].tolist() for p in parts] == [[10, 20, 30], [400, 410, 420]]
+    np.testing.assert_allclose(parts[1][1], [40.0, 41.0, 42.0])

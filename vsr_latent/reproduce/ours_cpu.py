@@ -116,10 +116,13 @@ def training_curve_figure(scalars, path, *, stage1_steps=None, bicubic=None,
     for tag, color in (("loss/re", "C1"), ("loss/vae", "C2")):
         if tag in scalars:
             s, v, _ = scalars[tag]
-            ax.plot(s, v, color=color, alpha=0.35, lw=0.8)
             k = max(1, len(v) // 20)
-            smooth = np.convolve(v, np.ones(k) / k, mode="valid")
-            ax.plot(s[k - 1:], smooth, color=color, label=f"{tag} (mean of {k})")
+            for i, (seg_s, seg_v) in enumerate(_segments(s, v)):
+                ax.plot(seg_s, seg_v, color=color, alpha=0.35, lw=0.8)
+                kk = min(k, len(seg_v))
+                smooth = np.convolve(seg_v, np.ones(kk) / kk, mode="valid")
+                ax.plot(seg_s[kk - 1:], smooth, color=color,
+                        label=None if i else f"{tag} (mean of {k})")
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("MSE on [0, 1]")
@@ -138,6 +141,16 @@ def training_curve_figure(scalars, path, *, stage1_steps=None, bicubic=None,
         fig.savefig(tmp, dpi=100)
     plt.close(fig)
     return Path(path)
+
+
+def _segments(steps, values):
+    """(steps, values) split where the logging interval jumps (L_vae is logged only in stage 2
+    of each phase), so a curve is not drawn across the gap."""
+    if len(steps) < 3:
+        return [(steps, values)]
+    gaps = np.diff(steps)
+    cut = np.flatnonzero(gaps > 3 * np.median(gaps)) + 1
+    return list(zip(np.split(steps, cut), np.split(values, cut)))
 
 
 def score_vid4(predictor, data, protocols=PROTOCOLS, log=print):
