@@ -28,8 +28,10 @@ from vsr_latent.configs.budgets import (
     BUDGETS,
     CPU_DATA_COMMAND,
     CPU_DATA_ROOT,
+    CPU_FINETUNE,
     Budget,
     apply_budget,
+    cpu_finetune,
     get_budget,
 )
 from vsr_latent.configs.config_json import config_from_dict
@@ -44,6 +46,7 @@ __all__ = [
     "CONFIG_NAMES",
     "CPU_DATA_COMMAND",
     "CPU_DATA_ROOT",
+    "CPU_FINETUNE",
     "DEFAULT_AUGMENTATION",
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_LR_PATCH",
@@ -58,6 +61,7 @@ __all__ = [
     "apply_budget",
     "apply_overrides",
     "config_from_dict",
+    "cpu_finetune",
     "describe",
     "get_budget",
     "get_config",
