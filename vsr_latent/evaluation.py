@@ -435,12 +435,12 @@ def _builtin_sequences(degradation, sequences):
 def evaluate_predictor(predictor, dataset="vid4", protocol=DEFAULT_PROTOCOL, *, data_root=None,
                        degradation="bi", sequences=None, samples=1, progress=False):
     """Upscale every sequence of a dataset with ``predictor`` (chunks of its ``seq_len``, see
-    :func:`vsr_latent.inference.upscale_sequence`) and score it.
+    :func:`vsr_latent.serving.predictors.upscale_sequence`) and score it.
 
     ``dataset`` is a name (see :func:`dataset_sequences`) or its result, ``[(name, lr, gt)]``.
     With ``samples > 1`` the mean of that many sampled draws is scored.
     """
-    from vsr_latent.inference import upscale_sequence
+    from vsr_latent.serving.predictors import upscale_sequence
 
     protocol = get_protocol(protocol)
     if isinstance(dataset, str):

@@ -57,7 +57,7 @@ def run(args):
         raise ConfigError(f"{config.data.source}: the CPU scale's dataset root does not exist; "
                           f"make it with `{CPU_DATA_COMMAND}` or pass --set data.source=DIR")
 
-    from vsr_latent.training import run_folder
+    from vsr_latent import run_folder
     from vsr_latent.training.trainer import train
 
     try:
@@ -83,7 +83,7 @@ def _lost_peer_error(error, run_dir):
     import tensorflow as tf
 
     from vsr_latent.errors import TrainingError
-    from vsr_latent.training import run_folder
+    from vsr_latent import run_folder
 
     lost = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError)
     if not os.environ.get("TF_CONFIG") or not isinstance(error, lost):

@@ -33,9 +33,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from vsr_latent import run_folder
 from vsr_latent.atomic import atomic_path
 from vsr_latent.errors import CheckpointError, ConfigError, TrainingError
-from vsr_latent.training import run_folder
 from vsr_latent.training.losses import per_example_l2, per_example_psnr
 from vsr_latent.training.strategy import default_strategy, worker_info
 from vsr_latent.training.summaries import TrainingSummaries, image_interval
