@@ -63,12 +63,12 @@ def write(kind, out_dir, i, state):
 
         evaluate_sequences(expected_results_sequences(i)).write(out_dir / f"item_{i}")
     elif kind == "keras":
-        from vsr_latent.export import save_keras
+        from vsr_latent.serving.saved_model import save_keras
 
         set_item_weights(state["model"], i)
         save_keras(state["model"], out_dir / f"item_{i}.keras")
     elif kind == "savedmodel":
-        from vsr_latent.export import export_saved_model
+        from vsr_latent.serving.saved_model import export_saved_model
 
         set_item_weights(state["model"], i)
         export_saved_model(state["model"], out_dir / f"item_{i}")

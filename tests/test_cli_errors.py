@@ -35,7 +35,7 @@ def _tiny_run_folder(path, config_name, blocks, weights_of_blocks=None):
 
     from vsr_latent.configs import get_config
     from vsr_latent.models import build_model
-    from vsr_latent.training import run_folder
+    from vsr_latent import run_folder
 
     overrides = [f"seq_len={TINY['seq_len']}", f"model_overrides.num_layers={TINY['num_layers']}",
                  f"model_overrides.blocks={json.dumps(blocks)}"]

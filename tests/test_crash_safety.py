@@ -19,10 +19,9 @@ import sys
 import time
 from pathlib import Path
 
+import crash_writer
 import numpy as np
 import pytest
-
-import crash_writer
 
 REPO = Path(__file__).resolve().parent.parent
 HELPER = Path(__file__).resolve().parent / "crash_writer.py"
@@ -134,9 +133,9 @@ def check_results(path, i):
 
 
 def check_keras(path, i):
-    from vsr_latent.export import load_keras
+    from vsr_latent.run_folder import load_keras_model
 
-    for w in load_keras(path).get_weights():
+    for w in load_keras_model(path).get_weights():
         np.testing.assert_array_equal(w, np.full(w.shape, float(i), np.float32))
 
 
@@ -159,7 +158,7 @@ def check_saved_models(items):
         return
     res = subprocess.run([sys.executable, "-c", _LOAD_SAVED_MODELS,
                           *[str(p) for p in items.values()]],
-                         env=ENV, capture_output=True, text=True, timeout=300)
+                         env=ENV, capture_output=True, text=True, timeout=300, check=False)
     assert res.returncode == 0, res.stderr[-3000:]
     loaded = json.loads(res.stdout.strip().splitlines()[-1])
     for i, p in items.items():
@@ -223,7 +222,8 @@ def test_non_finite_loss_through_the_cli_keeps_the_last_checkpoint(tmp_path):
            "--set", "seq_len=3", "--set", "model_overrides.num_layers=2",
            "--set", 'model_overrides.blocks=["long"]', "--set", "optimizer.learning_rate=1e30",
            "--set", "checkpoint_every=1", "--set", "stage1_steps=5"]
-    res = subprocess.run(cmd, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
+    res = subprocess.run(cmd, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300,
+                         check=False)
     assert res.returncode == 2, res.stdout + res.stderr
     assert "Traceback" not in res.stderr
     errors = [line for line in res.stderr.splitlines() if line.startswith("vsr-latent")]

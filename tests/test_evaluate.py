@@ -20,7 +20,7 @@ from vsr_latent.evaluation import (
     evaluate_sequences,
     get_protocol,
 )
-from vsr_latent.inference import KerasPredictor, bicubic_upscale, upscale_sequence
+from vsr_latent.serving.predictors import KerasPredictor, bicubic_upscale, upscale_sequence
 from vsr_latent.metrics import psnr, ssim
 
 C1, C2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2

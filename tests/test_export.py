@@ -8,12 +8,15 @@ import numpy as np
 import pytest
 
 from vsr_latent.cli import main
-from vsr_latent.errors import ConfigError
-from vsr_latent.export import export_saved_model, load_keras, save_keras
+from vsr_latent.errors import CheckpointError
 from vsr_latent.models import build_model
+from vsr_latent.run_folder import load_keras_model
+from vsr_latent.serving.export import export_model
+from vsr_latent.serving.loading import load_model
+from vsr_latent.serving.saved_model import export_saved_model, save_keras
 
 # Glorot upscaler init: fresh weights whose every path shows clearly in the output.
-TINY = dict(filters=8, num_layers=5, upscaler_init_scale=1.0)
+TINY = {"filters": 8, "num_layers": 5, "upscaler_init_scale": 1.0}
 
 _LOAD_AND_RUN = textwrap.dedent("""
     import sys
@@ -40,7 +43,7 @@ def test_keras_file_round_trip_identical_outputs(tmp_path):
     model = build_model("ours", **TINY)
     path = save_keras(model, tmp_path / "model.keras")
     assert path.is_file() and not list(tmp_path.glob("*.part*"))
-    loaded = load_keras(path)
+    loaded = load_keras_model(path)
     x = _frames((1, 3, 6, 7, 3))
     np.testing.assert_array_equal(loaded(x).numpy(), model(x).numpy())
     keys = _frames((1, 2, 6, 7, 3), seed=1)
@@ -91,14 +94,19 @@ def test_export_keeps_sampling_mode(tmp_path):
 
 
 def test_export_command_errors(tmp_path, capsys):
-    from vsr_latent.commands.export import resolve_model
-
     assert main(["export", "--model", "no_such_model", str(tmp_path / "x")]) == 2
     assert "no_such_model" in capsys.readouterr().err
     (tmp_path / "bad.keras").write_text("not a zip")
     assert main(["export", "--model", str(tmp_path / "bad.keras"), str(tmp_path / "y")]) == 2
     assert "bad.keras" in capsys.readouterr().err
     assert not (tmp_path / "y").exists()
-    with pytest.raises(ConfigError, match="not a .keras file or a run folder"):
-        resolve_model(str(tmp_path))
-    assert resolve_model("res16", seq_len=5).seq_len == 5
+    with pytest.raises(CheckpointError, match="neither a training run folder"):
+        load_model(str(tmp_path))
+    assert load_model("res16", seq_len=5).seq_len == 5
+
+
+def test_export_model_returns_what_it_wrote(tmp_path):
+    written = export_model("res16", tmp_path / "sm", seq_len=3)
+    assert written == {"format": "saved_model", "path": tmp_path / "sm", "model": "res16",
+                       "seq_len": 3, "scale": 4}
+    assert (tmp_path / "sm" / "saved_model.pb").is_file()

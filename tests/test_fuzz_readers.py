@@ -254,7 +254,7 @@ def test_set_overrides_random_text(items):
                              JSON_VALUES, max_size=3))
 def test_run_folder_config_json_random(tmp_path, content, patch):
     from vsr_latent.configs import get_config
-    from vsr_latent.training import read_config
+    from vsr_latent.run_folder import read_config
 
     run = fresh_dir(tmp_path)
     if patch and not isinstance(content, bytes):
@@ -294,8 +294,8 @@ def test_checkpoint_of_another_model_is_refused(tmp_path, trained_runs):
     import shutil
 
     from vsr_latent.errors import CheckpointError
-    from vsr_latent.inference import load_predictor
-    from vsr_latent.training import restore_model
+    from vsr_latent.serving.loading import load_predictor
+    from vsr_latent.run_folder import restore_model
 
     mixed = tmp_path / "mixed"
     shutil.copytree(trained_runs["latn"], mixed)
@@ -313,7 +313,7 @@ def test_checkpoint_of_another_model_is_refused(tmp_path, trained_runs):
 def test_damaged_checkpoint_or_keras_file(tmp_path, trained_runs, cut, flips, which):
     import shutil
 
-    from vsr_latent.inference import load_predictor
+    from vsr_latent.serving.loading import load_predictor
 
     run = fresh_dir(tmp_path)
     shutil.rmtree(run)
@@ -340,7 +340,7 @@ def test_damaged_checkpoint_or_keras_file(tmp_path, trained_runs, cut, flips, wh
 def test_model_spec_random_text(tmp_path, spec):
     import os
 
-    from vsr_latent.inference import load_predictor
+    from vsr_latent.serving.loading import load_predictor
 
     assume("\x00" not in spec)
     cwd = os.getcwd()
@@ -356,7 +356,7 @@ def test_model_spec_random_text(tmp_path, spec):
 @FEW
 @given(data=st.binary(max_size=200), suffix=st.sampled_from([".keras", ".onnx"]))
 def test_model_file_random_bytes(tmp_path, data, suffix):
-    from vsr_latent.inference import load_predictor
+    from vsr_latent.serving.loading import load_predictor
 
     path = fresh_dir(tmp_path) / f"model{suffix}"
     path.write_bytes(data)
@@ -366,7 +366,7 @@ def test_model_file_random_bytes(tmp_path, data, suffix):
 @FEW
 @given(data=st.binary(max_size=200))
 def test_saved_model_folder_random_bytes(tmp_path, data):
-    from vsr_latent.inference import load_predictor
+    from vsr_latent.serving.loading import load_predictor
 
     folder = fresh_dir(tmp_path)
     (folder / "saved_model.pb").write_bytes(data)

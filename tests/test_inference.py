@@ -1,17 +1,18 @@
-"""Predictors (bicubic, registry model, .keras, run folder, SavedModel) and paper-style chunking."""
+"""Predictors (bicubic, registry model, .keras, run folder, SavedModel), the one model loader and
+paper-style chunking."""
 
 import json
 
 import numpy as np
 import pytest
-
 from eval_standin import StandInVSR
+
 from vsr_latent.errors import CheckpointError, ConfigError, InputError
-from vsr_latent.inference import (
+from vsr_latent.serving.loading import load_model, load_predictor
+from vsr_latent.serving.predictors import (
     DEFAULT_SEQ_LEN,
     KerasPredictor,
     bicubic_upscale,
-    load_predictor,
     upscale_sequence,
 )
 
@@ -171,7 +172,7 @@ def test_load_keras_file_and_run_folder(tmp_path):
 
 
 def test_load_saved_model(tmp_path):
-    from vsr_latent.export import export_saved_model
+    from vsr_latent.serving.saved_model import export_saved_model
 
     model = StandInVSR(seq_len=2)
     x, keys = _frames(2), _frames(1, seed=3)
@@ -210,7 +211,7 @@ def test_load_run_folder_checkpoint(tmp_path):
     import tensorflow as tf
 
     from vsr_latent.configs import get_config
-    from vsr_latent.training.run_folder import build_model_for, checkpoint_dir, write_config
+    from vsr_latent.run_folder import build_model_for, checkpoint_dir, write_config
 
     config = get_config("table1_latn10", overrides=[
         "seq_len=2", "model_overrides.filters=4", "model_overrides.num_layers=5"])
@@ -225,3 +226,37 @@ def test_load_run_folder_checkpoint(tmp_path):
     assert (p.seq_len, p.scale) == (2, 4)
     np.testing.assert_allclose(p(x), model(x[None], training=False).numpy()[0], rtol=1e-4,
                                atol=1e-2)
+
+
+def test_keras_files_load_on_the_mean_path_in_the_callers_precision(tmp_path):
+    """Every Keras spec goes through one loader: a model saved while sampling comes back on its
+    mean path, computing in the precision asked for (weights stay float32)."""
+    from vsr_latent.models import build_model
+    from vsr_latent.precision import dtype_policy
+
+    model = build_model("vlatn10", seq_len=2, filters=4, num_layers=5)
+    model.sampling = True
+    model.save(tmp_path / "v.keras")
+    for spec in (tmp_path / "v.keras", "vlatn10"):
+        loaded = load_model(spec, precision="mixed_bfloat16")
+        assert loaded.sampling is False
+        assert loaded.stem.compute_dtype == "bfloat16" and loaded.stem.kernel.dtype == "float32"
+    assert load_model(tmp_path / "v.keras").stem.compute_dtype == "float32"
+    with dtype_policy("mixed_bfloat16"):  # None: the policy in force
+        assert load_model(tmp_path / "v.keras").stem.compute_dtype == "bfloat16"
+    p = load_predictor(tmp_path / "v.keras", precision="mixed_bfloat16")
+    assert p.model.sampling is False and p.model.stem.compute_dtype == "bfloat16"
+
+
+def test_load_model_refuses_what_holds_no_keras_model(tmp_path):
+    from vsr_latent.serving.saved_model import export_saved_model
+
+    export_saved_model(StandInVSR(seq_len=2), tmp_path / "sm")
+    with pytest.raises(ConfigError, match="SavedModel folder holds no Keras model"):
+        load_model(tmp_path / "sm")
+    with pytest.raises(ConfigError, match="--seq_len must be >= 1"):
+        load_predictor("bicubic", seq_len=0)
+    with pytest.raises(ConfigError, match="unknown backend"):
+        load_predictor("bicubic", backend="torch")
+    with pytest.raises(ConfigError, match="runs .onnx files"):
+        load_predictor("bicubic", backend="onnxruntime")

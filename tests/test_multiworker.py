@@ -82,7 +82,7 @@ def wait_all(procs, logs, timeout):
         for p in procs:
             p.wait(timeout=max(1, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
-        raise AssertionError("workers still running after %d s:\n%s" % (timeout, read_logs(logs)))
+        raise AssertionError(f"workers still running after {timeout} s:\n{read_logs(logs)}")
     finally:
         stop(procs)
 
@@ -139,7 +139,7 @@ def test_two_workers_end_with_identical_weights(tmp_path):
     assert not (dirs[1] / "model.keras").exists()
     assert not (dirs[1] / "checkpoints" / "checkpoint").exists()
     # The chief's model.keras holds the same weights as both checkpoints.
-    from vsr_latent.training.run_folder import load_keras_model
+    from vsr_latent.run_folder import load_keras_model
 
     model = load_keras_model(dirs[0] / "model.keras")
     np.testing.assert_array_equal(model.stem.kernel.numpy(), reader.get_tensor(key))
@@ -169,7 +169,7 @@ def _wait_for_checkpoint(run_dir, procs, logs, timeout=240):
             raise AssertionError("a worker exited early:\n" + read_logs(logs))
         if time.monotonic() > deadline:
             stop(procs)
-            raise AssertionError("no checkpoint within %d s:\n%s" % (timeout, read_logs(logs)))
+            raise AssertionError(f"no checkpoint within {timeout} s:\n{read_logs(logs)}")
         time.sleep(0.05)
 
 

@@ -17,31 +17,27 @@ import pytest
 
 from vsr_latent import cli
 from vsr_latent.errors import CheckpointError, ConfigError, InputError
-
-pytest.importorskip("onnxruntime", reason="the ONNX extra (pip install 'vsr_latent[onnx]')")
-pytest.importorskip("tf2onnx", reason="the ONNX extra (pip install 'vsr_latent[onnx]')")
-
-import onnx  # noqa: E402
-import onnxruntime as ort  # noqa: E402
-
-from vsr_latent.onnx_backend import (  # noqa: E402
-    OnnxPredictor,
-    load_backend_predictor,
-    onnx_seconds_per_frame,
-)
-from vsr_latent.onnx_export import (  # noqa: E402
+from vsr_latent.perf.backends import onnx_seconds_per_frame
+from vsr_latent.serving.loading import load_predictor
+from vsr_latent.serving.onnx_export import (
     AGREEMENT_TOLERANCE,
     ONNX_OPSET,
     agreement_tolerance,
     export_onnx,
     saved_model_to_onnx,
 )
+from vsr_latent.serving.onnx_runtime import OnnxPredictor
+
+# Importing the package's ONNX modules needs none of the extra; running them does.
+ort = pytest.importorskip("onnxruntime", reason="the ONNX extra (pip install 'vsr_latent[onnx]')")
+pytest.importorskip("tf2onnx", reason="the ONNX extra (pip install 'vsr_latent[onnx]')")
+onnx = pytest.importorskip("onnx", reason="the ONNX extra (pip install 'vsr_latent[onnx]')")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # Tiny versions of the registry models: every block of the full model, 8 channels.
 # Glorot upscaler init: fresh weights whose every path shows clearly in the output.
-TINY = dict(filters=8, num_layers=5, upscaler_init_scale=1.0)
+TINY = {"filters": 8, "num_layers": 5, "upscaler_init_scale": 1.0}
 
 # Two input sizes (batch, L, H, W, 3): neither H nor W a multiple of 4 in the second (the
 # attention blocks pad and crop), and a batch of 2 with a length other than the model's L.
@@ -94,7 +90,7 @@ def assert_agrees(model, path, label):
 @pytest.fixture(scope="module")
 def ours_onnx(tmp_path_factory):
     """Tiny ``ours`` (short + long, variational) saved as .keras and exported by the CLI."""
-    from vsr_latent.export import save_keras
+    from vsr_latent.serving.saved_model import save_keras
 
     tmp = tmp_path_factory.mktemp("onnx_ours")
     model = tiny_model("ours")
@@ -134,7 +130,7 @@ def test_export_one_model_of_each_attention_kind(name, depth, tmp_path):
     # Conversion time grows with the graph: the default run keeps two blocks of the model's kind
     # (the tiny ``ours`` above has all five, long and short); the slow run has all five.
     sampling = name == "vlatn10"
-    extra = dict(num_layers=2, blocks=(KINDS[name],) * 2) if depth == "two_blocks" else {}
+    extra = {"num_layers": 2, "blocks": (KINDS[name],) * 2} if depth == "two_blocks" else {}
     model = tiny_model(name, sampling=sampling, **extra)
     if sampling:
         # A wide variance head: a sampled path would be far from the mean path the file holds.
@@ -178,7 +174,7 @@ def test_onnx_file_has_dynamic_dims_metadata_and_opset(ours_onnx):
 
 
 def test_load_predictor_dispatches_onnx_and_matches_keras(ours_onnx):
-    from vsr_latent.inference import load_predictor, upscale_sequence
+    from vsr_latent.serving.predictors import upscale_sequence
 
     predictor = load_predictor(str(ours_onnx["path"]))
     assert isinstance(predictor, OnnxPredictor)
@@ -200,11 +196,12 @@ def test_load_predictor_dispatches_onnx_and_matches_keras(ours_onnx):
 
 def test_backend_choice_errors(ours_onnx, tmp_path):
     with pytest.raises(ConfigError, match="runs .onnx files"):
-        load_backend_predictor("ours", "onnxruntime")
+        load_predictor("ours", backend="onnxruntime")
     with pytest.raises(ConfigError, match="--backend onnxruntime"):
-        load_backend_predictor(str(ours_onnx["path"]), "tensorflow")
+        load_predictor(str(ours_onnx["path"]), backend="tensorflow")
     with pytest.raises(CheckpointError, match="no such ONNX file"):
-        load_backend_predictor(str(tmp_path / "missing.onnx"))
+        load_predictor(str(tmp_path / "missing.onnx"))
+    assert isinstance(load_predictor(ours_onnx["path"], backend="onnxruntime"), OnnxPredictor)
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"not a protobuf")
     with pytest.raises(CheckpointError, match="broken.onnx: onnxruntime cannot load"):
@@ -254,8 +251,8 @@ NO_TENSORFLOW = textwrap.dedent("""
 def test_upscale_with_onnxruntime_never_imports_tensorflow(ours_onnx, tmp_path):
     from vsr_latent.data.builtin import builtin_clips
     from vsr_latent.data.video_io import FrameWriter, read_frames
-    from vsr_latent.inference import KerasPredictor
-    from vsr_latent.upscale import upscale_video
+    from vsr_latent.serving.predictors import KerasPredictor
+    from vsr_latent.serving.video import UpscaleOptions, upscale_video
 
     (clip,) = builtin_clips(num_clips=1, num_frames=9, size=(20, 24), seed=3)
     src = tmp_path / "lr"
@@ -267,13 +264,13 @@ def test_upscale_with_onnxruntime_never_imports_tensorflow(ours_onnx, tmp_path):
     argv = ["upscale", str(src), str(out), "--backend", "onnxruntime", "--model",
             str(ours_onnx["path"]), "--tile", "16", "--tile_overlap", "8", "--no_progress"]
     proc = subprocess.run([sys.executable, "-c", NO_TENSORFLOW, *argv], cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "9 frames 24x20 -> 96x80" in proc.stdout
 
     ref_dir = tmp_path / "sr_keras"
-    upscale_video(src, ref_dir, KerasPredictor(ours_onnx["model"], name="ours"), tile=16,
-                  overlap=8, progress=False)
+    upscale_video(src, ref_dir, KerasPredictor(ours_onnx["model"], name="ours"),
+                  UpscaleOptions(tile=16, overlap=8, progress=False))
     got, ref = read_frames(out), read_frames(ref_dir)
     assert got.shape == ref.shape == (9, 80, 96, 3)
     # Same frames up to float round-off before rounding to uint8.
@@ -324,11 +321,9 @@ def test_bad_saved_model_leaves_no_file(tmp_path):
 def test_benchmark_backend_runs_the_exported_model():
     import tensorflow as tf
 
-    pytest.importorskip("vsr_latent.perf.backends", reason="benchmark package absent")
-    from vsr_latent.perf.backends import load_backends
-    from vsr_latent.onnx_benchmark import OnnxRuntimeBackend
+    from vsr_latent.perf.backends import BACKENDS, OnnxRuntimeBackend
 
-    backend = load_backends()["onnxruntime"]
+    backend = BACKENDS["onnxruntime"]
     assert isinstance(backend, OnnxRuntimeBackend) and backend.available() == (True, "")
     model = tiny_model("res16", num_layers=2)
     shape = (1, 3, 12, 10, 3)
@@ -340,8 +335,8 @@ def test_benchmark_backend_runs_the_exported_model():
 
 
 def test_failed_agreement_check_writes_nothing(tmp_path, monkeypatch):
-    import vsr_latent.onnx_export as onnx_export
-    from vsr_latent.onnx_export import OnnxAgreementError
+    from vsr_latent.serving import onnx_export
+    from vsr_latent.serving.onnx_export import OnnxAgreementError
 
     monkeypatch.setattr(onnx_export, "AGREEMENT_RELATIVE", 0.0)
 

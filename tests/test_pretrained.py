@@ -39,9 +39,9 @@ def test_ours_cpu_is_package_data_of_the_installed_package():
 
 def test_ours_cpu_is_the_full_size_ours_with_trained_weights():
     from vsr_latent.models import build_model, count_params
-    from vsr_latent.pretrained import load_pretrained
+    from vsr_latent.serving.loading import load_model
 
-    model = load_pretrained("ours_cpu")
+    model = load_model("ours_cpu")
     assert count_params(model) == count_params(build_model("ours")) == 4_120_212
     assert model.seq_len == 7 and model.variational and not model.sampling
     # Trained: the upscaler's last convolution is far from its near-zero initial scale.
@@ -49,8 +49,9 @@ def test_ours_cpu_is_the_full_size_ours_with_trained_weights():
 
 
 def test_ours_cpu_beats_bicubic_on_a_cut_of_vid4(walk_cut):
-    from vsr_latent.inference import load_predictor, upscale_sequence
     from vsr_latent.metrics import psnr
+    from vsr_latent.serving.loading import load_predictor
+    from vsr_latent.serving.predictors import upscale_sequence
 
     lr, gt = walk_cut
     scores = {}
@@ -62,7 +63,7 @@ def test_ours_cpu_beats_bicubic_on_a_cut_of_vid4(walk_cut):
 
 
 def test_bfloat16_inference_stays_close_to_float32(walk_cut):
-    from vsr_latent.inference import load_predictor
+    from vsr_latent.serving.loading import load_predictor
 
     lr, _ = walk_cut
     f32 = load_predictor("ours_cpu", precision="float32")(lr)
@@ -88,7 +89,8 @@ def test_auto_precision(monkeypatch):
 def test_upscale_uses_ours_cpu_without_model(carphone, tmp_path, capsys):
     from vsr_latent.cli import build_parser, main
     from vsr_latent.data.video_io import read_frames
-    from vsr_latent.inference import load_predictor, upscale_sequence
+    from vsr_latent.serving.loading import load_predictor
+    from vsr_latent.serving.predictors import upscale_sequence
 
     args = build_parser().parse_args(["upscale", "in.mp4", "out.mp4"])
     assert args.model == DEFAULT_UPSCALE_MODEL == "ours_cpu"
@@ -103,14 +105,18 @@ def test_upscale_uses_ours_cpu_without_model(carphone, tmp_path, capsys):
 
 
 def test_every_model_command_takes_the_pretrained_name(capsys):
+    import keras
+
     from vsr_latent.cli import main
-    from vsr_latent.commands.export import resolve_model
-    from vsr_latent.pretrained import load_pretrained
+    from vsr_latent.serving.loading import load_model, load_predictor
 
     assert main(["models", "--json"]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows["ours_cpu"]["weights"] == "pretrained" and rows["ours"]["weights"] == "fresh"
     assert rows["ours_cpu"]["params"] == rows["ours"]["params"]
-    exported = resolve_model("ours_cpu")
-    for a, b in zip(exported.get_weights(), load_pretrained("ours_cpu").get_weights()):
-        np.testing.assert_array_equal(a, b)
+    # export (load_model) and upscale/evaluate (load_predictor) resolve the name to the shipped
+    # weights, as Keras itself reads them from the file.
+    shipped = keras.saving.load_model(str(pretrained_path("ours_cpu")), compile=False)
+    for model in (load_model("ours_cpu"), load_predictor("ours_cpu", precision="float32").model):
+        for a, b in zip(model.get_weights(), shipped.get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b)

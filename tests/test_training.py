@@ -19,9 +19,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from vsr_latent import run_folder
 from vsr_latent.configs import get_config
 from vsr_latent.errors import CheckpointError, TrainingError
-from vsr_latent.training import restore_model, run_folder
+from vsr_latent.run_folder import restore_model
 from vsr_latent.training.trainer import Trainer, train
 
 REPO = Path(__file__).resolve().parent.parent
@@ -215,7 +216,7 @@ def test_checkpoint_restores_the_same_weights(mirrored_run):
     for a, b in zip(trained, restored.get_weights()):
         np.testing.assert_array_equal(a, b)
     # model.keras (written atomically at the end) holds the same weights.
-    from vsr_latent.training.run_folder import load_keras_model
+    from vsr_latent.run_folder import load_keras_model
 
     final = load_keras_model(run_folder.model_path(run_dir))
     for a, b in zip(trained, final.get_weights()):

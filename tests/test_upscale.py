@@ -1,6 +1,7 @@
-"""Tests of ``vsr_latent.upscale`` and ``vsr-latent upscale``: streaming windows, spatial tiling,
+"""Tests of ``vsr_latent.serving.video`` and ``vsr-latent upscale``: streaming windows, spatial tiling,
 uncertainty maps, atomic output and error messages, on the real carphone clip where it matters."""
 
+import itertools
 import math
 import os
 import re
@@ -13,9 +14,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vsr_latent import upscale as up
+from vsr_latent.data.video_io import to_uint8
 from vsr_latent.errors import ConfigError, InputError
-from vsr_latent.inference import BicubicPredictor, bicubic_upscale, load_predictor, upscale_sequence
+from vsr_latent.serving import video as up
+from vsr_latent.serving.loading import load_predictor
+from vsr_latent.serving.predictors import (
+    BicubicPredictor,
+    bicubic_upscale,
+    upscale_sequence,
+)
+from vsr_latent.serving.video import UpscaleOptions
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,7 +69,7 @@ def test_tile_spans_cover_align_and_overlap(length, tile, overlap):
     if length <= tile:
         assert spans == [(0, length)]
         return
-    for (a0, a1), (b0, b1) in zip(spans, spans[1:]):
+    for (a0, a1), (b0, b1) in itertools.pairwise(spans):
         assert b0 % up.TILE_ALIGN == 0 and b0 > a0
         assert a1 - b0 >= overlap  # neighbours overlap by at least the requested amount
         assert b1 > a1  # every tile adds new pixels
@@ -109,13 +117,13 @@ def test_tile_plan_weights_sum_to_one(h, w, tile, overlap):
 
 def test_upscale_module_does_not_import_tensorflow():
     # The onnxruntime backend upscales videos without TensorFlow.
-    code = ("import sys, vsr_latent.upscale, vsr_latent.data.video_io; "
+    code = ("import sys, vsr_latent.serving.video, vsr_latent.data.video_io; "
             "sys.exit('tensorflow' in sys.modules)")
-    assert subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT).returncode == 0
+    assert subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=False).returncode == 0
 
 
 def test_resolve_tile_budget():
-    h = w = int(math.isqrt(up.TILE_PIXEL_BUDGET))
+    h = w = math.isqrt(up.TILE_PIXEL_BUDGET)
     assert up.resolve_tile((h, w), None) is None
     assert up.resolve_tile((h, w + 1), None) == up.DEFAULT_TILE
     assert up.resolve_tile((1080, 1920), 0) is None
@@ -125,6 +133,9 @@ def test_resolve_tile_budget():
         up.check_tiling(16, 16)
     with pytest.raises(ConfigError):
         up.check_tiling(64, -1)
+    # The options object runs the check when made, once.
+    with pytest.raises(ConfigError, match="must exceed --tile_overlap"):
+        UpscaleOptions(tile=16, overlap=16)
 
 
 # ------------------------------------------------------------------------------------------
@@ -173,7 +184,7 @@ def test_streaming_calls_windows_of_L_and_matches_upscale_sequence():
     np.testing.assert_array_equal(out, upscale_sequence(BicubicPredictor(seq_len=7), frames))
     # max_frames stops early, with a partial last window.
     pred.shapes.clear()
-    out = list(up.upscale_frames(iter(frames), pred, max_frames=9))
+    out = list(up.upscale_frames(iter(frames), pred, UpscaleOptions(max_frames=9)))
     assert len(out) == 9 and pred.shapes == [(7, 12, 16, 3)] * 2
 
 
@@ -252,7 +263,7 @@ def test_cli_bicubic_full_carphone_video(carphone, tmp_path, capsys):
     # The content is the bicubic upscale of the decoded input, up to H.264 (CRF 18) loss.
     lr = read_frames(carphone)[[0, 60, 119]].astype(np.float32)
     sr = read_frames(out)[[0, 60, 119]]
-    ref = up.to_uint8(bicubic_upscale(lr))
+    ref = to_uint8(bicubic_upscale(lr))
     assert psnr(sr, ref) > 38.0
 
 
@@ -265,7 +276,7 @@ def test_cli_frame_folder_output_is_exact_and_fps_option(carphone, tmp_path):
     assert sr.shape == (9, 576, 704, 3)
     lr = read_frames(carphone)[:9].astype(np.float32)
     # PNG is lossless: exactly the rounded, clipped bicubic output.
-    np.testing.assert_array_equal(sr, up.to_uint8(bicubic_upscale(lr)))
+    np.testing.assert_array_equal(sr, to_uint8(bicubic_upscale(lr)))
     video = tmp_path / "slow.mp4"
     assert run_cli(carphone, video, "--model", "bicubic", "--fps", 12.5, "--no_progress",
                    "--max_frames", 3) == 0
@@ -306,6 +317,23 @@ def test_cli_option_errors_are_one_line(tmp_path, capsys, extra, message):
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and err.startswith("vsr-latent upscale: error")
     assert not out.exists()
+
+
+def test_library_checks_options_then_paths_before_loading_a_model(tmp_path):
+    src = write_folder(tmp_path / "in", smooth_frames(2, 8, 8))
+    with pytest.raises(ConfigError, match="--uncertainty needs --samples"):
+        UpscaleOptions(uncertainty_path=tmp_path / "heat")
+    with pytest.raises(ConfigError, match="--max_frames must be >= 1"):
+        UpscaleOptions(max_frames=0)
+    # A model spec that cannot load: the path problems are found first.
+    same = UpscaleOptions(samples=2, uncertainty_path=tmp_path / "out.mp4")
+    with pytest.raises(InputError, match="--uncertainty must differ from OUT"):
+        up.upscale_video(src, tmp_path / "out.mp4", "no_such_model", same)
+    with pytest.raises(InputError, match="input does not exist"):
+        up.upscale_video(tmp_path / "nope", tmp_path / "out.mp4", "no_such_model")
+    with pytest.raises(ConfigError, match="unknown model 'no_such_model'"):
+        up.upscale_video(src, tmp_path / "out.mp4", "no_such_model")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
 
 
 def test_cli_path_errors_are_one_line(tmp_path, capsys):
@@ -399,8 +427,9 @@ def test_kill_mid_write_leaves_no_output(carphone, tmp_path):
 def tiny_model(name, seed=0, **overrides):
     from vsr_latent.models import build_model
 
-    defaults = {"res16": dict(filters=4, num_layers=4), "vlatn10": dict(filters=4, num_layers=5),
-                "vsatn10": dict(filters=4, num_layers=5)}[name]
+    defaults = {"res16": {"filters": 4, "num_layers": 4},
+                "vlatn10": {"filters": 4, "num_layers": 5},
+                "vsatn10": {"filters": 4, "num_layers": 5}}[name]
     import keras
 
     keras.utils.set_random_seed(seed)  # fresh weights, but the same ones in every run
@@ -423,7 +452,7 @@ def receptive_radius(predictor, h=40, w=40):
 
 def test_tiled_tiny_res16_matches_untiled_in_tile_interiors(carphone):
     from vsr_latent.data.video_io import read_frames
-    from vsr_latent.inference import KerasPredictor
+    from vsr_latent.serving.predictors import KerasPredictor
 
     pred = KerasPredictor(tiny_model("res16"), name="res16")
     radius = receptive_radius(pred)
@@ -453,7 +482,7 @@ def test_cli_tiny_keras_model_on_carphone(carphone, tmp_path):
     assert run_cli(carphone, folder, "--model", model_path, "--precision", "float32", "--max_frames", 14, "--no_progress") == 0
     got = read_frames(folder)
     assert got.shape == (14, 576, 704, 3)
-    assert np.abs(got.astype(int) - up.to_uint8(upscale_sequence(pred, lr))).max() <= 1
+    assert np.abs(got.astype(int) - to_uint8(upscale_sequence(pred, lr))).max() <= 1
     # Tiled, to H.264: frame count, size and frame rate kept; the content is what the library
     # computes window by window, up to the encoder (compared with encoding those frames directly).
     out = tmp_path / "tiled.mp4"
@@ -463,7 +492,8 @@ def test_cli_tiny_keras_model_on_carphone(carphone, tmp_path):
         assert dst.num_frames == 6 and dst.size == (576, 704)
         assert dst.fps == pytest.approx(src.fps)
         fps = src.fps
-    want = up.to_uint8(np.stack(list(up.upscale_frames(lr[:6], pred, tile=48, overlap=16))))
+    frames = up.upscale_frames(lr[:6], pred, UpscaleOptions(tile=48, overlap=16))
+    want = to_uint8(np.stack(list(frames)))
     direct = tmp_path / "direct.mp4"
     with FrameWriter(direct, fps=fps) as w:
         for f in want:
@@ -482,14 +512,14 @@ def set_sigma_bias(model, value):
 
 def test_uncertainty_samples_mean_and_std(carphone):
     from vsr_latent.data.video_io import read_frames
-    from vsr_latent.inference import KerasPredictor
+    from vsr_latent.serving.predictors import KerasPredictor
 
     model = tiny_model("vlatn10")
     pred = KerasPredictor(model, name="vlatn10")
     assert pred.variational
     lr = read_frames(carphone)[:6, 40:72, 48:96]  # 6 frames: a full window and a padded one
     det = np.stack(list(up.upscale_frames(lr, pred)))
-    pairs = list(up.upscale_frames(lr, pred, samples=6))
+    pairs = list(up.upscale_frames(lr, pred, UpscaleOptions(samples=6)))
     mean = np.stack([m for m, _ in pairs])
     std = np.stack([s for _, s in pairs])
     assert mean.shape == std.shape == (6, 128, 192, 3)
@@ -501,11 +531,11 @@ def test_uncertainty_samples_mean_and_std(carphone):
     assert np.abs(mean - det).mean() < std.mean()
     # Wider variance heads: a larger spread.
     set_sigma_bias(model, 0.0)
-    wide = np.stack([s for _, s in up.upscale_frames(lr, pred, samples=3)])
+    wide = np.stack([s for _, s in up.upscale_frames(lr, pred, UpscaleOptions(samples=3))])
     assert wide.mean() > 3 * std.mean()
     # sigma = softplus(-1e4) = 0: every draw is the mean path, the spread is exactly zero.
     set_sigma_bias(model, -1e4)
-    pairs = list(up.upscale_frames(lr, pred, samples=2))
+    pairs = list(up.upscale_frames(lr, pred, UpscaleOptions(samples=2)))
     assert all(np.all(s == 0) for _, s in pairs)
     np.testing.assert_allclose(np.stack([m for m, _ in pairs]), det, atol=1e-3)
     # Tiled sampling blends the tiles' means and stds with the same weights.
@@ -538,7 +568,7 @@ def test_cli_uncertainty_heat_map(carphone, tmp_path):
     import matplotlib
 
     cmap = matplotlib.colormaps[up.UNCERTAINTY_COLORMAP]
-    lut = up.to_uint8(cmap(np.linspace(0, 1, 256))[:, :3] * 255.0)
+    lut = to_uint8(cmap(np.linspace(0, 1, 256))[:, :3] * 255.0)
     colours = {tuple(c) for c in lut}
     assert {tuple(c) for c in maps.reshape(-1, 3)[::97]} <= colours
     assert len(np.unique(maps.reshape(-1, 3), axis=0)) > 5

@@ -49,14 +49,13 @@ def run(args):
     import json
     import sys
 
-    from vsr_latent.perf.backends import load_backends
-    from vsr_latent.perf.inference_benchmark import BenchSettings, describe_row, run_benchmark
     from vsr_latent.errors import ConfigError
+    from vsr_latent.perf.backends import BACKENDS
+    from vsr_latent.perf.inference_benchmark import BenchSettings, run_benchmark
 
-    backends = load_backends()
-    unknown = [b for b in args.backend if b not in backends]
+    unknown = [b for b in args.backend if b not in BACKENDS]
     if unknown:
-        raise ConfigError(f"unknown backend(s) {unknown}; known: {sorted(backends)}")
+        raise ConfigError(f"unknown backend(s) {unknown}; known: {sorted(BACKENDS)}")
     if args.repeats is not None and args.repeats < 1:
         raise ConfigError(f"--repeats must be >= 1, got {args.repeats}")
     if args.warmup < 0:
@@ -69,8 +68,8 @@ def run(args):
         # --quick checks that everything runs: one precision is enough.
         precisions = ["float32"] + (["mixed_bfloat16"] if native_bfloat16() and not args.quick
                                     else [])
-    kwargs = dict(xla=xla, backends=tuple(args.backend), warmup=args.warmup,
-                  breakdown=args.breakdown, attention_budget=args.attention_budget)
+    kwargs = {"xla": xla, "backends": tuple(args.backend), "warmup": args.warmup,
+              "breakdown": args.breakdown, "attention_budget": args.attention_budget}
     if args.models:
         kwargs["models"] = tuple(args.models)
     if args.sizes:
@@ -96,7 +95,7 @@ def run(args):
     for settings in all_settings:
         done = list(rows)
         rows += run_benchmark(settings, log=log,
-                              on_row=(lambda new: save(done + new)) if save else None)
+                              on_row=(lambda new, done=done: save(done + new)) if save else None)
     if args.json:
         json.dump(rows, sys.stdout, indent=1)
         sys.stdout.write("\n")

@@ -1,9 +1,9 @@
 """``vsr-latent evaluate``: PSNR/SSIM (RGB and Y) of a model on a dataset, or of SR frame folders."""
 
+from vsr_latent.precision import DEFAULT_INFERENCE_PRECISION, INFERENCE_PRECISIONS
+
 PROTOCOL_NAMES = ("paper", "standard")  # vsr_latent.evaluation.PROTOCOLS (not imported: --help)
 
-
-from vsr_latent.precision import DEFAULT_INFERENCE_PRECISION, INFERENCE_PRECISIONS
 
 def register(subparsers):
     p = subparsers.add_parser(
@@ -77,7 +77,7 @@ def run(args):
         title = f"{args.sr_dir} vs {args.gt_dir}"
     elif args.model:
         from vsr_latent.data.degrade import check_method
-        from vsr_latent.inference import load_predictor
+        from vsr_latent.serving.loading import load_predictor
 
         check_method(args.degradation)
         if args.samples < 1:

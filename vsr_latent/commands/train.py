@@ -59,14 +59,11 @@ def run(args):
         raise ConfigError(f"{config.data.source}: the cpu budget's dataset root does not exist; "
                           f"make it with `{CPU_DATA_COMMAND}` or pass --set data.source=DIR")
 
-    from vsr_latent.training import run_folder
+    from vsr_latent import run_folder
     from vsr_latent.training.trainer import train
 
-    try:
-        metrics = train(config, run_dir, progress=args.progress,
-                        log=lambda msg: print(msg, flush=True))
-    except Exception as e:  # noqa: BLE001 - re-raised, translated when a peer was lost
-        raise _lost_peer_error(e, run_dir) or e
+    metrics = train(config, run_dir, progress=args.progress,
+                    log=lambda msg: print(msg, flush=True))
     summary = ", ".join(
         f"{k}={v:.4g}" for k, v in metrics.items() if k != "step" and isinstance(v, float)
     )
@@ -77,24 +74,3 @@ def run(args):
           flush=True)
     return 0
 
-
-def _lost_peer_error(error, run_dir):
-    """A TrainingError for a multi-worker run whose collectives failed (a peer died or hung)."""
-    import os
-
-    import tensorflow as tf
-
-    from vsr_latent.errors import TrainingError
-    from vsr_latent.training import run_folder
-
-    lost = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError)
-    if not os.environ.get("TF_CONFIG") or not isinstance(error, lost):
-        return None
-    detail = next((line.strip() for line in str(error).splitlines()
-                   if "aborted" in line or "down" in line or "deadline" in line.lower()),
-                  type(error).__name__)
-    latest = run_folder.latest_checkpoint(run_dir)
-    return TrainingError(
-        f"lost contact with another worker ({detail}); start every worker again with the same "
-        f"command to resume from the last checkpoint" + (f" ({latest})" if latest else "")
-    )

@@ -2,12 +2,15 @@
 
 from vsr_latent.precision import DEFAULT_INFERENCE_PRECISION, INFERENCE_PRECISIONS
 from vsr_latent.pretrained import DEFAULT_UPSCALE_MODEL
-from vsr_latent.upscale import (
+from vsr_latent.serving.loading import BACKENDS
+from vsr_latent.serving.video import (
     DEFAULT_TILE,
     DEFAULT_TILE_OVERLAP,
     TILE_PIXEL_BUDGET,
     UNCERTAINTY_COLORMAP,
     UNCERTAINTY_MAX_STD,
+    UpscaleOptions,
+    upscale_video,
 )
 
 
@@ -37,7 +40,7 @@ def register(subparsers):
         help="compute precision of a Keras model: auto (bfloat16 on a CPU with native bfloat16 and no GPU, else float32), float32 or mixed_bfloat16 (default auto)",
     )
     p.add_argument(
-        "--backend", choices=("tensorflow", "onnxruntime"), default=None,
+        "--backend", choices=BACKENDS, default=None,
         help="run the model with TensorFlow or, for an .onnx file (vsr-latent export --format "
              "onnx), with onnxruntime, without importing TensorFlow (default: onnxruntime for "
              ".onnx files, else tensorflow)",
@@ -76,59 +79,22 @@ def register(subparsers):
 
 
 def run(args):
-    import sys
-    from pathlib import Path
-
-    from vsr_latent.upscale import (
-        check_input_path,
-        check_output_path,
-        check_sampling,
-        check_tiling,
-        upscale_video,
-    )
-    from vsr_latent.errors import ConfigError
-
-    # Cheap checks first: a bad path or option fails before a model is loaded.
-    check_input_path(args.input)
-    check_output_path(args.output, args.input)
-    if args.uncertainty is not None:
-        check_output_path(args.uncertainty, args.input, what="uncertainty output")
-        if Path(args.uncertainty).resolve() == Path(args.output).resolve():
-            raise ConfigError("--uncertainty must differ from OUT")
-        if args.samples < 2:
-            check_sampling(None, args.samples, args.uncertainty)
-    if args.samples < 1:
-        raise ConfigError(f"--samples must be >= 1, got {args.samples}")
-    check_tiling(args.tile, args.tile_overlap)
-    if not args.uncertainty_scale > 0:
-        raise ConfigError(f"--uncertainty_scale must be > 0, got {args.uncertainty_scale}")
-    if args.seq_len is not None and args.seq_len < 1:
-        raise ConfigError(f"--seq_len must be >= 1, got {args.seq_len}")
-
-    from vsr_latent.onnx_backend import load_backend_predictor
-
-    predictor = load_backend_predictor(args.model, args.backend, seq_len=args.seq_len,
-                                       precision=args.precision)
-    info = upscale_video(
-        args.input,
-        args.output,
-        predictor,
+    options = UpscaleOptions(
         tile=args.tile,
         overlap=args.tile_overlap,
         samples=args.samples,
         uncertainty_path=args.uncertainty,
+        uncertainty_max_std=args.uncertainty_scale,
         fps=args.fps,
         max_frames=args.max_frames,
         progress=not args.no_progress,
-        uncertainty_max_std=args.uncertainty_scale,
     )
+    info = upscale_video(args.input, args.output, args.model, options, seq_len=args.seq_len,
+                         precision=args.precision, backend=args.backend)
     (h, w), (oh, ow) = info["input_size"], info["output_size"]
     tiles = f", tiles of {info['tile']} px" if info["tile"] else ""
-    print(
-        f"{args.output}: {info['frames']} frames {w}x{h} -> {ow}x{oh} at {info['fps']:g} fps"
-        f"{tiles} in {info['seconds']:.1f} s",
-        file=sys.stdout,
-    )
+    print(f"{args.output}: {info['frames']} frames {w}x{h} -> {ow}x{oh} at {info['fps']:g} fps"
+          f"{tiles} in {info['seconds']:.1f} s")
     if args.uncertainty:
-        print(f"{args.uncertainty}: uncertainty heat map", file=sys.stdout)
+        print(f"{args.uncertainty}: uncertainty heat map")
     return 0

@@ -24,6 +24,7 @@ import numpy as np
 
 from vsr_latent.data import builtin as builtin_mod
 from vsr_latent.data import dataset_root
+from vsr_latent.data.chunks import pad_chunk
 from vsr_latent.data.degrade import check_method, crop_to_multiple, degrade
 from vsr_latent.data.transforms import DEFAULT_AUGMENT  # re-exported
 from vsr_latent.errors import ConfigError, InputError
@@ -207,10 +208,8 @@ def _lr_frames(hr, degradation, scale, quantize):
 
 def _chunk(buf, seq_len, degradation, scale, quantize, name):
     """One chunk ``(lr, hr, mask)`` (batch 1) from up to L HR frames: the frames are degraded,
-    then both sides zero-padded to L (``inference.pad_chunk``, the rule Vid4 inference follows,
+    then both sides zero-padded to L (``chunks.pad_chunk``, the rule Vid4 inference follows,
     §6.2); ``mask`` (1, L) is 1 for real frames and 0 for padding, so scores can skip padding."""
-    from vsr_latent.inference import pad_chunk
-
     hr = crop_to_multiple(np.stack(buf), scale, path=name, warn=False).astype(np.float32)
     lr, real = pad_chunk(_lr_frames(hr, degradation, scale, quantize), seq_len)
     hr, _ = pad_chunk(hr, seq_len)

@@ -37,6 +37,8 @@ from vsr_latent.errors import InputError
 #: Containers and raw elementary streams (Annex-B H.264 / H.265) that FFmpeg decodes.
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".264", ".h264", ".265", ".hevc")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+#: What :class:`FrameWriter` writes as H.264 video; any other name becomes a frame folder.
+WRITABLE_VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".avi")
 #: Frame rate reported for frame folders and raw YUV files, which carry none.
 DEFAULT_FPS = 25.0
 #: x264 constant rate factor for written video (visually lossless range).
@@ -397,7 +399,7 @@ class FrameWriter:
     def __init__(self, path, fps=DEFAULT_FPS):
         self.path = Path(path)
         self.fps = float(fps)
-        self.is_video = self.path.suffix.lower() in (".mp4", ".mkv", ".mov", ".avi")
+        self.is_video = self.path.suffix.lower() in WRITABLE_VIDEO_EXTENSIONS
         self.num_written = 0
         self.size = None
         self._stack = contextlib.ExitStack()

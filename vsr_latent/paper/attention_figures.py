@@ -105,7 +105,7 @@ def long_attention_weights(model, frames, block_index=0):
 def figure7(ctx, out_dir, lines, csv_rows):
     plt = pyplot()
     run = ensure_run(ctx, FIGURE7_CONFIG, _stage2(ctx, "table3_latn10_7"))
-    from vsr_latent.training.run_folder import load_keras_model
+    from vsr_latent.run_folder import load_keras_model
 
     model = load_keras_model(run.run_dir / "model.keras")
     L = run.config.model.seq_len
@@ -177,7 +177,7 @@ def _stage2(ctx, base_config):
 def figure8(ctx, out_dir, lines, csv_rows):
     plt = pyplot()
     run = ensure_run(ctx, FIGURE8_CONFIG, _stage2(ctx, "table3_satn10_7"))
-    from vsr_latent.training.run_folder import load_keras_model
+    from vsr_latent.run_folder import load_keras_model
 
     model = load_keras_model(run.run_dir / "model.keras")
     L = run.config.model.seq_len

@@ -6,7 +6,7 @@ with Pillow pixel for pixel (crops are not resampled, so what is shown is what w
 written as ``figure9.png`` with ``figure9.md`` / ``figure9.csv`` beside it.
 
 "Ours" is ``--model SPEC`` (a run folder, a ``.keras`` file, a SavedModel, a registry name: see
-:func:`vsr_latent.inference.load_predictor`), else the final model of Table 4 (the ``ours``
+:func:`vsr_latent.serving.loading.load_predictor`), else the final model of Table 4 (the ``ours``
 config, trained or reused). Its LR frames are made with its own training degradation (a run
 folder's ``config.json``; the Vid4 default "bi" for a model without one), with the package's
 ``degrade``; the bicubic column sees the same LR frames.
@@ -74,7 +74,7 @@ def _model(ctx):
     """``(predictor, description, (degradation, why), run config names)`` of the model shown
     as "ours"."""
     from vsr_latent.configs.base import VID4_DEGRADATION
-    from vsr_latent.inference import load_predictor
+    from vsr_latent.serving.loading import load_predictor
     from vsr_latent.paper import measure
     from vsr_latent.paper.runs import ensure_run, training_degradation
     from vsr_latent.paper.tables import OURS_CONFIG
@@ -97,7 +97,8 @@ def _model(ctx):
 def sequence_rows(predictor, data):
     """For each ``(name, lr, gt)``: ``(name, t, box, {column: (crop, psnr or None)})``."""
     from vsr_latent.data.video_io import to_uint8
-    from vsr_latent.inference import load_predictor, upscale_sequence
+    from vsr_latent.serving.loading import load_predictor
+    from vsr_latent.serving.predictors import upscale_sequence
 
     bicubic = load_predictor("bicubic", seq_len=predictor.seq_len)
     rows = []

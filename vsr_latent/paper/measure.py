@@ -34,7 +34,7 @@ def _u8(x):
 def run_predictor(run):
     """A predictor of a finished run's final weights (``RUN/model.keras``, which training writes
     at its end), with the run's clip length."""
-    from vsr_latent.inference import load_predictor
+    from vsr_latent.serving.loading import load_predictor
 
     return load_predictor(str(run.run_dir / "model.keras"), seq_len=run.config.model.seq_len)
 
@@ -150,7 +150,7 @@ def vid4_scores(predictor, data):
 def seconds_per_frame(predictor, data, repeats=1):
     """Mean wall seconds per output frame of ``upscale_sequence`` over the sequences of ``data``,
     after one untimed warm-up chunk (tracing is not counted)."""
-    from vsr_latent.inference import upscale_sequence
+    from vsr_latent.serving.predictors import upscale_sequence
 
     first = data[0][1][:predictor.seq_len].astype(np.float32)
     upscale_sequence(predictor, first)

@@ -80,7 +80,7 @@ def read_scalars(log_dir, tags=CURVE_TAGS):
 def validation_bicubic_psnr(config):
     """Bicubic's PSNR on the trainer's validation crops of ``config`` (the curve's floor)."""
     from vsr_latent.data.pipelines import validation_crops
-    from vsr_latent.inference import bicubic_upscale
+    from vsr_latent.serving.predictors import bicubic_upscale
     from vsr_latent.training.trainer import crops_psnr
 
     data = config.data
@@ -158,7 +158,7 @@ def score_vid4(predictor, data, protocols=PROTOCOLS, log=print):
     under every protocol."""
     from vsr_latent.data.video_io import to_uint8
     from vsr_latent.evaluation import evaluate_sequences
-    from vsr_latent.inference import upscale_sequence
+    from vsr_latent.serving.predictors import upscale_sequence
 
     results = {p: None for p in protocols}
     seconds, frames = 0.0, 0
@@ -389,10 +389,10 @@ def main(argv=None):
 
     from vsr_latent.atomic import atomic_path
     from vsr_latent.evaluation import dataset_sequences
-    from vsr_latent.inference import load_predictor
+    from vsr_latent.serving.loading import load_predictor
     from vsr_latent.paper.context import git_commit
     from vsr_latent.paper.hardware import describe
-    from vsr_latent.training import run_folder
+    from vsr_latent import run_folder
 
     config = get_config("ours", budget="cpu", overrides=[f"data.source={args.data_root}"])
     run_dir = Path(args.run_dir)

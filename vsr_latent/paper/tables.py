@@ -81,7 +81,7 @@ def _validation_description(ctx, cache):
 
 def _bicubic_line(cache):
     """Bicubic PSNR on the same validation chunks: the floor the measured rows should beat."""
-    from vsr_latent.inference import load_predictor
+    from vsr_latent.serving.loading import load_predictor
 
     parts = []
     for (degradation, seq_len), data in sorted(cache.items()):
@@ -198,7 +198,7 @@ def _vid4_missing(ctx):
 
 
 def table4(ctx):
-    from vsr_latent.inference import load_predictor
+    from vsr_latent.serving.loading import load_predictor
 
     extra = (("psnr_paper_y", "PSNR/dB paper protocol, Y", ".2f"),
              ("psnr_standard", "PSNR/dB standard protocol (all frames, no crop, Y)", ".2f"))
@@ -250,7 +250,7 @@ def _paper_size_speed(ctx, run, data):
     """Seconds per frame of the paper-size architecture (fresh weights: the speed does not
     depend on them) on the first test sequence, on the same device: what the smoke model's
     timing cannot say."""
-    from vsr_latent.inference import KerasPredictor
+    from vsr_latent.serving.predictors import KerasPredictor
     from vsr_latent.models import build_model
 
     try:

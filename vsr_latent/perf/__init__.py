@@ -5,7 +5,7 @@
 * ``timing``: ``time_call`` (median of repeats after warm-up), ``matmul_peak``.
 * ``memory``: sampled RSS / GPU allocator peaks, ``run_child_max_rss`` for subprocesses.
 * ``components``: parts of a model timed alone on their own activations.
-* ``backends``: ``BACKENDS`` / ``register_backend`` (TensorFlow, XLA on/off; room for others).
+* ``backends``: ``BACKENDS``, a dict of the backends (TensorFlow with XLA on/off, onnxruntime).
 * ``inference``: ``run_benchmark(BenchSettings(...))`` -> rows (dicts), one per
   model x size x backend x XLA setting.
 """

@@ -1,20 +1,29 @@
 """Inference backends the benchmark can time a Keras model with.
 
 ``BACKENDS`` maps a name to a ``Backend``; ``vsr-latent benchmark --backend NAME`` picks entries.
-Adding a backend (e.g. onnxruntime) means writing a ``Backend`` subclass and calling
-``register_backend(MyBackend())`` from the module that defines it, then listing that module in
-``BACKEND_MODULES`` so the benchmark imports it (a missing optional dependency makes the
-backend report ``available() == False`` instead of failing).
+Adding a backend means writing a ``Backend`` subclass here and adding it to ``BACKENDS``. A
+backend whose optional packages are missing reports ``available() == (False, reason)`` instead
+of failing.
+
+The onnxruntime backend is handed the same built Keras model and input shape as the TensorFlow
+one; the model is exported to a temporary ONNX file (``serving.onnx_export.export_onnx``,
+unchecked: the export's agreement is what ``tests/test_onnx.py`` checks) and timed in an
+onnxruntime session, so both backends are timed on the same weights and input in the same run.
+The export time is not part of the timing (it is the backend's preparation, like tracing for
+TensorFlow).
 """
 
 from __future__ import annotations
 
-import importlib
+import tempfile
+import time
+from pathlib import Path
 
-BACKENDS = {}
+import numpy as np
 
-# Modules imported (if present) before backends are listed, each registering its backends.
-BACKEND_MODULES = ("vsr_latent.perf.backends", "vsr_latent.onnx_benchmark")
+from vsr_latent.errors import ConfigError, InputError
+from vsr_latent.serving.onnx_export import export_onnx, require_extras
+from vsr_latent.serving.onnx_runtime import INPUT_NAME, OUTPUT_NAME, open_session
 
 
 class Backend:
@@ -52,21 +61,62 @@ class TensorFlowBackend(Backend):
                            jit_compile=bool(xla))
 
 
-def register_backend(backend):
-    """Add (or replace) a backend under ``backend.name``."""
-    BACKENDS[backend.name] = backend
-    return backend
+class OnnxRuntimeBackend(Backend):
+    """A Keras model exported to ONNX and run in onnxruntime (no XLA: ``supports_xla`` False)."""
 
+    name = "onnxruntime"
+    supports_xla = False
 
-def load_backends():
-    """Import every module of ``BACKEND_MODULES`` that exists and return ``BACKENDS``."""
-    for module in BACKEND_MODULES:
+    def available(self):
         try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name != module:
-                raise
-    return BACKENDS
+            require_extras()
+        except ConfigError as e:
+            return False, str(e)
+        return True, ""
+
+    def prepare(self, model, input_shape, *, xla=False):
+        workdir = tempfile.TemporaryDirectory(prefix="vsr_latent_bench_onnx_")
+        path = Path(workdir.name) / "model.onnx"
+        export_onnx(model, path, check=False)
+        session = open_session(path)
+        last = {}
+
+        def run(x):
+            # The benchmark passes the same tensor every call: convert it to numpy once.
+            if last.get("source") is not x:
+                last["source"], last["array"] = x, np.ascontiguousarray(np.asarray(x, np.float32))
+            return session.run([OUTPUT_NAME], {INPUT_NAME: last["array"]})[0]
+
+        run.workdir = workdir  # the ONNX file lives as long as the callable
+        run.onnx_path = path
+        return run
 
 
-register_backend(TensorFlowBackend())
+BACKENDS = {backend.name: backend for backend in (TensorFlowBackend(), OnnxRuntimeBackend())}
+
+
+def onnx_seconds_per_frame(onnx_path, frames, repeats=3, *, warmup=1, providers=None):
+    """Median wall-clock seconds per frame of an ONNX file in onnxruntime on ``frames``.
+
+    ``frames``: float array (L, H, W, 3) or (B, L, H, W, 3) on [0, 255] (converted to float32),
+    run as one batch; ``warmup`` untimed runs come first (allocations, kernel selection); each of
+    ``repeats`` timed runs is divided by the B*L frames it upscales.
+    """
+    x = np.asarray(frames, dtype=np.float32)
+    if x.ndim == 4:
+        x = x[None]
+    if x.ndim != 5 or x.shape[-1] != 3:
+        raise InputError(None, f"frames must be (L, H, W, 3) or (B, L, H, W, 3), got {x.shape}")
+    repeats, warmup = int(repeats), int(warmup)
+    if repeats < 1:
+        raise ConfigError(f"repeats must be >= 1, got {repeats}")
+    session = open_session(onnx_path, providers)
+    feed = {session.get_inputs()[0].name: np.ascontiguousarray(x)}
+    for _ in range(max(0, warmup)):
+        session.run(None, feed)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        session.run(None, feed)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)) / float(x.shape[0] * x.shape[1])

@@ -9,10 +9,11 @@ even when absolute seconds are not.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import time
 
-from vsr_latent.perf.backends import load_backends
+from vsr_latent.perf.backends import BACKENDS
 from vsr_latent.perf.components import capture_layer_inputs, time_layers
 from vsr_latent.perf.flops import bicubic_flops, count_flops
 from vsr_latent.perf.memory import peak_memory_meter
@@ -61,8 +62,8 @@ class BenchSettings:
 
     @classmethod
     def quick_settings(cls, **overrides):
-        base = dict(models=QUICK_MODELS, sizes=tuple(QUICK_SIZES), repeats=1, warmup=1, seq_len=QUICK_SEQ_LEN,
-                    quick=True, matmul_size=QUICK_MATMUL_SIZE)
+        base = {"models": QUICK_MODELS, "sizes": tuple(QUICK_SIZES), "repeats": 1, "warmup": 1,
+                "seq_len": QUICK_SEQ_LEN, "quick": True, "matmul_size": QUICK_MATMUL_SIZE}
         base.update(overrides)
         return cls(**base)
 
@@ -99,13 +100,13 @@ def build_bench_model(name, settings):
     from vsr_latent.precision import dtype_policy
     from vsr_latent.pretrained import PRETRAINED
 
-    with dtype_policy(settings.precision):
-        if name in PRETRAINED and not settings.quick:
-            # The shipped weights: same speed as fresh ones, but the row times what users run.
-            from vsr_latent.pretrained import load_pretrained
+    if name in PRETRAINED and not settings.quick:
+        # The shipped weights: same speed as fresh ones, but the row times what users run.
+        from vsr_latent.serving.loading import load_model
 
-            return load_pretrained(name)
-        name = PRETRAINED[name].model if name in PRETRAINED else name
+        return load_model(name, precision=settings.precision)
+    name = PRETRAINED[name].model if name in PRETRAINED else name
+    with dtype_policy(settings.precision):
         return build_model(name, seq_len=settings.seq_len, **overrides)
 
 
@@ -205,10 +206,11 @@ def _finish_row(row, timing, frames, flops, memory, method, peak):
 
 
 def bench_bicubic(size, settings, peak):
-    """The numpy bicubic baseline (``inference.bicubic_upscale``): no XLA, no backend choice."""
+    """The numpy bicubic baseline (``serving.predictors.bicubic_upscale``): no XLA, no backend
+    choice."""
     import numpy as np
 
-    from vsr_latent.inference import bicubic_upscale
+    from vsr_latent.serving.predictors import bicubic_upscale
 
     h, w = settings.frame_size(size)
     shape = (1, settings.seq_len, h, w, 3)
@@ -232,7 +234,7 @@ def bench_model(name, size, xla, settings, peak, backend_name="tensorflow", mode
 
     h, w = settings.frame_size(size)
     shape = (1, settings.seq_len, h, w, 3)
-    backend = load_backends()[backend_name]
+    backend = BACKENDS[backend_name]
     row = _base_row(name, size, shape, settings, backend_name, xla, peak)
     model = model or build_bench_model(name, settings)
     report = count_flops(model, shape)
@@ -287,12 +289,11 @@ def run_benchmark(settings, log=None, on_row=None):
     import keras
 
     info = machine_info()
-    backends = load_backends()
     rows = []
     for name in settings.models:
         for size in settings.sizes:
             if name == "bicubic":
-                rows.append(_with_peak(settings, lambda p: bench_bicubic(size, settings, p)))
+                rows.append(_with_peak(settings, functools.partial(bench_bicubic, size, settings)))
                 rows[-1]["machine"] = info
                 if log:
                     log(describe_row(rows[-1]))
@@ -301,7 +302,7 @@ def run_benchmark(settings, log=None, on_row=None):
                 continue
             model = None
             for backend_name in settings.backends:
-                backend = backends[backend_name]
+                backend = BACKENDS[backend_name]
                 for xla in (settings.xla if backend.supports_xla else (False,)):
                     try:
                         ok, reason = backend.available()
@@ -309,8 +310,9 @@ def run_benchmark(settings, log=None, on_row=None):
                             raise RuntimeError(f"backend {backend_name} unavailable: {reason}")
                         if model is None:
                             model = build_bench_model(name, settings)
-                        row = _with_peak(settings, lambda p: bench_model(
-                            name, size, xla, settings, p, backend_name, model))
+                        row = _with_peak(settings, functools.partial(
+                            bench_model, name, size, xla, settings, backend_name=backend_name,
+                            model=model))
                     except Exception as e:  # noqa: BLE001 - one failed row must not end the run
                         peak = {"flops_per_s": None, "size": settings.matmul_size}
                         row = _base_row(name, size, (1, settings.seq_len) + tuple(
@@ -322,7 +324,7 @@ def run_benchmark(settings, log=None, on_row=None):
                         log(describe_row(row))
                     if on_row:
                         on_row(rows)
-            del model
+            model = None  # free it before clearing the session
             keras.backend.clear_session()
     return rows
 

@@ -8,11 +8,14 @@ steps, wall time, hardware and its Vid4 scores with bicubic beside; ``reproduce/
 remakes it.
 
 A pretrained entry is a ``.keras`` file in this folder (package data). ``vsr-latent upscale`` uses
-:data:`DEFAULT_UPSCALE_MODEL` when no ``--model`` is given.
+:data:`DEFAULT_UPSCALE_MODEL` when no ``--model`` is given. This module only names the entries and
+their files; ``vsr_latent.serving.loading.load_model(name)`` loads one.
 """
 
 import dataclasses
 from pathlib import Path
+
+from vsr_latent.errors import CheckpointError, ConfigError
 
 FOLDER = Path(__file__).resolve().parent
 
@@ -45,14 +48,8 @@ DEFAULT_UPSCALE_MODEL = "ours_cpu"
 REMAKE_COMMAND = "reproduce/ours_cpu.sh"
 
 
-def is_pretrained(spec):
-    return str(spec).lower() in PRETRAINED
-
-
 def pretrained_path(name):
     """The ``.keras`` file of a pretrained model; CheckpointError when it is not installed."""
-    from vsr_latent.errors import CheckpointError, ConfigError
-
     entry = PRETRAINED.get(str(name).lower())
     if entry is None:
         raise ConfigError(f"unknown pretrained model {name!r}; known: {', '.join(PRETRAINED)}")
@@ -60,16 +57,3 @@ def pretrained_path(name):
         raise CheckpointError(f"{entry.path}: the pretrained model {entry.name!r} is not "
                               f"installed; remake it with {REMAKE_COMMAND}")
     return entry.path
-
-
-def load_pretrained(name, precision=None):
-    """The Keras model of a pretrained entry (mean path), computing in ``precision`` (a Keras
-    dtype policy; None: the global one, so a caller's `dtype_policy` context applies)."""
-    from vsr_latent.precision import dtype_policy
-    from vsr_latent.training.run_folder import load_keras_model
-
-    path = pretrained_path(name)
-    if precision is None:
-        return load_keras_model(path)
-    with dtype_policy(precision):
-        return load_keras_model(path)

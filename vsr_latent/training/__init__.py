@@ -1,16 +1,14 @@
 """Training (Algorithm 1) with a custom `tf.distribute` loop, checkpoints and TensorBoard logs.
 
     from vsr_latent.configs import get_config
-    from vsr_latent.training import train, restore_model
+    from vsr_latent.run_folder import restore_model
+    from vsr_latent.training import train
     metrics = train(get_config("table1_latn10", budget="tiny"), "runs/try")
     model = restore_model("runs/try")
-"""
 
-from vsr_latent.training.run_folder import (  # noqa: F401
-    init_weights_from,
-    read_config,
-    restore_model,
-)
+The run folder's layout and reading a model back out of it are `vsr_latent.run_folder`, shared
+with serving.
+"""
 
 
 def train(config, run_dir, strategy=None, **kwargs):

@@ -33,9 +33,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from vsr_latent import run_folder
 from vsr_latent.atomic import atomic_path
 from vsr_latent.errors import CheckpointError, ConfigError, TrainingError
-from vsr_latent.training import run_folder
 from vsr_latent.training.losses import per_example_l2, per_example_psnr
 from vsr_latent.training.strategy import default_strategy, worker_info
 from vsr_latent.training.summaries import TrainingSummaries, image_interval
@@ -391,14 +391,6 @@ class Trainer:
                        file=sys.stderr, dynamic_ncols=True)
         try:
             metrics = self._loop(start, total, summaries, bar)
-        except _LOST_PEER_ERRORS as e:
-            if self.num_workers() < 2:
-                raise
-            raise TrainingError(
-                f"lost contact with another worker ({type(e).__name__}: {_gist(e)}); "
-                f"restart every worker with the same command to resume from the last checkpoint "
-                f"({self.manager.latest_checkpoint or 'none yet'})"
-            ) from None
         finally:
             if bar is not None:
                 bar.close()
@@ -495,4 +487,31 @@ def train(config, run_dir, strategy=None, progress=True, log=print):
     (stage 2), ``psnr/train`` and ``optimizer/grad_norm`` (empty beyond ``step`` when the run was
     already complete).
     """
-    return Trainer(config, run_dir, strategy=strategy, progress=progress, log=log).run()
+    trainer = None
+    try:
+        trainer = Trainer(config, run_dir, strategy=strategy, progress=progress, log=log)
+        return trainer.run()
+    except _LOST_PEER_ERRORS as e:
+        # The one place a lost worker becomes our error: at set-up, in the loop or while saving.
+        workers = trainer.num_workers() if trainer is not None else _tf_config_workers()
+        if workers < 2:
+            raise
+        latest = (trainer.manager.latest_checkpoint if trainer is not None
+                  else run_folder.latest_checkpoint(run_dir))
+        raise TrainingError(
+            f"lost contact with another worker ({type(e).__name__}: {_gist(e)}); "
+            f"restart every worker with the same command to resume from the last checkpoint "
+            f"({latest or 'none yet'})"
+        ) from None
+
+
+def _tf_config_workers():
+    """Workers named by TF_CONFIG (1 without it), for errors raised before a strategy exists."""
+    import json
+    import os
+
+    try:
+        cluster = json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster", {})
+    except (ValueError, AttributeError):
+        return 1
+    return max(1, len(cluster.get("worker", [])) + len(cluster.get("chief", [])))

@@ -1,5 +1,8 @@
 """Saving a model: ``.keras`` files and SavedModels with a serving signature.
 
+``.keras`` files are read back by ``vsr_latent.run_folder.load_keras_model`` (the package's one
+reader, which ``vsr_latent.serving.loading`` uses for every spec that is a Keras model).
+
 ``export_saved_model(model, out_dir)`` writes a SavedModel whose ``serving_default`` signature
 takes ``frames`` float32 [batch, L, H, W, 3] on [0, 255] (any L, H, W) and returns
 ``{"sr": float32 [batch, L, 4H, 4W, 3]}`` on [0, 255]. A second signature ``serve_with_keys``
@@ -10,7 +13,7 @@ mode is a saved variable: the exported model samples if and only if the model di
 
 from pathlib import Path
 
-from vsr_latent.atomic import atomic_path, atomic_dir
+from vsr_latent.atomic import atomic_dir, atomic_path
 
 FRAMES_SPEC_SHAPE = (None, None, None, None, 3)
 
@@ -21,16 +24,6 @@ def save_keras(model, path):
     with atomic_path(path, suffix=".keras") as tmp:
         model.save(tmp, overwrite=True)
     return path
-
-
-def load_keras(path):
-    """Loads a ``.keras`` file written by ``save_keras`` (registers the package's layers)."""
-    import keras
-
-    import vsr_latent.layers  # noqa: F401  (registers serializables)
-    import vsr_latent.models  # noqa: F401
-
-    return keras.saving.load_model(str(path), compile=False)
 
 
 def export_saved_model(model, out_dir):

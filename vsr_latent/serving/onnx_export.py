@@ -1,4 +1,4 @@
-"""ONNX export: a model -> SavedModel (``vsr_latent.export``) -> ONNX file, checked in onnxruntime.
+"""ONNX export: a model -> SavedModel (``serving.saved_model``) -> ONNX file, checked in onnxruntime.
 
 The ONNX file is converted by tf2onnx (the optional extra ``pip install 'vsr_latent[onnx]'``) from
 the SavedModel's ``serving_default`` signature, so it is the same graph TensorFlow serving runs:
@@ -8,7 +8,7 @@ the SavedModel's ``serving_default`` signature, so it is the same graph TensorFl
 * output ``sr``: float32 ``[batch, length, 4 height, 4 width, 3]`` on [0, 255], unclipped.
 
 The file carries its model's facts as ONNX metadata (``MODEL_METADATA_KEYS``: ``seq_len``,
-``scale``, ...) so :mod:`vsr_latent.onnx_backend` can chunk and tile a video without TensorFlow.
+``scale``, ...) so ``serving.onnx_runtime`` can chunk and tile a video without TensorFlow.
 
 Decisions, each named once here:
 
@@ -42,6 +42,14 @@ import numpy as np
 
 from vsr_latent.atomic import atomic_path
 from vsr_latent.errors import CheckpointError, ConfigError, VsrError
+from vsr_latent.serving.onnx_runtime import (
+    INPUT_NAME,
+    OUTPUT_NAME,
+    open_session,
+    require_module,
+    require_onnxruntime,
+)
+from vsr_latent.serving.saved_model import export_saved_model
 
 ONNX_OPSET = 17
 """ONNX operator set of exported files."""
@@ -62,14 +70,10 @@ CHECK_INPUT_SHAPE = (1, 3, 16, 20, 3)
 """Input (batch, L, H, W, 3) of the agreement check run after every export: H and W are not
 multiples of 8, so the attention blocks' padding and cropping are exercised too."""
 
-INPUT_NAME = "frames"
-OUTPUT_NAME = "sr"
 INPUT_DIM_NAMES = ("batch", "length", "height", "width")
 OUTPUT_DIM_NAMES = ("batch", "length", "out_height", "out_width")
 MODEL_METADATA_KEYS = ("model", "seq_len", "scale", "variational", "path", "opset",
                        "vsr_latent_version")
-
-INSTALL_HINT = "pip install 'vsr_latent[onnx]'"
 
 
 def agreement_tolerance(max_abs_output, tolerance=AGREEMENT_TOLERANCE):
@@ -81,24 +85,20 @@ class OnnxAgreementError(VsrError):
     """The exported ONNX file does not reproduce the Keras model within the tolerance."""
 
 
-def require_module(name, purpose):
-    """Imports and returns module ``name`` of the ``onnx`` extra; a ConfigError naming the extra
-    (and how to install it) when it is missing."""
-    import importlib
-
-    try:
-        return importlib.import_module(name)
-    except ImportError as e:
-        raise ConfigError(
-            f"{purpose} needs the optional package {name!r}, which is not installed ({e}); "
-            f"install the ONNX extra: {INSTALL_HINT}") from e
-
-
 def require_tf2onnx():
     """``(tf2onnx, onnx)``, or a ConfigError naming the ``onnx`` extra."""
     tf2onnx = require_module("tf2onnx", "ONNX export")
     onnx = require_module("onnx", "ONNX export")
     return tf2onnx, onnx
+
+
+def require_extras(check=True):
+    """ConfigError naming the ``onnx`` extra unless ONNX export (and, with ``check``, the
+    onnxruntime agreement check) can run here; cheap, so callers check before building a
+    model."""
+    require_tf2onnx()
+    if check:
+        require_onnxruntime()
 
 
 @contextlib.contextmanager
@@ -194,20 +194,14 @@ def model_metadata(model, opset=ONNX_OPSET):
 def export_onnx(model, out_path, *, opset=ONNX_OPSET, check=True, check_shape=CHECK_INPUT_SHAPE,
                 tolerance=AGREEMENT_TOLERANCE):
     """Writes ``model`` (a ``VSRNet``) as an ONNX file at ``out_path``, through a temporary
-    SavedModel (``vsr_latent.export.export_saved_model``) and tf2onnx.
+    SavedModel (``serving.saved_model.export_saved_model``) and tf2onnx.
 
     With ``check`` the file is run in onnxruntime beside the model on a random input of
     ``check_shape`` and must agree within ``agreement_tolerance(max |output|, tolerance)``
     (``OnnxAgreementError`` otherwise; the file is not written). Returns a dict: ``path``,
     ``opset``, ``seconds`` and, when checked, ``max_abs_diff``, ``tolerance`` and ``check_shape``.
     """
-    from vsr_latent.export import export_saved_model
-
-    require_tf2onnx()
-    if check:
-        from vsr_latent.onnx_backend import require_onnxruntime
-
-        require_onnxruntime()
+    require_extras(check)
     out_path = Path(out_path)
     if out_path.is_dir():
         raise ConfigError(f"{out_path}: is a folder; the ONNX output is a file (e.g. model.onnx)")
@@ -244,8 +238,6 @@ def check_agreement(model, onnx_path, shapes=(CHECK_INPUT_SHAPE,), seed=0):
     ``{"shape", "max_abs_diff", "max_abs_output"}`` (differences on the [0, 255] scale)."""
     import tensorflow as tf
 
-    from vsr_latent.onnx_backend import open_session
-
     session = open_session(onnx_path)
     rng = np.random.default_rng(seed)
     results = []
@@ -261,32 +253,3 @@ def check_agreement(model, onnx_path, shapes=(CHECK_INPUT_SHAPE,), seed=0):
                             "max_abs_diff": float(np.max(np.abs(out - ref))),
                             "max_abs_output": float(np.max(np.abs(ref)))})
     return results
-
-
-def model_onnx_seconds_per_frame(model, frames, repeats=3, *, warmup=1, workdir=None):
-    """Exports ``model`` to a temporary ONNX file (unchecked) and times it in onnxruntime on
-    ``frames`` with :func:`vsr_latent.onnx_backend.onnx_seconds_per_frame`; for benchmarks that
-    compare backends on the same model and input. Returns ``(seconds_per_frame, export_seconds)``.
-    """
-    from vsr_latent.onnx_backend import onnx_seconds_per_frame
-
-    with tempfile.TemporaryDirectory(prefix="vsr_latent_onnx_", dir=workdir) as tmp:
-        report = export_onnx(model, Path(tmp) / "model.onnx", check=False)
-        seconds = onnx_seconds_per_frame(report["path"], frames, repeats, warmup=warmup)
-    return seconds, report["seconds"]
-
-
-def run_export_command(args, resolve_model):
-    """The ``vsr-latent export --format onnx`` action: ``resolve_model(spec, seq_len=...)`` gives
-    the model (the export command's resolver); the extras are checked before it is built."""
-    require_tf2onnx()
-    from vsr_latent.onnx_backend import require_onnxruntime
-
-    require_onnxruntime()
-    out = Path(args.out_dir)
-    model = resolve_model(args.model, seq_len=getattr(args, "seq_len", None))
-    report = export_onnx(model, out)
-    print(f"wrote ONNX {out} ({model.name}, seq_len {model.seq_len}, scale {model.scale}, "
-          f"opset {report['opset']}); onnxruntime agrees with Keras to "
-          f"{report['max_abs_diff']:.2g} (max abs on [0, 255], tolerance {report['tolerance']:.2g})")
-    return 0

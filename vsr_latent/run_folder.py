@@ -1,6 +1,6 @@
 """The run folder: its layout, its config, and getting a trained model back out of it.
 
-    RUN/config.json      the resolved ExperimentConfig (model name, seq_len, model_overrides, ...)
+    RUN/config.json      the resolved ExperimentConfig (model config with seq_len, data, budget, ...)
     RUN/checkpoints/     tf.train.CheckpointManager: model, optimizer, step, data position
     RUN/logs/            TensorBoard event files
     RUN/model.keras      final weights, written atomically when training ends
@@ -8,6 +8,10 @@
 Checkpoints are written by `tf.train.CheckpointManager`: the data and index files go first and the
 ``checkpoint`` state file is rewritten last (TensorFlow writes it to a temporary file and renames
 it), so a kill while saving leaves the previous checkpoint as the latest one.
+
+Training writes run folders and serving reads them; both import this module, which imports
+neither. :func:`load_keras_model` is the package's one reader of ``.keras`` files (run folders,
+pretrained weights, files given by the user).
 """
 
 import json
@@ -66,7 +70,7 @@ def latest_checkpoint(run_dir):
         raise CheckpointError(
             f"{d / 'checkpoint'}: damaged checkpoint state file ({type(e).__name__}: "
             f"{str(e).splitlines()[0] if str(e) else ''})"
-        ) from None
+        ) from e
 
 
 def build_model_for(config, precision=None):
@@ -98,7 +102,8 @@ def restore_model(run_dir):
     """The model of a run folder: its latest checkpoint, else its model.keras.
 
     The variational sampling flag is left off (the deterministic mean path, the default for
-    inference); set ``model.sampling = True`` to draw samples.
+    inference); set ``model.sampling = True`` to draw samples. The model computes in the dtype
+    policy in force (the caller's).
     """
     import tensorflow as tf
 
@@ -113,14 +118,14 @@ def restore_model(run_dir):
             tf.train.Checkpoint(model=model).read(ckpt).expect_partial().assert_existing_objects_matched()
         except (AssertionError, ValueError, tf.errors.OpError) as e:
             raise CheckpointError(
-                f"{ckpt}: does not match model {config.model!r} of {config_path(run_dir)}: "
+                f"{ckpt}: does not match model {config.model.name!r} of {config_path(run_dir)}: "
                 f"{str(e).splitlines()[0]}"
             ) from None
         except Exception as e:  # a damaged file fails in other ways too (IndexError, ...)
             raise CheckpointError(
                 f"{ckpt}: damaged or unreadable checkpoint ({type(e).__name__}: "
                 f"{str(e).splitlines()[0] if str(e) else ''})"
-            ) from None
+            ) from e
         set_sampling(model, False)
         return model
     path = model_path(run_dir)
@@ -130,14 +135,21 @@ def restore_model(run_dir):
 
 
 def load_keras_model(path):
+    """The Keras model of a ``.keras`` file, on its mean path (``sampling`` off, see
+    :func:`set_sampling`).
+
+    Its layers compute in the dtype policy in force (the caller's: wrap the call in
+    ``vsr_latent.precision.dtype_policy`` for another precision); CheckpointError for a file
+    Keras cannot read.
+    """
     import keras
 
     import vsr_latent.models  # noqa: F401  (registers the serializable classes)
 
     try:
         model = keras.saving.load_model(str(path), compile=False)
-    except Exception as e:  # keras raises many kinds for a bad file
-        raise CheckpointError(f"{path}: cannot load the model: {e}") from None
+    except Exception as e:  # zip, h5 and deserialisation errors come in many types
+        raise CheckpointError(f"{path}: cannot load the Keras model: {e}") from e
     set_sampling(model, False)
     return model
 

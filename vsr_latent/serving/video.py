@@ -6,19 +6,25 @@ zero-padded and its padded outputs dropped (§6.2). ``upscale_video`` applies th
 stream: frames are read, upscaled and written one window of L at a time, so memory does not grow
 with the length of the video.
 
+A frame's path through ``vsr-latent upscale``: :func:`upscale_video` checks the paths (its
+``UpscaleOptions`` were checked when made), loads the model
+(``vsr_latent.serving.loading.load_predictor``), reads frames with ``vsr_latent.data.video_io``,
+upscales them window by window (:func:`upscale_frames`, tiled by :func:`predict_window`) with the
+predictor, and hands them back to ``video_io``'s writer.
+
 Large frames are cut into overlapping spatial tiles, each upscaled on its own and blended back
 with feathered (linear ramp) weights over the overlap, so the model's memory does not grow with
 the frame size and the tile joins do not show (what remains proportional to the frame size is
-one window of L output frames, which the writer needs whole). Decisions the paper leaves open (GAP), each named
-once here:
+one window of L output frames, which the writer needs whole). Decisions the paper leaves open
+(GAP), each named once here:
 
 * ``TILE_PIXEL_BUDGET``: frames with more LR pixels than this are tiled by default (``tile=None``).
 * ``DEFAULT_TILE`` / ``DEFAULT_TILE_OVERLAP``: tile side and overlap, in LR pixels.
 * ``TILE_ALIGN``: tile origins lie on multiples of 8 LR pixels, so the pooling grids of the
   attention blocks (2x2 poolings down to 1/4 of the frame) line up with those of the whole frame
-  (8 leaves room for one more halving). Tiling limits long attention to the tile: a tiled run of an attention model is an
-  approximation of the whole-frame run, exact only away from the joins for purely convolutional
-  models (Res16).
+  (8 leaves room for one more halving). Tiling limits long attention to the tile: a tiled run of
+  an attention model is an approximation of the whole-frame run, exact only away from the joins
+  for purely convolutional models (Res16).
 * ``UNCERTAINTY_MAX_STD``/``UNCERTAINTY_COLORMAP``: the heat map of the variational models
   (§4.1, §5) maps a per-pixel standard deviation of 0 to the bottom of the 'inferno' colormap and
   ``UNCERTAINTY_MAX_STD`` (intensity levels on the [0, 255] scale) or more to its top, the same
@@ -30,14 +36,27 @@ once here:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
+import itertools
 import os
 import time
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
+from vsr_latent.data.chunks import pad_chunk
+from vsr_latent.data.video_io import (
+    IMAGE_EXTENSIONS,
+    VIDEO_EXTENSIONS,
+    WRITABLE_VIDEO_EXTENSIONS,
+    FrameWriter,
+    open_frames,
+    to_uint8,
+)
 from vsr_latent.errors import ConfigError, InputError
+from vsr_latent.serving.loading import load_predictor
 
 TILE_PIXEL_BUDGET = 320 * 240
 """LR pixels per frame above which ``tile=None`` tiles the frame (about 1/4 of 640x480)."""
@@ -57,11 +76,11 @@ UNCERTAINTY_COLORMAP = "inferno"
 UNCERTAINTY_MAX_STD = 16.0
 """Standard deviation (intensity levels, [0, 255] scale) shown at the top of the colormap."""
 
-VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi")
-"""Output names ending in one of these are written as H.264 video, others as frame folders."""
-
-_UNWRITABLE_SUFFIXES = (".webm", ".m4v", ".gif", ".yuv", ".png", ".jpg", ".jpeg", ".bmp", ".tif",
-                        ".tiff")
+# Output names that look like a format the writer does not write (it would make a folder of
+# PNG frames called out.webm): refused rather than surprising.
+_UNWRITABLE_SUFFIXES = tuple(
+    s for s in VIDEO_EXTENSIONS + IMAGE_EXTENSIONS if s not in WRITABLE_VIDEO_EXTENSIONS
+) + (".gif", ".yuv")
 
 
 # --------------------------------------------------------------------------------------------
@@ -118,15 +137,14 @@ def resolve_tile(size, tile):
     if tile is None:
         return DEFAULT_TILE if h * w > TILE_PIXEL_BUDGET else None
     tile = int(tile)
-    if tile < 0:
-        raise ConfigError(f"--tile must be >= 0 (0 = never tile), got {tile}")
     if tile == 0 or (h <= tile and w <= tile):
         return None
     return tile
 
 
 def check_tiling(tile, overlap):
-    """Raise ConfigError for a tile/overlap pair that cannot tile (``tile`` as for resolve_tile)."""
+    """Raise ConfigError for a tile/overlap pair that cannot tile (``tile`` as for resolve_tile);
+    run by ``UpscaleOptions`` when it is made."""
     if overlap is None or int(overlap) < 0:
         raise ConfigError(f"--tile_overlap must be >= 0, got {overlap}")
     if tile is not None and int(tile) < 0:
@@ -179,7 +197,7 @@ def predict_window(predictor, window, *, tile=None, overlap=DEFAULT_TILE_OVERLAP
             return np.array(mean, np.float32), np.array(std, np.float32)
         return (np.array(out, np.float32),)
 
-    n, h, w, _ = window.shape
+    _, h, w, _ = window.shape
     if tile is None or (h <= tile and w <= tile):
         outs = call(window)
         return outs if samples > 1 else outs[0]
@@ -196,44 +214,92 @@ def predict_window(predictor, window, *, tile=None, overlap=DEFAULT_TILE_OVERLAP
 
 
 # --------------------------------------------------------------------------------------------
+# Options
+
+
+@dataclasses.dataclass(frozen=True)
+class UpscaleOptions:
+    """How a video is upscaled; checked once, when made (a ConfigError for the first problem).
+
+    Attributes:
+      tile: tile side in LR pixels; None: tile with ``DEFAULT_TILE`` only when a frame has more
+        than ``TILE_PIXEL_BUDGET`` pixels; 0: never tile.
+      overlap: tile overlap in LR pixels (the blend ramps over it).
+      samples: K draws of the latent attention (variational models); the output is their mean.
+      uncertainty_path: with ``samples > 1``, where to write the heat map of the per-pixel
+        standard deviation over draws (mean over RGB; see ``uncertainty_heatmap``), a video or a
+        frame folder by its suffix like the output. In tile overlaps the tiles' standard
+        deviations are blended with the same feathered weights as the means.
+      uncertainty_max_std: the std shown at the top of the colormap (fixed across frames).
+      fps: output frame rate; default: the input's.
+      max_frames: upscale only the first ``max_frames`` frames.
+      progress: show a tqdm bar (frames/s and remaining time).
+    """
+
+    tile: int | None = None
+    overlap: int = DEFAULT_TILE_OVERLAP
+    samples: int = 1
+    uncertainty_path: str | os.PathLike | None = None
+    uncertainty_max_std: float = UNCERTAINTY_MAX_STD
+    fps: float | None = None
+    max_frames: int | None = None
+    progress: bool = True
+
+    def __post_init__(self):
+        check_tiling(self.tile, self.overlap)
+        if int(self.samples) < 1:
+            raise ConfigError(f"--samples must be >= 1, got {self.samples}")
+        if self.uncertainty_path is not None and int(self.samples) < 2:
+            raise ConfigError("--uncertainty needs --samples K with K >= 2 (the std of K draws)")
+        if not float(self.uncertainty_max_std) > 0:
+            raise ConfigError(f"--uncertainty_scale must be > 0, got {self.uncertainty_max_std}")
+        if self.fps is not None and not float(self.fps) > 0:
+            raise ConfigError(f"--fps must be > 0, got {self.fps}")
+        if self.max_frames is not None and int(self.max_frames) < 1:
+            raise ConfigError(f"--max_frames must be >= 1, got {self.max_frames}")
+        # Checked: store plain numbers (numpy or string-typed values work the same afterwards).
+        for name, kind in (("tile", int), ("overlap", int), ("samples", int),
+                           ("uncertainty_max_std", float), ("fps", float), ("max_frames", int)):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, kind(value))
+
+
+# --------------------------------------------------------------------------------------------
 # Streaming
 
 
-def upscale_frames(frames, predictor, *, tile=None, overlap=DEFAULT_TILE_OVERLAP, samples=1,
-                   max_frames=None):
+def upscale_frames(frames, predictor, options=None):
     """Upscale an iterable of (H, W, 3) frames (uint8 or float on [0, 255]) window by window.
 
     Yields one float32 (sH, sW, 3) frame per input frame (not clipped), or ``(mean, std)`` pairs
-    when ``samples > 1``. Windows have ``predictor.seq_len`` frames; the last is zero-padded and
-    its padded outputs dropped, as ``vsr_latent.inference.upscale_sequence`` does (SPEC §6.2).
-    At most one window of input and of output is held at a time.
+    when ``options.samples > 1``. Windows have ``predictor.seq_len`` frames; the last is
+    zero-padded and its padded outputs dropped (``vsr_latent.data.chunks.pad_chunk``, as
+    ``upscale_sequence`` does, SPEC §6.2). At most one window of input and of output is held at
+    a time. Uses ``tile``, ``overlap``, ``samples`` and ``max_frames`` of ``options``
+    (``UpscaleOptions``, default ones when None).
     """
-    seq_len = int(predictor.seq_len)
-    samples = int(samples)
-    check_tiling(tile, overlap)
-    window, size, tile_side = [], None, tile
+    options = options or UpscaleOptions()
+    seq_len, samples = int(predictor.seq_len), int(options.samples)
+    window, size, tile = [], None, None
 
     def flush():
         n = len(window)
-        x = np.stack(window).astype(np.float32, copy=False)
-        if n < seq_len:
-            x = np.concatenate([x, np.zeros((seq_len - n,) + x.shape[1:], np.float32)])
-        out = predict_window(predictor, x, tile=tile_side, overlap=overlap, samples=samples)
+        x, _ = pad_chunk(np.stack(window), seq_len)
+        out = predict_window(predictor, x, tile=tile, overlap=options.overlap, samples=samples)
         window.clear()
         if samples > 1:
             mean, std = out
             return [(mean[i], std[i]) for i in range(n)]
         return [out[i] for i in range(n)]
 
-    for count, frame in enumerate(frames):
-        if max_frames is not None and count >= max_frames:
-            break
+    for count, frame in enumerate(itertools.islice(frames, options.max_frames)):
         frame = np.asarray(frame)
         if frame.ndim != 3 or frame.shape[-1] != 3:
             raise InputError(None, f"frame {count} has shape {frame.shape}, expected (H, W, 3)")
         if size is None:
             size = frame.shape[:2]
-            tile_side = resolve_tile(size, tile)
+            tile = resolve_tile(size, options.tile)
         elif frame.shape[:2] != size:
             raise InputError(None, f"frame {count} is {frame.shape[1]}x{frame.shape[0]}, "
                              f"the first frame was {size[1]}x{size[0]}")
@@ -242,11 +308,6 @@ def upscale_frames(frames, predictor, *, tile=None, overlap=DEFAULT_TILE_OVERLAP
             yield from flush()
     if window:
         yield from flush()
-
-
-def to_uint8(frame):
-    """Round and clip a [0, 255] float frame to uint8."""
-    return np.clip(np.rint(frame), 0, 255).astype(np.uint8)
 
 
 _LUT_CACHE = {}
@@ -261,14 +322,13 @@ def uncertainty_heatmap(std, *, max_std=UNCERTAINTY_MAX_STD, colormap=UNCERTAINT
     std = np.asarray(std, np.float32)
     if std.ndim == 3:
         std = std.mean(axis=-1)
-    key = colormap
-    if key not in _LUT_CACHE:
+    if colormap not in _LUT_CACHE:
         import matplotlib
 
         cmap = matplotlib.colormaps[colormap]
-        _LUT_CACHE[key] = to_uint8(cmap(np.linspace(0.0, 1.0, 256))[:, :3] * 255.0)
+        _LUT_CACHE[colormap] = to_uint8(cmap(np.linspace(0.0, 1.0, 256))[:, :3] * 255.0)
     index = np.clip(np.rint(std / float(max_std) * 255.0), 0, 255).astype(np.intp)
-    return _LUT_CACHE[key][index]
+    return _LUT_CACHE[colormap][index]
 
 
 # --------------------------------------------------------------------------------------------
@@ -276,7 +336,7 @@ def uncertainty_heatmap(std, *, max_std=UNCERTAINTY_MAX_STD, colormap=UNCERTAINT
 
 
 def _is_video(path):
-    return Path(path).suffix.lower() in VIDEO_SUFFIXES
+    return Path(path).suffix.lower() in WRITABLE_VIDEO_EXTENSIONS
 
 
 def _same_path(a, b):
@@ -291,7 +351,7 @@ def check_output_path(out_path, in_path, what="output"):
     if out_path.suffix.lower() in _UNWRITABLE_SUFFIXES:
         raise InputError(
             out_path, f"cannot write a {out_path.suffix} {what}: name a video "
-            f"({'/'.join(VIDEO_SUFFIXES)}) or a frame folder (no suffix)")
+            f"({'/'.join(WRITABLE_VIDEO_EXTENSIONS)}) or a frame folder (no suffix)")
     if out_path.exists() and out_path.is_dir() != (not _is_video(out_path)):
         kind = "folder" if out_path.is_dir() else "file"
         raise InputError(out_path, f"the {what} exists as a {kind}; remove it or choose another path")
@@ -314,124 +374,76 @@ def check_input_path(in_path):
         raise InputError(in_path, "input is not readable")
 
 
-def check_sampling(predictor, samples, uncertainty_path):
-    """ConfigError unless ``samples`` and ``uncertainty_path`` make sense for ``predictor``."""
-    samples = int(samples)
-    if samples < 1:
-        raise ConfigError(f"--samples must be >= 1, got {samples}")
-    if samples > 1 and not getattr(predictor, "variational", False):
-        raise ConfigError(
-            f"--samples {samples} needs a variational model (vlatn10, vsatn10): this model has no "
-            "variance heads, so all draws would be identical"
-        )
-    if uncertainty_path is not None and samples < 2:
-        raise ConfigError("--uncertainty needs --samples K with K >= 2 (the std of K draws)")
+def check_paths(in_path, out_path, uncertainty_path=None):
+    """One-line InputErrors for an input that cannot be read or outputs that cannot be written."""
+    check_input_path(in_path)
+    check_output_path(out_path, in_path)
+    if uncertainty_path is not None:
+        if _same_path(uncertainty_path, out_path):
+            raise InputError(uncertainty_path, "--uncertainty must differ from OUT")
+        check_output_path(uncertainty_path, in_path, what="uncertainty output")
 
 
-class _Progress:
-    """A tqdm bar when asked for, else a no-op with the same interface."""
-
-    def __init__(self, enabled, total, desc):
-        self.bar = None
-        if enabled:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=total, desc=desc, unit="frame", dynamic_ncols=True)
-
-    def update(self, n=1):
-        if self.bar is not None:
-            self.bar.update(n)
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()
-
-
-def upscale_video(in_path, out_path, predictor, *, tile=None, overlap=DEFAULT_TILE_OVERLAP,
-                  samples=1, uncertainty_path=None, fps=None, max_frames=None, progress=True,
-                  uncertainty_max_std=UNCERTAINTY_MAX_STD):
-    """Upscale the video file or frame folder ``in_path`` into ``out_path`` with ``predictor``.
+def upscale_video(in_path, out_path, model, options=None, *, seq_len=None, precision="float32",
+                  backend=None):
+    """Upscale the video file or frame folder ``in_path`` into ``out_path``.
 
     Args:
       in_path: a video file or a folder of frames (anything ``open_frames`` reads).
       out_path: ``.mp4/.mkv/.mov/.avi`` -> H.264 video, anything else -> folder of PNG frames.
         Written atomically: it appears (replacing an existing one) only once complete; after an
         error or a kill nothing appears under this name.
-      predictor: a ``vsr_latent.inference.Predictor`` (``.seq_len``, ``.scale``, ``.variational``).
-      tile: tile side in LR pixels; None: tile with ``DEFAULT_TILE`` only when a frame has more
-        than ``TILE_PIXEL_BUDGET`` pixels; 0: never tile.
-      overlap: tile overlap in LR pixels (the blend ramps over it).
-      samples: K draws of the latent attention (variational models); the output is their mean.
-      uncertainty_path: with ``samples > 1``, where to write the heat map of the per-pixel
-        standard deviation over draws (mean over RGB; see ``uncertainty_heatmap``), a video or
-        a frame folder by its suffix like ``out_path``. In tile overlaps the tiles' standard
-        deviations are blended with the same feathered weights as the means.
-      fps: output frame rate; default: the input's.
-      max_frames: upscale only the first ``max_frames`` frames.
-      progress: show a tqdm bar (frames/s and remaining time).
-      uncertainty_max_std: the std shown at the top of the colormap (fixed across frames).
+      model: a ``Predictor`` (``.seq_len``, ``.scale``, ``.variational``), or a model spec, loaded
+        with ``load_predictor(model, seq_len=, precision=, backend=)`` once the paths are
+        checked (so a bad path fails before a model is loaded); those three apply to specs only.
+      options: ``UpscaleOptions`` (default ones when None).
 
     Returns:
       A dict: ``frames``, ``fps``, ``input_size`` (H, W), ``output_size``, ``tile`` (the side used,
       or None), ``seconds``.
     """
-    from vsr_latent.data.video_io import FrameWriter, open_frames
+    options = options or UpscaleOptions()
+    check_paths(in_path, out_path, options.uncertainty_path)
+    if isinstance(model, (str, os.PathLike)):
+        predictor = load_predictor(model, seq_len=seq_len, precision=precision, backend=backend)
+    else:
+        predictor = model
+    predictor.check_samples(options.samples)  # before any output is opened
 
-    check_input_path(in_path)
-    check_output_path(out_path, in_path)
-    if uncertainty_path is not None:
-        check_output_path(uncertainty_path, in_path, what="uncertainty output")
-        if _same_path(uncertainty_path, out_path):
-            raise InputError(uncertainty_path, "the uncertainty output is the output itself")
-    check_sampling(predictor, samples, uncertainty_path)
-    check_tiling(tile, overlap)
-    if max_frames is not None and int(max_frames) < 1:
-        raise ConfigError(f"--max_frames must be >= 1, got {max_frames}")
-    if fps is not None and not float(fps) > 0:
-        raise ConfigError(f"--fps must be > 0, got {fps}")
-    if not float(uncertainty_max_std) > 0:
-        raise ConfigError(f"--uncertainty_scale must be > 0, got {uncertainty_max_std}")
-
-    samples = int(samples)
     start = time.perf_counter()
     with open_frames(in_path) as source:
-        out_fps = float(fps) if fps is not None else float(source.fps)
+        out_fps = float(options.fps) if options.fps is not None else float(source.fps)
         total = source.num_frames
-        if total is not None and max_frames is not None:
-            total = min(total, int(max_frames))
-        elif max_frames is not None:
-            total = None
+        if total is not None and options.max_frames is not None:
+            total = min(total, int(options.max_frames))
         size = tuple(source.size)
         s = int(predictor.scale)
-        bar = _Progress(progress, total, desc=f"upscale {Path(in_path).name}")
         count = 0
-        try:
-            with contextlib.ExitStack() as stack:
-                # Both writers see any exception, so neither output appears after a failure.
-                writer = stack.enter_context(FrameWriter(out_path, fps=out_fps))
-                heat = None
-                if uncertainty_path is not None:
-                    heat = stack.enter_context(FrameWriter(uncertainty_path, fps=out_fps))
-                for item in upscale_frames(source, predictor, tile=tile, overlap=overlap,
-                                           samples=samples, max_frames=max_frames):
-                    if samples > 1:
-                        mean, std = item
-                        writer.write(to_uint8(mean))
-                        if heat is not None:
-                            heat.write(uncertainty_heatmap(std, max_std=uncertainty_max_std))
-                    else:
-                        writer.write(to_uint8(item))
-                    count += 1
-                    bar.update(1)
-                if count == 0:
-                    raise InputError(in_path, "input has no frames")
-        finally:
-            bar.close()
+        with tqdm(total=total, desc=f"upscale {Path(in_path).name}", unit="frame",
+                  dynamic_ncols=True, disable=not options.progress) as bar, \
+                contextlib.ExitStack() as stack:
+            # Both writers see any exception, so neither output appears after a failure.
+            writer = stack.enter_context(FrameWriter(out_path, fps=out_fps))
+            heat = None
+            if options.uncertainty_path is not None:
+                heat = stack.enter_context(FrameWriter(options.uncertainty_path, fps=out_fps))
+            for item in upscale_frames(source, predictor, options):
+                if options.samples > 1:
+                    mean, std = item
+                    writer.write(mean)
+                    if heat is not None:
+                        heat.write(uncertainty_heatmap(std, max_std=options.uncertainty_max_std))
+                else:
+                    writer.write(item)
+                count += 1
+                bar.update(1)
+            if count == 0:
+                raise InputError(in_path, "input has no frames")
     return {
         "frames": count,
         "fps": out_fps,
         "input_size": size,
         "output_size": (size[0] * s, size[1] * s),
-        "tile": resolve_tile(size, tile),
+        "tile": resolve_tile(size, options.tile),
         "seconds": time.perf_counter() - start,
     }

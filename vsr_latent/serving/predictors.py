@@ -1,37 +1,34 @@
-"""Run a super-resolution model (or the bicubic baseline) on frames, whatever form the model is in.
-
-``load_predictor(spec)`` accepts
-
-- ``"bicubic"``: the pseudo-model every table shows as its floor: each frame upscaled by MATLAB's
-  ``imresize(x, 4, "bicubic")`` (Keys' cubic convolution, a = -0.5, half-pixel centres, mirrored
-  borders), the baseline of the Vid4 literature, as separable weight matrices
-  (``BICUBIC_METHOD``). ``tf.image.resize(method="bicubic")`` uses the same kernel but renormalises
-  it at the borders instead of mirroring: the two agree to float precision except in the outer
-  6 output pixels of each side;
-- a pretrained model shipped with the package (``vsr_latent.pretrained.PRETRAINED``, e.g.
-  ``"ours_cpu"``);
-- a model name of the registry (``vsr_latent.models.MODEL_NAMES``): fresh, untrained weights, for
-  smoke tests;
-- a training run folder (``RUN/config.json`` with ``RUN/checkpoints/`` or ``RUN/model.keras``);
-- a ``.keras`` file;
-- a SavedModel folder (``serving_default``: ``frames`` (B, L, H, W, 3) -> ``sr``).
-- an ``.onnx`` file (``vsr-latent export --format onnx``), run in onnxruntime without TensorFlow
-  (``vsr_latent.onnx_backend.OnnxPredictor``).
+"""Predictors: a super-resolution model (or the bicubic baseline) run on one clip of frames.
 
 A :class:`Predictor` takes one clip ``(L, H, W, 3)`` float32 on [0, 255] and returns
-``(L, 4H, 4W, 3)`` float32 on [0, 255], unclipped. Keras models run inside a ``tf.function`` whose
-input signature leaves batch, time and both spatial sizes free, so frames of a new size do not
-trigger a new trace.
+``(L, 4H, 4W, 3)`` float32 on [0, 255], unclipped. ``vsr_latent.serving.loading.load_predictor``
+makes one from any model spec; the kinds are
+
+- :class:`BicubicPredictor`: the pseudo-model every table shows as its floor: each frame upscaled
+  by MATLAB's ``imresize(x, 4, "bicubic")`` (Keys' cubic convolution, a = -0.5, half-pixel
+  centres, mirrored borders), the baseline of the Vid4 literature, as separable weight matrices
+  (``BICUBIC_METHOD``). ``tf.image.resize(method="bicubic")`` uses the same kernel but
+  renormalises it at the borders instead of mirroring: the two agree to float precision except in
+  the outer 6 output pixels of each side;
+- :class:`KerasPredictor`: a Keras model, run inside a ``tf.function`` whose input signature
+  leaves batch, time and both spatial sizes free, so frames of a new size do not trigger a new
+  trace;
+- :class:`SavedModelPredictor`: a SavedModel folder (``serving_default``: ``frames``
+  (B, L, H, W, 3) -> ``sr``);
+- ``vsr_latent.serving.onnx_runtime.OnnxPredictor``: an ``.onnx`` file in onnxruntime.
 
 :func:`upscale_sequence` runs a predictor over a sequence of any length the way the paper does
 (§6.2): consecutive chunks of L frames, the last one zero-padded to L, the outputs of the padding
 frames dropped.
-"""
 
-from pathlib import Path
+This module imports TensorFlow only inside the Keras and SavedModel predictors: serving an ONNX
+file does not need it.
+"""
 
 import numpy as np
 
+from vsr_latent.data.chunks import pad_chunk
+from vsr_latent.data.resize_weights import matlab_imresize_matrix
 from vsr_latent.errors import CheckpointError, ConfigError, InputError
 
 # Nominal clip length used for chunking when neither the caller nor the model gives one: the
@@ -45,8 +42,6 @@ def bicubic_upscale(frames, scale=SCALE):
     """MATLAB-style bicubic upscaling (``BICUBIC_METHOD``) of frames ``(..., H, W, C)`` on
     [0, 255] -> float32 ``(..., sH, sW, C)``, unclipped (bicubic overshoots at edges), like a
     model's output."""
-    from vsr_latent.data.resize_weights import matlab_imresize_matrix
-
     x = np.asarray(frames, dtype=np.float32)
     if x.ndim < 3:
         raise InputError(None, f"expected frames (..., H, W, C), got shape {x.shape}")
@@ -92,16 +87,24 @@ class Predictor:
         k = None if key_frames is None else _check_clip(key_frames, "key_frames")
         if k is not None and k.shape[1:] != x.shape[1:]:
             raise InputError(None, f"key_frames {k.shape} differ in frame size from frames {x.shape}")
+        samples = self.check_samples(samples)
+        if samples == 1:
+            return self._predict(x, k, sampling=False)
+        draws = np.stack([self._predict(x, k, sampling=True) for _ in range(samples)])
+        return draws.mean(axis=0), draws.std(axis=0)
+
+    def check_samples(self, samples):
+        """``samples`` as an int; ConfigError unless this predictor can draw that many (callers
+        check before any work, e.g. before a video's output is opened)."""
         samples = int(samples)
         if samples < 1:
             raise ConfigError(f"samples must be >= 1, got {samples}")
-        if samples == 1:
-            return self._predict(x, k, sampling=False)
-        if not self.variational:
-            raise ConfigError(f"{self.name}: samples={samples} needs a variational model "
-                              "(one with variance heads); this one is deterministic")
-        draws = np.stack([self._predict(x, k, sampling=True) for _ in range(samples)])
-        return draws.mean(axis=0), draws.std(axis=0)
+        if samples > 1 and not self.variational:
+            raise ConfigError(
+                f"{self.name}: samples={samples} needs a variational model (one with variance "
+                "heads: vlatn10, vsatn10, ours); this one is deterministic, so all draws would "
+                "be identical")
+        return samples
 
     def _predict(self, x, k, sampling):
         raise NotImplementedError
@@ -185,7 +188,7 @@ class SavedModelPredictor(Predictor):
             self._input_name = inputs[0]
         else:
             raise CheckpointError(f"{path}: serving_default takes {inputs}, expected 'frames'")
-        # vsr_latent.export adds a second signature for external key frames.
+        # vsr_latent.serving.saved_model adds a second signature for external key frames.
         self.serving_with_keys = sigs.get("serve_with_keys")
         super().__init__(
             name=str(path),
@@ -215,113 +218,6 @@ def _int_attr(obj, name):
         return int(np.asarray(value))
     except (TypeError, ValueError):
         return None
-
-
-def _load_keras_file(path):
-    import keras
-
-    try:  # registers the package's serializable classes
-        import vsr_latent.models  # noqa: F401
-    except ImportError:
-        pass
-    try:
-        return keras.saving.load_model(str(path), compile=False)
-    except Exception as e:  # zip, h5 and deserialisation errors come in many types
-        raise CheckpointError(f"{path}: cannot load the Keras model: {e}") from e
-
-
-def _load_run(run_dir):
-    # The training package knows the run layout (latest checkpoint, else model.keras).
-    from vsr_latent.training import restore_model
-
-    return restore_model(run_dir)
-
-
-def _model_names():
-    try:
-        from vsr_latent.models import MODEL_NAMES
-    except ImportError:
-        return ()
-    return tuple(MODEL_NAMES)
-
-
-def load_predictor(spec, *, seq_len=None, precision="float32"):
-    """A :class:`Predictor` for ``spec`` (see the module docstring); ``seq_len`` overrides the
-    model's nominal clip length used for chunking; ``precision`` ("float32", "mixed_bfloat16" or
-    "auto", see `vsr_latent.precision.resolve_precision`) is the compute precision of a
-    Keras model (SavedModel and ONNX files keep the precision they were exported in).
-
-    Raises ``CheckpointError`` for a missing or unreadable path, ``ConfigError`` for an unknown
-    name.
-    """
-    from vsr_latent.precision import dtype_policy, resolve_precision
-
-    spec = str(spec)
-    if spec.lower() == "bicubic":
-        return BicubicPredictor(seq_len=seq_len)
-    path = Path(spec).expanduser()
-    keras_model = path.exists() and (path.suffix == ".keras" or (
-        path.is_dir() and (path / "config.json").is_file()))
-    if keras_model or spec.lower() in _model_names() + _pretrained_names():
-        with dtype_policy(resolve_precision(precision)):
-            return _load_predictor(spec, seq_len)
-    return _load_predictor(spec, seq_len)
-
-
-def _pretrained_names():
-    from vsr_latent.pretrained import PRETRAINED
-
-    return tuple(PRETRAINED)
-
-
-def _load_predictor(spec, seq_len):
-    path = Path(spec).expanduser()
-    if path.exists():
-        if path.is_dir():
-            if (path / "saved_model.pb").is_file():
-                return SavedModelPredictor(path, seq_len=seq_len)
-            if (path / "config.json").is_file():
-                return KerasPredictor(_load_run(path), name=str(path), seq_len=seq_len)
-            raise CheckpointError(f"{path}: neither a training run folder (config.json) nor a "
-                                  "SavedModel folder (saved_model.pb)")
-        if path.suffix == ".keras":
-            return KerasPredictor(_load_keras_file(path), name=str(path), seq_len=seq_len)
-        if path.suffix.lower() == ".onnx":
-            from vsr_latent.onnx_backend import OnnxPredictor
-
-            return OnnxPredictor(path, seq_len=seq_len)
-        raise CheckpointError(f"{path}: not a .keras file, .onnx file, run folder or SavedModel "
-                              "folder")
-    names = _model_names()
-    if spec.lower() in _pretrained_names():
-        from vsr_latent.pretrained import load_pretrained
-
-        return KerasPredictor(load_pretrained(spec), name=spec.lower(), seq_len=seq_len)
-    if spec.lower() in names:
-        from vsr_latent.models import build_model
-
-        return KerasPredictor(build_model(spec.lower(), seq_len=seq_len), name=spec.lower(),
-                              seq_len=seq_len)
-    if "/" in spec or "\\" in spec or path.suffix:
-        raise CheckpointError(f"{spec}: no such file or folder")
-    known = ", ".join(("bicubic",) + _pretrained_names() + names)
-    raise ConfigError(f"unknown model {spec!r}: not a file or folder and not one of: {known}")
-
-
-def pad_chunk(frames, length):
-    """``(padded, real)``: ``frames`` (T <= L, ...) with zero frames appended up to ``length``,
-    and T, the number of real frames whose outputs are kept.
-
-    The one place the paper's last-chunk rule (§6.2) pads: ``upscale_sequence`` and the
-    validation pipelines (``vsr_latent.data.pipelines``) both call it, so Vid4 and validation
-    chunks are padded the same way.
-    """
-    frames = np.asarray(frames)
-    real = frames.shape[0]
-    if real >= length:
-        return frames, real
-    pad = np.zeros((length - real,) + frames.shape[1:], frames.dtype)
-    return np.concatenate([frames, pad]), real
 
 
 def upscale_sequence(predictor, frames, *, samples=1, on_chunk=None):
