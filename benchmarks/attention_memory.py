@@ -106,7 +106,8 @@ def main(argv=None):
     c, u = results["chunked"], results["unchunked"]
     mem_ratio = (c["peak_kib"] - c["base_kib"]) / max(1, u["peak_kib"] - u["base_kib"])
     time_ratio = c["seconds"] / u["seconds"]
-    print(f"{'forward + backward' if args.grad else 'forward'} pass, shape {SHAPE}, budget {args.budget} elements, max |chunked - unchunked| / max |unchunked| = {diff:.1e}")
+    print(f"{'forward + backward' if args.grad else 'forward'} pass, shape {SHAPE}, budget "
+          f"{args.budget} elements, max |chunked - unchunked| / max |unchunked| = {diff:.1e}")
     print(f"peak memory ratio chunked/unchunked: {mem_ratio:.3f} (target <= 0.25)")
     print(f"peak RSS ratio (whole process):       {c['peak_kib'] / u['peak_kib']:.3f}")
     print(f"time ratio chunked/unchunked:         {time_ratio:.3f} (target <= 1.2)")

@@ -21,7 +21,6 @@ Usage: ``python benchmarks/upscale_memory.py [--quick] [--skip_ours] [--output F
 """
 
 import argparse
-import json
 import os
 import sys
 import tempfile

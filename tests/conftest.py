@@ -25,9 +25,6 @@ except RuntimeError:
 from vsr_latent.paths import shared_data_dir  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# Test helpers are imported as ``tests.<name>``; some test files still import them by their bare
-# name (``import crash_writer``, ``from eval_standin import ...``), which needs tests/ itself.
-sys.path.insert(0, str(REPO_ROOT / "tests"))
 
 
 @pytest.fixture(scope="session")

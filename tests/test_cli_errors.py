@@ -33,9 +33,9 @@ def _tiny_run_folder(path, config_name, blocks, weights_of_blocks=None):
     fresh weights of the model with ``weights_of_blocks`` (default: the config's own)."""
     import tensorflow as tf
 
+    from vsr_latent import run_folder
     from vsr_latent.configs import get_config
     from vsr_latent.models import build_model
-    from vsr_latent import run_folder
 
     overrides = [f"seq_len={TINY['seq_len']}", f"model_overrides.num_layers={TINY['num_layers']}",
                  f"model_overrides.blocks={json.dumps(blocks)}"]
@@ -204,8 +204,8 @@ def test_verbose_shows_the_traceback(tmp_path, run_cli):
     ("vsr_latent", ["upscale", "--model"],
      "vsr-latent upscale: error: argument --model: expected one argument"),
     ("vsr_latent", ["nope"], "vsr-latent: error: argument COMMAND: invalid choice: 'nope'"),
-    ("vsr_latent.paper", ["table1", "--scale", "huge"],
-     "python -m vsr_latent.paper: error: argument --scale: invalid choice: 'huge'"),
+    ("vsr_latent.paper", ["table1", "--budget", "huge"],
+     "python -m vsr_latent.paper: error: argument --budget/--scale: invalid choice: 'huge'"),
 ])
 def test_usage_errors_are_one_line(run_cli, module, argv, start):
     res = run_cli(*argv, module=module, env=ENV, returncode=2)

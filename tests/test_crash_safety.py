@@ -19,9 +19,10 @@ import sys
 import time
 from pathlib import Path
 
-import crash_writer
 import numpy as np
 import pytest
+
+from tests import crash_writer
 
 REPO = Path(__file__).resolve().parent.parent
 HELPER = Path(__file__).resolve().parent / "crash_writer.py"

@@ -7,8 +7,8 @@ import shutil
 import imageio.v3 as iio
 import numpy as np
 import pytest
-from eval_standin import StandInVSR
 
+from tests.eval_standin import StandInVSR
 from vsr_latent import cli
 from vsr_latent.data.video_io import to_uint8
 from vsr_latent.errors import ConfigError, InputError
@@ -20,8 +20,8 @@ from vsr_latent.evaluation import (
     evaluate_sequences,
     get_protocol,
 )
-from vsr_latent.serving.predictors import KerasPredictor, bicubic_upscale, upscale_sequence
 from vsr_latent.metrics import psnr, ssim
+from vsr_latent.serving.predictors import KerasPredictor, bicubic_upscale, upscale_sequence
 
 C1, C2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
 Y_GAIN = (65.481 + 128.553 + 24.966) / 255  # a uniform RGB offset d is a Y offset Y_GAIN * d

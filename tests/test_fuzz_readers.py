@@ -294,8 +294,8 @@ def test_checkpoint_of_another_model_is_refused(tmp_path, trained_runs):
     import shutil
 
     from vsr_latent.errors import CheckpointError
-    from vsr_latent.serving.loading import load_predictor
     from vsr_latent.run_folder import restore_model
+    from vsr_latent.serving.loading import load_predictor
 
     mixed = tmp_path / "mixed"
     shutil.copytree(trained_runs["latn"], mixed)

@@ -5,8 +5,8 @@ import json
 
 import numpy as np
 import pytest
-from eval_standin import StandInVSR
 
+from tests.eval_standin import StandInVSR
 from vsr_latent.errors import CheckpointError, ConfigError, InputError
 from vsr_latent.serving.loading import load_model, load_predictor
 from vsr_latent.serving.predictors import (

@@ -7,8 +7,8 @@ import pytest
 import tensorflow as tf
 
 from vsr_latent import evaluation
-from vsr_latent.serving.loading import load_predictor
 from vsr_latent.paper import ours_cpu
+from vsr_latent.serving.loading import load_predictor
 
 
 @pytest.fixture(scope="module")

@@ -153,8 +153,8 @@ def test_validation_last_chunk_padded_and_every_frame_scored():
     """A 10-frame clip at L=4: chunks 4 + 4 + 2 real frames (the last zero-padded to 4); the
     validation score is the mean PSNR of all 10 frames, and the padding never enters it."""
     from vsr_latent import metrics
-    from vsr_latent.serving.loading import load_predictor
     from vsr_latent.paper import measure
+    from vsr_latent.serving.loading import load_predictor
 
     clip = builtin_clips(1, 10, (32, 32), seed=5, split="validation")[0]
     chunks = list(pipelines._chunks(iter(clip), 4, "bi", 4, True, "clip"))

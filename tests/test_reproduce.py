@@ -487,10 +487,10 @@ def test_figure9_png_layout_and_bicubic_psnr_is_the_package_metric(tmp_path):
     from vsr_latent.data.degrade import degrade
     from vsr_latent.data.vid4 import VID4_SEQUENCES
     from vsr_latent.data.video_io import to_uint8
-    from vsr_latent.serving.loading import load_predictor
     from vsr_latent.models import build_model
     from vsr_latent.paper import figure9
     from vsr_latent.paper.runner import main
+    from vsr_latent.serving.loading import load_predictor
 
     root = tmp_path / "Vid4"
     clips = builtin_clips(4, 5, (64, 64), seed=2, split="validation")

@@ -358,8 +358,8 @@ def written(tmp_path_factory):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     from tensorboard.util import tensor_util
 
-    from vsr_latent.configs import get_config
     from vsr_latent import run_folder
+    from vsr_latent.configs import get_config
 
     config = get_config("table3_vlatn10_7", budget="tiny", overrides=TINY_BOTH)
     model = run_folder.build_model_for(config)

@@ -23,7 +23,10 @@ def test_cosine_schedule_with_warmup_against_the_formula():
     opt = OptimizerConfig(learning_rate=4e-4, schedule="cosine", warmup_steps=10,
                           min_learning_rate=4e-6)
     sched = learning_rate_schedule(opt, total_steps=110)
-    lr = lambda step: float(sched(step))
+
+    def lr(step):
+        return float(sched(step))
+
     assert lr(0) == 0.0
     assert lr(5) == pytest.approx(2e-4, rel=1e-5)  # linear warm-up
     assert lr(10) == pytest.approx(4e-4, rel=1e-5)

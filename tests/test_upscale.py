@@ -479,7 +479,8 @@ def test_cli_tiny_keras_model_on_carphone(carphone, tmp_path):
     lr = read_frames(carphone)[:14]
     # Untiled, to lossless PNG: exactly upscale_sequence over the 14 frames (windows 4+4+4+2).
     folder = tmp_path / "untiled"
-    assert run_cli(carphone, folder, "--model", model_path, "--precision", "float32", "--max_frames", 14, "--no_progress") == 0
+    assert run_cli(carphone, folder, "--model", model_path, "--precision", "float32",
+                   "--max_frames", 14, "--no_progress") == 0
     got = read_frames(folder)
     assert got.shape == (14, 576, 704, 3)
     assert np.abs(got.astype(int) - to_uint8(upscale_sequence(pred, lr))).max() <= 1

@@ -13,6 +13,10 @@ PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 #: :func:`resolve_precision`), where `ours_cpu` scores the same Vid4 PSNR as in float32.
 INFERENCE_PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 DEFAULT_INFERENCE_PRECISION = "auto"
+#: The --precision help of every command that runs a Keras model.
+INFERENCE_PRECISION_HELP = (
+    "compute precision of a Keras model: auto (bfloat16 on a CPU with native bfloat16 and no GPU, "
+    "else float32), float32 or mixed_bfloat16 (default auto)")
 
 
 def check_precision(name, allowed=PRECISIONS):

@@ -1,6 +1,10 @@
 """``vsr-latent evaluate``: PSNR/SSIM (RGB and Y) of a model on a dataset, or of SR frame folders."""
 
-from vsr_latent.precision import DEFAULT_INFERENCE_PRECISION, INFERENCE_PRECISIONS
+from vsr_latent.precision import (
+    DEFAULT_INFERENCE_PRECISION,
+    INFERENCE_PRECISION_HELP,
+    INFERENCE_PRECISIONS,
+)
 
 PROTOCOL_NAMES = ("paper", "standard")  # vsr_latent.evaluation.PROTOCOLS (not imported: --help)
 
@@ -33,7 +37,7 @@ def register(subparsers):
     src.add_argument("--seq_len", type=int, default=None, metavar="L",
                      help="frames per chunk (default: the model's)")
     src.add_argument("--precision", default=DEFAULT_INFERENCE_PRECISION,
-                     choices=INFERENCE_PRECISIONS, help="compute precision of a Keras model: auto (bfloat16 on a CPU with native bfloat16 and no GPU, else float32), float32 or mixed_bfloat16 (default auto)")
+                     choices=INFERENCE_PRECISIONS, help=INFERENCE_PRECISION_HELP)
     src.add_argument("--samples", type=int, default=1, metavar="K",
                      help="variational models: score the mean of K sampled draws (default 1)")
     folders = p.add_argument_group("upscaled frames against ground truth")

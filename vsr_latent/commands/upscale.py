@@ -1,6 +1,10 @@
 """``vsr-latent upscale IN OUT --model SPEC``: upscale a video file or frame folder 4x."""
 
-from vsr_latent.precision import DEFAULT_INFERENCE_PRECISION, INFERENCE_PRECISIONS
+from vsr_latent.precision import (
+    DEFAULT_INFERENCE_PRECISION,
+    INFERENCE_PRECISION_HELP,
+    INFERENCE_PRECISIONS,
+)
 from vsr_latent.pretrained import DEFAULT_UPSCALE_MODEL
 from vsr_latent.serving.loading import BACKENDS
 from vsr_latent.serving.video import (
@@ -37,7 +41,7 @@ def register(subparsers):
     )
     p.add_argument(
         "--precision", default=DEFAULT_INFERENCE_PRECISION, choices=INFERENCE_PRECISIONS,
-        help="compute precision of a Keras model: auto (bfloat16 on a CPU with native bfloat16 and no GPU, else float32), float32 or mixed_bfloat16 (default auto)",
+        help=INFERENCE_PRECISION_HELP,
     )
     p.add_argument(
         "--backend", choices=BACKENDS, default=None,

@@ -12,7 +12,8 @@ corner and augmentation (drawn from seeds split off the visit's); with more than
 window a seeded shuffle buffer (:data:`SHUFFLE_BUFFER`) mixes them across batches. The same seed
 gives the same samples, whatever the parallelism. With an ``input_context``
 (``strategy.distribute_datasets_from_function``) the stream of window visits is sharded by input
-pipeline (pipeline i keeps visits i, i + n, ...) and batched with the per-replica batch size. Batches are complete (``drop_remainder``) so shapes are static.
+pipeline (pipeline i keeps visits i, i + n, ...) and batched with the per-replica batch size.
+Batches are complete (``drop_remainder``) so shapes are static.
 
 Sources: ``"builtin"`` (photographs moved under a virtual camera, :mod:`.builtin`, no download) or a
 dataset root made by ``python -m data_tools.make_dataset`` (:mod:`.dataset_root`).

@@ -36,7 +36,7 @@ def evaluate_predictor(predictor, dataset="vid4", protocol=DEFAULT_PROTOCOL, *, 
     scored.
     """
     # Imported on use: scoring folders of frames needs none of the model-serving code.
-    from vsr_latent.inference import upscale_sequence
+    from vsr_latent.serving.predictors import upscale_sequence
 
     protocol = get_protocol(protocol)
     if isinstance(dataset, str):

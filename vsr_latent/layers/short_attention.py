@@ -3,7 +3,13 @@
 import keras
 import tensorflow as tf
 
-from vsr_latent.layers._shapes import crop_spatial, fold_time, pad_spatial, pool_spatial, unfold_time
+from vsr_latent.layers._shapes import (
+    crop_spatial,
+    fold_time,
+    pad_spatial,
+    pool_spatial,
+    unfold_time,
+)
 from vsr_latent.layers.residual import LEAKY_SLOPE
 from vsr_latent.layers.variational import VariationalHead, VariationalModeMixin
 

@@ -74,10 +74,10 @@ def _model(ctx):
     """``(predictor, description, (degradation, why), run config names)`` of the model shown
     as "ours"."""
     from vsr_latent.configs.base import VID4_DEGRADATION
-    from vsr_latent.serving.loading import load_predictor
     from vsr_latent.paper import measure
     from vsr_latent.paper.runs import ensure_run, training_degradation
     from vsr_latent.paper.tables import OURS_CONFIG
+    from vsr_latent.serving.loading import load_predictor
 
     if ctx.model:
         # A bare model (registry name, .keras) carries no training config: Vid4's own BI.

@@ -340,7 +340,7 @@ def join_phases(phases):
 def phase_training(run_dir, run_config, stopped_s=0.0):
     """What a phase's logs say: steps, wall time (less ``stopped_s``), speed, final validation
     PSNR."""
-    from vsr_latent.training import run_folder
+    from vsr_latent import run_folder
 
     scalars = read_scalars(run_folder.log_dir(run_dir) / "train",
                            CURVE_TAGS + ("perf/steps_per_sec",))
@@ -387,12 +387,12 @@ def main(argv=None):
                    help="score the runs as they are (phase 2's model.keras) without training")
     args = p.parse_args(argv)
 
+    from vsr_latent import run_folder
     from vsr_latent.atomic import atomic_path
     from vsr_latent.evaluation import dataset_sequences
-    from vsr_latent.serving.loading import load_predictor
     from vsr_latent.paper.context import git_commit
     from vsr_latent.paper.hardware import describe
-    from vsr_latent import run_folder
+    from vsr_latent.serving.loading import load_predictor
 
     config = get_config("ours", budget="cpu", overrides=[f"data.source={args.data_root}"])
     run_dir = Path(args.run_dir)

@@ -250,8 +250,8 @@ def _paper_size_speed(ctx, run, data):
     """Seconds per frame of the paper-size architecture (fresh weights: the speed does not
     depend on them) on the first test sequence, on the same device: what the smoke model's
     timing cannot say."""
-    from vsr_latent.serving.predictors import KerasPredictor
     from vsr_latent.models import build_model
+    from vsr_latent.serving.predictors import KerasPredictor
 
     try:
         L = run.config.model.seq_len

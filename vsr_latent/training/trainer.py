@@ -291,9 +291,9 @@ class Trainer:
 
     def _replica_losses(self, lr, hr, stage):
         """(total loss, metrics) on one replica, each scaled by the global batch size."""
-        avg = lambda per_example: tf.nn.compute_average_loss(
-            per_example, global_batch_size=self.global_batch
-        )
+        def avg(per_example):
+            return tf.nn.compute_average_loss(per_example, global_batch_size=self.global_batch)
+
         if stage == 2:
             sr_mean, sr_sample = self.model.dual_forward(lr, training=True)
         else:
