@@ -2,8 +2,11 @@
 
 import csv
 import io
+import json
 import math
+from pathlib import Path
 
+import imageio.v3 as iio
 import pytest
 
 from vsr_latent.configs import paper_numbers as paper
@@ -390,6 +393,25 @@ def test_table5_end_to_end_smoke(tmp_path, vid4_gt, capsys):
     assert main(argv) == 0  # reuses the finished run
     md2 = (out / "table5.md").read_text()
     assert "reused (already complete)" in md2 and "trained now" not in md2
+
+
+def test_figure7_8_end_to_end_tiny(tmp_path, vid4_gt):
+    """Figures 7 and 8 are made, not written as 'not run': Figure 8 trains the stage-2 model
+    from Table 3's stage-1 run, which goes through the tables' stage-2 changes."""
+    from vsr_latent.paper.runner import main
+
+    out, runs = tmp_path / "results", tmp_path / "runs"
+    argv = ["figure7_8", "--budget", "tiny", "--out", str(out), "--runs", str(runs),
+            "--vid4_root", str(vid4_gt.parent), "--quiet"]
+    assert main(argv) == 0
+    md = (out / "figure7_8.md").read_text()
+    assert "not made" not in md and "not run" not in md, md
+    for name in ("figure7.png", "figure8.png"):
+        assert iio.imread(out / name).ndim == 3
+    stage2 = json.loads((runs / "tiny" / "table3_vsatn10_7" / "config.json").read_text())
+    # Stage 2 only, from the finished stage-1 run (Table 3's Satn10_7, or Figure 6's same run).
+    assert stage2["stage1_steps"] == 0 and stage2["stage2_steps"] > 0
+    assert (Path(stage2["init_from"]) / "model.keras").is_file()
 
 
 @pytest.mark.slow

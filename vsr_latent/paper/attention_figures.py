@@ -169,9 +169,9 @@ def figure7(ctx, out_dir, lines, csv_rows):
 
 
 def _stage2(ctx, base_config):
-    from vsr_latent.paper.tables import _stage2_overrides
+    from vsr_latent.paper.tables import _stage2_changes
 
-    return _stage2_overrides(ctx, ensure_run(ctx, base_config))
+    return _stage2_changes(ctx, ensure_run(ctx, base_config))
 
 
 def figure8(ctx, out_dir, lines, csv_rows):
