@@ -104,13 +104,10 @@ def main(argv=None):
 
     model, what = None, None
     if not args.stand_in:
-        try:
-            from vsr_latent.models import build_model
+        from vsr_latent.models import build_model
 
-            model = build_model(args.model, seq_len=args.seq_len)
-            what = f"build_model({args.model!r}), {model.count_params():,} parameters"
-        except ImportError:
-            model = None
+        model = build_model(args.model, seq_len=args.seq_len)
+        what = f"build_model({args.model!r}), {model.count_params():,} parameters"
     seq_len = args.seq_len or (model.seq_len if model is not None else 7)
     if model is None:
         model = stand_in_model(seq_len)

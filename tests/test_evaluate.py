@@ -303,3 +303,21 @@ def test_16_bit_ground_truth_scores_like_its_8_bit_values(tmp_path):
                                atol=1e-12)
     np.testing.assert_allclose(seq.scores["ssim_y"],
                                [ssim(s, g, y_channel=True) for s, g in zip(sr, gt)], atol=1e-12)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"model": "bicubic", "sr_dir": "a", "gt_dir": "b"}, "not both"),
+    ({"sr_dir": "a"}, "go together"),
+    ({}, "nothing to evaluate"),
+    ({"model": "bicubic", "samples": 0}, "--samples must be >= 1, got 0"),
+    ({"model": "bicubic", "degradation": "nope"}, "nope"),
+    ({"model": "bicubic", "protocol": "nope"}, "nope"),
+])
+def test_evaluate_options_are_checked_once_when_made(kwargs, message):
+    """Every problem of an evaluate command line is one ConfigError from the library, raised
+    before any data or model is read."""
+    from vsr_latent.errors import ConfigError
+    from vsr_latent.evaluation import EvaluateOptions
+
+    with pytest.raises(ConfigError, match=message):
+        EvaluateOptions(**kwargs)

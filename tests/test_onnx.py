@@ -16,8 +16,7 @@ import numpy as np
 import pytest
 
 from vsr_latent import cli
-from vsr_latent.errors import CheckpointError, ConfigError, InputError
-from vsr_latent.perf.backends import onnx_seconds_per_frame
+from vsr_latent.errors import CheckpointError, ConfigError
 from vsr_latent.serving.loading import load_predictor
 from vsr_latent.serving.onnx_export import (
     AGREEMENT_TOLERANCE,
@@ -206,14 +205,6 @@ def test_backend_choice_errors(ours_onnx, tmp_path):
     broken.write_bytes(b"not a protobuf")
     with pytest.raises(CheckpointError, match="broken.onnx: onnxruntime cannot load"):
         OnnxPredictor(broken)
-
-
-def test_onnx_seconds_per_frame(ours_onnx):
-    frames = np.zeros((2, 3, 8, 8, 3), np.float32)
-    seconds = onnx_seconds_per_frame(ours_onnx["path"], frames, repeats=2)
-    assert np.isfinite(seconds) and 0 < seconds < 60
-    with pytest.raises(InputError, match="frames must be"):
-        onnx_seconds_per_frame(ours_onnx["path"], np.zeros((8, 8, 3)), 1)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -153,6 +153,7 @@ def test_validation_last_chunk_padded_and_every_frame_scored():
     """A 10-frame clip at L=4: chunks 4 + 4 + 2 real frames (the last zero-padded to 4); the
     validation score is the mean PSNR of all 10 frames, and the padding never enters it."""
     from vsr_latent import metrics
+    from vsr_latent.data.video_io import to_uint8
     from vsr_latent.paper import measure
     from vsr_latent.serving.loading import load_predictor
 
@@ -168,7 +169,7 @@ def test_validation_last_chunk_padded_and_every_frame_scored():
     # Hand computation: bicubic upscaling of each LR frame, PSNR (RGB, uncropped) of each of the
     # 10 frames against the clip, averaged over frames.
     lr = np.clip(np.round(degrade(clip.astype(np.float32), "bi", 4)), 0, 255)
-    hand = np.mean([metrics.psnr(measure._u8(bicubic(lr[t:t + 1])[0]), clip[t])
+    hand = np.mean([metrics.psnr(to_uint8(bicubic(lr[t:t + 1])[0]), clip[t])
                     for t in range(10)])
     assert measure.score_validation(bicubic, data) == pytest.approx(hand, abs=1e-9)
     # Garbage in the padding slots changes nothing: they are dropped before scoring.

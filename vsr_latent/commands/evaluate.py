@@ -66,35 +66,13 @@ def run(args):
     import sys
 
     from vsr_latent import evaluation
-    from vsr_latent.errors import ConfigError
 
-    protocol = evaluation.get_protocol(args.protocol)
-    sequences = _sequence_names(args.sequences)
-    progress = not args.no_progress
-    if args.model and (args.sr_dir or args.gt_dir):
-        raise ConfigError("give either --model (with --dataset) or --sr_dir/--gt_dir, not both")
-    if args.sr_dir or args.gt_dir:
-        if not (args.sr_dir and args.gt_dir):
-            raise ConfigError("--sr_dir and --gt_dir go together")
-        result = evaluation.evaluate_folders(args.sr_dir, args.gt_dir, protocol,
-                                             sequences=sequences, progress=progress)
-        title = f"{args.sr_dir} vs {args.gt_dir}"
-    elif args.model:
-        from vsr_latent.data.degrade import check_method
-        from vsr_latent.serving.loading import load_predictor
-
-        check_method(args.degradation)
-        if args.samples < 1:
-            raise ConfigError(f"--samples must be >= 1, got {args.samples}")
-        # Check the data before loading a model: a bad folder fails fast.
-        data = evaluation.dataset_sequences(args.dataset, data_root=args.data_root,
-                                            degradation=args.degradation, sequences=sequences)
-        predictor = load_predictor(args.model, seq_len=args.seq_len, precision=args.precision)
-        result = evaluation.evaluate_predictor(predictor, data, protocol, samples=args.samples,
-                                               progress=progress)
-        title = f"{args.model} on {args.dataset}"
-    else:
-        raise ConfigError("nothing to evaluate: give --model SPEC or --sr_dir DIR --gt_dir DIR")
+    options = evaluation.EvaluateOptions(
+        model=args.model, dataset=args.dataset, data_root=args.data_root,
+        degradation=args.degradation, sr_dir=args.sr_dir, gt_dir=args.gt_dir,
+        protocol=args.protocol, sequences=_sequence_names(args.sequences), seq_len=args.seq_len,
+        precision=args.precision, samples=args.samples, progress=not args.no_progress)
+    result, title = evaluation.evaluate(options)
     if args.out:
         result.write(args.out, title=title)
     if args.json:

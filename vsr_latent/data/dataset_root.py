@@ -23,7 +23,6 @@ MANIFEST = "manifest.json"
 INDEX = "dataset.json"
 KEY_FRAMES_DIR = "key_frames"
 REMOTE_REPORT = "remote.json"
-SPLITS = ("train", "validation")
 
 
 def _check_manifest(path, m):

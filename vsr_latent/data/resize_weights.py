@@ -14,8 +14,6 @@ import functools
 
 import numpy as np
 
-#: MATLAB ``imresize``'s cubic kernel parameter (Keys, a = -0.5).
-CUBIC_A = -0.5
 #: MATLAB ``imresize``'s cubic kernel support (width 4 input pixels at scale 1).
 CUBIC_WIDTH = 4.0
 #: Gaussian blur of the "BD" protocol (DUF / Vid4 BD): sigma and kernel size.

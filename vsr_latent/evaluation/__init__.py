@@ -4,7 +4,8 @@ named protocol (``paper``: the paper's Table 4; ``standard``: BasicSR / mmagic's
 - :mod:`.protocols`: the protocols and the scoring of in-memory or folder sequences;
 - :mod:`.datasets`: the sequences to score (frame folders, Vid4, the built-in clips);
 - :mod:`.results`: per-frame, per-sequence and average scores and their tables;
-- :mod:`.run`: :func:`evaluate_folders` and :func:`evaluate_predictor`, what a user runs.
+- :mod:`.run`: :func:`evaluate_folders` and :func:`evaluate_predictor`, what a user runs, and
+  :func:`evaluate` with its checked :class:`EvaluateOptions` (``vsr-latent evaluate``).
 """
 
 from vsr_latent.evaluation.datasets import DATASETS, dataset_sequences, sequence_folders
@@ -17,11 +18,17 @@ from vsr_latent.evaluation.protocols import (
     get_protocol,
 )
 from vsr_latent.evaluation.results import EvaluationResult, SequenceResult
-from vsr_latent.evaluation.run import evaluate_folders, evaluate_predictor
+from vsr_latent.evaluation.run import (
+    EvaluateOptions,
+    evaluate,
+    evaluate_folders,
+    evaluate_predictor,
+)
 from vsr_latent.metrics import METRICS
 
 __all__ = [
-    "DATASETS", "DEFAULT_PROTOCOL", "METRICS", "PROTOCOLS", "QUANTIZE_SR", "EvaluationResult",
+    "DATASETS", "DEFAULT_PROTOCOL", "METRICS", "PROTOCOLS", "QUANTIZE_SR", "EvaluateOptions",
+    "EvaluationResult", "evaluate",
     "Protocol", "SequenceResult", "dataset_sequences", "evaluate_folders", "evaluate_predictor",
     "evaluate_sequences", "get_protocol", "sequence_folders",
 ]

@@ -1,6 +1,8 @@
 """The two evaluations a user runs: folders of already-upscaled frames against ground-truth
 folders (so other methods' outputs are scored by the same code), and a predictor on a dataset."""
 
+import dataclasses
+
 import numpy as np
 
 from vsr_latent.data.video_io import to_uint8
@@ -59,3 +61,56 @@ def evaluate_predictor(predictor, dataset="vid4", protocol=DEFAULT_PROTOCOL, *, 
     finally:
         bar.close()
     return result
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluateOptions:
+    """What ``vsr-latent evaluate`` scores: a model on a dataset, or SR folders against GT
+    folders. Checked when made: one ConfigError per problem, before data or a model is read."""
+
+    model: str | None = None
+    dataset: str = "vid4"
+    data_root: str | None = None
+    degradation: str = "bi"
+    sr_dir: str | None = None
+    gt_dir: str | None = None
+    protocol: str = DEFAULT_PROTOCOL
+    sequences: list | None = None
+    seq_len: int | None = None
+    precision: str = "float32"
+    samples: int = 1
+    progress: bool = False
+
+    def __post_init__(self):
+        from vsr_latent.errors import ConfigError
+
+        get_protocol(self.protocol)
+        if self.model and (self.sr_dir or self.gt_dir):
+            raise ConfigError("give either --model (with --dataset) or --sr_dir/--gt_dir, not both")
+        if (self.sr_dir or self.gt_dir) and not (self.sr_dir and self.gt_dir):
+            raise ConfigError("--sr_dir and --gt_dir go together")
+        if not (self.model or self.sr_dir):
+            raise ConfigError("nothing to evaluate: give --model SPEC or --sr_dir DIR --gt_dir DIR")
+        if self.model:
+            from vsr_latent.data.degrade import check_method
+            from vsr_latent.serving.predictors import check_sample_count
+
+            check_method(self.degradation)
+            check_sample_count(self.samples)
+
+
+def evaluate(options):
+    """``(EvaluationResult, title)`` for :class:`EvaluateOptions`. The dataset is read before the
+    model is loaded, so a bad folder fails fast."""
+    if options.sr_dir:
+        result = evaluate_folders(options.sr_dir, options.gt_dir, options.protocol,
+                                  sequences=options.sequences, progress=options.progress)
+        return result, f"{options.sr_dir} vs {options.gt_dir}"
+    from vsr_latent.serving.loading import load_predictor
+
+    data = dataset_sequences(options.dataset, data_root=options.data_root,
+                             degradation=options.degradation, sequences=options.sequences)
+    predictor = load_predictor(options.model, seq_len=options.seq_len, precision=options.precision)
+    result = evaluate_predictor(predictor, data, options.protocol, samples=options.samples,
+                                progress=options.progress)
+    return result, f"{options.model} on {options.dataset}"

@@ -18,6 +18,8 @@ import time
 
 import numpy as np
 
+from vsr_latent.data.video_io import to_uint8
+
 VALIDATION_PROTOCOL = "standard"
 VALIDATION_METRIC = "psnr_rgb"
 
@@ -25,10 +27,6 @@ VALIDATION_METRIC = "psnr_rgb"
 def builtin_data(ctx):
     """True when the context's budget trains and validates on the built-in clips."""
     return ctx.budget.data_source == "builtin"
-
-
-def _u8(x):
-    return np.clip(np.rint(np.asarray(x)), 0, 255).astype(np.uint8)
 
 
 def run_predictor(run):
@@ -45,7 +43,7 @@ def chunk_data(ds):
     back to L (the same zero padding) and drops those outputs, so padding is never scored."""
     from vsr_latent.data.pipelines import real_frames
 
-    return [(f"chunk{i:04d}", _u8(real_frames(lr, mask)), _u8(real_frames(hr, mask)))
+    return [(f"chunk{i:04d}", to_uint8(real_frames(lr, mask)), to_uint8(real_frames(hr, mask)))
             for i, (lr, hr, mask) in enumerate(ds)]
 
 
@@ -85,7 +83,6 @@ def remote_psnr(ctx, run):
     """PSNR of a finished run on the Remote validation clips, each L-frame chunk upscaled with
     its clip's external key frames (models are not retrained, §6.2)."""
     from vsr_latent.data.pipelines import real_frames, remote_dataset
-    from vsr_latent.data.video_io import to_uint8
     from vsr_latent.evaluation import evaluate_sequences
 
     cfg = run.config
@@ -99,7 +96,7 @@ def remote_psnr(ctx, run):
         keys = np.asarray(inputs["key_frames"])[0]
         sr = predictor(frames, key_frames=keys)
         triples.append((f"chunk{i:04d}", to_uint8(real_frames(sr[None], mask)),
-                        _u8(real_frames(hr, mask))))
+                        to_uint8(real_frames(hr, mask))))
     return frame_mean(evaluate_sequences(triples, VALIDATION_PROTOCOL))
 
 

@@ -42,7 +42,7 @@ def _failed(ctx, table, key, what, exc):
     table.not_run(key, reason)
 
 
-def _validation_rows(ctx, table, rows, *, protocol_note=True):
+def _validation_rows(ctx, table, rows):
     """Train (or reuse) and score ``{row key: config name}`` on the Normal validation data."""
     cache = {}
     for key, config_name in rows.items():
@@ -116,9 +116,6 @@ def table1(ctx):
             continue
         try:
             value = measure.remote_psnr(ctx, run)
-        except ImportError as e:
-            t.not_run(key, f"not run: the data package has no Remote dataset ({e})")
-            continue
         except Exception as e:  # noqa: BLE001
             _failed(ctx, t, key, f"evaluating {run.run_dir} with external key frames", e)
             continue

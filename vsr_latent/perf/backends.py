@@ -16,12 +16,11 @@ TensorFlow).
 from __future__ import annotations
 
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
-from vsr_latent.errors import ConfigError, InputError
+from vsr_latent.errors import ConfigError
 from vsr_latent.serving.onnx_export import export_onnx, require_extras
 from vsr_latent.serving.onnx_runtime import INPUT_NAME, OUTPUT_NAME, open_session
 
@@ -93,30 +92,3 @@ class OnnxRuntimeBackend(Backend):
 
 
 BACKENDS = {backend.name: backend for backend in (TensorFlowBackend(), OnnxRuntimeBackend())}
-
-
-def onnx_seconds_per_frame(onnx_path, frames, repeats=3, *, warmup=1, providers=None):
-    """Median wall-clock seconds per frame of an ONNX file in onnxruntime on ``frames``.
-
-    ``frames``: float array (L, H, W, 3) or (B, L, H, W, 3) on [0, 255] (converted to float32),
-    run as one batch; ``warmup`` untimed runs come first (allocations, kernel selection); each of
-    ``repeats`` timed runs is divided by the B*L frames it upscales.
-    """
-    x = np.asarray(frames, dtype=np.float32)
-    if x.ndim == 4:
-        x = x[None]
-    if x.ndim != 5 or x.shape[-1] != 3:
-        raise InputError(None, f"frames must be (L, H, W, 3) or (B, L, H, W, 3), got {x.shape}")
-    repeats, warmup = int(repeats), int(warmup)
-    if repeats < 1:
-        raise ConfigError(f"repeats must be >= 1, got {repeats}")
-    session = open_session(onnx_path, providers)
-    feed = {session.get_inputs()[0].name: np.ascontiguousarray(x)}
-    for _ in range(max(0, warmup)):
-        session.run(None, feed)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        session.run(None, feed)
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)) / float(x.shape[0] * x.shape[1])

@@ -61,6 +61,14 @@ def _check_clip(frames, what="frames"):
     return x
 
 
+def check_sample_count(samples):
+    """``samples`` as an int; ConfigError unless it is at least 1 (before any model is loaded)."""
+    samples = int(samples)
+    if samples < 1:
+        raise ConfigError(f"--samples must be >= 1, got {samples}")
+    return samples
+
+
 class Predictor:
     """Upscales one clip; see the module docstring.
 
@@ -96,9 +104,7 @@ class Predictor:
     def check_samples(self, samples):
         """``samples`` as an int; ConfigError unless this predictor can draw that many (callers
         check before any work, e.g. before a video's output is opened)."""
-        samples = int(samples)
-        if samples < 1:
-            raise ConfigError(f"samples must be >= 1, got {samples}")
+        samples = check_sample_count(samples)
         if samples > 1 and not self.variational:
             raise ConfigError(
                 f"{self.name}: samples={samples} needs a variational model (one with variance "

@@ -57,6 +57,7 @@ from vsr_latent.data.video_io import (
 )
 from vsr_latent.errors import ConfigError, InputError
 from vsr_latent.serving.loading import load_predictor
+from vsr_latent.serving.predictors import check_sample_count
 
 TILE_PIXEL_BUDGET = 320 * 240
 """LR pixels per frame above which ``tile=None`` tiles the frame (about 1/4 of 640x480)."""
@@ -247,8 +248,7 @@ class UpscaleOptions:
 
     def __post_init__(self):
         check_tiling(self.tile, self.overlap)
-        if int(self.samples) < 1:
-            raise ConfigError(f"--samples must be >= 1, got {self.samples}")
+        check_sample_count(self.samples)
         if self.uncertainty_path is not None and int(self.samples) < 2:
             raise ConfigError("--uncertainty needs --samples K with K >= 2 (the std of K draws)")
         if not float(self.uncertainty_max_std) > 0:

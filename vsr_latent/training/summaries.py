@@ -57,7 +57,6 @@ The rendering functions (`lr_sr_hr_panel`, `long_attention_picture`, `short_mask
 
 import functools
 import re
-import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -575,38 +574,14 @@ def attention_pictures(model, info, lr):
 # ---- the writer ----------------------------------------------------------------------------------
 
 
-def tensorboard_available():
-    """tf.summary's scalar/image ops live in the ``tensorboard`` package (a dependency)."""
-    try:
-        import tensorboard.summary.v2  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 class TrainingSummaries:
-    """Writes a run's TensorBoard summaries (only the chief writes).
-
-    Without the ``tensorboard`` package installed, training goes on and writes no summaries (a
-    warning says so) rather than failing mid-run.
-    """
+    """Writes a run's TensorBoard summaries (only the chief writes)."""
 
     def __init__(self, logdir):
-        self.enabled = tensorboard_available()
         self._stage = None
-        if not self.enabled:
-            warnings.warn(
-                "the tensorboard package is not installed: this run writes no TensorBoard "
-                "summaries (pip install tensorboard)",
-                stacklevel=2,
-            )
-            self.writer = None
-            return
         self.writer = tf.summary.create_file_writer(str(logdir))
 
     def scalars(self, step, values):
-        if not self.enabled:
-            return
         with self.writer.as_default(step=int(step)):
             for tag, value in values.items():
                 tf.summary.scalar(tag, float(value), description=describe(tag))
@@ -614,7 +589,7 @@ class TrainingSummaries:
     def stage(self, step, stage, stage1_steps, total_steps, vae_weight=1.0, variational=True):
         """Writes the ``train/stage`` text if ``stage`` differs from the last one written by this
         writer (so: at the first step it is called for, and at the switch). True if written."""
-        if not self.enabled or stage == self._stage:
+        if stage == self._stage:
             return False
         text = stage_text(stage, stage1_steps, total_steps, vae_weight, variational)
         with self.writer.as_default(step=int(step)):
@@ -627,8 +602,6 @@ class TrainingSummaries:
 
         Returns {tag: uint8 image (H, W, 3)} as written.
         """
-        if not self.enabled:
-            return {}
         lr = tf.convert_to_tensor(lr)[:1]
         sr, info = model.call_with_attention(lr, training=False)
         lr0 = lr[0].numpy()
