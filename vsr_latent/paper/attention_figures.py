@@ -102,14 +102,20 @@ def long_attention_weights(model, frames, block_index=0):
     return weights.reshape(int(np.prod(q_grid)), int(np.prod(k_grid))), q_grid, k_grid
 
 
-def figure7(ctx, out_dir, lines, csv_rows):
-    plt = pyplot()
-    run = ensure_run(ctx, FIGURE7_CONFIG, _stage2(ctx, "table3_latn10_7"))
+def _stage2_model_and_clip(ctx, config, stage1_config):
+    """``(run, model, L, (name, lr, gt))``: the stage-2 run of ``config`` (trained from
+    ``stage1_config``'s run, or reused), its model, its L and the clip in its own degradation."""
     from vsr_latent.run_folder import load_keras_model
 
+    run = ensure_run(ctx, config, _stage2(ctx, stage1_config))
     model = load_keras_model(run.run_dir / "model.keras")
     L = run.config.model.seq_len
-    name, lr, gt = _clip(ctx, L, _run_degradation(run))
+    return run, model, L, _clip(ctx, L, _run_degradation(run))
+
+
+def figure7(ctx, out_dir, lines, csv_rows):
+    plt = pyplot()
+    run, model, L, (name, lr, gt) = _stage2_model_and_clip(ctx, FIGURE7_CONFIG, "table3_latn10_7")
     weights, (_ql, qh, qw), (kl, kh, kw) = long_attention_weights(model, lr.astype(np.float32))
     t = L // 2
     qi, qj = qh // 2, qw // 2
@@ -176,12 +182,7 @@ def _stage2(ctx, base_config):
 
 def figure8(ctx, out_dir, lines, csv_rows):
     plt = pyplot()
-    run = ensure_run(ctx, FIGURE8_CONFIG, _stage2(ctx, "table3_satn10_7"))
-    from vsr_latent.run_folder import load_keras_model
-
-    model = load_keras_model(run.run_dir / "model.keras")
-    L = run.config.model.seq_len
-    name, lr, _gt = _clip(ctx, L, _run_degradation(run))
+    run, model, L, (name, lr, _gt) = _stage2_model_and_clip(ctx, FIGURE8_CONFIG, "table3_satn10_7")
     x = lr[None].astype(np.float32)
     t = L // 2
     maps = []
