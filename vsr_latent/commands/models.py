@@ -15,21 +15,9 @@ def register(subparsers):
 def run(args):
     import json
 
-    from vsr_latent.models import MODEL_NAMES, build_model, count_params
-    from vsr_latent.pretrained import PRETRAINED
+    from vsr_latent.serving.loading import model_catalogue
 
-    rows = []
-    for name in MODEL_NAMES:
-        model = build_model(name)
-        rows.append({"name": name, "params": count_params(model), "seq_len": model.seq_len,
-                     "weights": "fresh"})
-        del model
-    for entry in PRETRAINED.values():
-        model = build_model(entry.model)
-        rows.append({"name": entry.name, "params": count_params(model), "seq_len": model.seq_len,
-                     "weights": "pretrained" if entry.path.is_file() else "pretrained (missing)",
-                     "file": str(entry.path), "summary": entry.summary})
-        del model
+    rows = model_catalogue()
     if args.json:
         print(json.dumps(rows))
     else:

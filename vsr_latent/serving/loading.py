@@ -145,3 +145,22 @@ def _policy(precision):
     if precision is None:
         return contextlib.nullcontext()
     return dtype_policy(resolve_precision(precision))
+
+
+def model_catalogue():
+    """Every model name a spec may be, as rows ``{"name", "params", "seq_len", "weights"}``:
+    the registry's models (fresh weights), then the pretrained ones (``"file"`` and
+    ``"summary"`` added; ``"weights"`` says when the file is missing)."""
+    from vsr_latent.models import MODEL_NAMES, build_model, count_params
+
+    rows = []
+    for name in MODEL_NAMES:
+        model = build_model(name)
+        rows.append({"name": name, "params": count_params(model), "seq_len": model.seq_len,
+                     "weights": "fresh"})
+    for entry in PRETRAINED.values():
+        model = build_model(entry.model)
+        rows.append({"name": entry.name, "params": count_params(model), "seq_len": model.seq_len,
+                     "weights": "pretrained" if entry.path.is_file() else "pretrained (missing)",
+                     "file": str(entry.path), "summary": entry.summary})
+    return rows
