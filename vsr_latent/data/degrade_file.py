@@ -27,8 +27,8 @@ class DegradeOptions:
     yuv_bit_depth: int = 8
     progress: bool = True
 
-    def check(self):
-        """Raises ConfigError for an unknown method or a scale below 1."""
+    def __post_init__(self):
+        # Checked when made, like the other commands' options: one ConfigError per problem.
         check_method(self.method)
         if self.scale < 1:
             raise ConfigError(f"--scale must be a positive integer, got {self.scale}")
@@ -46,7 +46,6 @@ def degrade_file(input_path, output_path, options=DegradeOptions()):
     (bottom/right) with a warning. Returns a ``DegradedVideo``."""
     from tqdm import tqdm
 
-    options.check()
     scale = options.scale
     n = 0
     with open_frames(input_path, yuv_size=options.yuv_size,

@@ -41,9 +41,9 @@ def _clip(ctx, seq_len, degradation):
     from vsr_latent.data.video_io import to_uint8
 
     if ctx.vid4_root is not None:
-        from vsr_latent.data.vid4 import load_sequence
+        from vsr_latent.data.vid4 import GT_FOLDER, load_sequence
 
-        gt = load_sequence(ctx.vid4_root / "GT" / "calendar")[:seq_len]
+        gt = load_sequence(ctx.vid4_root / GT_FOLDER / "calendar")[:seq_len]
         name = "Vid4 calendar"
     else:
         from vsr_latent.data.builtin import builtin_clips
