@@ -14,7 +14,7 @@ visible, else smoke, and says why.
 
 import dataclasses
 
-from vsr_latent.configs.budgets import BUDGET_NAMES, get_budget
+from vsr_latent.configs.budgets import get_budget
 from vsr_latent.errors import ConfigError
 
 #: Budgets whose step count ``--steps`` may change (minutes on a CPU).
@@ -25,9 +25,7 @@ def choose_budget(requested, data_root, gpus):
     """``(budget name, reason)``: ``requested`` (a budget name or None), the dataset root (or
     None), the names of the visible GPUs."""
     if requested is not None:
-        if requested not in BUDGET_NAMES:
-            raise ConfigError(f"unknown budget {requested!r}; choose one of "
-                              f"{', '.join(BUDGET_NAMES)}")
+        get_budget(requested)  # the one unknown-budget error
         if requested == "full" and not data_root:
             raise ConfigError("--budget full needs the paper's data: pass --data_root DIR "
                               "(a dataset root made by data_tools)")
