@@ -472,8 +472,8 @@ class Trainer:
             if bar is not None:
                 bar.update(1)
                 post = {"loss": f"{metrics['loss/total']:.5f}",
-                            "psnr": f"{metrics['psnr/train']:.2f}",
-                            "steps_s": f"{steps_per_sec:.2f}", "stage": stage}
+                        "psnr": f"{metrics['psnr/train']:.2f}",
+                        "steps_s": f"{steps_per_sec:.2f}", "stage": stage}
                 if getattr(self, "_last_val", None) is not None:
                     post["val_psnr"] = f"{self._last_val:.2f}"
                 bar.set_postfix(**post)
