@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The shipped pretrained model `ours_cpu`: the dataset root from ../shared/data/train_clips, `ours`
-# trained at the cpu budget in two phases (about 2.4 h on 2 CPU cores), Vid4 scores in float32 and bfloat16 with
-# bicubic beside, the model card and the training-curve figure.
-# Usage: reproduce/ours_cpu.sh [--run_dir runs/ours_cpu] [--finetune_dir runs/ours_cpu_finetune] [--data_root data/cpu_root] [--out results] [--install]
+# trained at the cpu budget (about 2.1 h on 2 CPU cores), Vid4 scores in float32 and bfloat16 with bicubic
+# beside, the model card and the training-curve figure.
+# Usage: reproduce/ours_cpu.sh [--run_dir runs/ours_cpu] [--data_root data/cpu_root] [--out results] [--install]
 set -euo pipefail
 exec python -m vsr_latent.paper.ours_cpu "$@"

@@ -44,35 +44,26 @@ def test_scalars_read_back_last_value_wins_and_figure(tmp_path):
     assert iio.imread(png).shape[:2] == (400, 1100)
 
 
-def test_phases_join_into_one_curve_shifted_by_the_steps_before():
-    one = {"loss/re": (np.array([10, 20]), np.array([0.5, 0.4]), np.array([1.0, 2.0]))}
-    two = {"loss/re": (np.array([5, 15]), np.array([0.3, 0.2]), np.array([9.0, 10.0])),
-           "psnr/validation": (np.array([15]), np.array([25.0]), np.array([10.0]))}
-    joined = ours_cpu.join_phases([one, two])
-    assert joined["loss/re"][0].tolist() == [10, 20, 25, 35]
-    assert joined["loss/re"][1].tolist() == [0.5, 0.4, 0.3, 0.2]
-    assert joined["psnr/validation"][0].tolist() == [35]
-
-
-def _phase(steps, stage1, stage2, patch, wall_s, init_from=None):
+def _run(steps, stage1, stage2, patch, wall_s):
     return {
         "config": {"stage1_steps": stage1, "stage2_steps": stage2, "model": {"seq_len": 7},
-                   "precision": "float32", "init_from": init_from,
+                   "precision": "float32", "init_from": None,
                    "data": {"batch_size": 8, "lr_patch": patch, "augmentation": ["hflip"],
                             "degradation": "bi"},
                    "optimizer": {"learning_rate": 4e-4, "warmup_steps": 5, "schedule": "cosine",
                                  "min_learning_rate": 4e-6, "global_clipnorm": 3.0}},
         "training": {"steps": steps, "wall_s": wall_s, "steps_per_s": steps / wall_s,
-                     "median_logged_steps_per_s": {"stage 1": 0.7}, "final_val_psnr": 25.0},
+                     "median_logged_steps_per_s": {"stage 1": 0.7}, "final_val_psnr": 25.0,
+                     "stopped_s": 0.0},
     }
 
 
 def test_model_card_prints_the_measured_numbers(builtin_scores):
     _, results, _ = builtin_scores
+    run = _run(44, 40, 4, 32, 5400.0)
     info = {
-        "phases": [_phase(33, 30, 3, 24, 3600.0), _phase(11, 10, 1, 40, 1800.0, "runs/a")],
-        "training": {"steps": 44, "wall_s": 5400.0, "stopped_s": 0.0, "final_val_psnr": 25.0,
-                     "validation_bicubic_psnr": 23.0},
+        "run": run,
+        "training": {**run["training"], "validation_bicubic_psnr": 23.0},
         "vid4": {"bicubic": results, "float32": results, "mixed_bfloat16": results},
         "seconds_per_frame": {"float32": 0.5, "mixed_bfloat16": 0.25},
         "commit": "abc1234", "command": "reproduce/ours_cpu.sh --install",
@@ -84,30 +75,7 @@ def test_model_card_prints_the_measured_numbers(builtin_scores):
     avg = results["standard"].average()
     assert f"**{avg['psnr_y']:.2f} / {avg['ssim_y']:.4f}**" in card
     assert "CPU SCALE" in card and "abc1234" in card and "+0.00 dB" in card
-    assert "0.500 s/frame in float32" in card and "**1.50 h** of training in all" in card
-    assert "phase 1: 33 steps (30 stage 1" in card and "LR patch 24x24" in card
-    assert "phase 2: 11 steps (10 stage 1" in card and "LR patch 40x40" in card
-    assert "starts from the weights of phase 1; 0.50 h" in card
+    assert "0.500 s/frame in float32" in card and "**1.50 h** of training (from the first" in card
+    assert "- Steps: 44 (40 stage 1 on L_re, 4 stage 2 on L_re + L_vae), batch 8" in card
+    assert "LR patch 32x32" in card and "0.01 steps/s on average" in card
     assert "comparable to the paper's 26.44 dB" in card
-
-
-def test_phase_two_continues_phase_one_on_larger_patches():
-    from vsr_latent.configs import cpu_finetune, get_config
-
-    phase1 = get_config("ours", budget="cpu")
-    phase2 = cpu_finetune(phase1, "runs/ours_cpu")
-    assert (phase2.init_from, phase2.budget) == ("runs/ours_cpu", "cpu")
-    assert (phase2.data.lr_patch, phase2.data.batch_size) == (40, 4)
-    assert (phase2.stage1_steps, phase2.stage2_steps) == (1_000, 150)
-    assert (phase2.optimizer.learning_rate, phase2.optimizer.warmup_steps,
-            phase2.optimizer.min_learning_rate) == (2e-4, 50, 2e-6)
-    # Everything else is phase 1's: same data, model, schedule, validation.
-    assert (phase2.data.source, phase2.model, phase2.optimizer.schedule, phase2.validate_every) == (
-        phase1.data.source, phase1.model, phase1.optimizer.schedule, phase1.validate_every)
-
-
-def test_curves_are_split_where_the_logging_interval_jumps():
-    steps = np.array([10, 20, 30, 400, 410, 420])
-    parts = ours_cpu._segments(steps, steps * 0.1)
-    assert [p[0].tolist() for p in parts] == [[10, 20, 30], [400, 410, 420]]
-    np.testing.assert_allclose(parts[1][1], [40.0, 41.0, 42.0])

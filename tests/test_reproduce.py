@@ -118,7 +118,7 @@ def test_cpu_budget_headline_settings_runs_folder_and_control_steps(tmp_path):
 
     assert choose_budget("cpu", None, [])[0] == "cpu"
     s = reproduction_budget("cpu")
-    assert s.data_source == CPU_DATA_ROOT and (s.stage1_steps, s.stage2_steps) == (3_300, 300)
+    assert s.data_source == CPU_DATA_ROOT and (s.stage1_steps, s.stage2_steps) == (5_400, 150)
     assert "full-size models" in s.describe() and "cosine decay" in s.describe()
     assert reproduction_budget("cpu", data_root="/d").data_source == "/d"
     with pytest.raises(ConfigError, match="--steps is for --budget tiny or smoke"):
@@ -133,10 +133,10 @@ def test_cpu_budget_headline_settings_runs_folder_and_control_steps(tmp_path):
     assert cfg.model == model_config("latn10", seq_len=7)
     base = RunInfo("table3_latn10_7", tmp_path / "base", cfg, 1, False, 0.0)
     stage2 = resolve_config(ctx, "table3_vlatn10_7", _stage2_changes(ctx, base))
-    assert (stage2.stage1_steps, stage2.stage2_steps) == (0, 300)
+    assert (stage2.stage1_steps, stage2.stage2_steps) == (0, 150)
     assert stage2.init_from == str((tmp_path / "base").resolve())
     control = resolve_config(ctx, "table3_latn10_7_control", _control_changes(ctx, base))
-    assert (control.stage1_steps, control.stage2_steps) == (300, 0)
+    assert (control.stage1_steps, control.stage2_steps) == (150, 0)
     assert control.init_from == stage2.init_from
 
 

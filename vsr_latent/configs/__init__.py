@@ -28,10 +28,8 @@ from vsr_latent.configs.budgets import (
     BUDGETS,
     CPU_DATA_COMMAND,
     CPU_DATA_ROOT,
-    CPU_FINETUNE,
     Budget,
     apply_budget,
-    cpu_finetune,
     get_budget,
 )
 from vsr_latent.configs.config_json import config_from_dict
@@ -46,7 +44,6 @@ __all__ = [
     "CONFIG_NAMES",
     "CPU_DATA_COMMAND",
     "CPU_DATA_ROOT",
-    "CPU_FINETUNE",
     "DEFAULT_AUGMENTATION",
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_LR_PATCH",
@@ -61,7 +58,6 @@ __all__ = [
     "apply_budget",
     "apply_overrides",
     "config_from_dict",
-    "cpu_finetune",
     "describe",
     "get_budget",
     "get_config",

@@ -11,14 +11,15 @@ budget=...)``), the same way for ``vsr-latent train --budget`` and ``python -m v
 - ``smoke``: narrow networks trained for minutes on the built-in clips, so every table and
   figure runs end to end on 2 CPU cores in about a quarter of an hour (``vsr-latent
   quickstart``); learning rate 1e-3, since the paper's 1e-4 barely moves a model in 150 steps.
-- ``cpu``: the registry's full-size models trained for real on a 2-core CPU in under two hours
-  (about 1.7 h for ``ours``) on a dataset root made from ``../shared/data/train_clips``
+- ``cpu``: the registry's full-size models trained for real on a 2-core CPU in about two hours
+  (2.1 h for ``ours``) on a dataset root made from ``../shared/data/train_clips``
   (``CPU_DATA_COMMAND``), with a warm-up + cosine learning rate; chosen by measurement (see
-  docs/cpu_scale.md). It made the shipped ``ours_cpu`` model. Measured for ``ours`` in float32 at
-  batch 8, L = 7: about 1.5 s a step at 24x24 LR patches (0.65 steps/s), 3.5 s at 32x32; stage-2
-  steps cost about twice a stage-1 step (two forward passes). mixed_bfloat16 was only 1.07x
-  faster than float32 in training on this AVX512-BF16 CPU without AMX, so it trains in float32.
-  Vid4 is never used for training.
+  docs/cpu_scale.md). It made the shipped ``ours_cpu`` model. Measured for ``ours`` in float32,
+  L = 7: 0.78 steps/s at batch 4 with 32x32 LR patches, 0.69 at batch 8 with 24x24 (more pixels
+  a step, but every output pixel of a 24x24 patch sees its zero-padded border); stage-2 steps
+  cost about twice a stage-1 step (two forward passes). mixed_bfloat16 was only 1.07x faster
+  than float32 in training on this AVX512-BF16 CPU without AMX, so it trains in float32. Vid4 is
+  never used for training.
 
 Every budget but ``full`` sets the step counts and clears ``init_from``: a stage-2 config runs
 its own short stage 1 instead of needing a finished paper-scale run.
@@ -119,32 +120,14 @@ BUDGETS = {b.name: b for b in (
            stage1_steps=150, stage2_steps=50, single_stage_steps=150, data_source="builtin",
            lr_patch=16, batch_size=2, learning_rate=1e-3, model=(("filters", 8),),
            log_every=10, checkpoint_every=1000, image_every=100_000, **_SMALL_EVALUATION),
-    Budget("cpu", "full-size models trained for real on a 2-core CPU (under two hours each)",
-           stage1_steps=3_300, stage2_steps=300, single_stage_steps=3_600,
-           data_source=CPU_DATA_ROOT, lr_patch=24, batch_size=8, val_clips=8,
+    Budget("cpu", "full-size models trained for real on a 2-core CPU (about two hours each)",
+           stage1_steps=5_400, stage2_steps=150, single_stage_steps=5_550,
+           data_source=CPU_DATA_ROOT, lr_patch=32, batch_size=4, val_clips=8,
            learning_rate=4e-4, schedule="cosine", warmup_steps=150, min_learning_rate=4e-6,
            precision="float32", log_every=25, checkpoint_every=250, image_every=500,
            validate_every=250, timing_repeats=3),
 )}
 BUDGET_NAMES = tuple(BUDGETS)
-
-# Phase 2 of the cpu budget, for the shipped `ours_cpu` only (not a budget of its own: it needs
-# the phase-1 run to start from): the phase-1 weights fine-tuned on 40x40 LR patches. Why: at
-# 24x24 most output pixels see the zero padding of the patch border (the 16 residual 3x3x3 layers
-# alone see 33 pixels across), while Vid4 frames are whole; phase 1's validation PSNR had
-# flattened (+0.07 dB over its last 1,550 steps). Batch 4 keeps a step's pixels near phase 1's
-# (6,400 vs 4,608) at 0.47 steps/s; a restart at half the peak rate.
-CPU_FINETUNE = dataclasses.replace(
-    BUDGETS["cpu"], name="cpu", summary="phase 2 of the cpu budget: larger patches",
-    stage1_steps=1_000, stage2_steps=150, single_stage_steps=1_150, lr_patch=40, batch_size=4,
-    learning_rate=2e-4, warmup_steps=50, min_learning_rate=2e-6)
-
-
-def cpu_finetune(config, init_from):
-    """Phase 2 of the cpu budget (:data:`CPU_FINETUNE`): ``config`` continued from the finished
-    run folder ``init_from`` on larger patches with a fresh warm-up + cosine decay."""
-    return dataclasses.replace(apply_budget(config, CPU_FINETUNE), init_from=str(init_from))
-
 
 def budgets_help():
     """Every budget and what it is for, for a command's ``--budget`` help."""

@@ -4,7 +4,7 @@
 configs' own settings, meant for GPUs. ``smoke``: narrow models trained for minutes on the
 built-in clips, so every table runs end to end on a CPU; its numbers are labelled as not
 comparable to the paper (``tiny``: the same at a few steps). ``cpu``: the full-size models trained
-for real on a 2-core CPU (under two hours each) on the dataset root made from
+for real on a 2-core CPU (about two hours each) on the dataset root made from
 ``../shared/data/train_clips`` (``--data_root``, default ``data/cpu_root``); its numbers are
 labelled CPU SCALE with every setting.
 

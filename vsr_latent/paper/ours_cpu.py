@@ -1,15 +1,12 @@
 """Remake the shipped ``ours_cpu`` model: data, training at the cpu budget, Vid4 scores, card.
 
-    reproduce/ours_cpu.sh [--run_dir runs/ours_cpu] [--finetune_dir runs/ours_cpu_finetune]
-                          [--data_root data/cpu_root] [--install]
+    reproduce/ours_cpu.sh [--run_dir runs/ours_cpu] [--data_root data/cpu_root] [--install]
 
 1. The dataset root: made from ``../shared/data/train_clips`` with ``data_tools.make_dataset``
    (``vsr_latent.configs.CPU_DATA_COMMAND``) when it does not exist yet.
-2. Training in two phases, each resumed or reused when finished: phase 1 is
-   ``vsr-latent train --config ours --budget cpu`` into ``--run_dir``; phase 2
-   (``vsr_latent.configs.cpu_finetune``) continues from it on larger patches into
-   ``--finetune_dir``. Vid4 is never used for training or for choosing a checkpoint: the last one
-   is taken.
+2. Training: ``vsr-latent train --config ours --budget cpu`` into ``--run_dir`` (resumed, or
+   reused when finished). Vid4 is never used for training or for choosing a checkpoint: the last
+   one is taken.
 3. Scores on Vid4 BI x4, every sequence, under the ``standard`` and ``paper`` protocols, in
    float32 and in mixed_bfloat16, with bicubic beside; seconds per frame of both precisions.
 4. Results: ``OUT/ours_cpu.md`` (the model card), ``OUT/ours_cpu.json``,
@@ -90,11 +87,9 @@ def validation_bicubic_psnr(config):
 
 
 def training_curve_figure(scalars, path, *, stage1_steps=None, bicubic=None,
-                          title="ours at CPU scale", markers=None):
+                          title="ours at CPU scale"):
     """Validation PSNR (with bicubic's on the same crops) and training loss (L_re, L_vae)
-    against step, one PNG. ``markers``: {step: label} drawn as vertical lines (where a stage or a
-    phase starts); ``stage1_steps`` is the one-phase shorthand for {stage1_steps: "stage 2
-    starts"}."""
+    against step, one PNG; a vertical line where stage 2 starts (``stage1_steps``)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -117,22 +112,16 @@ def training_curve_figure(scalars, path, *, stage1_steps=None, bicubic=None,
         if tag in scalars:
             s, v, _ = scalars[tag]
             k = max(1, len(v) // 20)
-            for i, (seg_s, seg_v) in enumerate(_segments(s, v)):
-                ax.plot(seg_s, seg_v, color=color, alpha=0.35, lw=0.8)
-                kk = min(k, len(seg_v))
-                smooth = np.convolve(seg_v, np.ones(kk) / kk, mode="valid")
-                ax.plot(seg_s[kk - 1:], smooth, color=color,
-                        label=None if i else f"{tag} (mean of {k})")
+            ax.plot(s, v, color=color, alpha=0.35, lw=0.8)
+            smooth = np.convolve(v, np.ones(k) / k, mode="valid")
+            ax.plot(s[k - 1:], smooth, color=color, label=f"{tag} (mean of {k})")
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("MSE on [0, 1]")
     ax.set_title("training loss")
-    markers = dict(markers or {})
-    if stage1_steps:
-        markers[stage1_steps] = "stage 2 starts"
     for a in axes:
-        for i, (step, label) in enumerate(sorted(markers.items())):
-            a.axvline(step, color="grey", ls=("--", ":", "-.")[i % 3], lw=0.8, label=label)
+        if stage1_steps:
+            a.axvline(stage1_steps, color="grey", ls="--", lw=0.8, label="stage 2 starts")
         a.grid(alpha=0.3)
         a.legend(fontsize=8)
     fig.suptitle(title)
@@ -141,16 +130,6 @@ def training_curve_figure(scalars, path, *, stage1_steps=None, bicubic=None,
         fig.savefig(tmp, dpi=100)
     plt.close(fig)
     return Path(path)
-
-
-def _segments(steps, values):
-    """(steps, values) split where the logging interval jumps (L_vae is logged only in stage 2
-    of each phase), so a curve is not drawn across the gap."""
-    if len(steps) < 3:
-        return [(steps, values)]
-    gaps = np.diff(steps)
-    cut = np.flatnonzero(gaps > 3 * np.median(gaps)) + 1
-    return list(zip(np.split(steps, cut), np.split(values, cut)))
 
 
 def score_vid4(predictor, data, protocols=PROTOCOLS, log=print):
@@ -242,15 +221,13 @@ def model_card(info):
         "",
         "## How it was made",
         "",
-        f"- Command: `{info['command']}` (phase 1 is `vsr-latent train --config ours --budget cpu`, "
-        f"phase 2 continues from it with `vsr_latent.configs.cpu_finetune`; then it scores and "
-        f"writes this card)",
+        f"- Command: `{info['command']}` (it trains with `vsr-latent train --config ours "
+        f"--budget cpu`, then scores and writes this card)",
         f"- Code: commit `{info['commit']}`",
-        f"- Steps: {t['steps']} in all, in two phases:",
-        *[_phase_line(i + 1, ph) for i, ph in enumerate(info["phases"])],
-        f"- Wall time: **{t['wall_s'] / 3600:.2f} h** of training in all (the phases' times from "
-        f"their first to their last logged step"
-        + (f", less {t['stopped_s'] / 60:.0f} min during which a run was stopped"
+        _training_line(info["run"]),
+        f"- Wall time: **{t['wall_s'] / 3600:.2f} h** of training (from the first to the last "
+        f"logged step"
+        + (f", less {t['stopped_s'] / 60:.0f} min during which the run was stopped"
            if t.get("stopped_s") else "") + ")",
         f"- Hardware: {summary(info['hardware'])}",
         *([f"- Note: {info['note']}"] if info.get("note") else []),
@@ -282,24 +259,21 @@ def model_card(info):
     return "\n".join(lines) + "\n"
 
 
-def _phase_line(number, phase):
-    """One card line: a phase's steps, data, optimiser and speed."""
-    cfg, t = phase["config"], phase["training"]
+def _training_line(run):
+    """One card line: the run's steps, data, optimiser and speed."""
+    cfg, t = run["config"], run["training"]
     opt, data = cfg["optimizer"], cfg["data"]
     return (
-        f"  - phase {number}: {t['steps']} steps ({cfg['stage1_steps']} stage 1 on L_re, "
+        f"- Steps: {t['steps']} ({cfg['stage1_steps']} stage 1 on L_re, "
         f"{cfg['stage2_steps']} stage 2 on L_re + L_vae), batch {data['batch_size']}, LR patch "
         f"{data['lr_patch']}x{data['lr_patch']}, L = {cfg['model']['seq_len']}, augmentation "
         f"{', '.join(data['augmentation']) or 'none'}; Adam, peak learning rate "
         f"{opt['learning_rate']:g} with {opt['warmup_steps']} warm-up steps and {opt['schedule']} "
         f"decay to {opt['min_learning_rate']:g}, gradients clipped to global norm "
         f"{opt['global_clipnorm']:g}; precision {cfg['precision']}; degradation "
-        f"`{data['degradation']}`"
-        + (f"; starts from the weights of phase {number - 1}" if cfg.get("init_from") else "")
-        + f"; {t['wall_s'] / 3600:.2f} h ({t['steps_per_s']:.2f} steps/s on average, validation "
+        f"`{data['degradation']}`; {t['steps_per_s']:.2f} steps/s on average, validation "
         "included; median " + ", ".join(f"{k} {v:.2f}" for k, v in
-                                        t["median_logged_steps_per_s"].items())
-        + f" steps/s); validation PSNR at its end {t['final_val_psnr']:.2f} dB")
+                                        t["median_logged_steps_per_s"].items()) + " steps/s")
 
 
 def _per_stage(steps_s, run_config):
@@ -322,23 +296,8 @@ def _dataset_info(root):
             "validation_sources": sorted(s for s, side in splits.items() if side == "validation")}
 
 
-def join_phases(phases):
-    """One curve from several runs trained one after the other: ``phases`` is a list of
-    ``read_scalars`` results; each phase's steps are shifted by the steps of those before it."""
-    out, offset = {}, 0
-    for scalars in phases:
-        last = 0
-        for tag, (steps, values, walls) in scalars.items():
-            s0, v0, w0 = out.get(tag, (np.array([], int), np.array([]), np.array([])))
-            out[tag] = (np.concatenate([s0, steps + offset]), np.concatenate([v0, values]),
-                        np.concatenate([w0, walls]))
-            last = max(last, int(steps[-1]) if len(steps) else 0)
-        offset += last
-    return out
-
-
-def phase_training(run_dir, run_config, stopped_s=0.0):
-    """What a phase's logs say: steps, wall time (less ``stopped_s``), speed, final validation
+def run_training(run_dir, run_config, stopped_s=0.0):
+    """What a run's logs say: steps, wall time (less ``stopped_s``), speed, final validation
     PSNR."""
     from vsr_latent import run_folder
 
@@ -364,14 +323,11 @@ def main(argv=None):
         CPU_DATA_COMMAND,
         CPU_DATA_ROOT,
         config_from_dict,
-        cpu_finetune,
         get_config,
     )
 
     p = argparse.ArgumentParser(prog="reproduce/ours_cpu.sh", description=__doc__.split("\n\n")[0])
-    p.add_argument("--run_dir", default="runs/ours_cpu", help="phase-1 run folder")
-    p.add_argument("--finetune_dir", default=None,
-                   help="phase-2 run folder (default: RUN_DIR_finetune)")
+    p.add_argument("--run_dir", default="runs/ours_cpu", help="run folder")
     p.add_argument("--data_root", default=CPU_DATA_ROOT)
     p.add_argument("--vid4_root", default=None, help="default: ../shared/data/Vid4")
     p.add_argument("--out", default="results", help="results folder (default results)")
@@ -379,12 +335,12 @@ def main(argv=None):
                    help="copy the weights and the card into vsr_latent/pretrained/")
     p.add_argument("--note", default="",
                    help="a sentence for the card's 'How it was made' (e.g. pauses of the run)")
-    p.add_argument("--stopped_s", type=float, nargs="+", default=[0.0],
-                   help="seconds each phase's run was stopped between its first and last logged "
-                        "step (paused, or between a kill and its resume), phase 1 first: left "
-                        "out of the wall time, and stated")
+    p.add_argument("--stopped_s", type=float, default=0.0,
+                   help="seconds the run was stopped between its first and last logged step "
+                        "(paused, or between a kill and its resume): left out of the wall time, "
+                        "and stated")
     p.add_argument("--no_train", action="store_true",
-                   help="score the runs as they are (phase 2's model.keras) without training")
+                   help="score the run as it is (its model.keras) without training")
     args = p.parse_args(argv)
 
     from vsr_latent import run_folder
@@ -396,18 +352,15 @@ def main(argv=None):
 
     config = get_config("ours", budget="cpu", overrides=[f"data.source={args.data_root}"])
     run_dir = Path(args.run_dir)
-    finetune_dir = Path(args.finetune_dir or f"{run_dir}_finetune")
-    finetune = cpu_finetune(config, run_dir.resolve())
     if not args.no_train:
         ensure_dataset(args.data_root)
         from vsr_latent.training.trainer import train
 
         train(config, run_dir, log=lambda m: print(m, flush=True))
-        train(finetune, finetune_dir, log=lambda m: print(m, flush=True))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     keras_path = out / "ours_cpu.keras"
-    model = run_folder.load_keras_model(run_folder.model_path(finetune_dir))
+    model = run_folder.load_keras_model(run_folder.model_path(run_dir))
     with atomic_path(keras_path) as tmp:
         model.save(str(tmp))
     print(f"Weights: {keras_path} ({keras_path.stat().st_size / 2**20:.1f} MiB)", flush=True)
@@ -421,22 +374,13 @@ def main(argv=None):
         predictor = load_predictor(str(keras_path), precision=precision)
         vid4[precision], seconds[precision] = score_vid4(predictor, data)
 
-    stopped = list(args.stopped_s) + [0.0] * 2
-    phases, curves = [], []
-    for i, folder in enumerate((run_dir, finetune_dir)):
-        # Through config_from_dict: run folders of older versions store the model differently.
-        run_config = config_from_dict(json.loads((folder / "config.json").read_text())).to_dict()
-        scalars, training = phase_training(folder, run_config, stopped[i])
-        phases.append({"config": run_config, "training": training})
-        curves.append(scalars)
-    wall = sum(ph["training"]["wall_s"] for ph in phases)
-    steps = sum(ph["training"]["steps"] for ph in phases)
+    # Through config_from_dict: run folders of older versions store the model differently.
+    run_config = config_from_dict(json.loads((run_dir / "config.json").read_text())).to_dict()
+    scalars, training = run_training(run_dir, run_config, args.stopped_s)
     info = {
-        "phases": phases,
-        "training": {"steps": steps, "wall_s": wall, "stopped_s": sum(stopped[:2]),
-                     "final_val_psnr": phases[-1]["training"]["final_val_psnr"],
-                     "validation_bicubic_psnr": validation_bicubic_psnr(
-                         config_from_dict(phases[-1]["config"]))},
+        "run": {"config": run_config, "training": training},
+        "training": {**training, "validation_bicubic_psnr": validation_bicubic_psnr(
+            config_from_dict(run_config))},
         "vid4": vid4,
         "seconds_per_frame": seconds,
         "commit": git_commit() or "unknown",
@@ -446,12 +390,8 @@ def main(argv=None):
         "hardware": describe(),
         "note": args.note,
     }
-    k1 = phases[0]["training"]["steps"]
-    markers = {phases[0]["config"]["stage1_steps"]: "phase 1: stage 2 starts",
-               k1: "phase 2 (larger patches) starts"}
-    if phases[1]["config"]["stage2_steps"]:
-        markers[k1 + phases[1]["config"]["stage1_steps"]] = "phase 2: stage 2 starts"
-    training_curve_figure(join_phases(curves), out / "ours_cpu_training.png", markers=markers,
+    training_curve_figure(scalars, out / "ours_cpu_training.png",
+                          stage1_steps=run_config["stage1_steps"],
                           bicubic=info["training"]["validation_bicubic_psnr"])
     card = model_card(info)
     with atomic_path(out / "ours_cpu.md") as tmp:
