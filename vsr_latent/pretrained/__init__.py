@@ -1,10 +1,11 @@
 """Pretrained models shipped inside the package, loadable by name wherever a model spec is taken.
 
 ``ours_cpu``: the paper's final model (``ours``, 4.1 M parameters, L = 7) trained by this package
-at the cpu budget (``vsr-latent train --config ours --budget cpu``) on the real footage of ``../shared/data/train_clips``: not the paper's data, not
-the paper's number of steps. Its model card (``ours_cpu.md`` beside the weights) gives the data
-and licences, the command, the commit, steps, wall time, hardware and its Vid4 scores with
-bicubic beside; ``reproduce/ours_cpu.sh`` remakes it.
+at the cpu budget (``vsr-latent train --config ours --budget cpu``) on the real footage of
+``../shared/data/train_clips``: not the paper's data, not the paper's number of steps. Its model
+card (``ours_cpu.md`` beside the weights) gives the data and licences, the command, the commit,
+steps, wall time, hardware and its Vid4 scores with bicubic beside; ``reproduce/ours_cpu.sh``
+remakes it.
 
 A pretrained entry is a ``.keras`` file in this folder (package data). ``vsr-latent upscale`` uses
 :data:`DEFAULT_UPSCALE_MODEL` when no ``--model`` is given. This module only names the entries and
