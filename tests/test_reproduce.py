@@ -137,6 +137,9 @@ def test_cpu_budget_headline_settings_runs_folder_and_control_steps(tmp_path):
     assert stage2.init_from == str((tmp_path / "base").resolve())
     control = resolve_config(ctx, "table3_latn10_7_control", _control_changes(ctx, base))
     assert (control.stage1_steps, control.stage2_steps) == (150, 0)
+    # Continuations warm up over a tenth of their steps, not the budget's 150 (the whole run).
+    assert stage2.optimizer.warmup_steps == control.optimizer.warmup_steps == 15
+    assert stage2.optimizer.learning_rate == cfg.optimizer.learning_rate == 4e-4
     assert control.init_from == stage2.init_from
 
 

@@ -23,6 +23,10 @@ TABLE3_CONFIGS.update({k: f"table3_{k}" for k in TABLE3_CONTROLS})
 FIGURE6_CONFIGS = {f"{m}_{n}": f"figure6_{m}_n{n}" for m in ("latn10", "satn10")
                    for n in paper.FIGURE6_LENGTHS}
 OURS_CONFIG = "ours"
+#: A run that continues from trained weights (Table 3's stage 2 and its control) warms up over at
+#: most this fraction of its steps: the warm-up protects freshly initialised attention blocks, and a
+#: continuation has none (at the cpu budget the budget's 150 warm-up steps would be the whole run).
+CONTINUATION_WARMUP_FRACTION = 0.1
 
 
 def error_summary(exc):
@@ -140,17 +144,31 @@ def table2(ctx):
     return t
 
 
+def _continuation(ctx, stage1_run, stage1_steps):
+    """Changes of a run continuing ``stage1_run``: its weights and a warm-up capped by
+    :data:`CONTINUATION_WARMUP_FRACTION` of the V rows' stage-2 steps at this budget."""
+    import dataclasses
+
+    from vsr_latent.paper.runs import resolve_config
+
+    steps = resolve_config(ctx, "table3_vlatn10_7").stage2_steps
+    opt = stage1_run.config.optimizer
+    warmup = min(opt.warmup_steps, int(steps * CONTINUATION_WARMUP_FRACTION))
+    return {"init_from": str(stage1_run.run_dir.resolve()), "stage1_steps": stage1_steps,
+            "optimizer": dataclasses.replace(opt, warmup_steps=warmup)}
+
+
 def _stage2_changes(ctx, stage1_run):
     """Stage 2 only, from the finished stage-1 run (its steps: the budget's stage 2)."""
-    return {"init_from": str(stage1_run.run_dir.resolve()), "stage1_steps": 0}
+    return _continuation(ctx, stage1_run, 0)
 
 
 def _control_changes(ctx, stage1_run):
     """The control trains as many steps on L_re as the V rows' stage 2 has at this budget."""
     from vsr_latent.paper.runs import resolve_config
 
-    stage2 = resolve_config(ctx, "table3_vlatn10_7", _stage2_changes(ctx, stage1_run))
-    return {"init_from": str(stage1_run.run_dir.resolve()), "stage1_steps": stage2.stage2_steps}
+    return _continuation(ctx, stage1_run,
+                         resolve_config(ctx, "table3_vlatn10_7").stage2_steps)
 
 
 def table3(ctx):
