@@ -144,9 +144,10 @@ def table2(ctx):
     return t
 
 
-def _continuation(ctx, stage1_run, stage1_steps):
-    """Changes of a run continuing ``stage1_run``: its weights and a warm-up capped by
-    :data:`CONTINUATION_WARMUP_FRACTION` of the V rows' stage-2 steps at this budget."""
+def _continuation(ctx, stage1_run, *, control):
+    """Changes of a run continuing ``stage1_run`` for the V rows' stage-2 steps at this budget:
+    its weights and a warm-up capped by :data:`CONTINUATION_WARMUP_FRACTION` of those steps; on
+    L_re alone (``control``: stage 1) or on L_re + L_vae (stage 2)."""
     import dataclasses
 
     from vsr_latent.paper.runs import resolve_config
@@ -154,21 +155,19 @@ def _continuation(ctx, stage1_run, stage1_steps):
     steps = resolve_config(ctx, "table3_vlatn10_7").stage2_steps
     opt = stage1_run.config.optimizer
     warmup = min(opt.warmup_steps, int(steps * CONTINUATION_WARMUP_FRACTION))
-    return {"init_from": str(stage1_run.run_dir.resolve()), "stage1_steps": stage1_steps,
+    return {"init_from": str(stage1_run.run_dir.resolve()),
+            "stage1_steps": steps if control else 0,
             "optimizer": dataclasses.replace(opt, warmup_steps=warmup)}
 
 
 def _stage2_changes(ctx, stage1_run):
     """Stage 2 only, from the finished stage-1 run (its steps: the budget's stage 2)."""
-    return _continuation(ctx, stage1_run, 0)
+    return _continuation(ctx, stage1_run, control=False)
 
 
 def _control_changes(ctx, stage1_run):
     """The control trains as many steps on L_re as the V rows' stage 2 has at this budget."""
-    from vsr_latent.paper.runs import resolve_config
-
-    return _continuation(ctx, stage1_run,
-                         resolve_config(ctx, "table3_vlatn10_7").stage2_steps)
+    return _continuation(ctx, stage1_run, control=True)
 
 
 def table3(ctx):
