@@ -62,7 +62,7 @@ def test_model_card_prints_the_measured_numbers(builtin_scores):
     _, results, _ = builtin_scores
     run = _run(44, 40, 4, 32, 5400.0)
     info = {
-        "run": run,
+        "config": run["config"],
         "training": {**run["training"], "validation_bicubic_psnr": 23.0},
         "vid4": {"bicubic": results, "float32": results, "mixed_bfloat16": results},
         "seconds_per_frame": {"float32": 0.5, "mixed_bfloat16": 0.25},

@@ -224,7 +224,7 @@ def model_card(info):
         f"- Command: `{info['command']}` (it trains with `vsr-latent train --config ours "
         f"--budget cpu`, then scores and writes this card)",
         f"- Code: commit `{info['commit']}`",
-        _training_line(info["run"]),
+        _training_line(info["config"], t),
         f"- Wall time: **{t['wall_s'] / 3600:.2f} h** of training (from the first to the last "
         f"logged step"
         + (f", less {t['stopped_s'] / 60:.0f} min during which the run was stopped"
@@ -259,9 +259,9 @@ def model_card(info):
     return "\n".join(lines) + "\n"
 
 
-def _training_line(run):
-    """One card line: the run's steps, data, optimiser and speed."""
-    cfg, t = run["config"], run["training"]
+def _training_line(cfg, t):
+    """One card line: the run's steps, data, optimiser and speed (``cfg``: its config as a dict,
+    ``t``: what its logs say)."""
     opt, data = cfg["optimizer"], cfg["data"]
     return (
         f"- Steps: {t['steps']} ({cfg['stage1_steps']} stage 1 on L_re, "
@@ -375,12 +375,11 @@ def main(argv=None):
         vid4[precision], seconds[precision] = score_vid4(predictor, data)
 
     # Through config_from_dict: run folders of older versions store the model differently.
-    run_config = config_from_dict(json.loads((run_dir / "config.json").read_text())).to_dict()
-    scalars, training = run_training(run_dir, run_config, args.stopped_s)
+    run_config = config_from_dict(json.loads((run_dir / "config.json").read_text()))
+    scalars, training = run_training(run_dir, run_config.to_dict(), args.stopped_s)
     info = {
-        "run": {"config": run_config, "training": training},
-        "training": {**training, "validation_bicubic_psnr": validation_bicubic_psnr(
-            config_from_dict(run_config))},
+        "config": run_config.to_dict(),
+        "training": {**training, "validation_bicubic_psnr": validation_bicubic_psnr(run_config)},
         "vid4": vid4,
         "seconds_per_frame": seconds,
         "commit": git_commit() or "unknown",
@@ -391,7 +390,7 @@ def main(argv=None):
         "note": args.note,
     }
     training_curve_figure(scalars, out / "ours_cpu_training.png",
-                          stage1_steps=run_config["stage1_steps"],
+                          stage1_steps=run_config.stage1_steps,
                           bicubic=info["training"]["validation_bicubic_psnr"])
     card = model_card(info)
     with atomic_path(out / "ours_cpu.md") as tmp:
