@@ -11,6 +11,8 @@ from vsr_latent.data.degrade import degrade
 from vsr_latent.errors import ConfigError, InputError
 
 L = 3
+#: draw_sample_params([7, 11], 21 frames, 100x90, L, 64x48) before vflip / transpose existed.
+_OLD_DRAW = {"start": 14, "top": 36, "left": 9, "hflip": True, "reverse": False}
 
 
 def _take(ds, n):
@@ -193,6 +195,38 @@ def test_remote_dataset_builtin_key_frames():
     np.testing.assert_array_equal(x["key_frames"].numpy()[0], np.clip(np.round(degrade(keys, "bi", 4)), 0, 255))
     # Key frames come from the same clip; one starts the second scene (frame 7 of 14).
     assert any(np.array_equal(k, frames[7]) for k in keys)
+
+
+def test_dihedral_augmentations_against_numpy():
+    """vflip and transpose, eager and in Dataset.map, against NumPy; with all four coins a sample
+    takes each of the 16 dihedral-times-time variants, and the older draws of a seed are kept."""
+    every = ("hflip", "reverse", "vflip", "transpose")
+    hr = tf.constant(np.random.default_rng(1).integers(0, 256, (L, 6, 6, 3)), tf.float32)
+    for bits in range(16):
+        p = {k: tf.constant(bool(bits >> i & 1)) for i, k in enumerate(every)}
+        e = transforms.augment(hr, p, every).numpy()
+        m = next(iter(tf.data.Dataset.from_tensors(hr).map(lambda x: transforms.augment(x, p, every)))).numpy()
+        np.testing.assert_array_equal(e, m)
+        ref = hr.numpy()
+        ref = ref.transpose(0, 2, 1, 3) if bits >> 3 & 1 else ref
+        ref = ref[:, ::-1] if bits >> 2 & 1 else ref
+        ref = ref[:, :, ::-1] if bits & 1 else ref
+        ref = ref[::-1] if bits >> 1 & 1 else ref
+        np.testing.assert_array_equal(e, ref)
+    outputs = {transforms.augment(hr, transforms.draw_sample_params(tf.constant([3, i]), 9, (20, 20), L, (6, 6)),
+                                  every).numpy().tobytes() for i in range(120)}
+    assert len(outputs) == 16  # a square crop with no symmetry of its own: all 16 variants drawn
+    # The coins added for vflip / transpose leave a seed's earlier draws as they were.
+    p = transforms.draw_sample_params(tf.constant([7, 11], tf.int64), 21, (100, 90), L, (64, 48))
+    assert [int(p["start"]), int(p["top"]), int(p["left"])] == [_OLD_DRAW[k] for k in ("start", "top", "left")]
+    assert [bool(p["hflip"]), bool(p["reverse"])] == [_OLD_DRAW["hflip"], _OLD_DRAW["reverse"]]
+    with pytest.raises(ValueError, match="square"):
+        transforms.augment(tf.zeros([L, 6, 8, 3]), p, ("transpose",))
+    with pytest.raises(ConfigError, match="square"):
+        pipelines.train_dataset(seq_len=L, lr_size=(8, 12), batch_size=2, augment=("transpose",))
+    lr, hr_batch = next(iter(pipelines.train_dataset(seq_len=L, lr_size=(8, 8), batch_size=2, seed=1,
+                                                     augment=every)))
+    assert lr.shape == (2, L, 8, 8, 3) and hr_batch.shape == (2, L, 32, 32, 3)
 
 
 def test_bad_configuration():

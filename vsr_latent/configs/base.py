@@ -18,7 +18,9 @@ the experiments uses these names:
 - ``DEFAULT_AUGMENTATION`` (("hflip", "reverse")): a random horizontal flip and a random time
   reversal of the whole sample, drawn per sample by the data pipeline (the same default as
   `vsr_latent.data.transforms.DEFAULT_AUGMENT`); the paper names no augmentation, ``()`` (on the
-  command line ``--set data.augmentation=none``) trains on plain crops.
+  command line ``--set data.augmentation=none``) trains on plain crops. ``AUGMENTATIONS`` also
+  offers "vflip" and "transpose" (square crops), opt-in: with all four a sample is one of the 8
+  symmetries of the square, forwards or backwards in time.
 - ``PAPER_DEGRADATION`` ("scipy": ``scipy.misc.imresize(x, 1/4, 'bicubic')`` as the paper's code
   of its time did it, i.e. Pillow's antialiased bicubic on uint8 frames, bit-exact; see
   `vsr_latent.data.degrade`) for the ablations (§7: preprocessing done with SciPy) and
@@ -66,7 +68,7 @@ DEFAULT_VAE_WEIGHT = 1.0
 DEFAULT_LR_PATCH = 32
 DEFAULT_BATCH_SIZE = 16
 DEFAULT_AUGMENTATION = ("hflip", "reverse")
-AUGMENTATIONS = ("hflip", "reverse")
+AUGMENTATIONS = ("hflip", "reverse", "vflip", "transpose")
 PAPER_DEGRADATION = "scipy"
 VID4_DEGRADATION = "bi"
 DEFAULT_TRAIN_SOURCE = "builtin"

@@ -151,6 +151,8 @@ def train_dataset(source="builtin", *, seq_len, lr_size=(32, 32), scale=4, degra
     if unknown:
         raise ConfigError(f"unknown augmentation(s) {sorted(unknown)}; known: {transforms.AUGMENTATIONS}")
     crop = (int(lr_size[0]) * scale, int(lr_size[1]) * scale)
+    if "transpose" in augment and crop[0] != crop[1]:
+        raise ConfigError(f"the 'transpose' augmentation needs square crops, got LR size {tuple(lr_size)}")
     src = _frames_source(source, crop, seq_len, "train")
     _check_clips(src, seq_len, crop)
     if crops_per_window is None:

@@ -8,10 +8,12 @@ import tensorflow as tf
 
 from vsr_latent.data.degrade import tf_degrade
 
-#: Augmentations, GAP (the paper names none): random horizontal flip and random temporal reversal,
-#: each with probability 1/2, the same for every frame of a sample. No vertical flips or
-#: rotations: camera footage has a natural "up" and the HD sources are landscape.
-AUGMENTATIONS = ("hflip", "reverse")
+#: Augmentations, GAP (the paper names none), each drawn with probability 1/2 and the same for
+#: every frame of a sample: "hflip" (left-right), "reverse" (time), "vflip" (up-down) and
+#: "transpose" (swap H and W; square crops only). With all four a sample is one of the 8
+#: dihedral symmetries of the square, forwards or backwards in time. The default keeps the
+#: first two: camera footage has a natural "up"; the others are opt-in (``data.augmentation``).
+AUGMENTATIONS = ("hflip", "reverse", "vflip", "transpose")
 DEFAULT_AUGMENT = ("hflip", "reverse")
 
 
@@ -33,11 +35,26 @@ def draw_sample_params(seed, num_frames, size, seq_len, crop):
     left = uniform_int(seeds[2], size[1] - crop[1] + 1)
     flip = tf.random.stateless_uniform([], seeds[3]) < 0.5
     reverse = tf.random.stateless_uniform([], seeds[4]) < 0.5
-    return {"start": start, "top": top, "left": left, "hflip": flip, "reverse": reverse}
+    # Folded in rather than split off with the others, so that adding these coins left every
+    # earlier draw (start, corner, hflip, reverse) of a seed unchanged.
+    seed64 = tf.cast(seed, tf.int64)
+    vflip = tf.random.stateless_uniform([], tf.random.experimental.stateless_fold_in(seed64, 5)) < 0.5
+    transpose = tf.random.stateless_uniform([], tf.random.experimental.stateless_fold_in(seed64, 6)) < 0.5
+    return {"start": start, "top": top, "left": left, "hflip": flip, "reverse": reverse,
+            "vflip": vflip, "transpose": transpose}
 
 
 def augment(frames, params, augmentations=DEFAULT_AUGMENT):
-    """Applies the drawn flips to (L, H, W, C) frames (one decision for the whole sample)."""
+    """Applies the drawn flips to (L, H, W, C) frames (one decision for the whole sample).
+
+    ``transpose`` needs square frames (H == W): a training batch stacks samples of one shape.
+    """
+    if "transpose" in augmentations:
+        if frames.shape[1] is None or frames.shape[1] != frames.shape[2]:
+            raise ValueError(f"the 'transpose' augmentation needs square crops, got frames of shape {frames.shape}")
+        frames = tf.cond(params["transpose"], lambda: tf.transpose(frames, [0, 2, 1, 3]), lambda: frames)
+    if "vflip" in augmentations:
+        frames = tf.cond(params["vflip"], lambda: tf.reverse(frames, axis=[1]), lambda: frames)
     if "hflip" in augmentations:
         frames = tf.cond(params["hflip"], lambda: tf.reverse(frames, axis=[2]), lambda: frames)
     if "reverse" in augmentations:
