@@ -124,6 +124,20 @@ def test_budgets():
         get_config("ours", budget="huge")
 
 
+def test_a_budget_sets_augmentation_and_clipping():
+    from vsr_latent.configs.budgets import Budget, apply_budget
+
+    b = Budget("x", "test", augmentation=("vflip", "transpose"), global_clipnorm=0.25)
+    c = apply_budget(get_config("ours"), b)
+    assert c.data.augmentation == ("vflip", "transpose") and c.optimizer.global_clipnorm == 0.25
+    assert "augmentation vflip+transpose" in b.describe()
+    assert "gradients clipped to global norm 0.25" in b.describe()
+    # Unset, a budget keeps the config's own.
+    kept = apply_budget(get_config("ours"), Budget("y", "test"))
+    assert kept.data.augmentation == DEFAULT_AUGMENTATION and kept.optimizer.global_clipnorm == 3.0
+    assert apply_budget(get_config("ours"), Budget("z", "test", augmentation=())).data.augmentation == ()
+
+
 def test_overrides_are_typed():
     c = get_config(
         "table1_latn10",

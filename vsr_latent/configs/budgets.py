@@ -56,10 +56,12 @@ class Budget:
     lr_patch: int | None = None
     batch_size: int | None = None
     val_clips: int | None = None
+    augmentation: tuple | None = None
     learning_rate: float | None = None
     schedule: str | None = None
     warmup_steps: int | None = None
     min_learning_rate: float | None = None
+    global_clipnorm: float | None = None
     precision: str | None = None
     log_every: int | None = None
     checkpoint_every: int | None = None
@@ -90,10 +92,14 @@ class Budget:
                              ("validation clips", self.val_clips)):
             if value is not None:
                 parts.append(f"{label} {value}")
+        if self.augmentation is not None:
+            parts.append("augmentation " + ("+".join(self.augmentation) or "none"))
         if self.learning_rate is not None:
             parts.append(f"Adam {self.learning_rate:g}" + (
                 f" with {self.warmup_steps} warm-up steps and {self.schedule} decay to "
                 f"{self.min_learning_rate:g}" if self.schedule == "cosine" else ""))
+        if self.global_clipnorm is not None:
+            parts.append(f"gradients clipped to global norm {self.global_clipnorm:g}")
         if self.precision is not None:
             parts.append(self.precision)
         if self.model:
@@ -160,10 +166,10 @@ def apply_budget(config, budget):
         model=config.model.replace(**dict(b.model)),
         data=dataclasses.replace(config.data, **_given(
             source=b.data_source, lr_patch=b.lr_patch, batch_size=b.batch_size,
-            val_clips=b.val_clips)),
+            val_clips=b.val_clips, augmentation=b.augmentation)),
         optimizer=dataclasses.replace(config.optimizer, **_given(
             learning_rate=b.learning_rate, schedule=b.schedule, warmup_steps=b.warmup_steps,
-            min_learning_rate=b.min_learning_rate)),
+            min_learning_rate=b.min_learning_rate, global_clipnorm=b.global_clipnorm)),
         **steps,
         **_given(precision=b.precision, log_every=b.log_every,
                  checkpoint_every=b.checkpoint_every, image_every=b.image_every,
