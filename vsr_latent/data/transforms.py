@@ -6,6 +6,7 @@ with the same number yields the same samples whatever its parallelism.
 
 import tensorflow as tf
 
+from vsr_latent.configs.base import AUGMENTATIONS, DEFAULT_AUGMENTATION  # noqa: F401 (re-exported)
 from vsr_latent.data.degrade import tf_degrade
 
 #: Augmentations, GAP (the paper names none), each drawn with probability 1/2 and the same for
@@ -13,8 +14,8 @@ from vsr_latent.data.degrade import tf_degrade
 #: "transpose" (swap H and W; square crops only). With all four a sample is one of the 8
 #: dihedral symmetries of the square, forwards or backwards in time. The default keeps the
 #: first two: camera footage has a natural "up"; the others are opt-in (``data.augmentation``).
-AUGMENTATIONS = ("hflip", "reverse", "vflip", "transpose")
-DEFAULT_AUGMENT = ("hflip", "reverse")
+#: Both names are the configs' (one list for config checks and the pipeline).
+DEFAULT_AUGMENT = DEFAULT_AUGMENTATION
 
 
 def draw_sample_params(seed, num_frames, size, seq_len, crop):
@@ -23,7 +24,8 @@ def draw_sample_params(seed, num_frames, size, seq_len, crop):
     ``num_frames`` and ``size`` (H, W) are the clip's; ``crop`` is the HR crop (sH, sW). Start and
     corner are uniform over every valid position.
     """
-    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=5)
+    seed64 = tf.cast(seed, tf.int64)
+    seeds = tf.random.experimental.stateless_split(seed64, num=5)
     num_frames = tf.cast(num_frames, tf.int32)
     size = tf.cast(size, tf.int32)
 
@@ -37,7 +39,6 @@ def draw_sample_params(seed, num_frames, size, seq_len, crop):
     reverse = tf.random.stateless_uniform([], seeds[4]) < 0.5
     # Folded in rather than split off with the others, so that adding these coins left every
     # earlier draw (start, corner, hflip, reverse) of a seed unchanged.
-    seed64 = tf.cast(seed, tf.int64)
     vflip = tf.random.stateless_uniform([], tf.random.experimental.stateless_fold_in(seed64, 5)) < 0.5
     transpose = tf.random.stateless_uniform([], tf.random.experimental.stateless_fold_in(seed64, 6)) < 0.5
     return {"start": start, "top": top, "left": left, "hflip": flip, "reverse": reverse,
