@@ -58,6 +58,15 @@ def _run(steps, stage1, stage2, patch, wall_s):
     }
 
 
+def test_the_card_names_the_data_command_of_the_root_the_run_used():
+    from vsr_latent.configs.budgets import CPU_DATA_CLIP_LEN, CPU_DATA_COMMAND, CPU_DATA_MAX_SIZE
+
+    default = {"clip_len": CPU_DATA_CLIP_LEN, "max_size": CPU_DATA_MAX_SIZE}
+    assert ours_cpu._data_command(default) == CPU_DATA_COMMAND
+    assert ours_cpu._data_command({"clip_len": 20, "max_size": None}).endswith(
+        "data/cpu_root --clip_len 20")
+
+
 def test_model_card_prints_the_measured_numbers(builtin_scores):
     _, results, _ = builtin_scores
     run = _run(44, 40, 4, 32, 5400.0)
@@ -69,9 +78,11 @@ def test_model_card_prints_the_measured_numbers(builtin_scores):
         "commit": "abc1234", "command": "reproduce/ours_cpu.sh --install",
         "data_command": "make", "hardware": {"cpu": "x", "cores": 2, "gpus": [],
                                              "tensorflow": "2", "keras": "3", "python": "3"},
-        "data": {"train": 44, "validation": 7, "validation_sources": ["a", "b"]},
+        "data": {"train": 44, "validation": 7, "validation_sources": ["a", "b"],
+                 "clip_len": 40, "max_size": "480x270"},
     }
     card = ours_cpu.model_card(info)
+    assert "Frames larger than 480x270 were reduced" in card
     avg = results["standard"].average()
     assert f"**{avg['psnr_y']:.2f} / {avg['ssim_y']:.4f}**" in card
     assert "CPU SCALE" in card and "abc1234" in card and "+0.00 dB" in card

@@ -31,8 +31,13 @@ from dataclasses import dataclass
 from vsr_latent.errors import ConfigError
 
 CPU_DATA_ROOT = "data/cpu_root"
+# make_dataset's settings for the cpu budget's root: one place for the command, the code that
+# makes a missing root and the model card.
+CPU_DATA_CLIP_LEN = 40
+CPU_DATA_MAX_SIZE = "640x360"
+CPU_DATA_ARGS = ("--clip_len", str(CPU_DATA_CLIP_LEN), "--max_size", CPU_DATA_MAX_SIZE)
 CPU_DATA_COMMAND = ("python -m data_tools.make_dataset ../shared/data/train_clips "
-                    f"{CPU_DATA_ROOT} --clip_len 40 --max_size 640x360")
+                    f"{CPU_DATA_ROOT} {' '.join(CPU_DATA_ARGS)}")
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ CURVE_TAGS = ("psnr/validation", "loss/re", "loss/vae", "optimizer/learning_rate
 
 def ensure_dataset(root, log=print):
     """Makes the cpu budget's dataset root from the shared training clips unless it exists."""
+    from vsr_latent.configs.budgets import CPU_DATA_ARGS
     from vsr_latent.data.dataset_root import INDEX
 
     root = Path(root)
@@ -46,8 +47,7 @@ def ensure_dataset(root, log=print):
     from data_tools import make_dataset
 
     log(f"Making the dataset root {root} from {shared / 'train_clips'}")
-    code = make_dataset.main([str(shared / "train_clips"), str(root), "--clip_len", "40",
-                              "--max_size", "640x360"])
+    code = make_dataset.main([str(shared / "train_clips"), str(root), *CPU_DATA_ARGS])
     if code:
         raise InputError(root, "make_dataset failed")
     return root
@@ -242,8 +242,10 @@ def model_card(info):
         f"(validation sources: {', '.join(info['data']['validation_sources'])}). The clips are "
         "`../shared/data/train_clips` (see its SOURCES.md): ten DAVIS 2016 480p JPEG sequences "
         "and two DAVIS 2017 MP4s (BSD), SAM 2 demo footage (Apache-2.0), an openh264 conformance "
-        "stream (BSD-2-Clause). Frames larger than 640x360 were reduced to fit (MATLAB bicubic "
-        "with antialiasing), which also softens their compression artefacts.",
+        "stream (BSD-2-Clause). " + (
+            f"Frames larger than {info['data']['max_size']} were reduced to fit (MATLAB bicubic "
+            "with antialiasing), which also softens their compression artefacts."
+            if info["data"]["max_size"] else "Frames were kept at their stored size."),
         "",
         "## Known limits",
         "",
@@ -291,9 +293,22 @@ def _dataset_info(root):
 
     index = json.loads((Path(root) / INDEX).read_text())
     splits = index.get("source_splits", {})
-    return {"train": len(index["splits"]["train"]),
+    height, width = index["max_size"] if index.get("max_size") else (None, None)
+    return {"clip_len": index["clip_len"],
+            "max_size": f"{width}x{height}" if width else None,
+            "train": len(index["splits"]["train"]),
             "validation": len(index["splits"]["validation"]),
             "validation_sources": sorted(s for s, side in splits.items() if side == "validation")}
+
+
+def _data_command(data):
+    """The make_dataset command that gives a root with ``data``'s settings (the root the run
+    trained on, which may differ from the budget's default)."""
+    from vsr_latent.configs.budgets import CPU_DATA_ROOT
+
+    size = f" --max_size {data['max_size']}" if data["max_size"] else ""
+    return (f"python -m data_tools.make_dataset ../shared/data/train_clips {CPU_DATA_ROOT} "
+            f"--clip_len {data['clip_len']}{size}")
 
 
 def run_training(run_dir, run_config, stopped_s=0.0):
@@ -320,7 +335,6 @@ def run_training(run_dir, run_config, stopped_s=0.0):
 
 def main(argv=None):
     from vsr_latent.configs import (
-        CPU_DATA_COMMAND,
         CPU_DATA_ROOT,
         config_from_dict,
         get_config,
@@ -376,6 +390,7 @@ def main(argv=None):
 
     # Through config_from_dict: run folders of older versions store the model differently.
     run_config = config_from_dict(json.loads((run_dir / "config.json").read_text()))
+    data = _dataset_info(run_config.data.source)
     scalars, training = run_training(run_dir, run_config.to_dict(), args.stopped_s)
     info = {
         "config": run_config.to_dict(),
@@ -384,8 +399,8 @@ def main(argv=None):
         "seconds_per_frame": seconds,
         "commit": git_commit() or "unknown",
         "command": "reproduce/ours_cpu.sh --install",
-        "data_command": CPU_DATA_COMMAND,
-        "data": _dataset_info(args.data_root),
+        "data": data,
+        "data_command": _data_command(data),
         "hardware": describe(),
         "note": args.note,
     }
