@@ -36,8 +36,17 @@ CPU_DATA_ROOT = "data/cpu_root"
 CPU_DATA_CLIP_LEN = 40
 CPU_DATA_MAX_SIZE = "640x360"
 CPU_DATA_ARGS = ("--clip_len", str(CPU_DATA_CLIP_LEN), "--max_size", CPU_DATA_MAX_SIZE)
-CPU_DATA_COMMAND = ("python -m data_tools.make_dataset ../shared/data/train_clips "
-                    f"{CPU_DATA_ROOT} {' '.join(CPU_DATA_ARGS)}")
+
+
+def cpu_data_command(clip_len=CPU_DATA_CLIP_LEN, max_size=CPU_DATA_MAX_SIZE):
+    """The make_dataset command for a cpu root of ``clip_len``-frame clips with frames reduced to
+    fit ``max_size`` ("WxH"; None keeps them)."""
+    size = f" --max_size {max_size}" if max_size else ""
+    return ("python -m data_tools.make_dataset ../shared/data/train_clips "
+            f"{CPU_DATA_ROOT} --clip_len {clip_len}{size}")
+
+
+CPU_DATA_COMMAND = cpu_data_command()
 
 
 @dataclass(frozen=True)

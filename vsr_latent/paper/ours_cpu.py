@@ -304,11 +304,9 @@ def _dataset_info(root):
 def _data_command(data):
     """The make_dataset command that gives a root with ``data``'s settings (the root the run
     trained on, which may differ from the budget's default)."""
-    from vsr_latent.configs.budgets import CPU_DATA_ROOT
+    from vsr_latent.configs.budgets import cpu_data_command
 
-    size = f" --max_size {data['max_size']}" if data["max_size"] else ""
-    return (f"python -m data_tools.make_dataset ../shared/data/train_clips {CPU_DATA_ROOT} "
-            f"--clip_len {data['clip_len']}{size}")
+    return cpu_data_command(data["clip_len"], data["max_size"])
 
 
 def run_training(run_dir, run_config, stopped_s=0.0):
