@@ -16,7 +16,7 @@ import pytest
 from data_tools import make_dataset, prepare_vid4, select_remote
 from vsr_latent.data import yuv as yuv_mod
 from vsr_latent.data.builtin import builtin_clips
-from vsr_latent.data.dataset_root import list_clips
+from vsr_latent.data.dataset_root import list_clips, root_settings
 from vsr_latent.data.degrade import degrade
 from vsr_latent.data.resize_weights import matlab_imresize_matrix
 from vsr_latent.data.video_io import read_frames
@@ -158,6 +158,7 @@ def test_ingestion_clips_manifests_and_yuv(tmp_path):
     # round(4 * 30 / 230) = 1 validation clip is the aim; by source, one source of 2 clips goes.
     assert index["num_clips"] == 4 and len(index["splits"]["validation"]) == 2
     assert len(set(index["source_splits"].values())) == 2
+    assert root_settings(root) == {"clip_len": 5, "max_size": None}
 
 
 def test_ingestion_resumes_after_interruption(tmp_path, monkeypatch, capsys):
@@ -234,6 +235,7 @@ def test_ingestion_downscales_hd_video(carphone, tmp_path):
     (clip,) = list_clips(root)
     assert clip.manifest["size"] == [72, 88] and clip.manifest["source_size"] == [144, 176]
     assert clip.manifest["resize"]["mode"] == "downscale"
+    assert root_settings(root) == {"clip_len": 40, "max_size": "88x72"}  # W x H, as given
     got = read_frames(clip.dir)
     src_frames = read_frames(carphone)[:40].astype(np.float64)
     wh, ww = matlab_imresize_matrix(144, 72, 0.5), matlab_imresize_matrix(176, 88, 0.5)

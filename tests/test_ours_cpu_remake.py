@@ -67,6 +67,54 @@ def test_the_card_names_the_data_command_of_the_root_the_run_used():
         "data/cpu_root --clip_len 20")
 
 
+def _index(root, clip_len, max_size):
+    import json
+
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "dataset.json").write_text(json.dumps({"clip_len": clip_len, "max_size": max_size}))
+    return root
+
+
+def test_a_default_cpu_root_made_with_other_settings_is_named_before_training(tmp_path, capsys):
+    from vsr_latent.commands.train import _warn_if_cpu_root_differs
+    from vsr_latent.configs.budgets import CPU_DATA_COMMAND, cpu_root_difference
+    from vsr_latent.data.dataset_root import root_settings
+
+    same = _index(tmp_path / "same", 40, [360, 640])  # the index stores [H, W]
+    assert root_settings(same) == {"clip_len": 40, "max_size": "640x360"}
+    assert cpu_root_difference(root_settings(same)) is None
+    _warn_if_cpu_root_differs(same)
+    assert capsys.readouterr().err == ""
+
+    other = _index(tmp_path / "other", 40, [270, 480])
+    _warn_if_cpu_root_differs(other)
+    err = capsys.readouterr().err
+    assert err.startswith(f"Warning: {other}: made with max_size 480x270 (the cpu budget's: "
+                          "640x360); remake it with") and CPU_DATA_COMMAND in err
+    logged = []
+    assert ours_cpu.ensure_dataset(other, log=logged.append) == other
+    assert len(logged) == 1 and "max_size 480x270" in logged[0]
+    assert "clip_len 20 (the cpu budget's: 40)" in cpu_root_difference(
+        {"clip_len": 20, "max_size": None})
+
+
+def test_root_settings_errors_name_the_index(tmp_path):
+    from vsr_latent.data.dataset_root import root_settings
+    from vsr_latent.errors import InputError
+
+    with pytest.raises(InputError, match=r"dataset\.json: no dataset index"):
+        root_settings(tmp_path)
+    (tmp_path / "dataset.json").write_text("{not json")
+    with pytest.raises(InputError, match=r"dataset\.json: dataset index is not valid JSON"):
+        root_settings(tmp_path)
+    _index(tmp_path, "forty", None)
+    with pytest.raises(InputError, match="'clip_len' must be a positive integer, got 'forty'"):
+        root_settings(tmp_path)
+    _index(tmp_path, 40, [640])
+    with pytest.raises(InputError, match=r"'max_size' must be \[H, W\] or null, got \[640\]"):
+        root_settings(tmp_path)
+
+
 def test_model_card_prints_the_measured_numbers(builtin_scores):
     _, results, _ = builtin_scores
     run = _run(44, 40, 4, 32, 5400.0)

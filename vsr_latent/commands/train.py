@@ -37,7 +37,7 @@ def register(subparsers):
 
 
 def run(args):
-    from vsr_latent.configs import CONFIG_NAMES, describe, get_config
+    from vsr_latent.configs import CONFIG_NAMES, CPU_DATA_ROOT, describe, get_config
     from vsr_latent.errors import ConfigError
 
     if args.list:
@@ -58,6 +58,8 @@ def run(args):
 
         raise ConfigError(f"{config.data.source}: the cpu budget's dataset root does not exist; "
                           f"make it with `{CPU_DATA_COMMAND}` or pass --set data.source=DIR")
+    if config.budget == "cpu" and Path(config.data.source) == Path(CPU_DATA_ROOT):
+        _warn_if_cpu_root_differs(config.data.source)
 
     from vsr_latent import run_folder
     from vsr_latent.training.trainer import train
@@ -74,3 +76,16 @@ def run(args):
           flush=True)
     return 0
 
+
+
+def _warn_if_cpu_root_differs(root):
+    """A default cpu root made with other make_dataset settings still trains, but not the recipe
+    the budget (and the shipped model's card) describes: say so before hours of training."""
+    import sys
+
+    from vsr_latent.configs.budgets import cpu_root_difference
+    from vsr_latent.data.dataset_root import root_settings
+
+    difference = cpu_root_difference(root_settings(root))
+    if difference:
+        print(f"Warning: {root}: {difference}", file=sys.stderr, flush=True)

@@ -49,6 +49,19 @@ def cpu_data_command(clip_len=CPU_DATA_CLIP_LEN, max_size=CPU_DATA_MAX_SIZE):
 CPU_DATA_COMMAND = cpu_data_command()
 
 
+def cpu_root_difference(settings):
+    """What differs between a root's make_dataset ``settings`` (``{"clip_len", "max_size"}``, see
+    ``vsr_latent.data.dataset_root.root_settings``) and the cpu budget's: a sentence, or None when
+    they agree. A root made with other settings trains a different model than the shipped one's."""
+    want = {"clip_len": CPU_DATA_CLIP_LEN, "max_size": CPU_DATA_MAX_SIZE}
+    diff = [f"{k} {settings.get(k)} (the cpu budget's: {v})" for k, v in want.items()
+            if settings.get(k) != v]
+    if not diff:
+        return None
+    return (f"made with {', '.join(diff)}; remake it with `{CPU_DATA_COMMAND}` to train what the "
+            "cpu budget describes")
+
+
 @dataclass(frozen=True)
 class Budget:
     """What a budget changes in an experiment config; None keeps the config's own setting.

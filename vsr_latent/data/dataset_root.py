@@ -44,6 +44,26 @@ def _check_manifest(path, m):
         raise InputError(path, f"clip manifest: 'remote' must be an object, got {m['remote']!r}")
 
 
+def root_settings(root):
+    """The make_dataset settings a root was made with, from its index: ``{"clip_len": int,
+    "max_size": "WxH" or None}`` (None: frames kept at their size)."""
+    path = Path(root) / INDEX
+    try:
+        index = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(path, "no dataset index: not a root made by data_tools.make_dataset")
+    except ValueError as e:
+        raise InputError(path, f"dataset index is not valid JSON ({e})")
+    clip_len = index.get("clip_len") if isinstance(index, dict) else None
+    size = index.get("max_size") if isinstance(index, dict) else None
+    if not (isinstance(clip_len, int) and clip_len > 0):
+        raise InputError(path, f"dataset index: 'clip_len' must be a positive integer, "
+                               f"got {clip_len!r}")
+    if size is not None and not (isinstance(size, list) and len(size) == 2):
+        raise InputError(path, f"dataset index: 'max_size' must be [H, W] or null, got {size!r}")
+    return {"clip_len": clip_len, "max_size": f"{size[1]}x{size[0]}" if size else None}
+
+
 class Clip:
     """One finished clip: ``dir``, ``manifest`` (dict), ``frames`` (paths), ``size`` (H, W)."""
 

@@ -40,6 +40,12 @@ def ensure_dataset(root, log=print):
 
     root = Path(root)
     if (root / INDEX).is_file():
+        from vsr_latent.configs.budgets import cpu_root_difference
+        from vsr_latent.data.dataset_root import root_settings
+
+        difference = cpu_root_difference(root_settings(root))
+        if difference:
+            log(f"Warning: {root}: {difference}")
         return root
     shared = shared_data_dir()
     if shared is None or not (shared / "train_clips").is_dir():
@@ -289,13 +295,11 @@ def _per_stage(steps_s, run_config):
 
 
 def _dataset_info(root):
-    from vsr_latent.data.dataset_root import INDEX
+    from vsr_latent.data.dataset_root import INDEX, root_settings
 
     index = json.loads((Path(root) / INDEX).read_text())
     splits = index.get("source_splits", {})
-    height, width = index["max_size"] if index.get("max_size") else (None, None)
-    return {"clip_len": index["clip_len"],
-            "max_size": f"{width}x{height}" if width else None,
+    return {**root_settings(root),
             "train": len(index["splits"]["train"]),
             "validation": len(index["splits"]["validation"]),
             "validation_sources": sorted(s for s, side in splits.items() if side == "validation")}
