@@ -77,15 +77,12 @@ def run(args):
     return 0
 
 
-
 def _warn_if_cpu_root_differs(root):
-    """A default cpu root made with other make_dataset settings still trains, but not the recipe
-    the budget (and the shipped model's card) describes: say so before hours of training."""
+    """Said before hours of training rather than found later on the model card."""
     import sys
 
-    from vsr_latent.configs.budgets import cpu_root_difference
-    from vsr_latent.data.dataset_root import root_settings
+    from vsr_latent.paper.ours_cpu import cpu_root_warning
 
-    difference = cpu_root_difference(root_settings(root))
-    if difference:
-        print(f"Warning: {root}: {difference}", file=sys.stderr, flush=True)
+    warning = cpu_root_warning(root)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)

@@ -54,6 +54,11 @@ def root_settings(root):
         raise InputError(path, "no dataset index: not a root made by data_tools.make_dataset")
     except ValueError as e:
         raise InputError(path, f"dataset index is not valid JSON ({e})")
+    return index_settings(index, path)
+
+
+def index_settings(index, path):
+    """:func:`root_settings` of an index already read from ``path`` (named in errors)."""
     clip_len = index.get("clip_len") if isinstance(index, dict) else None
     size = index.get("max_size") if isinstance(index, dict) else None
     if not (isinstance(clip_len, int) and clip_len > 0):

@@ -33,6 +33,16 @@ PROTOCOLS = ("standard", "paper")
 CURVE_TAGS = ("psnr/validation", "loss/re", "loss/vae", "optimizer/learning_rate")
 
 
+def cpu_root_warning(root):
+    """A warning naming how ``root`` differs from the cpu budget's make_dataset settings, or None.
+    Such a root still trains, but not the recipe the budget (and the shipped card) describes."""
+    from vsr_latent.configs.budgets import cpu_root_difference
+    from vsr_latent.data.dataset_root import root_settings
+
+    difference = cpu_root_difference(root_settings(root))
+    return f"Warning: {root}: {difference}" if difference else None
+
+
 def ensure_dataset(root, log=print):
     """Makes the cpu budget's dataset root from the shared training clips unless it exists."""
     from vsr_latent.configs.budgets import CPU_DATA_ARGS
@@ -40,12 +50,9 @@ def ensure_dataset(root, log=print):
 
     root = Path(root)
     if (root / INDEX).is_file():
-        from vsr_latent.configs.budgets import cpu_root_difference
-        from vsr_latent.data.dataset_root import root_settings
-
-        difference = cpu_root_difference(root_settings(root))
-        if difference:
-            log(f"Warning: {root}: {difference}")
+        warning = cpu_root_warning(root)
+        if warning:
+            log(warning)
         return root
     shared = shared_data_dir()
     if shared is None or not (shared / "train_clips").is_dir():
@@ -295,11 +302,12 @@ def _per_stage(steps_s, run_config):
 
 
 def _dataset_info(root):
-    from vsr_latent.data.dataset_root import INDEX, root_settings
+    from vsr_latent.data.dataset_root import INDEX, index_settings
 
-    index = json.loads((Path(root) / INDEX).read_text())
+    path = Path(root) / INDEX
+    index = json.loads(path.read_text())
     splits = index.get("source_splits", {})
-    return {**root_settings(root),
+    return {**index_settings(index, path),
             "train": len(index["splits"]["train"]),
             "validation": len(index["splits"]["validation"]),
             "validation_sources": sorted(s for s, side in splits.items() if side == "validation")}
