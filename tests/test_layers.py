@@ -23,7 +23,8 @@ C = 8
 
 
 def test_residual_block_layer():
-    run_layer_test(ResidualConvBlock3D, {"filters": C, "leaky_slope": 0.1}, (2, 3, 5, 6, C),
+    run_layer_test(ResidualConvBlock3D, {"filters": C, "leaky_slope": 0.1, "init_scale": 0.01},
+                   (2, 3, 5, 6, C),
                    (2, 3, 5, 6, C), 2, expected_num_params=27 * C * C + C)
 
 
@@ -238,6 +239,20 @@ def test_residual_join_is_attention_plus_branch():
     np.testing.assert_allclose(unit(x, skip=a).numpy(), (a + unit.branch(x)).numpy(), atol=1e-6)
     branch = tf.nn.leaky_relu(unit.conv(x), alpha=unit.leaky_slope)
     np.testing.assert_allclose(unit(x).numpy(), (x + branch).numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("init_scale", [1.0, 0.01])
+def test_residual_kernel_starts_with_the_variance_scaling_spread(init_scale):
+    # Uniform on [-a, a] with a = sqrt(3 * scale / fan_avg), fan_avg = 27 * (C_in + C_out) / 2:
+    # 1.0 is Glorot uniform, 0.01 shrinks every weight tenfold.
+    filters = 32
+    unit = ResidualConvBlock3D(filters, init_scale=init_scale)
+    unit.build((None, 3, 4, 4, filters))
+    kernel = unit.conv.kernel.numpy()
+    limit = np.sqrt(3.0 * init_scale / (27 * filters))
+    assert np.abs(kernel).max() <= limit
+    assert np.abs(kernel).max() > 0.99 * limit
+    np.testing.assert_allclose(kernel.var(), limit**2 / 3, rtol=0.05)
 
 
 # ---- odd sizes, any L ----------------------------------------------------------------------------

@@ -218,3 +218,24 @@ def test_a_model_saved_with_keyword_config_loads(tmp_path):
     assert rebuilt.config == model.config and rebuilt.name == "rebuilt"
     older = VSRNet(**{**fields, "leaky_slope": None, "sampling": True, "variational": False})
     assert older.config.leaky_slope == model.config.leaky_slope and not older.sampling
+
+
+def test_residual_init_scale_reaches_every_residual_layer_and_a_saved_file_without_it_loads():
+    """``residual_init_scale`` (``--set model.residual_init_scale=...``) sets each residual
+    layer's initial spread; a network saved before the field existed (no such key, as the
+    shipped ``ours_cpu``) rebuilds with the Glorot default."""
+    from vsr_latent.layers import RESIDUAL_INIT_SCALE
+
+    model = build_model("satn10", **TINY, residual_init_scale=0.01)
+    fan_avg = 27 * TINY["filters"]
+    limit = np.sqrt(3 * 0.01 / fan_avg)
+    for unit in model.units:
+        assert unit.init_scale == 0.01
+        assert np.abs(unit.conv.kernel.numpy()).max() <= limit
+    fields = {k: v for k, v in model.get_config().items() if k not in ("name", "trainable")}
+    assert fields["residual_init_scale"] == 0.01
+    del fields["residual_init_scale"]
+    older = VSRNet(**fields)
+    assert older.config.residual_init_scale == RESIDUAL_INIT_SCALE == 1.0
+    with pytest.raises(ConfigError, match="residual_init_scale must be a number"):
+        model.config.replace(residual_init_scale="0.1")

@@ -5,7 +5,7 @@ from vsr_latent.layers.long_attention import (
     LongAttention,
     softmax_attention,
 )
-from vsr_latent.layers.residual import LEAKY_SLOPE, ResidualConvBlock3D
+from vsr_latent.layers.residual import LEAKY_SLOPE, RESIDUAL_INIT_SCALE, ResidualConvBlock3D
 from vsr_latent.layers.short_attention import ShortAttention
 from vsr_latent.layers.upscaler import DepthToSpaceUpscaler
 from vsr_latent.layers.variational import SIGMA_BIAS_INIT, VariationalHead
@@ -15,6 +15,7 @@ __all__ = [
     "DepthToSpaceUpscaler",
     "LEAKY_SLOPE",
     "LongAttention",
+    "RESIDUAL_INIT_SCALE",
     "ResidualConvBlock3D",
     "SIGMA_BIAS_INIT",
     "ShortAttention",

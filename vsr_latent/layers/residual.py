@@ -6,6 +6,12 @@ import tensorflow as tf
 # GAP (SPEC §Network, Fig. 4 lost): negative slope of every LeakyReLU in the network.
 LEAKY_SLOPE = 0.2
 
+# GAP (SPEC §Network: no initialisation is given): variance scale of each residual convolution's
+# initial kernel (fan_avg, uniform); 1.0 is Keras' Glorot uniform. BasicSR's residual networks
+# (EDSR, RRDBNet, BasicVSR) shrink their residual branches' initial weights tenfold instead, so
+# that a fresh deep network starts close to its shallow skip path; 0.01 here is that shrink.
+RESIDUAL_INIT_SCALE = 1.0
+
 
 @keras.saving.register_keras_serializable(package="vsr_latent")
 class ResidualConvBlock3D(keras.layers.Layer):
@@ -22,15 +28,22 @@ class ResidualConvBlock3D(keras.layers.Layer):
     Args:
         filters: output channels; must equal the input channels (residual join).
         leaky_slope: negative slope of the LeakyReLU.
+        init_scale: variance-scaling factor of the convolution's initial kernel
+            (``RESIDUAL_INIT_SCALE``; 1.0 is Glorot uniform).
     """
 
-    def __init__(self, filters, leaky_slope=LEAKY_SLOPE, **kwargs):
+    def __init__(self, filters, leaky_slope=LEAKY_SLOPE, init_scale=RESIDUAL_INIT_SCALE,
+                 **kwargs):
         super().__init__(**kwargs)
         self.filters = int(filters)
         self.leaky_slope = float(leaky_slope)
+        self.init_scale = float(init_scale)
 
     def build(self, input_shape):
-        self.conv = keras.layers.Conv3D(self.filters, 3, padding="same", name="conv")
+        self.conv = keras.layers.Conv3D(
+            self.filters, 3, padding="same", name="conv",
+            kernel_initializer=keras.initializers.VarianceScaling(
+                scale=self.init_scale, mode="fan_avg", distribution="uniform"))
         self.conv.build(input_shape)
         self.built = True
 
@@ -46,5 +59,6 @@ class ResidualConvBlock3D(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(filters=self.filters, leaky_slope=self.leaky_slope)
+        config.update(filters=self.filters, leaky_slope=self.leaky_slope,
+                      init_scale=self.init_scale)
         return config

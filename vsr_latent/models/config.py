@@ -6,7 +6,7 @@ import dataclasses
 import numbers
 
 from vsr_latent.errors import ConfigError
-from vsr_latent.layers import ATTENTION_BUDGET_ELEMENTS, LEAKY_SLOPE
+from vsr_latent.layers import ATTENTION_BUDGET_ELEMENTS, LEAKY_SLOPE, RESIDUAL_INIT_SCALE
 from vsr_latent.layers.upscaler import UPSCALER_INIT_SCALE
 
 BLOCK_KINDS = ("long", "short")
@@ -35,6 +35,8 @@ class VSRNetConfig:
         max_attention_elements: long-attention chunking budget (None: unchunked).
         upscaler_init_scale: variance scale of the upscaler's initial kernel (small: a fresh model
             starts within a few levels of its bicubic skip; 1.0: Glorot).
+        residual_init_scale: variance scale of each residual layer's initial kernel (1.0:
+            Glorot; smaller: a fresh network starts closer to its stem, as BasicSR's do).
     """
 
     blocks: tuple = ()
@@ -48,6 +50,7 @@ class VSRNetConfig:
     sampling: bool = False
     max_attention_elements: int | None = ATTENTION_BUDGET_ELEMENTS
     upscaler_init_scale: float = UPSCALER_INIT_SCALE
+    residual_init_scale: float = RESIDUAL_INIT_SCALE
 
     def __post_init__(self):
         # Overrides come from the command line / config.json too: check types before comparing.
@@ -59,7 +62,7 @@ class VSRNetConfig:
                 continue
             if not isinstance(value, numbers.Integral) or isinstance(value, bool):
                 raise ConfigError(f"{name} must be an integer, got {value!r}")
-        for name in ("leaky_slope", "upscaler_init_scale"):
+        for name in ("leaky_slope", "upscaler_init_scale", "residual_init_scale"):
             value = getattr(self, name)
             if not isinstance(value, numbers.Real) or isinstance(value, bool):
                 raise ConfigError(f"{name} must be a number, got {value!r}")

@@ -27,7 +27,7 @@ def _architecture_from_keywords(values):
     before they existed), or saved as None where None is not a value of the field, take their
     defaults; a network without variance heads never samples."""
     values = dict(values)
-    for name in ("leaky_slope", "bicubic_skip", "upscaler_init_scale"):
+    for name in ("leaky_slope", "bicubic_skip", "upscaler_init_scale", "residual_init_scale"):
         if values.get(name, 0) is None:
             del values[name]
     if "blocks" in values:
@@ -81,7 +81,8 @@ class VSRNet(keras.Model):
 
         self.stem = keras.layers.Conv3D(cfg.filters, 3, padding="same", name="stem")
         self.units = [
-            ResidualConvBlock3D(cfg.filters, cfg.leaky_slope, name=f"residual_{i}")
+            ResidualConvBlock3D(cfg.filters, cfg.leaky_slope, init_scale=cfg.residual_init_scale,
+                                name=f"residual_{i}")
             for i in range(cfg.num_layers)]
         self.attention = []
         for j, kind in enumerate(cfg.blocks):
