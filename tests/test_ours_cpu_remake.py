@@ -138,3 +138,7 @@ def test_model_card_prints_the_measured_numbers(builtin_scores):
     assert "- Steps: 44 (40 stage 1 on L_re, 4 stage 2 on L_re + L_vae), batch 8" in card
     assert "LR patch 32x32" in card and "0.01 steps/s on average" in card
     assert "comparable to the paper's 26.44 dB" in card
+    assert "initialised at variance scale" not in card  # the Glorot default is not remarked on
+    info["config"] = {**run["config"], "model": {"seq_len": 7, "residual_init_scale": 0.01}}
+    assert ("L = 7, residual layers initialised at variance scale 0.01 (Glorot: 1), augmentation"
+            in ours_cpu.model_card(info))

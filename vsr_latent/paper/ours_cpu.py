@@ -277,11 +277,18 @@ def model_card(info):
 def _training_line(cfg, t):
     """One card line: the run's steps, data, optimiser and speed (``cfg``: its config as a dict,
     ``t``: what its logs say)."""
+    from vsr_latent.layers import RESIDUAL_INIT_SCALE
+
     opt, data = cfg["optimizer"], cfg["data"]
+    # Older run folders have no residual_init_scale: they were initialised with the default.
+    init = cfg["model"].get("residual_init_scale", RESIDUAL_INIT_SCALE)
+    init_text = ("" if init == RESIDUAL_INIT_SCALE else
+                 f", residual layers initialised at variance scale {init:g} (Glorot: 1)")
     return (
         f"- Steps: {t['steps']} ({cfg['stage1_steps']} stage 1 on L_re, "
         f"{cfg['stage2_steps']} stage 2 on L_re + L_vae), batch {data['batch_size']}, LR patch "
-        f"{data['lr_patch']}x{data['lr_patch']}, L = {cfg['model']['seq_len']}, augmentation "
+        f"{data['lr_patch']}x{data['lr_patch']}, L = {cfg['model']['seq_len']}{init_text}, "
+        "augmentation "
         f"{', '.join(data['augmentation']) or 'none'}; Adam, peak learning rate "
         f"{opt['learning_rate']:g} with {opt['warmup_steps']} warm-up steps and {opt['schedule']} "
         f"decay to {opt['min_learning_rate']:g}, gradients clipped to global norm "
