@@ -131,7 +131,7 @@ def test_cpu_budget_headline_settings_runs_folder_and_control_steps(tmp_path):
     assert ctx.runs_dir == tmp_path / "runs" / "cpu"
     cfg = resolve_config(ctx, "table3_latn10_7")
     assert cfg.budget == "cpu" and cfg.data.source == CPU_DATA_ROOT
-    assert cfg.model == model_config("latn10", seq_len=7)
+    assert cfg.model == model_config("latn10", seq_len=7, residual_init_scale=0.01)
     base = RunInfo("table3_latn10_7", tmp_path / "base", cfg, 1, False, 0.0)
     stage2 = resolve_config(ctx, "table3_vlatn10_7", _stage2_changes(ctx, base))
     assert (stage2.stage1_steps, stage2.stage2_steps) == (0, 150)

@@ -51,7 +51,7 @@ def test_cpu_budget_is_the_full_size_model_on_a_dataset_root():
 
     # The settings docs/cpu_scale.md documents (they made the shipped ours_cpu).
     c = get_config("ours", budget="cpu")
-    assert c.budget == "cpu" and c.model == model_config("ours")
+    assert c.budget == "cpu" and c.model == model_config("ours", residual_init_scale=0.01)
     assert (c.stage1_steps, c.stage2_steps) == (5_400, 150)
     assert c.data.source == CPU_DATA_ROOT == "data/cpu_root"
     assert (c.data.batch_size, c.data.lr_patch, c.data.val_clips) == (4, 32, 8)
@@ -66,7 +66,8 @@ def test_cpu_budget_is_the_full_size_model_on_a_dataset_root():
     # A model without variance heads gets the same number of steps in stage 1 alone.
     r = get_config("table1_res16", budget="cpu")
     assert (r.stage1_steps, r.stage2_steps) == (5_550, 0)
-    assert r.data.degradation == "scipy" and r.model == model_config("res16", seq_len=4)
+    assert r.data.degradation == "scipy"
+    assert r.model == model_config("res16", seq_len=4, residual_init_scale=0.01)
     v = get_config("table3_vlatn10_7", budget="cpu")
     assert v.init_from is None and (v.stage1_steps, v.stage2_steps) == (5_400, 150)
     assert BUDGETS["cpu"].stage1_steps + BUDGETS["cpu"].stage2_steps == 5_550
