@@ -169,9 +169,9 @@ BUDGETS = {b.name: b for b in (
            stage1_steps=5_400, stage2_steps=150, single_stage_steps=5_550,
            data_source=CPU_DATA_ROOT, lr_patch=32, batch_size=4, val_clips=8,
            learning_rate=4e-4, schedule="cosine", warmup_steps=150, min_learning_rate=4e-6,
-           global_clipnorm=CPU_GLOBAL_CLIPNORM, precision="float32", log_every=25, checkpoint_every=250, image_every=500,
-           validate_every=250, model=(("residual_init_scale", CPU_RESIDUAL_INIT_SCALE),),
-           timing_repeats=3),
+           global_clipnorm=CPU_GLOBAL_CLIPNORM, precision="float32", log_every=25,
+           checkpoint_every=250, image_every=500, validate_every=250,
+           model=(("residual_init_scale", CPU_RESIDUAL_INIT_SCALE),), timing_repeats=3),
 )}
 BUDGET_NAMES = tuple(BUDGETS)
 
