@@ -9,7 +9,8 @@ LEAKY_SLOPE = 0.2
 # GAP (SPEC §Network: no initialisation is given): variance scale of each residual convolution's
 # initial kernel (fan_avg, uniform); 1.0 is Keras' Glorot uniform. BasicSR's residual networks
 # (EDSR, RRDBNet, BasicVSR) shrink their residual branches' initial weights tenfold instead, so
-# that a fresh deep network starts close to its shallow skip path; 0.01 here is that shrink.
+# that a fresh deep network starts close to its shallow skip path; the cpu budget's
+# CPU_RESIDUAL_INIT_SCALE (0.01) is that shrink.
 RESIDUAL_INIT_SCALE = 1.0
 
 
