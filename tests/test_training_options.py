@@ -9,10 +9,11 @@ import pytest
 import tensorflow as tf
 
 from vsr_latent.configs import BUDGETS, CPU_DATA_ROOT, get_config
-from vsr_latent.configs.base import OptimizerConfig
+from vsr_latent.configs.base import RECONSTRUCTION_LOSS_NAMES, OptimizerConfig
 from vsr_latent.data import pipelines
 from vsr_latent.data.degrade import degrade
 from vsr_latent.errors import ConfigError
+from vsr_latent.training import losses
 from vsr_latent.training.trainer import Trainer, learning_rate_schedule
 
 TINY = ["model.seq_len=3", "model.num_layers=2", 'model.blocks=["long"]',
@@ -44,6 +45,40 @@ def test_schedule_and_precision_are_checked():
         get_config("smoke", overrides=["optimizer.schedule=cosine", "optimizer.warmup_steps=99"])
     with pytest.raises(ConfigError, match="precision"):
         get_config("ours", overrides=["precision=float16"])
+    with pytest.raises(ConfigError, match="reconstruction_loss must be one of l2, charbonnier"):
+        get_config("ours", overrides=["reconstruction_loss=l1"])
+
+
+def test_charbonnier_loss_against_hand_computed_values():
+    # Differences of 0, 0.255 and 25.5 levels: 1e-3 of the range is the quadratic floor.
+    target = np.zeros((2, 1, 1, 3, 1), np.float32)
+    prediction = np.array([0.0, 0.255, 25.5, 25.5, 25.5, 25.5], np.float32).reshape(2, 1, 1, 3, 1)
+    got = losses.per_example_charbonnier(prediction, target).numpy()
+    eps = losses.CHARBONNIER_EPSILON
+    want = [np.mean([eps, math.sqrt(1e-6 + eps**2), math.sqrt(0.01 + eps**2)]),
+            math.sqrt(0.01 + eps**2)]
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    # In the data pipeline's graph too, and the config's names are the losses the trainer has.
+    graph = tf.function(losses.per_example_charbonnier)(prediction, target).numpy()
+    np.testing.assert_allclose(graph, want, rtol=1e-6)
+    assert set(losses.RECONSTRUCTION_LOSSES) == set(RECONSTRUCTION_LOSS_NAMES)
+
+
+def test_training_on_the_charbonnier_loss_logs_it(tmp_path):
+    config = get_config("smoke", overrides=TINY + ["reconstruction_loss=charbonnier",
+                                                   "stage1_steps=1", "stage2_steps=1",
+                                                   "log_every=1"])
+    trainer = Trainer(config, tmp_path / "run", progress=False, log=lambda m: None)
+    batch = next(iter(trainer.distributed_dataset(0)))
+    lr, hr = (trainer.strategy.experimental_local_results(t)[0] for t in batch)
+    total, metrics = trainer._replica_losses(lr, hr, stage=2)
+    sr_mean, sr_sample = trainer.model.dual_forward(lr, training=True)
+    # Stage 2 draws fresh noise, so only the mean path is compared exactly.
+    want_re = float(tf.reduce_mean(losses.per_example_charbonnier(sr_mean, hr)))
+    assert float(metrics["loss/re"]) == pytest.approx(want_re, rel=1e-5)
+    assert float(metrics["loss/vae"]) > 0
+    assert float(total) == pytest.approx(float(metrics["loss/re"]) + float(metrics["loss/vae"]),
+                                         rel=1e-5)
 
 
 def test_cpu_budget_is_the_full_size_model_on_a_dataset_root():

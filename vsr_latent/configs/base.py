@@ -29,6 +29,9 @@ the experiments uses these names:
 - ``DEFAULT_PRECISION`` ("float32"): the paper trains in float32; ``"mixed_bfloat16"`` (bfloat16
   compute, float32 weights and losses, no loss scaling needed) is an option for CPUs with native
   bfloat16 and for GPUs.
+- ``DEFAULT_RECONSTRUCTION_LOSS`` ("l2"): L_re and L_vae as the paper writes them, the mean
+  squared error on [0, 1] (`vsr_latent.training.losses`); ``"charbonnier"`` (smooth L1, as
+  EDVR and BasicVSR train) is an option.
 - ``DEFAULT_LR_SCHEDULE`` ("constant") with no warm-up: the paper gives one learning rate and no
   schedule; ``"cosine"`` decays from ``learning_rate`` to ``min_learning_rate`` over the run after
   ``warmup_steps`` of linear warm-up (the cpu budget uses it).
@@ -74,6 +77,8 @@ VID4_DEGRADATION = "bi"
 DEFAULT_TRAIN_SOURCE = "builtin"
 DEFAULT_PRECISION = "float32"
 PRECISIONS = ("float32", "mixed_bfloat16")
+DEFAULT_RECONSTRUCTION_LOSS = "l2"
+RECONSTRUCTION_LOSS_NAMES = ("l2", "charbonnier")
 DEFAULT_LR_SCHEDULE = "constant"
 LR_SCHEDULES = ("constant", "cosine")
 DEFAULT_VALIDATE_EVERY = 5_000
@@ -143,6 +148,7 @@ class ExperimentConfig:
     image_every: int = DEFAULT_IMAGE_EVERY
     validate_every: int = DEFAULT_VALIDATE_EVERY
     precision: str = DEFAULT_PRECISION
+    reconstruction_loss: str = DEFAULT_RECONSTRUCTION_LOSS
     init_from: str | None = None
     seed: int = 0
     budget: str = "full"
@@ -178,6 +184,9 @@ class ExperimentConfig:
             )
         if self.precision not in PRECISIONS:
             problems.append(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.reconstruction_loss not in RECONSTRUCTION_LOSS_NAMES:
+            problems.append(f"reconstruction_loss must be one of "
+                            f"{', '.join(RECONSTRUCTION_LOSS_NAMES)}, got {self.reconstruction_loss!r}")
         opt = self.optimizer
         if opt.schedule not in LR_SCHEDULES:
             problems.append(f"optimizer.schedule must be one of {', '.join(LR_SCHEDULES)}, "

@@ -4,6 +4,10 @@ GAP (the paper writes L_re = E‖ŷ − ỹ‖₂ without a scale): L2 is the me
 pixel of the clip with values divided by ``PIXEL_RANGE`` (i.e. on [0, 1]). On that scale the
 gradient norm is independent of the 8-bit range, which is what the paper's global clipping norm of
 3 is meaningful against, and PSNR = −10·log10(loss).
+
+``RECONSTRUCTION_LOSSES`` names the per-example losses a config can train on
+(``ExperimentConfig.reconstruction_loss``): "l2" (the paper's) and "charbonnier", the smooth L1
+√(d² + ε²) of LapSRN, EDVR and BasicVSR with ``CHARBONNIER_EPSILON`` on the same [0, 1] scale.
 """
 
 import tensorflow as tf
@@ -11,12 +15,25 @@ import tensorflow as tf
 PIXEL_RANGE = 255.0
 # Floors the MSE so that a perfect reconstruction gives a large finite PSNR, not inf.
 _MIN_MSE = 1e-10
+# A thousandth of the pixel range (a quarter of an 8-bit level): below it the Charbonnier loss is
+# quadratic, so its gradient stays smooth at a perfect pixel; above it, it is L1.
+CHARBONNIER_EPSILON = 1e-3
 
 
 def per_example_l2(prediction, target):
     """Mean squared error per clip, shape (B,), on the [0, 1] scale."""
     diff = (tf.cast(prediction, tf.float32) - tf.cast(target, tf.float32)) / PIXEL_RANGE
     return tf.reduce_mean(tf.reshape(tf.square(diff), [tf.shape(diff)[0], -1]), axis=1)
+
+
+def per_example_charbonnier(prediction, target):
+    """Mean Charbonnier loss √(d² + ε²) per clip, shape (B,), on the [0, 1] scale."""
+    diff = (tf.cast(prediction, tf.float32) - tf.cast(target, tf.float32)) / PIXEL_RANGE
+    per_pixel = tf.sqrt(tf.square(diff) + CHARBONNIER_EPSILON ** 2)
+    return tf.reduce_mean(tf.reshape(per_pixel, [tf.shape(diff)[0], -1]), axis=1)
+
+
+RECONSTRUCTION_LOSSES = {"l2": per_example_l2, "charbonnier": per_example_charbonnier}
 
 
 def per_example_psnr(prediction, target):

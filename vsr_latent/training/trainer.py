@@ -36,7 +36,7 @@ import tensorflow as tf
 from vsr_latent import run_folder
 from vsr_latent.atomic import atomic_path
 from vsr_latent.errors import CheckpointError, ConfigError, TrainingError
-from vsr_latent.training.losses import per_example_l2, per_example_psnr
+from vsr_latent.training.losses import RECONSTRUCTION_LOSSES, per_example_psnr
 from vsr_latent.training.strategy import default_strategy, worker_info
 from vsr_latent.training.summaries import TrainingSummaries, image_interval
 
@@ -298,11 +298,12 @@ class Trainer:
             sr_mean, sr_sample = self.model.dual_forward(lr, training=True)
         else:
             sr_mean = self.model(lr, training=True)
-        loss_re = avg(per_example_l2(sr_mean, hr))
+        per_example_loss = RECONSTRUCTION_LOSSES[self.config.reconstruction_loss]
+        loss_re = avg(per_example_loss(sr_mean, hr))
         metrics = {"loss/re": loss_re}
         total = loss_re
         if stage == 2:
-            loss_vae = avg(per_example_l2(sr_sample, hr))
+            loss_vae = avg(per_example_loss(sr_sample, hr))
             total = loss_re + self.config.vae_weight * loss_vae
             metrics["loss/vae"] = loss_vae
         if self.model.losses:
