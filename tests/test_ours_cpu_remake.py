@@ -42,6 +42,10 @@ def test_scalars_read_back_last_value_wins_and_figure(tmp_path):
     png = ours_cpu.training_curve_figure(scalars, tmp_path / "curve.png", stage1_steps=2,
                                          bicubic=24.0)
     assert iio.imread(png).shape[:2] == (400, 1100)
+    # The loss axis names the loss the run trained on (the picture differs only in that label).
+    other = ours_cpu.training_curve_figure(scalars, tmp_path / "charb.png", stage1_steps=2,
+                                           bicubic=24.0, loss="charbonnier")
+    assert not np.array_equal(iio.imread(png), iio.imread(other))
 
 
 def _run(steps, stage1, stage2, patch, wall_s):
@@ -142,3 +146,7 @@ def test_model_card_prints_the_measured_numbers(builtin_scores):
     info["config"] = {**run["config"], "model": {"seq_len": 7, "residual_init_scale": 0.01}}
     assert ("L = 7, residual layers initialised at variance scale 0.01 (Glorot: 1), augmentation"
             in ours_cpu.model_card(info))
+    # A run folder without reconstruction_loss trained on the paper's L2: nothing is remarked on.
+    info["config"] = {**run["config"], "reconstruction_loss": "charbonnier"}
+    assert ("(40 stage 1 on L_re, 4 stage 2 on L_re + L_vae (charbonnier loss, not the paper's "
+            "L2)), batch 8" in ours_cpu.model_card(info))

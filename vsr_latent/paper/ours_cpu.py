@@ -99,10 +99,15 @@ def validation_bicubic_psnr(config):
     return crops_psnr(bicubic_upscale, crops)
 
 
+# The loss axis of the training curve, by ExperimentConfig.reconstruction_loss.
+LOSS_AXIS_LABELS = {"l2": "MSE on [0, 1]", "charbonnier": "Charbonnier loss on [0, 1]"}
+
+
 def training_curve_figure(scalars, path, *, stage1_steps=None, bicubic=None,
-                          title="ours at CPU scale"):
-    """Validation PSNR (with bicubic's on the same crops) and training loss (L_re, L_vae)
-    against step, one PNG; a vertical line where stage 2 starts (``stage1_steps``)."""
+                          title="ours at CPU scale", loss="l2"):
+    """Validation PSNR (with bicubic's on the same crops) and training loss (L_re, L_vae; which
+    loss: ``loss``) against step, one PNG; a vertical line where stage 2 starts
+    (``stage1_steps``)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -130,7 +135,7 @@ def training_curve_figure(scalars, path, *, stage1_steps=None, bicubic=None,
             ax.plot(s[k - 1:], smooth, color=color, label=f"{tag} (mean of {k})")
     ax.set_yscale("log")
     ax.set_xlabel("step")
-    ax.set_ylabel("MSE on [0, 1]")
+    ax.set_ylabel(LOSS_AXIS_LABELS[loss])
     ax.set_title("training loss")
     for a in axes:
         if stage1_steps:
@@ -284,9 +289,12 @@ def _training_line(cfg, t):
     init = cfg["model"].get("residual_init_scale", RESIDUAL_INIT_SCALE)
     init_text = ("" if init == RESIDUAL_INIT_SCALE else
                  f", residual layers initialised at variance scale {init:g} (Glorot: 1)")
+    # Older run folders have no reconstruction_loss: they trained on the paper's L2.
+    loss = cfg.get("reconstruction_loss", "l2")
+    loss_text = "" if loss == "l2" else f" ({loss} loss, not the paper's L2)"
     return (
         f"- Steps: {t['steps']} ({cfg['stage1_steps']} stage 1 on L_re, "
-        f"{cfg['stage2_steps']} stage 2 on L_re + L_vae), batch {data['batch_size']}, LR patch "
+        f"{cfg['stage2_steps']} stage 2 on L_re + L_vae{loss_text}), batch {data['batch_size']}, LR patch "
         f"{data['lr_patch']}x{data['lr_patch']}, L = {cfg['model']['seq_len']}{init_text}, "
         "augmentation "
         f"{', '.join(data['augmentation']) or 'none'}; Adam, peak learning rate "
@@ -423,7 +431,8 @@ def main(argv=None):
     }
     training_curve_figure(scalars, out / "ours_cpu_training.png",
                           stage1_steps=run_config.stage1_steps,
-                          bicubic=info["training"]["validation_bicubic_psnr"])
+                          bicubic=info["training"]["validation_bicubic_psnr"],
+                          loss=run_config.reconstruction_loss)
     card = model_card(info)
     with atomic_path(out / "ours_cpu.md") as tmp:
         Path(tmp).write_text(card)
