@@ -120,7 +120,7 @@ def test_cpu_budget_headline_settings_runs_folder_and_control_steps(tmp_path):
     s = reproduction_budget("cpu")
     assert s.data_source == CPU_DATA_ROOT and (s.stage1_steps, s.stage2_steps) == (5_400, 150)
     assert "full-size models" in s.describe() and "cosine decay" in s.describe()
-    assert "gradients clipped to global norm 0.1" in s.describe()
+    assert "gradients clipped to global norm 1.5, charbonnier loss" in s.describe()
     assert reproduction_budget("cpu", data_root="/d").data_source == "/d"
     with pytest.raises(ConfigError, match="--steps is for --budget tiny or smoke"):
         reproduction_budget("cpu", steps=3)

@@ -93,9 +93,9 @@ def test_cpu_budget_is_the_full_size_model_on_a_dataset_root():
     o = c.optimizer
     assert (o.schedule, o.learning_rate, o.warmup_steps, o.min_learning_rate) == (
         "cosine", 4e-4, 150, 4e-6)
-    # Not the paper's 3 (the shipped ours_cpu was trained at 3, before the change): see
-    # CPU_GLOBAL_CLIPNORM.
-    assert o.global_clipnorm == 0.1
+    # Not the paper's L2 and 3: see CPU_RECONSTRUCTION_LOSS and CPU_GLOBAL_CLIPNORM.
+    assert (c.reconstruction_loss, o.global_clipnorm) == ("charbonnier", 1.5)
+    assert get_config("ours").reconstruction_loss == "l2"
     assert c.data.degradation == "bi" and c.precision == "float32"
     assert (c.log_every, c.checkpoint_every, c.validate_every, c.image_every) == (25, 250, 250, 500)
     # A model without variance heads gets the same number of steps in stage 1 alone.
