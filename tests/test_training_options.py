@@ -58,7 +58,7 @@ def test_charbonnier_loss_against_hand_computed_values():
     want = [np.mean([eps, math.sqrt(1e-6 + eps**2), math.sqrt(0.01 + eps**2)]),
             math.sqrt(0.01 + eps**2)]
     np.testing.assert_allclose(got, want, rtol=1e-6)
-    # In the data pipeline's graph too, and the config's names are the losses the trainer has.
+    # Inside a tf.function (as the train step calls it) too; the config's names are the trainer's.
     graph = tf.function(losses.per_example_charbonnier)(prediction, target).numpy()
     np.testing.assert_allclose(graph, want, rtol=1e-6)
     assert set(losses.RECONSTRUCTION_LOSSES) == set(RECONSTRUCTION_LOSS_NAMES)
