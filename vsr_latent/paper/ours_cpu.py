@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vsr_latent.configs.base import DEFAULT_RECONSTRUCTION_LOSS
 from vsr_latent.errors import InputError
 from vsr_latent.paths import shared_data_dir
 
@@ -104,7 +105,7 @@ LOSS_AXIS_LABELS = {"l2": "MSE on [0, 1]", "charbonnier": "Charbonnier loss on [
 
 
 def training_curve_figure(scalars, path, *, stage1_steps=None, bicubic=None,
-                          title="ours at CPU scale", loss="l2"):
+                          title="ours at CPU scale", loss=DEFAULT_RECONSTRUCTION_LOSS):
     """Validation PSNR (with bicubic's on the same crops) and training loss (L_re, L_vae; which
     loss: ``loss``) against step, one PNG; a vertical line where stage 2 starts
     (``stage1_steps``)."""
@@ -290,8 +291,8 @@ def _training_line(cfg, t):
     init_text = ("" if init == RESIDUAL_INIT_SCALE else
                  f", residual layers initialised at variance scale {init:g} (Glorot: 1)")
     # Older run folders have no reconstruction_loss: they trained on the paper's L2.
-    loss = cfg.get("reconstruction_loss", "l2")
-    loss_text = "" if loss == "l2" else f" ({loss} loss, not the paper's L2)"
+    loss = cfg.get("reconstruction_loss", DEFAULT_RECONSTRUCTION_LOSS)
+    loss_text = "" if loss == DEFAULT_RECONSTRUCTION_LOSS else f" ({loss} loss, not the paper's L2)"
     return (
         f"- Steps: {t['steps']} ({cfg['stage1_steps']} stage 1 on L_re, "
         f"{cfg['stage2_steps']} stage 2 on L_re + L_vae{loss_text}), batch {data['batch_size']}, LR patch "

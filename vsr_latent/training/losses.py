@@ -20,17 +20,21 @@ _MIN_MSE = 1e-10
 CHARBONNIER_EPSILON = 1e-3
 
 
+def _per_example_mean(per_pixel_loss, prediction, target):
+    """``per_pixel_loss`` of the difference on the [0, 1] scale, averaged per clip: shape (B,)."""
+    diff = (tf.cast(prediction, tf.float32) - tf.cast(target, tf.float32)) / PIXEL_RANGE
+    return tf.reduce_mean(tf.reshape(per_pixel_loss(diff), [tf.shape(diff)[0], -1]), axis=1)
+
+
 def per_example_l2(prediction, target):
     """Mean squared error per clip, shape (B,), on the [0, 1] scale."""
-    diff = (tf.cast(prediction, tf.float32) - tf.cast(target, tf.float32)) / PIXEL_RANGE
-    return tf.reduce_mean(tf.reshape(tf.square(diff), [tf.shape(diff)[0], -1]), axis=1)
+    return _per_example_mean(tf.square, prediction, target)
 
 
 def per_example_charbonnier(prediction, target):
     """Mean Charbonnier loss √(d² + ε²) per clip, shape (B,), on the [0, 1] scale."""
-    diff = (tf.cast(prediction, tf.float32) - tf.cast(target, tf.float32)) / PIXEL_RANGE
-    per_pixel = tf.sqrt(tf.square(diff) + CHARBONNIER_EPSILON ** 2)
-    return tf.reduce_mean(tf.reshape(per_pixel, [tf.shape(diff)[0], -1]), axis=1)
+    return _per_example_mean(lambda d: tf.sqrt(tf.square(d) + CHARBONNIER_EPSILON ** 2),
+                             prediction, target)
 
 
 RECONSTRUCTION_LOSSES = {"l2": per_example_l2, "charbonnier": per_example_charbonnier}
