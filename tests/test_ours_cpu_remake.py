@@ -150,3 +150,7 @@ def test_model_card_prints_the_measured_numbers(builtin_scores):
     info["config"] = {**run["config"], "reconstruction_loss": "charbonnier"}
     assert ("(40 stage 1 on L_re, 4 stage 2 on L_re + L_vae (charbonnier loss, not the paper's "
             "L2)), batch 8" in ours_cpu.model_card(info))
+    assert "degraded with the frame around it" not in card  # older runs: crops degraded alone
+    info["config"] = {**run["config"], "data": {**run["config"]["data"], "degrade_context": True}}
+    assert ("LR patch 32x32 (degraded with the frame around it, as whole frames are), L = "
+            in ours_cpu.model_card(info))

@@ -26,6 +26,12 @@ the experiments uses these names:
   `vsr_latent.data.degrade`) for the ablations (§7: preprocessing done with SciPy) and
   ``VID4_DEGRADATION`` ("bi", MATLAB-compatible bicubic) for "ours", which Table 4 evaluates on
   Vid4 BIx4.
+- ``DEFAULT_DEGRADE_CONTEXT`` (False): the paper degrades each training crop alone (§7: "each
+  crop bicubic-downsampled"), so its outer LR pixels (2 at x4, `degrade.context_margin`) are
+  computed from the degradation's border padding, not from the frame around the crop, unlike
+  every pixel of a degraded test frame but its own border; ``data.degrade_context=True``
+  degrades the crop with the frame around it, so training LR patches are crops of degraded
+  frames (the validation crops follow the same setting).
 - ``DEFAULT_PRECISION`` ("float32"): the paper trains in float32; ``"mixed_bfloat16"`` (bfloat16
   compute, float32 weights and losses, no loss scaling needed) is an option for CPUs with native
   bfloat16 and for GPUs.
@@ -84,6 +90,7 @@ LR_SCHEDULES = ("constant", "cosine")
 DEFAULT_VALIDATE_EVERY = 5_000
 DEFAULT_VAL_CLIPS = 4
 DEFAULT_VAL_LR_CROP = 64
+DEFAULT_DEGRADE_CONTEXT = False
 
 DEFAULT_CHECKPOINT_EVERY = 1_000
 DEFAULT_KEEP_CHECKPOINTS = 3
@@ -103,6 +110,7 @@ class DataConfig:
     seed: int = 0
     val_clips: int = DEFAULT_VAL_CLIPS
     val_lr_crop: int = DEFAULT_VAL_LR_CROP
+    degrade_context: bool = DEFAULT_DEGRADE_CONTEXT
 
     def __post_init__(self):
         self.augmentation = tuple(self.augmentation)

@@ -24,6 +24,7 @@ integer coefficients in float64 (exact), so ``degrade`` and ``tf_degrade`` give 
 Heights and widths that are not multiples of ``scale`` are cropped (bottom/right) with a warning.
 """
 
+import functools
 import warnings
 
 import numpy as np
@@ -64,6 +65,32 @@ def weight_matrix(method, in_len, scale):
         return resize_weights.gaussian_subsample_matrix(in_len, scale)
     q = resize_weights.pillow_bicubic_matrix(in_len, in_len // scale)
     return q / float(1 << resize_weights.PILLOW_PRECISION_BITS)
+
+
+@functools.lru_cache(maxsize=None)
+def context_margin(method, scale):
+    """LR pixels at each side of a degraded crop that differ from the same pixels of the degraded
+    whole frame: their kernels reach past the crop, where the frame has pixels and the crop has
+    only its padding (symmetric for ``bi``, reflect for ``bd``, dropped taps for ``scipy``).
+
+    A crop degraded with ``context_margin * scale`` HR pixels of the frame around it, then cut
+    by this many LR pixels on each side, equals the crop of the degraded frame. Read off the
+    weight matrices (2 for every degradation at x4).
+    """
+    check_method(method)
+    scale = _check_scale(scale)
+    n, pad = 16, 8  # LR pixels of a test crop, and of the frame around it (beyond any kernel)
+    cols = slice(pad * scale, (pad + n) * scale)
+    small = weight_matrix(method, n * scale, scale)
+    inner = weight_matrix(method, (n + 2 * pad) * scale, scale)[pad:pad + n]
+    outside = np.abs(inner).sum(1) - np.abs(inner[:, cols]).sum(1) > 1e-12
+    differs = outside | (np.abs(inner[:, cols] - small).max(1) > 1e-12)
+    left = int(np.argmin(differs)) if not differs.all() else n
+    right = int(np.argmin(differs[::-1])) if not differs.all() else n
+    if left + right >= n:
+        raise ConfigError(f"{method} at x{scale}: every pixel of a {n}-pixel crop depends on "
+                          "the frame around it")
+    return max(left, right)
 
 
 def _pillow_round(acc, floor=np.floor, clip=np.clip):

@@ -26,7 +26,7 @@ import numpy as np
 from vsr_latent.data import builtin as builtin_mod
 from vsr_latent.data import dataset_root
 from vsr_latent.data.chunks import pad_chunk
-from vsr_latent.data.degrade import check_method, crop_to_multiple, degrade
+from vsr_latent.data.degrade import check_method, context_margin, crop_to_multiple, degrade
 from vsr_latent.data.transforms import DEFAULT_AUGMENT  # re-exported
 from vsr_latent.errors import ConfigError, InputError
 
@@ -122,25 +122,35 @@ def _frames_source(source, crop, seq_len, split):
     return _RootFrames(source, split)
 
 
-def _check_clips(src, seq_len, crop):
+def _check_clips(src, seq_len, crop, context=0):
     for name, n, size in zip(src.names, src.lengths, src.sizes):
         if n < seq_len:
             raise InputError(name, f"clip has {n} frames, fewer than the sequence length {seq_len}")
         if size[0] < crop[0] or size[1] < crop[1]:
+            around = (f" with the {context} pixels around it that degrade_context needs"
+                      if context else "")
             raise InputError(
-                name, f"frames are {size[1]}x{size[0]}, smaller than the {crop[1]}x{crop[0]} HR crop"
+                name, f"frames are {size[1]}x{size[0]}, smaller than the "
+                      f"{crop[1] - 2 * context}x{crop[0] - 2 * context} HR crop{around}"
             )
 
 
 def train_dataset(source="builtin", *, seq_len, lr_size=(32, 32), scale=4, degradation="bi",
                   batch_size, seed=0, input_context=None, repeat=True, augment=DEFAULT_AUGMENT,
-                  quantize=QUANTIZE_LR, crops_per_window=None):
+                  quantize=QUANTIZE_LR, crops_per_window=None, degrade_context=False):
     """Training (lr, hr) batches: lr float32 (B, L, h, w, 3), hr (B, L, s*h, s*w, 3), on [0, 255].
 
     See the module docstring for sampling, determinism and sharding. ``augment`` is a subset of
     ``transforms.AUGMENTATIONS``; ``repeat=False`` gives one pass (each clip visited once).
     ``crops_per_window`` (K): samples cut from each decoded window of L frames (default
     :data:`BUILTIN_CROPS_PER_WINDOW` for "builtin", :data:`ROOT_CROPS_PER_WINDOW` for dataset roots).
+
+    ``degrade_context``: False degrades each HR crop alone, as the paper describes (§7), so the
+    LR pixels near its edges see the degradation's border padding instead of the frame around
+    the crop; True degrades the crop with ``degrade.context_margin`` LR pixels (times ``scale``
+    HR pixels) of the frame around it and keeps the middle, so every LR pixel equals the same
+    pixel of the degraded whole frame, as at test time. The crop box is then drawn among the
+    positions that leave that margin inside the frame.
     """
     tf = _import_tf()
     from vsr_latent.data import transforms
@@ -150,11 +160,15 @@ def train_dataset(source="builtin", *, seq_len, lr_size=(32, 32), scale=4, degra
     unknown = set(augment) - set(transforms.AUGMENTATIONS)
     if unknown:
         raise ConfigError(f"unknown augmentation(s) {sorted(unknown)}; known: {transforms.AUGMENTATIONS}")
-    crop = (int(lr_size[0]) * scale, int(lr_size[1]) * scale)
+    lr_size = (int(lr_size[0]), int(lr_size[1]))
+    crop = (lr_size[0] * scale, lr_size[1] * scale)
     if "transpose" in augment and crop[0] != crop[1]:
-        raise ConfigError(f"the 'transpose' augmentation needs square crops, got LR size {tuple(lr_size)}")
-    src = _frames_source(source, crop, seq_len, "train")
-    _check_clips(src, seq_len, crop)
+        raise ConfigError(f"the 'transpose' augmentation needs square crops, got LR size {lr_size}")
+    # The crop cut from the frame: the HR crop and, with degrade_context, the margin around it.
+    margin = context_margin(degradation, scale) if degrade_context else 0
+    cut = (crop[0] + 2 * margin * scale, crop[1] + 2 * margin * scale)
+    src = _frames_source(source, cut, seq_len, "train")
+    _check_clips(src, seq_len, cut, context=margin * scale)
     if crops_per_window is None:
         crops_per_window = BUILTIN_CROPS_PER_WINDOW if source == "builtin" else ROOT_CROPS_PER_WINDOW
     k_crops = int(crops_per_window)
@@ -167,19 +181,22 @@ def train_dataset(source="builtin", *, seq_len, lr_size=(32, 32), scale=4, degra
 
     def load_window(clip, counter):
         window_seed = tf.stack([tf.constant(seed, tf.int64), counter])
-        p = transforms.draw_sample_params(window_seed, lengths[clip], sizes[clip], seq_len, crop)
+        p = transforms.draw_sample_params(window_seed, lengths[clip], sizes[clip], seq_len, cut)
         return read(clip, p["start"]), sizes[clip], window_seed
 
     def make_samples(frames, size, window_seed):
         crop_seeds = tf.random.experimental.stateless_split(window_seed, num=k_crops)
         lrs, hrs = [], []
         for k in range(k_crops):
-            p = transforms.draw_sample_params(crop_seeds[k], seq_len, size, seq_len, crop)
-            hr = frames[:, p["top"] : p["top"] + crop[0], p["left"] : p["left"] + crop[1], :]
-            hr = tf.ensure_shape(hr, [seq_len, crop[0], crop[1], 3])
-            hr = transforms.augment(hr, p, augment)
-            lrs.append(transforms.make_lr(hr, degradation, scale, quantize))
-            hrs.append(tf.cast(hr, tf.float32))
+            p = transforms.draw_sample_params(crop_seeds[k], seq_len, size, seq_len, cut)
+            box = frames[:, p["top"] : p["top"] + cut[0], p["left"] : p["left"] + cut[1], :]
+            box = tf.ensure_shape(box, [seq_len, cut[0], cut[1], 3])
+            # The margin is the same on every side, so augmenting before the middle is cut is
+            # augmenting the crop.
+            lr, hr = transforms.make_pair(transforms.augment(box, p, augment), margin, degradation,
+                                          scale, quantize)
+            lrs.append(lr)
+            hrs.append(hr)
         return tf.stack(lrs), tf.stack(hrs)
 
     order = tf.data.Dataset.range(src.num_clips).shuffle(
@@ -316,12 +333,14 @@ def validation_dataset(source="builtin", *, seq_len, scale=4, degradation="bi", 
 
 
 def validation_crops(source="builtin", *, seq_len, lr_crop, scale=4, degradation="bi",
-                     max_clips=4, quantize=QUANTIZE_LR):
+                     max_clips=4, quantize=QUANTIZE_LR, degrade_context=False):
     """[(lr (1, L, c, c, 3), hr (1, L, s*c, s*c, 3))]: a fixed, cheap validation set for training.
 
     The first L frames of ``max_clips`` validation clips spread evenly over the split (clips of
     one source are neighbours in it), each cut to a centre crop of ``lr_crop`` LR pixels (the
-    whole frame where it is smaller) and degraded like the training samples.
+    whole frame where it is smaller) and degraded like the training samples: the crop alone, or
+    with ``degrade_context`` the whole frames (the LR crop is then the crop of the degraded
+    frames, as at test time).
     """
     check_method(degradation)
     seq_len = _check_seq_len(seq_len)
@@ -341,9 +360,13 @@ def validation_crops(source="builtin", *, seq_len, lr_crop, scale=4, degradation
         h, w = hr.shape[1:3]
         ch, cw = min(h, lr_crop * scale), min(w, lr_crop * scale)
         top, left = (h - ch) // 2 // scale * scale, (w - cw) // 2 // scale * scale
-        hr = hr[:, top : top + ch, left : left + cw].astype(np.float32)
-        lr = _lr_frames(hr, degradation, scale, quantize)
-        out.append((lr[None].astype(np.float32), hr[None]))
+        box = np.s_[:, top : top + ch, left : left + cw]
+        if degrade_context:
+            lr = _lr_frames(hr.astype(np.float32), degradation, scale, quantize)[
+                :, top // scale : (top + ch) // scale, left // scale : (left + cw) // scale]
+        else:
+            lr = _lr_frames(hr[box].astype(np.float32), degradation, scale, quantize)
+        out.append((lr[None].astype(np.float32), hr[box][None].astype(np.float32)))
     return out
 
 

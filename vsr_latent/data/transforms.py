@@ -70,3 +70,19 @@ def make_lr(hr, degradation, scale, quantize=True):
     if quantize:
         lr = tf.clip_by_value(tf.round(lr), 0.0, 255.0)
     return lr
+
+
+def make_pair(frames, margin, degradation, scale, quantize=True):
+    """(lr, hr) of ``frames`` (L, H, W, C) less ``margin`` LR pixels on every side: the whole
+    ``frames`` are degraded (:func:`make_lr`), then the LR frames are cut by ``margin`` pixels
+    and the HR frames by ``margin * scale``. With ``degrade.context_margin`` as ``margin`` each
+    LR pixel is computed from the frame around it, not from the degradation's border padding;
+    ``margin=0`` degrades the frames alone. Both float32.
+    """
+    lr = make_lr(frames, degradation, scale, quantize)
+    hr = tf.cast(frames, tf.float32)
+    if margin:
+        m, ms = margin, margin * scale
+        lr = lr[:, m:-m, m:-m, :]
+        hr = hr[:, ms:-ms, ms:-ms, :]
+    return lr, hr

@@ -90,14 +90,10 @@ def read_scalars(log_dir, tags=CURVE_TAGS):
 
 def validation_bicubic_psnr(config):
     """Bicubic's PSNR on the trainer's validation crops of ``config`` (the curve's floor)."""
-    from vsr_latent.data.pipelines import validation_crops
     from vsr_latent.serving.predictors import bicubic_upscale
-    from vsr_latent.training.trainer import crops_psnr
+    from vsr_latent.training.trainer import config_validation_crops, crops_psnr
 
-    data = config.data
-    crops = validation_crops(data.source, seq_len=config.model.seq_len, lr_crop=data.val_lr_crop,
-                             degradation=data.degradation, max_clips=data.val_clips)
-    return crops_psnr(bicubic_upscale, crops)
+    return crops_psnr(bicubic_upscale, config_validation_crops(config))
 
 
 # The loss axis of the training curve, by ExperimentConfig.reconstruction_loss.
@@ -293,10 +289,13 @@ def _training_line(cfg, t):
     # Older run folders have no reconstruction_loss: they trained on the paper's L2.
     loss = cfg.get("reconstruction_loss", DEFAULT_RECONSTRUCTION_LOSS)
     loss_text = "" if loss == DEFAULT_RECONSTRUCTION_LOSS else f" ({loss} loss, not the paper's L2)"
+    # Older run folders have no degrade_context: their crops were degraded alone (the paper's).
+    context_text = (" (degraded with the frame around it, as whole frames are)"
+                    if data.get("degrade_context") else "")
     return (
         f"- Steps: {t['steps']} ({cfg['stage1_steps']} stage 1 on L_re, "
         f"{cfg['stage2_steps']} stage 2 on L_re + L_vae{loss_text}), batch {data['batch_size']}, LR patch "
-        f"{data['lr_patch']}x{data['lr_patch']}, L = {cfg['model']['seq_len']}{init_text}, "
+        f"{data['lr_patch']}x{data['lr_patch']}{context_text}, L = {cfg['model']['seq_len']}{init_text}, "
         "augmentation "
         f"{', '.join(data['augmentation']) or 'none'}; Adam, peak learning rate "
         f"{opt['learning_rate']:g} with {opt['warmup_steps']} warm-up steps and {opt['schedule']} "

@@ -104,6 +104,21 @@ def crops_psnr(predict, crops):
     return float(np.mean(values))
 
 
+def config_validation_crops(config):
+    """The validation crops of an `ExperimentConfig` (`pipelines.validation_crops` with its data
+    settings; none when ``data.val_clips`` is 0)."""
+    from vsr_latent.data.pipelines import validation_crops
+
+    data = config.data
+    if not data.val_clips:
+        return []
+    return validation_crops(
+        data.source, seq_len=config.model.seq_len, lr_crop=data.val_lr_crop, scale=SCALE,
+        degradation=data.degradation, max_clips=data.val_clips,
+        degrade_context=data.degrade_context,
+    )
+
+
 def make_optimizer(opt_config, total_steps=1):
     return _SummedGradientAdam(
         learning_rate=learning_rate_schedule(opt_config, total_steps),
@@ -251,6 +266,7 @@ class Trainer:
                 input_context=input_context,
                 repeat=True,
                 augment=tuple(data.augmentation),
+                degrade_context=data.degrade_context,
             )
             # Each global step takes one per-replica batch for every replica this pipeline feeds.
             per_step = input_context.num_replicas_in_sync // input_context.num_input_pipelines
@@ -266,15 +282,9 @@ class Trainer:
     # ---- validation --------------------------------------------------------------------------
 
     def validation_crops(self):
-        """The fixed validation samples (loaded once): see `pipelines.validation_crops`."""
+        """The fixed validation samples (loaded once): see `config_validation_crops`."""
         if not hasattr(self, "_val_crops"):
-            from vsr_latent.data.pipelines import validation_crops
-
-            data = self.config.data
-            self._val_crops = validation_crops(
-                data.source, seq_len=self.config.model.seq_len, lr_crop=data.val_lr_crop,
-                scale=SCALE, degradation=data.degradation, max_clips=data.val_clips,
-            ) if data.val_clips else []
+            self._val_crops = config_validation_crops(self.config)
         return self._val_crops
 
     def validation_psnr(self):
