@@ -1,9 +1,10 @@
 """tf.data pipelines: training samples, whole-frame validation, Remote clips with key frames.
 
 A training sample (paper §7): L consecutive frames of one clip, the same sH x sW crop box in every
-frame with its corner drawn uniformly, each crop degraded to H x W (``degradation``: "bi" by
-default, see :mod:`vsr_latent.data.degrade`), then augmented (:data:`DEFAULT_AUGMENT`). LR frames are
-rounded and clipped to 8-bit values (:data:`QUANTIZE_LR`), like stored LR frames.
+frame with its corner drawn uniformly, augmented (:data:`DEFAULT_AUGMENT`), then each crop
+degraded to H x W (``degradation``: "bi" by default, see :mod:`vsr_latent.data.degrade`): alone, as
+the paper writes it, or with the frame around it (``degrade_context``). LR frames are rounded and
+clipped to 8-bit values (:data:`QUANTIZE_LR`), like stored LR frames.
 
 Order and determinism: each pass visits every clip once in an order shuffled from ``seed``
 (``reshuffle_each_iteration``); each visit decodes one window of L frames (start drawn statelessly
@@ -123,16 +124,15 @@ def _frames_source(source, crop, seq_len, split):
 
 
 def _check_clips(src, seq_len, crop, context=0):
+    """Every clip has ``seq_len`` frames and room for the HR ``crop`` with ``context`` HR pixels
+    around it."""
+    around = f" with the {context} pixels around it that degrade_context needs" if context else ""
     for name, n, size in zip(src.names, src.lengths, src.sizes):
         if n < seq_len:
             raise InputError(name, f"clip has {n} frames, fewer than the sequence length {seq_len}")
-        if size[0] < crop[0] or size[1] < crop[1]:
-            around = (f" with the {context} pixels around it that degrade_context needs"
-                      if context else "")
-            raise InputError(
-                name, f"frames are {size[1]}x{size[0]}, smaller than the "
-                      f"{crop[1] - 2 * context}x{crop[0] - 2 * context} HR crop{around}"
-            )
+        if size[0] < crop[0] + 2 * context or size[1] < crop[1] + 2 * context:
+            raise InputError(name, f"frames are {size[1]}x{size[0]}, smaller than the "
+                                   f"{crop[1]}x{crop[0]} HR crop{around}")
 
 
 def train_dataset(source="builtin", *, seq_len, lr_size=(32, 32), scale=4, degradation="bi",
@@ -168,7 +168,7 @@ def train_dataset(source="builtin", *, seq_len, lr_size=(32, 32), scale=4, degra
     margin = context_margin(degradation, scale) if degrade_context else 0
     cut = (crop[0] + 2 * margin * scale, crop[1] + 2 * margin * scale)
     src = _frames_source(source, cut, seq_len, "train")
-    _check_clips(src, seq_len, cut, context=margin * scale)
+    _check_clips(src, seq_len, crop, context=margin * scale)
     if crops_per_window is None:
         crops_per_window = BUILTIN_CROPS_PER_WINDOW if source == "builtin" else ROOT_CROPS_PER_WINDOW
     k_crops = int(crops_per_window)
