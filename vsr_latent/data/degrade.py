@@ -85,12 +85,11 @@ def context_margin(method, scale):
     inner = weight_matrix(method, (n + 2 * pad) * scale, scale)[pad:pad + n]
     outside = np.abs(inner).sum(1) - np.abs(inner[:, cols]).sum(1) > 1e-12
     differs = outside | (np.abs(inner[:, cols] - small).max(1) > 1e-12)
-    left = int(np.argmin(differs)) if not differs.all() else n
-    right = int(np.argmin(differs[::-1])) if not differs.all() else n
-    if left + right >= n:
+    if differs.all():
         raise ConfigError(f"{method} at x{scale}: every pixel of a {n}-pixel crop depends on "
                           "the frame around it")
-    return max(left, right)
+    # argmin finds the first pixel that does not differ: the count of those that do, per side.
+    return max(int(np.argmin(differs)), int(np.argmin(differs[::-1])))
 
 
 def _pillow_round(acc, floor=np.floor, clip=np.clip):
