@@ -68,6 +68,7 @@ def main(argv=None):
     p.add_argument("--output", default=None, help="also write the JSON object here")
     args = p.parse_args(argv)
 
+    import vsr_latent  # noqa: F401, I001 - before TensorFlow: the package's CPU kernels (cpu_backend)
     import tensorflow as tf
     from input_pipeline import time_pipeline
 

@@ -10,6 +10,9 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# Before TensorFlow, as in a user's program: the package picks TensorFlow's CPU kernels
+# (vsr_latent.cpu_backend), so the tests run on the kernels users get.
+import vsr_latent  # noqa: E402, F401, I001
 import tensorflow as tf  # noqa: E402
 
 # Must run before TensorFlow initialises its devices: split the CPU into two logical devices so

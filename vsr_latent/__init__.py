@@ -5,4 +5,9 @@ Latent Attention", Computer Science 50(11A), 2023. Importing the package is chea
 imported by the submodules that need it.
 """
 
+from vsr_latent.cpu_backend import prefer_onednn
+
+# Before any TensorFlow import: TensorFlow reads the variable once (see vsr_latent.cpu_backend).
+prefer_onednn()
+
 __version__ = "0.1.0"

@@ -29,14 +29,36 @@ def gpu_names():
     return names
 
 
+#: CPU features that change this package's speed by a large factor (see docs/cpu_scale.md).
+SPEED_FLAGS = ("amx_bf16", "avx512_bf16", "avx512f", "avx2")
+
+
+def cpu_speed_flags():
+    """Which of `SPEED_FLAGS` /proc/cpuinfo lists, in that order (empty where it is unreadable)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.lower().startswith("flags"):
+                    have = set(line.split(":", 1)[1].split())
+                    return [flag for flag in SPEED_FLAGS if flag in have]
+    except OSError:
+        pass
+    return []
+
+
 def describe():
-    """A dict: ``cpu``, ``cores``, ``gpus`` (list), ``tensorflow``, ``keras``, ``python``."""
+    """A dict: ``cpu``, ``cores``, ``cpu_flags`` (`cpu_speed_flags`), ``onednn`` (TensorFlow's
+    oneDNN kernels on), ``gpus`` (list), ``tensorflow``, ``keras``, ``python``."""
     import keras
     import tensorflow as tf
+
+    from vsr_latent.cpu_backend import onednn_enabled
 
     return {
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
+        "cpu_flags": cpu_speed_flags(),
+        "onednn": onednn_enabled(),
         "gpus": gpu_names(),
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
@@ -46,5 +68,10 @@ def describe():
 
 def summary(info):
     gpus = ", ".join(info["gpus"]) if info["gpus"] else "none (CPU only)"
-    return (f"CPU: {info['cpu']} ({info['cores']} cores); GPU: {gpus}; "
+    cpu = f"{info['cores']} cores"
+    if info.get("cpu_flags"):
+        cpu += ", " + " ".join(info["cpu_flags"])
+    if "onednn" in info:  # absent from results written before it was recorded
+        cpu += ", oneDNN " + ("on" if info["onednn"] else "off")
+    return (f"CPU: {info['cpu']} ({cpu}); GPU: {gpus}; "
             f"TensorFlow {info['tensorflow']}, Keras {info['keras']}, Python {info['python']}")
