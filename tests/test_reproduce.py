@@ -360,6 +360,7 @@ def test_failed_rows_are_written_as_not_run_and_exit_nonzero(tmp_path, monkeypat
 # ---- one table end to end (smoke budget, CPU) ----------------------------------------------
 
 
+@pytest.mark.slow  # minutes on a 2-core CPU: .ci/run runs the slow checks too
 def test_table5_end_to_end_smoke(tmp_path, vid4_gt, capsys):
     """Trains the final model for a few steps, times it on (cut) Vid4, writes the table; a
     second invocation reuses the finished run instead of training again."""
@@ -399,6 +400,7 @@ def test_table5_end_to_end_smoke(tmp_path, vid4_gt, capsys):
     assert "reused (already complete)" in md2 and "trained now" not in md2
 
 
+@pytest.mark.slow  # minutes on a 2-core CPU: .ci/run runs the slow checks too
 def test_figure7_8_end_to_end_tiny(tmp_path, vid4_gt):
     """Figures 7 and 8 are made, not written as 'not run': Figure 8 trains the stage-2 model
     from Table 3's stage-1 run, which goes through the tables' stage-2 changes."""
