@@ -50,6 +50,7 @@ def main(argv=None):
     p.add_argument("--output", default=None, help="also write the JSON object here")
     args = p.parse_args(argv)
     sys.path.insert(0, ROOT)
+    from vsr_latent.atomic import write_json
     from vsr_latent.paper.hardware import cpu_model, cpu_speed_flags
 
     result = {"cpu": cpu_model(), "cores": os.cpu_count(), "cpu_flags": cpu_speed_flags(),
@@ -65,11 +66,9 @@ def main(argv=None):
         off, on = statistics.median(times["0"]), statistics.median(times["1"])
         result[name] = {"unit": unit, "eigen": times["0"], "onednn": times["1"],
                         "eigen_over_onednn": off / on}
-    print(json.dumps(result, indent=1))
     if args.output:
-        from vsr_latent.atomic import write_json
-
         write_json(args.output, result)
+    print(json.dumps(result, indent=1))
     return 0
 
 
