@@ -76,3 +76,15 @@ def test_the_hardware_line_names_the_cpu_features_and_the_kernels():
     live = hardware.describe()
     assert live["onednn"] == cpu_backend.onednn_enabled()
     assert set(live["cpu_flags"]) <= set(hardware.SPEED_FLAGS)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/cpuinfo"), reason="no /proc/cpuinfo on this OS")
+def test_cpu_flags_and_native_bfloat16_read_the_first_cpus_flags_line():
+    from vsr_latent import precision
+
+    with open("/proc/cpuinfo", encoding="utf-8") as f:
+        line = next(line for line in f if line.startswith("flags"))
+    flags = set(line.split(":", 1)[1].split())
+    assert cpu_backend.cpu_flags() == flags
+    assert precision.native_bfloat16() is bool(flags & {"avx512_bf16", "amx_bf16"})
+    assert hardware.cpu_speed_flags() == [f for f in hardware.SPEED_FLAGS if f in flags]

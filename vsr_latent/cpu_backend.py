@@ -11,8 +11,10 @@ L = 7) took 10.2 s with the Eigen kernels and 4.7 s with oneDNN's (2.15× faster
 TensorFlow reads the variable once, when it is first imported, so :func:`prefer_onednn` runs in
 the package's ``__init__`` (which imports no TensorFlow); a program that imports TensorFlow before
 ``vsr_latent`` keeps TensorFlow's own choice. :func:`onednn_enabled` says which one is in force.
+:func:`cpu_flags` is the one reader of the CPU's features (bfloat16 inference, hardware lines).
 """
 
+import functools
 import os
 import platform
 
@@ -34,8 +36,27 @@ def prefer_onednn(environ=None, machine=None):
 
 
 def onednn_enabled():
-    """True when the TensorFlow imported in this process runs its oneDNN CPU kernels."""
+    """True when the TensorFlow imported in this process runs its oneDNN CPU kernels (None where
+    this TensorFlow does not say)."""
     import tensorflow as tf  # noqa: F401 - the flag is fixed when TensorFlow loads
-    from tensorflow.python.util import _pywrap_util_port
 
-    return bool(_pywrap_util_port.IsMklEnabled())
+    try:  # TensorFlow's own test utilities ask the same private module
+        from tensorflow.python.util import _pywrap_util_port
+
+        return bool(_pywrap_util_port.IsMklEnabled())
+    except (ImportError, AttributeError):
+        return None
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_flags():
+    """The CPU's feature flags from /proc/cpuinfo (``{"avx2", "avx512_bf16", ...}``; empty where
+    it is unreadable)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.lower().startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()

@@ -55,9 +55,6 @@ def resolve_precision(name):
 
 def native_bfloat16():
     """True where the CPU computes bfloat16 natively (AVX512-BF16 or AMX-BF16 in /proc/cpuinfo)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = f.read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+    from vsr_latent.cpu_backend import cpu_flags
+
+    return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())

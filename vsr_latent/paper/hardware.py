@@ -34,16 +34,10 @@ SPEED_FLAGS = ("amx_bf16", "avx512_bf16", "avx512f", "avx2")
 
 
 def cpu_speed_flags():
-    """Which of `SPEED_FLAGS` /proc/cpuinfo lists, in that order (empty where it is unreadable)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.lower().startswith("flags"):
-                    have = set(line.split(":", 1)[1].split())
-                    return [flag for flag in SPEED_FLAGS if flag in have]
-    except OSError:
-        pass
-    return []
+    """Which of `SPEED_FLAGS` the CPU has, in that order (empty where /proc/cpuinfo is unreadable)."""
+    from vsr_latent.cpu_backend import cpu_flags
+
+    return [flag for flag in SPEED_FLAGS if flag in cpu_flags()]
 
 
 def describe():
@@ -71,7 +65,7 @@ def summary(info):
     cpu = f"{info['cores']} cores"
     if info.get("cpu_flags"):
         cpu += ", " + " ".join(info["cpu_flags"])
-    if "onednn" in info:  # absent from results written before it was recorded
+    if info.get("onednn") is not None:  # absent from results written before it was recorded
         cpu += ", oneDNN " + ("on" if info["onednn"] else "off")
     return (f"CPU: {info['cpu']} ({cpu}); GPU: {gpus}; "
             f"TensorFlow {info['tensorflow']}, Keras {info['keras']}, Python {info['python']}")
