@@ -11,7 +11,7 @@ L = 7) took 10.2 s with the Eigen kernels and 4.7 s with oneDNN's (2.15× faster
 TensorFlow reads the variable once, when it is first imported, so :func:`prefer_onednn` runs in
 the package's ``__init__`` (which imports no TensorFlow); a program that imports TensorFlow before
 ``vsr_latent`` keeps TensorFlow's own choice. :func:`onednn_enabled` says which one is in force.
-:func:`cpu_flags` is the one reader of the CPU's features (bfloat16 inference, hardware lines).
+:func:`cpuinfo_value` is the one reader of /proc/cpuinfo (bfloat16 inference, hardware lines).
 """
 
 import functools
@@ -48,15 +48,21 @@ def onednn_enabled():
         return None
 
 
-@functools.lru_cache(maxsize=1)
-def cpu_flags():
-    """The CPU's feature flags from /proc/cpuinfo (``{"avx2", "avx512_bf16", ...}``; empty where
-    it is unreadable)."""
+@functools.lru_cache(maxsize=None)
+def cpuinfo_value(key):
+    """The first CPU's value of ``key`` in /proc/cpuinfo ("model name", "flags"; "" where it is
+    absent or the file unreadable)."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             for line in f:
-                if line.lower().startswith("flags"):
-                    return frozenset(line.split(":", 1)[1].split())
+                name, _, value = line.partition(":")
+                if name.strip().lower() == key:
+                    return value.strip()
     except OSError:
         pass
-    return frozenset()
+    return ""
+
+
+def cpu_flags():
+    """The CPU's feature flags (``{"avx2", "avx512_bf16", ...}``; empty where unknown)."""
+    return frozenset(cpuinfo_value("flags").split())

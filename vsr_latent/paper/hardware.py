@@ -5,14 +5,9 @@ import platform
 
 
 def cpu_model():
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown CPU"
+    from vsr_latent.cpu_backend import cpuinfo_value
+
+    return cpuinfo_value("model name") or platform.processor() or platform.machine() or "unknown CPU"
 
 
 def gpu_names():
