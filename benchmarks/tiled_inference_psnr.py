@@ -1,5 +1,5 @@
 """Quality, not speed: `ours_cpu` on whole validation frames against the same frames upscaled in
-tiles with context (docs/cpu_scale.md, "whole frames against tiles").
+tiles by the package's tiler, `upscale --tile` (docs/cpu_scale.md, "whole frames against tiles").
 
     python benchmarks/tiled_inference_psnr.py      # needs the cpu dataset root (docs/cpu_scale.md)
 
@@ -10,28 +10,26 @@ The frames are the first L frames of the cpu budget's validation clips, degraded
 import sys
 import time
 
-import numpy as np
-
 import vsr_latent  # noqa: F401 - before TensorFlow: the package's CPU kernels
 
 
-def tiled(fn, tile, margin, scale=4):
-    """``predict(lr)`` that upscales (1, L, h, w, 3) in ``tile``-pixel tiles, each with ``margin``
-    LR pixels of context on every side that the frame has, and keeps the tiles' middles."""
-    def predict(lr):
-        _, length, h, w, _ = lr.shape
-        out = np.zeros((1, length, scale * h, scale * w, 3), np.float32)
-        for top in range(0, h, tile):
-            for left in range(0, w, tile):
-                t0, l0 = max(0, top - margin), max(0, left - margin)
-                t1, l1 = min(h, top + tile + margin), min(w, left + tile + margin)
-                sr = fn(lr[:, :, t0:t1, l0:l1])
-                bh, bw = min(tile, h - top), min(tile, w - left)
-                out[:, :, scale * top:scale * (top + bh), scale * left:scale * (left + bw)] = sr[
-                    :, :, scale * (top - t0):scale * (top - t0 + bh),
-                    scale * (left - l0):scale * (left - l0 + bw)]
-        return out
-    return predict
+class _Predictor:
+    """The model's mean path on (L, h, w, 3), as `serving.video.predict_window` calls it."""
+
+    scale = 4
+
+    def __init__(self, graph):
+        self.graph = graph
+
+    def __call__(self, window):
+        return self.graph(window[None])[0].numpy()
+
+
+def tiled(predictor, tile, overlap):
+    """``predict(lr)`` for (1, L, h, w, 3) through the package's tiler (`upscale --tile`)."""
+    from vsr_latent.serving.video import predict_window
+
+    return lambda lr: predict_window(predictor, lr[0], tile=tile, overlap=overlap)[None]
 
 
 def main():
@@ -50,12 +48,10 @@ def main():
     graph = tf.function(lambda lr: model.dual_forward(lr, training=False)[0],
                         reduce_retracing=True)
 
-    def whole(lr):
-        return graph(tf.constant(lr)).numpy()
-
-    for name, predict in [("whole frames", whole),
-                          ("32x32 tiles, 16 px context", tiled(whole, 32, 16)),
-                          ("64x64 tiles, 16 px context", tiled(whole, 64, 16))]:
+    predictor = _Predictor(graph)
+    for name, predict in [("whole frames", tiled(predictor, None, 0)),
+                          ("32x32 tiles, 16 px overlap", tiled(predictor, 32, 16)),
+                          ("64x64 tiles, 16 px overlap", tiled(predictor, 64, 16))]:
         start = time.perf_counter()
         print(f"{name}: {crops_psnr(predict, frames):.4f} dB "
               f"({time.perf_counter() - start:.0f} s)", flush=True)
