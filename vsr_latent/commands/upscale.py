@@ -1,5 +1,15 @@
 """``vsr-latent upscale IN OUT --model SPEC``: upscale a video file or frame folder 4x."""
 
+from vsr_latent.data.video_io import (
+    DEFAULT_CODEC,
+    DEFAULT_PIX_FMT,
+    DEFAULT_PRESET,
+    PIX_FMTS,
+    PRESETS,
+    VIDEO_CODECS,
+    WRITER_CRF,
+    VideoEncoding,
+)
 from vsr_latent.precision import (
     DEFAULT_INFERENCE_PRECISION,
     INFERENCE_PRECISION_HELP,
@@ -25,10 +35,11 @@ def register(subparsers):
         description=(
             "Upscale a video file or frame folder 4x, streaming windows of L frames (memory does "
             "not grow with the video's length) and tiling large frames. OUT ending in "
-            ".mp4/.mkv/.mov/.avi is an H.264 video, anything else a folder of PNG frames; it "
-            "appears only once complete. With a variational model, --samples K averages K draws "
-            "of the latent attention and --uncertainty PATH writes their per-pixel standard "
-            "deviation as a heat map."
+            ".mp4/.mkv/.mov/.avi is a video (H.264 unless --codec) keeping the input's audio and "
+            "subtitles (stream-copied), exact frame rate, colour tags and pixel aspect; anything "
+            "else a folder of PNG frames; it appears only once complete. With a variational "
+            "model, --samples K averages K draws of the latent attention and --uncertainty PATH "
+            "writes their per-pixel standard deviation as a heat map."
         ),
     )
     p.add_argument("input", metavar="IN", help="video file or folder of frames")
@@ -72,8 +83,22 @@ def register(subparsers):
         help=(f"std (intensity levels of 255) at the top of the heat map colormap, the same "
               f"for every frame (default {UNCERTAINTY_MAX_STD:g})"),
     )
-    p.add_argument("--fps", type=float, default=None, metavar="F",
-                   help="output frame rate (default: the input's)")
+    p.add_argument("--fps", default=None, metavar="F",
+                   help="output frame rate, a number or a ratio such as 30000/1001 (default: "
+                        "the input's exact rate)")
+    p.add_argument("--codec", default=DEFAULT_CODEC, choices=VIDEO_CODECS,
+                   help=f"video encoder (default {DEFAULT_CODEC}; ffv1 is lossless); checked "
+                        f"against the FFmpeg build before the model loads")
+    p.add_argument("--crf", type=float, default=None, metavar="Q",
+                   help=f"x264/x265 constant rate factor, 0 (lossless) to 51 (default "
+                        f"{WRITER_CRF})")
+    p.add_argument("--preset", default=None, choices=PRESETS,
+                   help=f"x264/x265 speed preset (default {DEFAULT_PRESET})")
+    p.add_argument("--pix_fmt", default=DEFAULT_PIX_FMT, choices=PIX_FMTS,
+                   help=f"output pixel format (default {DEFAULT_PIX_FMT}; yuv444p keeps full "
+                        f"colour resolution)")
+    p.add_argument("--no_audio", action="store_true",
+                   help="drop the input's audio (it is stream-copied by default)")
     p.add_argument("--seq_len", type=int, default=None, metavar="L",
                    help="frames per window (default: the model's)")
     p.add_argument("--max_frames", type=int, default=None, metavar="N",
@@ -92,13 +117,23 @@ def run(args):
         fps=args.fps,
         max_frames=args.max_frames,
         progress=not args.no_progress,
+        encoding=VideoEncoding(codec=args.codec, crf=args.crf, preset=args.preset,
+                               pix_fmt=args.pix_fmt),
+        audio=not args.no_audio,
     )
     info = upscale_video(args.input, args.output, args.model, options, seq_len=args.seq_len,
                          precision=args.precision, backend=args.backend)
     (h, w), (oh, ow) = info["input_size"], info["output_size"]
     tiles = f", tiles of {info['tile']} px" if info["tile"] else ""
-    print(f"{args.output}: {info['frames']} frames {w}x{h} -> {ow}x{oh} at {info['fps']:g} fps"
+    print(f"{args.output}: {info['frames']} frames {w}x{h} -> {ow}x{oh} at {_rate_text(info['rate'])} fps"
           f"{tiles} in {info['seconds']:.1f} s")
     if args.uncertainty:
         print(f"{args.uncertainty}: uncertainty heat map")
     return 0
+
+
+def _rate_text(rate):
+    """``29.97 (30000/1001)`` for a rational rate, ``25`` for a whole one."""
+    if rate.denominator == 1:
+        return str(rate.numerator)
+    return f"{float(rate):.6g} ({rate.numerator}/{rate.denominator})"

@@ -24,15 +24,29 @@ close (:mod:`vsr_latent.atomic`), so an error or a kill never leaves a complete-
 """
 
 import contextlib
+import dataclasses
+import os
 import re
+import subprocess
+import sys
+import tempfile
 import warnings
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 from vsr_latent.atomic import atomic_dir, atomic_path
 from vsr_latent.data import yuv as yuv_mod
-from vsr_latent.errors import InputError
+from vsr_latent.data.video_probe import (
+    SCALE_MATRIX,
+    available_encoders,
+    default_colour,
+    ffmpeg_exe,
+    ffmpeg_problem,
+    probe_video,
+)
+from vsr_latent.errors import ConfigError, InputError
 
 #: Containers and raw elementary streams (Annex-B H.264 / H.265) that FFmpeg decodes.
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".264", ".h264", ".265", ".hevc")
@@ -146,80 +160,84 @@ class FrameSource:
         )
 
 
-def _ffmpeg_problem(e):
-    lines = [l.strip() for l in str(e).splitlines() if l.strip()]
-    tail = [l for l in lines if "Invalid" in l or "moov" in l or "error" in l.lower()]
-    return (tail or lines or ["unknown FFmpeg error"])[-1][:200]
-
-
 class VideoSource(FrameSource):
-    """An encoded video file decoded by FFmpeg (imageio-ffmpeg), streamed."""
+    """An encoded video file decoded by FFmpeg (the binary imageio-ffmpeg ships), streamed.
+
+    :func:`~vsr_latent.data.video_probe.probe_video` reads the file first (frame count, exact
+    rate, colour, aspect, rotation, audio and subtitle streams: ``self.info``); decoding then
+    converts YUV to RGB with the file's own matrix and range (assumed from the frame size where
+    untagged, as players do), applies the display rotation once, and passes every frame through
+    once (no frame dropped or doubled to fit a rate).
+    """
 
     def __init__(self, path):
-        import imageio_ffmpeg
-
         path = Path(path)
-        try:
-            gen = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
-            meta = next(gen)
-        except (OSError, RuntimeError, StopIteration) as e:
-            raise InputError(
-                path, f"cannot decode video (corrupt, truncated or not a video): {_ffmpeg_problem(e)}"
-            ) from None
-        try:
-            n, _ = imageio_ffmpeg.count_frames_and_secs(str(path))
-        except (OSError, RuntimeError) as e:
-            gen.close()
-            raise InputError(path, f"cannot count frames (corrupt video?): {_ffmpeg_problem(e)}") from None
-        w, h = meta["size"]
-        fps = meta.get("fps") or DEFAULT_FPS
-        duration = meta.get("duration") or 0
-        expected = duration * fps if np.isfinite(duration) else 0
-        if int(n) + max(2.0, 0.02 * expected) < expected:
-            gen.close()
-            raise InputError(
-                path,
-                f"truncated video: the container announces {duration:.2f} s "
-                f"(~{expected:.0f} frames) but only {n} frames are present",
-            )
-        super().__init__(path, fps, int(n), (h, w))
-        self._pending = gen
-        self._generators = []
+        self.info = probe_video(path)
+        self._procs = []
+        super().__init__(path, float(self.info.rate), self.info.num_frames, self.info.size)
+
+    @property
+    def rate(self):
+        """The exact frame rate (a Fraction)."""
+        return self.info.rate
+
+    def _decode_command(self):
+        colour = self.info.colour
+        scale = "scale"
+        matrix = SCALE_MATRIX.get(colour.matrix)
+        if matrix is not None and self.info.pix_fmt.startswith("yuv"):
+            scale += f"=in_color_matrix={matrix}:in_range={colour.range}"
+        return [ffmpeg_exe(), "-v", "error", "-nostdin", "-i", str(self.path),
+                "-map", f"0:{self.info.stream_index}", "-an", "-sn", "-fps_mode", "passthrough",
+                "-vf", f"{scale},format=rgb24", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
 
     def __iter__(self):
-        import imageio_ffmpeg
-
-        if self._pending is not None:
-            gen, self._pending = self._pending, None
-        else:
-            gen = imageio_ffmpeg.read_frames(str(self.path), pix_fmt="rgb24")
-            next(gen)
-        self._generators.append(gen)
         h, w = self.size
+        frame_bytes = h * w * 3
+        errors = tempfile.TemporaryFile()
+        proc = subprocess.Popen(self._decode_command(), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=errors, bufsize=frame_bytes)
+        self._procs.append(proc)
         count = 0
         try:
-            for buf in gen:
-                if len(buf) != h * w * 3:
+            while True:
+                buf = proc.stdout.read(frame_bytes)
+                if not buf:
+                    break
+                if len(buf) != frame_bytes:
                     raise InputError(self.path, f"frame {count} is truncated")
                 count += 1
                 yield np.frombuffer(buf, dtype=np.uint8).reshape(h, w, 3)
-        except (OSError, RuntimeError) as e:
-            raise InputError(self.path, f"decoding failed at frame {count}: {_ffmpeg_problem(e)}") from None
+            rc = proc.wait()
+            errors.seek(0)
+            problem = ffmpeg_problem(errors.read().decode(errors="replace"))
+            if count == 0:
+                raise InputError(self.path, f"the video has no decodable frames: {problem}")
+            if count < self.num_frames:
+                raise InputError(self.path, f"truncated video: decoded {count} of "
+                                            f"{self.num_frames} frames")
+            if rc != 0:
+                raise InputError(self.path, f"decoding failed at frame {count}: {problem}")
         finally:
-            gen.close()
-        if count == 0:
-            raise InputError(self.path, "the video has no decodable frames")
-        if self.num_frames and count < self.num_frames:
-            raise InputError(
-                self.path, f"truncated video: decoded {count} of {self.num_frames} frames"
-            )
+            _stop(proc)
+            errors.close()
 
     def close(self):
-        for g in [self._pending, *self._generators]:
-            if g is not None:
-                g.close()
-        self._pending = None
-        self._generators = []
+        for proc in self._procs:
+            _stop(proc)
+        self._procs = []
+
+
+def _stop(proc):
+    """Ends an FFmpeg child (closing its pipes) if it still runs."""
+    if proc.poll() is None:
+        proc.kill()
+    with contextlib.suppress(Exception):
+        proc.wait()
+    for pipe in (proc.stdin, proc.stdout):
+        if pipe is not None:
+            with contextlib.suppress(Exception):
+                pipe.close()
 
 
 class YuvSource(FrameSource):
@@ -388,45 +406,198 @@ def to_uint8(frame):
     return a
 
 
+#: Encoders ``--codec`` offers; each is checked against the FFmpeg build when a writer is made.
+VIDEO_CODECS = ("libx264", "libx265", "ffv1")
+#: The default encoder (H.264 plays everywhere).
+DEFAULT_CODEC = "libx264"
+#: Encoders that are lossless and take neither a CRF nor a preset.
+LOSSLESS_CODECS = ("ffv1",)
+#: x264 / x265 speed presets (the same names for both).
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
+           "veryslow", "placebo")
+DEFAULT_PRESET = "medium"
+#: Output pixel formats; yuv420p (the default) is what every player takes.
+PIX_FMTS = ("yuv420p", "yuv444p")
+DEFAULT_PIX_FMT = "yuv420p"
+#: FFmpeg muxer of each writable suffix.
+_MUXERS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska", ".avi": "avi"}
+#: Audio encoder used where a container cannot hold the input's audio codec.
+_AUDIO_FALLBACK = {".mp4": "aac", ".mov": "aac", ".mkv": "aac", ".avi": "libmp3lame"}
+#: Text subtitle encoder used where a container cannot hold the input's subtitle codec
+#: (MP4 and QuickTime hold only timed text; AVI holds no subtitles at all).
+_SUBTITLE_FALLBACK = {".mp4": "mov_text", ".mov": "mov_text"}
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoEncoding:
+    """How :class:`FrameWriter` encodes video (``vsr-latent upscale --codec --crf --preset
+    --pix_fmt``); checked when made, one ConfigError for the first problem.
+
+    Attributes:
+      codec: ``libx264`` (default), ``libx265`` or ``ffv1`` (lossless), where this FFmpeg build
+        has it (:meth:`check_available`).
+      crf: constant rate factor, 0 (lossless) to 51; None: ``WRITER_CRF``. Not for ffv1.
+      preset: x264/x265 speed preset; None: ``DEFAULT_PRESET``. Not for ffv1.
+      pix_fmt: ``yuv420p`` (default) or ``yuv444p`` (full-resolution chroma). A frame with an
+        odd side is written as yuv444p, which 4:2:0 cannot hold.
+    """
+
+    codec: str = DEFAULT_CODEC
+    crf: float | None = None
+    preset: str | None = None
+    pix_fmt: str = DEFAULT_PIX_FMT
+
+    def __post_init__(self):
+        if self.codec not in VIDEO_CODECS:
+            raise ConfigError(f"--codec must be one of {', '.join(VIDEO_CODECS)}, got {self.codec!r}")
+        if self.pix_fmt not in PIX_FMTS:
+            raise ConfigError(f"--pix_fmt must be one of {', '.join(PIX_FMTS)}, got {self.pix_fmt!r}")
+        if self.codec in LOSSLESS_CODECS:
+            for flag, value in (("--crf", self.crf), ("--preset", self.preset)):
+                if value is not None:
+                    raise ConfigError(f"{flag} does not apply to --codec {self.codec} (lossless)")
+        if self.crf is not None and not 0 <= float(self.crf) <= 51:
+            raise ConfigError(f"--crf must be from 0 to 51, got {self.crf}")
+        if self.preset is not None and self.preset not in PRESETS:
+            raise ConfigError(f"--preset must be one of {', '.join(PRESETS)}, got {self.preset!r}")
+
+    def check_available(self):
+        """ConfigError when this FFmpeg build has no such encoder (before anything is run)."""
+        have = available_encoders()
+        if self.codec not in have:
+            offered = [c for c in VIDEO_CODECS if c in have]
+            raise ConfigError(f"--codec {self.codec}: the FFmpeg of imageio-ffmpeg "
+                              f"({ffmpeg_exe()}) has no {self.codec} encoder; it has "
+                              f"{', '.join(offered) or 'none of ' + ', '.join(VIDEO_CODECS)}")
+
+    def codec_args(self, suffix):
+        if self.codec in LOSSLESS_CODECS:
+            return ["-c:v", self.codec, "-level", "3", "-g", "1"]
+        crf = WRITER_CRF if self.crf is None else self.crf
+        args = ["-c:v", self.codec, "-crf", f"{float(crf):g}", "-preset",
+                self.preset or DEFAULT_PRESET]
+        if self.codec == "libx265":
+            args += ["-x265-params", "log-level=error"]
+            if suffix in (".mp4", ".mov"):
+                args += ["-tag:v", "hvc1"]  # the HEVC tag Apple players require
+        return args
+
+
+@dataclasses.dataclass(frozen=True)
+class CarriedStreams:
+    """The streams of an input video a writer copies into its output (:func:`carried_streams`):
+    ``source`` file, its ``streams`` (audio / subtitle ``Stream`` s) and ``video_start``, the
+    input video's first frame time relative to the file's start (so audio stays in sync)."""
+
+    source: Path
+    streams: tuple
+    video_start: float = 0.0
+
+
+def carried_streams(source, *, audio=True):
+    """The audio (unless ``audio=False``) and subtitle streams of a ``VideoSource`` to carry
+    into the output; None when there are none (frame folders, raw YUV, silent videos)."""
+    info = getattr(source, "info", None)
+    if info is None:
+        return None
+    streams = tuple(s for s in info.streams if audio or s.kind != "audio")
+    if not streams:
+        return None
+    return CarriedStreams(Path(source.path), streams, info.video_start)
+
+
+def _rate_arg(fps):
+    """A frame rate as FFmpeg's exact rational ("30000/1001")."""
+    rate = fps if isinstance(fps, Fraction) else Fraction(str(float(fps)))
+    return f"{rate.numerator}/{rate.denominator}"
+
+
+def notice(message):
+    """A one-line notice on stderr (a choice the user should know of, not an error)."""
+    print(message, file=sys.stderr, flush=True)
+
+
 class FrameWriter:
-    """Writes frames to an H.264 video or a ``%08d.png`` folder, atomically.
+    """Writes frames to a video (.mp4/.mkv/.mov/.avi) or a ``%08d.png`` folder, atomically.
 
     ``path`` ending in .mp4/.mkv/.mov/.avi gives a video, anything else a frame folder. Frames are
     (H, W, 3) uint8, or float on [0, 255] (rounded and clipped). The output appears under
     ``path`` only when :meth:`close` (or the ``with`` block) ends without an error.
+
+    Video only:
+
+    * ``fps``: the rate, exact when a Fraction (30000/1001); a float is read as its decimal.
+    * ``encoding``: :class:`VideoEncoding` (H.264, CRF 18, yuv420p when None).
+    * ``colour``: the :class:`~vsr_latent.data.video_probe.Colour` to convert RGB to YUV with
+      and to tag the output with; None: what players assume for the output's size (BT.601 for
+      SD, BT.709 for HD, limited range).
+    * ``sar``: sample aspect ratio (a Fraction) written into the stream, so players show the
+      frames with the input's display aspect.
+    * ``streams``: :class:`CarriedStreams` copied into the output once the video is complete,
+      cut to the video's duration: stream-copied where the container holds the codec, else
+      audio re-encoded (AAC; MP3 for AVI) and text subtitles converted to timed text, each with
+      a one-line notice; subtitles a container cannot hold at all are dropped with a notice.
     """
 
-    def __init__(self, path, fps=DEFAULT_FPS):
+    def __init__(self, path, fps=DEFAULT_FPS, *, encoding=None, colour=None, sar=None,
+                 streams=None):
         self.path = Path(path)
-        self.fps = float(fps)
+        self.fps = fps if isinstance(fps, Fraction) else float(fps)
         self.is_video = self.path.suffix.lower() in WRITABLE_VIDEO_EXTENSIONS
+        self.encoding = encoding or VideoEncoding()
+        self.colour = colour
+        self.sar = Fraction(sar) if sar is not None else Fraction(1)
+        self.streams = streams
         self.num_written = 0
         self.size = None
         self._stack = contextlib.ExitStack()
-        self._gen = None
+        self._proc = None
+        self._errors = None
         if self.is_video:
+            self.encoding.check_available()
             self._tmp = self._stack.enter_context(atomic_path(self.path))
         else:
             self._tmp = self._stack.enter_context(atomic_dir(self.path))
         self._closed = False
 
-    def _start_video(self, h, w):
-        import imageio_ffmpeg
+    def _output_colour(self, h, w):
+        colour = self.colour
+        if colour is None or colour.matrix not in SCALE_MATRIX:
+            colour = default_colour((h, w))
+        return colour
 
-        pix = "yuv420p" if h % 2 == 0 and w % 2 == 0 else "yuv444p"
-        self._gen = imageio_ffmpeg.write_frames(
-            str(self._tmp),
-            (w, h),
-            fps=self.fps,
-            codec="libx264",
-            pix_fmt_in="rgb24",
-            pix_fmt_out=pix,
-            quality=None,
-            macro_block_size=1,
-            ffmpeg_log_level="error",
-            output_params=["-crf", str(WRITER_CRF)],
-        )
-        self._gen.send(None)
+    def _video_target(self):
+        # With streams to carry, the video is encoded aside and muxed with them at close.
+        if self.streams is None:
+            return self._tmp
+        return self._tmp.with_name(self._tmp.stem + ".video" + self._tmp.suffix)
+
+    def _start_video(self, h, w):
+        enc = self.encoding
+        pix = enc.pix_fmt if h % 2 == 0 and w % 2 == 0 else "yuv444p"
+        c = self._output_colour(h, w)
+        sar = self.sar
+        filters = [
+            f"setsar=r={sar.numerator}/{sar.denominator}:max={max(sar.numerator, sar.denominator, 1)}",
+            f"scale=out_color_matrix={SCALE_MATRIX[c.matrix]}:out_range={c.range}",
+            f"format={pix}",
+            f"setparams=colorspace={c.matrix}:color_primaries={c.primaries}:"
+            f"color_trc={c.transfer}:range={c.range}",
+        ]
+        suffix = self.path.suffix.lower()
+        cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", "-y", "-f", "rawvideo",
+               "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-framerate", _rate_arg(self.fps),
+               "-i", "-", "-an", "-vf", ",".join(filters), *enc.codec_args(suffix),
+               "-pix_fmt", pix, "-f", _MUXERS[suffix], str(self._video_target())]
+        self._errors = tempfile.TemporaryFile()
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                      stderr=self._errors)
+
+    def _ffmpeg_error(self):
+        if self._errors is None:
+            return "unknown FFmpeg error"
+        self._errors.seek(0)
+        return ffmpeg_problem(self._errors.read().decode(errors="replace"))
 
     def write(self, frame):
         if self._closed:
@@ -443,12 +614,85 @@ class FrameWriter:
                 self.path, f"frame {self.num_written} has size {a.shape[:2]}, expected {self.size}"
             )
         if self.is_video:
-            self._gen.send(np.ascontiguousarray(a))
+            try:
+                self._proc.stdin.write(np.ascontiguousarray(a).tobytes())
+            except (BrokenPipeError, OSError):
+                self._proc.wait()
+                raise InputError(self.path, f"FFmpeg stopped writing the video: "
+                                            f"{self._ffmpeg_error()}") from None
         else:
             import imageio.v3 as iio
 
             iio.imwrite(self._tmp / f"{self.num_written:08d}.png", a)
         self.num_written += 1
+
+    def _finish_video(self):
+        proc, self._proc = self._proc, None
+        try:
+            proc.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass
+        if proc.wait() != 0:
+            raise InputError(self.path, f"FFmpeg could not write the video: {self._ffmpeg_error()}")
+        if self.streams is not None:
+            self._mux_streams()
+
+    def _stream_plan(self, duration):
+        """[(stream, output codec or 'copy')] for the carried streams, with a notice for each
+        not copied; a trial mux of each stream alone finds what the container holds."""
+        suffix = self.path.suffix.lower()
+        src = self.streams.source
+        trial = self._tmp.with_name(self._tmp.stem + ".trial" + self._tmp.suffix)
+        plan = []
+        try:
+            for st in self.streams.streams:
+                fallback = (_AUDIO_FALLBACK.get(suffix) if st.kind == "audio"
+                            else _SUBTITLE_FALLBACK.get(suffix))
+                chosen = None
+                for codec in ["copy"] + ([fallback] if fallback else []):
+                    cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", "-y", "-i", str(src),
+                           "-map", f"0:{st.index}", "-c", codec, "-t", f"{min(duration, 1.0):.3f}",
+                           "-f", _MUXERS[suffix], str(trial)]
+                    if subprocess.run(cmd, capture_output=True, check=False).returncode == 0:
+                        chosen = codec
+                        break
+                what = f"{src}: {st.kind} stream #{st.index} ({st.codec})"
+                if chosen is None:
+                    notice(f"{what} dropped: the {suffix} container cannot hold it")
+                    continue
+                if chosen != "copy":
+                    notice(f"{what} re-encoded as {chosen}: the {suffix} container cannot hold "
+                           f"{st.codec}")
+                plan.append((st, chosen))
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(trial)
+        return plan
+
+    def _mux_streams(self):
+        video = self._video_target()
+        try:
+            duration = self.num_written / float(self.fps)
+            plan = self._stream_plan(duration)
+            offset = self.streams.video_start
+            cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", "-y"]
+            if offset > 5e-4:
+                cmd += ["-itsoffset", f"{offset:.6f}"]
+            cmd += ["-i", str(video), "-i", str(self.streams.source), "-map", "0:v:0"]
+            codecs = ["-c:0", "copy"]
+            for k, (st, codec) in enumerate(plan, start=1):
+                cmd += ["-map", f"1:{st.index}"]
+                codecs += [f"-c:{k}", codec]
+            cmd += [*codecs, "-map_metadata", "1", "-t", f"{offset + duration:.6f}",
+                    "-f", _MUXERS[self.path.suffix.lower()], str(self._tmp)]
+            run = subprocess.run(cmd, capture_output=True, text=True, errors="replace",
+                                 check=False)
+            if run.returncode != 0:
+                raise InputError(self.path, f"FFmpeg could not add the input's audio/subtitles: "
+                                            f"{ffmpeg_problem(run.stderr)}")
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(video)
 
     def close(self):
         """Finishes the output and moves it into place."""
@@ -456,23 +700,39 @@ class FrameWriter:
             return
         self._closed = True
         try:
-            if self._gen is not None:
-                self._gen.close()
+            if self._proc is not None:
+                self._finish_video()
             if self.is_video and self.num_written == 0:
                 raise InputError(self.path, "no frames were written")
         except BaseException as e:
+            self._cleanup()
             self._stack.__exit__(type(e), e, e.__traceback__)
             raise
+        self._cleanup()
         self._stack.__exit__(None, None, None)
+
+    def _cleanup(self):
+        if self._proc is not None:
+            proc, self._proc = self._proc, None
+            if proc.poll() is None:
+                proc.kill()
+            with contextlib.suppress(Exception):
+                proc.wait()
+            with contextlib.suppress(Exception):
+                proc.stdin.close()
+        if self._errors is not None:
+            self._errors.close()
+            self._errors = None
+        if self.is_video and self.streams is not None:
+            with contextlib.suppress(FileNotFoundError, AttributeError):
+                os.unlink(self._video_target())
 
     def abort(self, exc=None):
         """Discards everything written so far."""
         if self._closed:
             return
         self._closed = True
-        if self._gen is not None:
-            with contextlib.suppress(Exception):
-                self._gen.close()
+        self._cleanup()
         exc = exc or RuntimeError("aborted")
         with contextlib.suppress(BaseException):
             self._stack.__exit__(type(exc), exc, exc.__traceback__)

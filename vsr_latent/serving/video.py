@@ -41,6 +41,7 @@ import functools
 import itertools
 import os
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -52,9 +53,13 @@ from vsr_latent.data.video_io import (
     VIDEO_EXTENSIONS,
     WRITABLE_VIDEO_EXTENSIONS,
     FrameWriter,
+    VideoEncoding,
+    carried_streams,
+    notice,
     open_frames,
     to_uint8,
 )
+from vsr_latent.data.video_probe import SCALE_MATRIX
 from vsr_latent.errors import ConfigError, InputError
 from vsr_latent.serving.loading import load_predictor
 from vsr_latent.serving.predictors import check_sample_count
@@ -232,9 +237,14 @@ class UpscaleOptions:
         frame folder by its suffix like the output. In tile overlaps the tiles' standard
         deviations are blended with the same feathered weights as the means.
       uncertainty_max_std: the std shown at the top of the colormap (fixed across frames).
-      fps: output frame rate; default: the input's.
+      fps: output frame rate (a Fraction, a number, or a string such as "30000/1001");
+        default: the input's exact rate.
       max_frames: upscale only the first ``max_frames`` frames.
       progress: show a tqdm bar (frames/s and remaining time).
+      encoding: how video outputs (the upscaled video and the heat map) are encoded
+        (``vsr_latent.data.video_io.VideoEncoding``: codec, CRF, preset, pixel format).
+      audio: carry the input's audio into a video output (stream-copied where the container
+        holds its codec); False drops it. Subtitles are carried either way.
     """
 
     tile: int | None = None
@@ -245,6 +255,8 @@ class UpscaleOptions:
     fps: float | None = None
     max_frames: int | None = None
     progress: bool = True
+    encoding: VideoEncoding = dataclasses.field(default_factory=VideoEncoding)
+    audio: bool = True
 
     def __post_init__(self):
         check_tiling(self.tile, self.overlap)
@@ -253,13 +265,21 @@ class UpscaleOptions:
             raise ConfigError("--uncertainty needs --samples K with K >= 2 (the std of K draws)")
         if not float(self.uncertainty_max_std) > 0:
             raise ConfigError(f"--uncertainty_scale must be > 0, got {self.uncertainty_max_std}")
-        if self.fps is not None and not float(self.fps) > 0:
-            raise ConfigError(f"--fps must be > 0, got {self.fps}")
+        if self.fps is not None:
+            try:
+                fps = Fraction(self.fps) if not isinstance(self.fps, float) else Fraction(
+                    str(self.fps))
+            except (TypeError, ValueError, ZeroDivisionError):
+                raise ConfigError(f"--fps must be a number or a ratio such as 30000/1001, "
+                                  f"got {self.fps!r}") from None
+            if not fps > 0:
+                raise ConfigError(f"--fps must be > 0, got {self.fps}")
+            object.__setattr__(self, "fps", fps)
         if self.max_frames is not None and int(self.max_frames) < 1:
             raise ConfigError(f"--max_frames must be >= 1, got {self.max_frames}")
         # Checked: store plain numbers (numpy or string-typed values work the same afterwards).
         for name, kind in (("tile", int), ("overlap", int), ("samples", int),
-                           ("uncertainty_max_std", float), ("fps", float), ("max_frames", int)):
+                           ("uncertainty_max_std", float), ("max_frames", int)):
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, kind(value))
@@ -374,14 +394,41 @@ def check_input_path(in_path):
         raise InputError(in_path, "input is not readable")
 
 
-def check_paths(in_path, out_path, uncertainty_path=None):
-    """One-line InputErrors for an input that cannot be read or outputs that cannot be written."""
+def check_paths(in_path, out_path, uncertainty_path=None, encoding=None):
+    """One-line InputErrors for an input that cannot be read or outputs that cannot be written;
+    a ConfigError when a video output's encoder is missing from the FFmpeg build."""
     check_input_path(in_path)
     check_output_path(out_path, in_path)
     if uncertainty_path is not None:
         if _same_path(uncertainty_path, out_path):
             raise InputError(uncertainty_path, "--uncertainty must differ from OUT")
         check_output_path(uncertainty_path, in_path, what="uncertainty output")
+    if encoding is not None and any(p is not None and _is_video(p)
+                                    for p in (out_path, uncertainty_path)):
+        encoding.check_available()
+
+
+def _output_settings(source, in_path, options):
+    """(rate, writer keywords) for the outputs of ``source``: the input's exact rate (or
+    ``options.fps``), colour (when tagged), pixel aspect; a one-line notice for a variable
+    rate made constant."""
+    info = getattr(source, "info", None)
+    rate = getattr(source, "rate", None) or Fraction(str(source.fps))
+    if options.fps is not None:
+        rate = options.fps
+    elif info is not None and info.variable_rate:
+        lo, hi = info.frame_durations
+        notice(f"{in_path}: variable frame rate (frames of {lo * 1000:.1f} to {hi * 1000:.1f} "
+               f"ms): written at a constant {float(rate):.4g} fps, its average, every frame "
+               f"once (--fps sets another)")
+    kwargs = {"encoding": options.encoding}
+    if info is not None:
+        # A tagged input keeps its colour; an untagged one is tagged as players assume for
+        # the output's size (the writer's default).
+        if info.colour.tagged and info.colour.matrix in SCALE_MATRIX:
+            kwargs["colour"] = info.colour
+        kwargs["sar"] = info.sar
+    return rate, kwargs
 
 
 def upscale_video(in_path, out_path, model, options=None, *, seq_len=None, precision="float32",
@@ -399,11 +446,11 @@ def upscale_video(in_path, out_path, model, options=None, *, seq_len=None, preci
       options: ``UpscaleOptions`` (default ones when None).
 
     Returns:
-      A dict: ``frames``, ``fps``, ``input_size`` (H, W), ``output_size``, ``tile`` (the side used,
-      or None), ``seconds``.
+      A dict: ``frames``, ``fps`` (a float), ``rate`` (the exact Fraction), ``input_size`` (H, W),
+      ``output_size``, ``tile`` (the side used, or None), ``seconds``.
     """
     options = options or UpscaleOptions()
-    check_paths(in_path, out_path, options.uncertainty_path)
+    check_paths(in_path, out_path, options.uncertainty_path, options.encoding)
     if isinstance(model, (str, os.PathLike)):
         predictor = load_predictor(model, seq_len=seq_len, precision=precision, backend=backend)
     else:
@@ -412,7 +459,12 @@ def upscale_video(in_path, out_path, model, options=None, *, seq_len=None, preci
 
     start = time.perf_counter()
     with open_frames(in_path) as source:
-        out_fps = float(options.fps) if options.fps is not None else float(source.fps)
+        rate, writer_kwargs = _output_settings(source, in_path, options)
+        streams = None
+        if _is_video(out_path):
+            streams = carried_streams(source, audio=options.audio)
+        elif options.audio and getattr(source, "info", None) is not None and source.info.audio:
+            notice(f"{out_path}: a frame folder holds no audio; the input's audio is not written")
         total = source.num_frames
         if total is not None and options.max_frames is not None:
             total = min(total, int(options.max_frames))
@@ -423,10 +475,12 @@ def upscale_video(in_path, out_path, model, options=None, *, seq_len=None, preci
                   dynamic_ncols=True, disable=not options.progress) as bar, \
                 contextlib.ExitStack() as stack:
             # Both writers see any exception, so neither output appears after a failure.
-            writer = stack.enter_context(FrameWriter(out_path, fps=out_fps))
+            writer = stack.enter_context(FrameWriter(out_path, fps=rate, streams=streams,
+                                                     **writer_kwargs))
             heat = None
             if options.uncertainty_path is not None:
-                heat = stack.enter_context(FrameWriter(options.uncertainty_path, fps=out_fps))
+                heat = stack.enter_context(FrameWriter(options.uncertainty_path, fps=rate,
+                                                       **writer_kwargs))
             for item in upscale_frames(source, predictor, options):
                 if options.samples > 1:
                     mean, std = item
@@ -441,7 +495,8 @@ def upscale_video(in_path, out_path, model, options=None, *, seq_len=None, preci
                 raise InputError(in_path, "input has no frames")
     return {
         "frames": count,
-        "fps": out_fps,
+        "fps": float(rate),
+        "rate": rate,
         "input_size": size,
         "output_size": (size[0] * s, size[1] * s),
         "tile": resolve_tile(size, options.tile),
