@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -259,6 +260,13 @@ def test_cli_bicubic_full_carphone_video(carphone, tmp_path, capsys):
         assert dst.num_frames == src.num_frames == 120
         assert src.size == (144, 176) and dst.size == (576, 704)
         assert dst.fps == pytest.approx(src.fps)
+        # The real clip's exact NTSC rate and non-square pixels are carried; untagged SD, it is
+        # read and tagged as BT.601 (what players assume for it).
+        assert src.rate == dst.rate == Fraction(30000, 1001)
+        assert src.info.sar == dst.info.sar == Fraction(128, 117)
+        assert not src.info.colour.tagged and dst.info.colour.tagged
+        assert dst.info.colour.matrix == "smpte170m" and dst.info.colour.range == "tv"
+    assert "at 29.97 (30000/1001) fps" in captured.out
     assert [p.name for p in tmp_path.iterdir()] == [out.name]  # no temporary left behind
     # The content is the bicubic upscale of the decoded input, up to H.264 (CRF 18) loss.
     lr = read_frames(carphone)[[0, 60, 119]].astype(np.float32)
@@ -303,6 +311,10 @@ def write_folder(path, frames):
         (["--model", "bicubic", "--samples", "0"], "--samples must be >= 1"),
         (["--model", "bicubic", "--tile", "16", "--tile_overlap", "16"], "must exceed --tile_overlap"),
         (["--model", "bicubic", "--fps", "0"], "--fps must be > 0"),
+        (["--model", "bicubic", "--fps", "abc"], "--fps must be a number or a ratio"),
+        (["--model", "bicubic", "--crf", "60"], "--crf must be from 0 to 51"),
+        (["--model", "bicubic", "--codec", "ffv1", "--crf", "10"],
+         "--crf does not apply to --codec ffv1"),
         (["--model", "bicubic", "--samples", "2", "--uncertainty", "{tmp}/out.mp4"],
          "--uncertainty must differ from OUT"),
         (["--model", "bicubic", "--uncertainty_scale", "0", "--samples", "2", "--uncertainty",
