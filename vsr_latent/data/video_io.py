@@ -2,10 +2,12 @@
 
 Sources (:func:`open_frames`):
 
-- Encoded video (``.mp4 .mov .mkv .avi .webm .m4v``) decoded by FFmpeg through ``imageio-ffmpeg``
-  (``imageio_ffmpeg.read_frames``), streamed as RGB frames. The frame count comes from a cheap
-  stream copy (``count_frames_and_secs``, no decoding); a file that decodes to fewer frames than it
-  announces, or that FFmpeg cannot open, raises :class:`~vsr_latent.errors.InputError`.
+- Encoded video (``.mp4 .mov .mkv .avi .webm .m4v``) decoded by the FFmpeg that ``imageio-ffmpeg``
+  ships, streamed as RGB frames through a pipe. :mod:`vsr_latent.data.video_probe` reads the file
+  first without decoding (frame count and exact rate from the packets' timestamps, colour tags,
+  pixel aspect, rotation, audio and subtitle streams); decoding uses the file's colour matrix and
+  range and applies its rotation. A file that decodes to fewer frames than it holds, or that
+  FFmpeg cannot open, raises :class:`~vsr_latent.errors.InputError`.
 - Raw planar YUV 4:2:0 (``.yuv``, or any file when ``yuv_size`` is given), 8-bit or 10-bit
   little-endian, converted with BT.709 limited-range coefficients (:mod:`vsr_latent.data.yuv`).
   The file size must be a whole number of frames.
@@ -18,9 +20,11 @@ Sources (:func:`open_frames`):
 Every source yields uint8 (H, W, 3) RGB arrays. :func:`to_uint8` is the package's one rounding of
 [0, 255] float frames to uint8.
 
-Writing (:class:`FrameWriter`): H.264 video (``.mp4 .mkv .mov .avi``; CRF 18, yuv420p, or yuv444p
-when a side is odd) or a folder of ``%08d.png`` frames; written aside and renamed on a successful
-close (:mod:`vsr_latent.atomic`), so an error or a kill never leaves a complete-looking output.
+Writing (:class:`FrameWriter`): video (``.mp4 .mkv .mov .avi``; :class:`VideoEncoding`: H.264, CRF
+18, yuv420p by default, yuv444p when a side is odd) with an exact rate, colour tags, pixel aspect
+and the input's audio and subtitles (:class:`CarriedStreams`), or a folder of ``%08d.png`` frames;
+written aside and renamed on a successful close (:mod:`vsr_latent.atomic`), so an error or a kill
+never leaves a complete-looking output. docs/video.md says what is kept and why.
 """
 
 import contextlib

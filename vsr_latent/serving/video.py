@@ -437,7 +437,9 @@ def upscale_video(in_path, out_path, model, options=None, *, seq_len=None, preci
 
     Args:
       in_path: a video file or a folder of frames (anything ``open_frames`` reads).
-      out_path: ``.mp4/.mkv/.mov/.avi`` -> H.264 video, anything else -> folder of PNG frames.
+      out_path: ``.mp4/.mkv/.mov/.avi`` -> video (``options.encoding``; the input's audio and
+        subtitles, exact rate, colour and pixel aspect carried: docs/video.md), anything else ->
+        folder of PNG frames.
         Written atomically: it appears (replacing an existing one) only once complete; after an
         error or a kill nothing appears under this name.
       model: a ``Predictor`` (``.seq_len``, ``.scale``, ``.variational``), or a model spec, loaded
