@@ -92,6 +92,27 @@ def test_ntsc_clip_keeps_audio_rate_colour_and_aspect(ntsc_clip, tmp_path, run_c
     assert len(packets(quiet, 0)[1]) == 5
 
 
+def test_audio_stays_in_sync_when_the_video_starts_late(tmp_path, run_cli):
+    """Video from 0.5 s to 1.5 s, audio from 0 to 2 s (longer than the video, not a sign of a
+    truncated file): the output's video starts as late, and its audio ends with the video."""
+    src = tmp_path / "late.mp4"
+    ffmpeg("-itsoffset", "0.5", "-f", "lavfi", "-i", "testsrc=size=32x24:rate=25:duration=1",
+           "-f", "lavfi", "-i", "sine=duration=2:sample_rate=48000", "-c:v", "libx264",
+           "-bf", "0", "-c:a", "aac", src)
+    out = tmp_path / "late_x4.mp4"
+    run_cli("upscale", src, out, "--model", "bicubic", "--no_progress", returncode=0)
+
+    def start_and_end(path, stream):
+        tb, rows = packets(path, stream)
+        return (max(min(p for p, _, _ in rows), 0) * tb,
+                max(p + d for p, d, _ in rows) * tb)
+
+    v_in, v_out = start_and_end(src, 0), start_and_end(out, 0)
+    assert v_in[0] >= Fraction(1, 2) and v_out == v_in  # as late as in the input, 25 frames
+    a_start, a_end = start_and_end(out, 1)
+    assert a_start == 0 and abs(a_end - v_out[1]) <= Fraction(1, 25)
+
+
 BARS = np.array([[255, 255, 255], [255, 255, 0], [0, 255, 255], [0, 255, 0], [255, 0, 255],
                  [255, 0, 0], [0, 0, 255], [0, 0, 0]], np.uint8)
 

@@ -321,7 +321,11 @@ def probe_video(path):
     if rate is None:
         rate = Fraction(info["nominal_fps"] or 25).limit_denominator(1001)
     duration = info["duration"]
-    expected = duration * float(rate) if duration else 0
+    if "partial file" in run.stderr:  # MP4/MOV whose data ends before its index does
+        raise InputError(path, f"truncated video: the file ends inside its data (only {n} "
+                               f"frames are present)")
+    # The container's duration is the video's only when nothing else (audio) is longer.
+    expected = duration * float(rate) if duration and not info["streams"] else 0
     if n + max(2.0, 0.02 * expected) < expected:
         raise InputError(path, f"truncated video: the container announces {duration:.2f} s "
                                f"(~{expected:.0f} frames) but only {n} frames are present")
