@@ -180,6 +180,15 @@ def test_streams_the_container_cannot_hold_are_converted_with_a_notice(tmp_path,
     assert "subtitle stream #2 (subrip) re-encoded as mov_text" in notices[1]
     text = header(out)
     assert "Audio: aac" in text and "Subtitle: mov_text" in text
+    # Into AVI, which holds no subtitles at all and no Opus.
+    res = run_cli("upscale", src, tmp_path / "out.avi", "--model", "bicubic", "--no_progress",
+                  returncode=0)
+    notices = res.stderr.strip().splitlines()
+    assert "re-encoded as libmp3lame" in notices[0]
+    assert notices[1].endswith("subtitle stream #2 (subrip) dropped: the .avi container cannot "
+                               "hold it")
+    text = header(tmp_path / "out.avi")
+    assert "Audio: mp3" in text and "Subtitle" not in text
     # The same file into Matroska, which holds both: copied, no notice.
     res = run_cli("upscale", src, tmp_path / "out.mkv", "--model", "bicubic", "--no_progress", returncode=0)
     assert res.stderr.strip() == ""

@@ -641,9 +641,10 @@ class FrameWriter:
         if self.streams is not None:
             self._mux_streams()
 
-    def _stream_plan(self, duration):
+    def _stream_plan(self):
         """[(stream, output codec or 'copy')] for the carried streams, with a notice for each
-        not copied; a trial mux of each stream alone finds what the container holds."""
+        not copied; a trial mux of each stream's first packet alone finds what the container
+        holds (the container refuses a codec when it writes its header)."""
         suffix = self.path.suffix.lower()
         src = self.streams.source
         trial = self._tmp.with_name(self._tmp.stem + ".trial" + self._tmp.suffix)
@@ -655,7 +656,7 @@ class FrameWriter:
                 chosen = None
                 for codec in ["copy"] + ([fallback] if fallback else []):
                     cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", "-y", "-i", str(src),
-                           "-map", f"0:{st.index}", "-c", codec, "-t", f"{min(duration, 1.0):.3f}",
+                           "-map", f"0:{st.index}", "-c", codec, "-frames:0", "1",
                            "-f", _MUXERS[suffix], str(trial)]
                     if subprocess.run(cmd, capture_output=True, check=False).returncode == 0:
                         chosen = codec
@@ -677,7 +678,7 @@ class FrameWriter:
         video = self._video_target()
         try:
             duration = self.num_written / float(self.fps)
-            plan = self._stream_plan(duration)
+            plan = self._stream_plan()
             offset = self.streams.video_start
             cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", "-y"]
             if offset > 5e-4:
