@@ -585,6 +585,27 @@ def test_cli_uncertainty_heat_map(carphone, tmp_path):
     colours = {tuple(c) for c in lut}
     assert {tuple(c) for c in maps.reshape(-1, 3)[::97]} <= colours
     assert len(np.unique(maps.reshape(-1, 3), axis=0)) > 5
+    # From a video (NTSC rate, SAR 128:117, BT.709 tags, AAC) into lossless FFV1: the heat map
+    # video follows the output's rules (codec, pixel format, rate, aspect, colour), without audio.
+    import imageio_ffmpeg
+
+    video = tmp_path / "in.mp4"
+    frames = read_frames(carphone)[:6, 40:72, 48:96]
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "rawvideo", "-pix_fmt",
+                    "rgb24", "-s", "48x32", "-framerate", "30000/1001", "-i", "-", "-f", "lavfi",
+                    "-i", "sine=duration=0.2", "-vf", "setsar=r=128/117:max=1000,scale="
+                    "out_color_matrix=bt709,setparams=colorspace=bt709:color_primaries=bt709:"
+                    "color_trc=bt709", "-c:v", "libx264", "-c:a", "aac", str(video)],
+                   input=frames.tobytes(), check=True)
+    out, heat = tmp_path / "mean.mkv", tmp_path / "heat.mkv"
+    assert run_cli(video, out, "--model", model_path, "--precision", "float32", "--samples", 2,
+                   "--uncertainty", heat, "--codec", "ffv1", "--pix_fmt", "yuv444p",
+                   "--no_progress") == 0
+    for path, audio in ((out, True), (heat, False)):
+        text = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)],
+                              capture_output=True, text=True).stderr
+        assert "Video: ffv1" in text and "yuv444p(tv, bt709" in text and "SAR 128:117" in text
+        assert "29.97 fps" in text and ("Audio: aac" in text) == audio
     # A non-variational model refuses samples before any output is made.
     res = tmp_path / "res.keras"
     tiny_model("res16").save(res)
