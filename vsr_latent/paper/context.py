@@ -54,10 +54,11 @@ class RunInfo:
     steps: int
     trained_now: bool
     wall_s: float
+    replicas: int | None = None  # replicas it was trained on now (None: reused)
 
     def describe(self):
-        how = (f"trained now in {self.wall_s:.0f} s" if self.trained_now
-               else "reused (already complete)")
+        how = (f"trained now in {self.wall_s:.0f} s on {self.replicas} replica(s)"
+               if self.trained_now else "reused (already complete)")
         from vsr_latent.models import registry_changes
 
         c = self.config

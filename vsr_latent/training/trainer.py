@@ -119,6 +119,32 @@ def config_validation_crops(config):
     )
 
 
+def check_start(config, num_replicas):
+    """Raises ConfigError / InputError, in one line naming the setting and the fix, for a run that
+    would fail (or train on the wrong data) only later: a global batch the replicas do not divide,
+    the built-in synthetic clips at the full budget, a training root that cannot serve L-frame
+    clips. The paper runner calls it for every config of a table before training the first."""
+    from vsr_latent.configs.base import DEFAULT_TRAIN_SOURCE
+    from vsr_latent.data.dataset_root import check_training_root
+
+    data = config.data
+    if data.batch_size % num_replicas:
+        fit = max(num_replicas, data.batch_size // num_replicas * num_replicas)
+        raise ConfigError(
+            f"config {config.name!r}: data.batch_size={data.batch_size} is not a multiple of the "
+            f"{num_replicas} replicas (each takes an equal share of the global batch); set "
+            f"data.batch_size to a multiple of {num_replicas}, e.g. data.batch_size={fit}")
+    if data.source == DEFAULT_TRAIN_SOURCE:
+        if config.budget == "full":
+            raise ConfigError(
+                f"config {config.name!r}: data.source is {DEFAULT_TRAIN_SOURCE!r} (the built-in "
+                f"synthetic clips) at the full budget, which trains on the paper's data; set "
+                f"data.source to a dataset root made by data_tools.make_dataset, or use a small "
+                f"budget (tiny, smoke) to train on the built-in clips")
+        return
+    check_training_root(data.source, config.model.seq_len)
+
+
 def make_optimizer(opt_config, total_steps=1):
     return _SummedGradientAdam(
         learning_rate=learning_rate_schedule(opt_config, total_steps),
@@ -141,11 +167,7 @@ class Trainer:
         self.is_chief, self.task_id = worker_info(self.strategy)
         self.num_replicas = self.strategy.num_replicas_in_sync
         self.global_batch = config.data.batch_size
-        if self.global_batch % self.num_replicas:
-            raise ConfigError(
-                f"data.batch_size={self.global_batch} is not a multiple of the "
-                f"{self.num_replicas} replicas"
-            )
+        check_start(self.config, self.num_replicas)
         keras.utils.set_random_seed(config.seed)
         with self.strategy.scope():
             self.model = run_folder.build_model_for(config, precision=config.precision)
