@@ -219,6 +219,31 @@ def train_dataset(source="builtin", *, seq_len, lr_size=(32, 32), scale=4, degra
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
+def build_train_dataset(data, *, seq_len, input_context=None, seed=None, repeat=True,
+                        scale=4):
+    """:func:`train_dataset` of a :class:`~vsr_latent.configs.base.DataConfig` (its source, LR
+    patch, global batch, degradation, augmentation, seed, crops per window and degrade context),
+    for clips of ``seq_len`` frames, sharded by ``input_context``: the one place the config's
+    fields become the pipeline's arguments (Model Garden's ``build_inputs(params,
+    input_context)``). ``seed`` replaces ``data.seed`` (a resumed run reseeds)."""
+    return train_dataset(
+        data.source, seq_len=seq_len, lr_size=(data.lr_patch, data.lr_patch), scale=scale,
+        degradation=data.degradation, batch_size=data.batch_size,
+        seed=data.seed if seed is None else seed, input_context=input_context, repeat=repeat,
+        augment=tuple(data.augmentation), crops_per_window=data.crops_per_window,
+        degrade_context=data.degrade_context)
+
+
+def build_validation_crops(data, *, seq_len, scale=4):
+    """:func:`validation_crops` of a DataConfig (``val_clips`` clips, ``val_lr_crop`` LR pixels,
+    its degradation and degrade context); none when ``data.val_clips`` is 0."""
+    if not data.val_clips:
+        return []
+    return validation_crops(data.source, seq_len=seq_len, lr_crop=data.val_lr_crop, scale=scale,
+                            degradation=data.degradation, max_clips=data.val_clips,
+                            degrade_context=data.degrade_context)
+
+
 def _lr_frames(hr, degradation, scale, quantize):
     """LR frames of HR frames (NumPy ``degrade``), rounded and clipped to 8-bit values when
     ``quantize`` (as stored LR frames are)."""

@@ -105,18 +105,11 @@ def crops_psnr(predict, crops):
 
 
 def config_validation_crops(config):
-    """The validation crops of an `ExperimentConfig` (`pipelines.validation_crops` with its data
-    settings; none when ``data.val_clips`` is 0)."""
-    from vsr_latent.data.pipelines import validation_crops
+    """The validation crops of an `ExperimentConfig` (`pipelines.build_validation_crops` of its
+    data config and L; none when ``data.val_clips`` is 0)."""
+    from vsr_latent.data.pipelines import build_validation_crops
 
-    data = config.data
-    if not data.val_clips:
-        return []
-    return validation_crops(
-        data.source, seq_len=config.model.seq_len, lr_crop=data.val_lr_crop, scale=SCALE,
-        degradation=data.degradation, max_clips=data.val_clips,
-        degrade_context=data.degrade_context,
-    )
+    return build_validation_crops(config.data, seq_len=config.model.seq_len, scale=SCALE)
 
 
 def check_start(config, num_replicas):
@@ -275,21 +268,11 @@ class Trainer:
             seed, skip = data.seed + 1_000_003 * position, 0
 
         def fn(input_context):
-            from vsr_latent.data.pipelines import train_dataset
+            from vsr_latent.data.pipelines import build_train_dataset
 
-            ds = train_dataset(
-                data.source,
-                seq_len=self.config.model.seq_len,
-                lr_size=(data.lr_patch, data.lr_patch),
-                scale=SCALE,
-                degradation=data.degradation,
-                batch_size=self.global_batch,
-                seed=seed,
-                input_context=input_context,
-                repeat=True,
-                augment=tuple(data.augmentation),
-                degrade_context=data.degrade_context,
-            )
+            ds = build_train_dataset(data, seq_len=self.config.model.seq_len,
+                                     input_context=input_context, seed=seed, repeat=True,
+                                     scale=SCALE)
             # Each global step takes one per-replica batch for every replica this pipeline feeds.
             per_step = input_context.num_replicas_in_sync // input_context.num_input_pipelines
             if skip:
