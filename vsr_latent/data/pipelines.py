@@ -329,6 +329,23 @@ def _check_lengths(clips, seq_len, scale):
                           f"{w - w % scale}x{h - h % scale}", stacklevel=3)
 
 
+def validation_chunks(source="builtin", *, seq_len, scale=4, degradation="bi", max_clips=None,
+                      quantize=QUANTIZE_LR):
+    """:func:`validation_dataset`'s chunks as NumPy arrays, from a plain generator function: a
+    pass holds one chunk (tf.data's autotuned prefetching would read several whole-frame chunks
+    ahead, about 100 MB each at 1080p). Clips are checked when it is called."""
+    check_method(degradation)
+    seq_len = _check_seq_len(seq_len)
+    clips = _validation_clips(source, max_clips)
+    _check_lengths(clips, seq_len, scale)
+
+    def gen():
+        for c in clips:
+            yield from _chunks(c.frames(), seq_len, degradation, scale, quantize, c.name)
+
+    return gen
+
+
 def validation_dataset(source="builtin", *, seq_len, scale=4, degradation="bi", max_clips=None,
                        quantize=QUANTIZE_LR):
     """(lr, hr, mask) of whole frames, each clip cut into consecutive chunks of L frames (batch 1).
@@ -340,15 +357,8 @@ def validation_dataset(source="builtin", *, seq_len, scale=4, degradation="bi", 
     (same weights as the training pipeline's TF version).
     """
     tf = _import_tf()
-    check_method(degradation)
-    seq_len = _check_seq_len(seq_len)
-    clips = _validation_clips(source, max_clips)
-    _check_lengths(clips, seq_len, scale)
-
-    def gen():
-        for c in clips:
-            yield from _chunks(c.frames(), seq_len, degradation, scale, quantize, c.name)
-
+    gen = validation_chunks(source, seq_len=seq_len, scale=scale, degradation=degradation,
+                            max_clips=max_clips, quantize=quantize)
     spec = (
         tf.TensorSpec([1, seq_len, None, None, 3], tf.float32),
         tf.TensorSpec([1, seq_len, None, None, 3], tf.float32),
@@ -410,9 +420,31 @@ def _remote_clips(root, max_clips):
     for c in clips[:max_clips]:
         if not c.key_frames:
             raise InputError(c.dir, "a Remote clip without key frames")
+        # Key frames are read when their clip is scored, not all clips' up front.
+        keys_dir = c.dir / dataset_root.KEY_FRAMES_DIR
         out.append((_Lazy(str(c.dir), len(c), c.size, _folder_frames(c.dir)),
-                    read_frame_folder(c.dir / dataset_root.KEY_FRAMES_DIR)))
+                    lambda d=keys_dir: read_frame_folder(d)))
     return out
+
+
+def remote_chunks(root, *, seq_len, scale=4, degradation="bi", max_clips=None,
+                  quantize=QUANTIZE_LR):
+    """:func:`remote_dataset`'s chunks as NumPy arrays from a plain generator function (one chunk
+    and its clip's key frames in memory at a time; see :func:`validation_chunks`)."""
+    check_method(degradation)
+    seq_len = _check_seq_len(seq_len)
+    clips = _remote_clips(root, max_clips)
+    _check_lengths([c for c, _ in clips], seq_len, scale)
+
+    def gen():
+        for c, keys in clips:
+            keys = keys() if callable(keys) else keys
+            k = crop_to_multiple(keys, scale, path=c.name, warn=False).astype(np.float32)
+            lr_keys = _lr_frames(k, degradation, scale, quantize)
+            for lr, hr, mask in _chunks(c.frames(), seq_len, degradation, scale, quantize, c.name):
+                yield {"frames": lr, "key_frames": lr_keys[None]}, hr, mask
+
+    return gen
 
 
 def remote_dataset(root, *, seq_len, scale=4, degradation="bi", max_clips=None,
@@ -425,18 +457,8 @@ def remote_dataset(root, *, seq_len, scale=4, degradation="bi", max_clips=None,
     extra keys / values. ``root`` is a dataset root after ``select_remote``, or "builtin".
     """
     tf = _import_tf()
-    check_method(degradation)
-    seq_len = _check_seq_len(seq_len)
-    clips = _remote_clips(root, max_clips)
-    _check_lengths([c for c, _ in clips], seq_len, scale)
-
-    def gen():
-        for c, keys in clips:
-            k = crop_to_multiple(keys, scale, path=c.name, warn=False).astype(np.float32)
-            lr_keys = _lr_frames(k, degradation, scale, quantize)
-            for lr, hr, mask in _chunks(c.frames(), seq_len, degradation, scale, quantize, c.name):
-                yield {"frames": lr, "key_frames": lr_keys[None]}, hr, mask
-
+    gen = remote_chunks(root, seq_len=seq_len, scale=scale, degradation=degradation,
+                        max_clips=max_clips, quantize=quantize)
     spec = (
         {
             "frames": tf.TensorSpec([1, seq_len, None, None, 3], tf.float32),
