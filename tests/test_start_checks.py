@@ -2,9 +2,6 @@
 that fail at once in one line naming the setting and the fix."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
@@ -15,7 +12,6 @@ from vsr_latent.errors import ConfigError, InputError
 from vsr_latent.paper.results import read_results_csv
 from vsr_latent.training.strategy import CPU_REPLICAS_ENV, cpu_replicas
 
-REPO = Path(__file__).resolve().parent.parent
 TWO = {CPU_REPLICAS_ENV: "2"}
 
 
@@ -24,14 +20,6 @@ def test_cpu_replicas_setting():
     assert cpu_replicas({CPU_REPLICAS_ENV: "2"}) == 2
     with pytest.raises(ConfigError, match=CPU_REPLICAS_ENV):
         cpu_replicas({CPU_REPLICAS_ENV: "two"})
-
-
-def _env(extra):
-    import os
-
-    env = {**os.environ, **extra, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO)] + [env.get("PYTHONPATH", "")])
-    return env
 
 
 def _one_error_line(r, prog):
@@ -129,3 +117,28 @@ def test_table1_on_two_replicas_measures_every_row(run_cli, tmp_path):
     for config in ("table1_res16", "table1_satn10", "table1_latn10"):
         line = next(x for x in md.splitlines() if f"`{config}` ->" in x)
         assert "on 2 replica(s)" in line, line
+
+
+def test_rehearsal_budget_keeps_the_full_scale_and_cuts_steps_and_frames():
+    from vsr_latent.configs import get_config
+    from vsr_latent.configs.budgets import REHEARSAL_STEPS, REHEARSAL_VAL_FRAMES, get_budget
+    from vsr_latent.paper.budget import choose_budget, reproduction_budget
+
+    full, reh = get_config("ours", budget="full"), get_config("ours", budget="rehearsal")
+    assert (reh.stage1_steps, reh.stage2_steps) == (REHEARSAL_STEPS, REHEARSAL_STEPS // 2)
+    assert reh.model == full.model and reh.data.batch_size == full.data.batch_size == 16
+    assert (reh.data.lr_patch, reh.data.degradation) == (full.data.lr_patch, full.data.degradation)
+    b = get_budget("rehearsal")
+    assert b.val_max_frames == REHEARSAL_VAL_FRAMES and b.val_max_clips is None
+    assert reproduction_budget("rehearsal", data_root="/data/root").data_source == "/data/root"
+    with pytest.raises(ConfigError, match="--budget rehearsal needs the paper's data"):
+        choose_budget("rehearsal", None, [])
+
+
+def test_projection_is_the_full_budget_steps_times_flops_over_throughput():
+    from vsr_latent.configs import get_config
+    from vsr_latent.paper import projection
+
+    full = get_config("ours", budget="full")
+    got = projection.projected_seconds("ours", 2e12, 10e12, utilisation=0.5)
+    assert got == pytest.approx(2e12 * (full.stage1_steps + 2 * full.stage2_steps) / 5e12)

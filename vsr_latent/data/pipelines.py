@@ -20,6 +20,7 @@ Sources: ``"builtin"`` (photographs moved under a virtual camera, :mod:`.builtin
 dataset root made by ``python -m data_tools.make_dataset`` (:mod:`.dataset_root`).
 """
 
+import itertools
 import warnings
 
 import numpy as np
@@ -330,10 +331,11 @@ def _check_lengths(clips, seq_len, scale):
 
 
 def validation_chunks(source="builtin", *, seq_len, scale=4, degradation="bi", max_clips=None,
-                      quantize=QUANTIZE_LR):
+                      quantize=QUANTIZE_LR, max_frames=None):
     """:func:`validation_dataset`'s chunks as NumPy arrays, from a plain generator function: a
     pass holds one chunk (tf.data's autotuned prefetching would read several whole-frame chunks
-    ahead, about 100 MB each at 1080p). Clips are checked when it is called."""
+    ahead, about 100 MB each at 1080p). Clips are checked when it is called. ``max_frames``:
+    only the first frames of each clip (None: all)."""
     check_method(degradation)
     seq_len = _check_seq_len(seq_len)
     clips = _validation_clips(source, max_clips)
@@ -341,7 +343,8 @@ def validation_chunks(source="builtin", *, seq_len, scale=4, degradation="bi", m
 
     def gen():
         for c in clips:
-            yield from _chunks(c.frames(), seq_len, degradation, scale, quantize, c.name)
+            yield from _chunks(itertools.islice(c.frames(), max_frames), seq_len, degradation,
+                               scale, quantize, c.name)
 
     return gen
 
@@ -428,7 +431,7 @@ def _remote_clips(root, max_clips):
 
 
 def remote_chunks(root, *, seq_len, scale=4, degradation="bi", max_clips=None,
-                  quantize=QUANTIZE_LR):
+                  quantize=QUANTIZE_LR, max_frames=None):
     """:func:`remote_dataset`'s chunks as NumPy arrays from a plain generator function (one chunk
     and its clip's key frames in memory at a time; see :func:`validation_chunks`)."""
     check_method(degradation)
@@ -441,7 +444,8 @@ def remote_chunks(root, *, seq_len, scale=4, degradation="bi", max_clips=None,
             keys = keys() if callable(keys) else keys
             k = crop_to_multiple(keys, scale, path=c.name, warn=False).astype(np.float32)
             lr_keys = _lr_frames(k, degradation, scale, quantize)
-            for lr, hr, mask in _chunks(c.frames(), seq_len, degradation, scale, quantize, c.name):
+            frames = itertools.islice(c.frames(), max_frames)
+            for lr, hr, mask in _chunks(frames, seq_len, degradation, scale, quantize, c.name):
                 yield {"frames": lr, "key_frames": lr_keys[None]}, hr, mask
 
     return gen

@@ -45,16 +45,17 @@ class ValidationChunks:
     zero padding) and drops those outputs, so padding is never scored. After a pass, ``count``
     and ``hr_size`` (W, H) describe what was scored."""
 
-    def __init__(self, source, seq_len, degradation, max_clips):
+    def __init__(self, source, seq_len, degradation, max_clips, max_frames=None):
         self.source, self.seq_len, self.degradation = source, seq_len, degradation
-        self.max_clips = max_clips
+        self.max_clips, self.max_frames = max_clips, max_frames
         self.count, self.hr_size = 0, None
 
     def __iter__(self):
         from vsr_latent.data.pipelines import validation_chunks
 
         chunks = validation_chunks(self.source, seq_len=self.seq_len,
-                                   degradation=self.degradation, max_clips=self.max_clips)
+                                   degradation=self.degradation, max_clips=self.max_clips,
+                                   max_frames=self.max_frames)
         count = 0
         for name, lr, gt in iter_chunks(chunks()):
             count += 1
@@ -81,7 +82,7 @@ def validation_data(ctx, degradation, seq_len):
     """The Normal validation clips, one ``(name, lr, gt)`` per chunk of L frames, streamed
     (:class:`ValidationChunks`)."""
     return ValidationChunks(ctx.budget.data_source, seq_len, degradation,
-                            ctx.budget.val_max_clips)
+                            ctx.budget.val_max_clips, getattr(ctx.budget, "val_max_frames", None))
 
 
 class FrameScores:
@@ -136,7 +137,8 @@ def remote_psnr(ctx, run):
     predictor = run_predictor(run)
     scores = FrameScores()
     chunks = remote_chunks(ctx.budget.data_source, seq_len=cfg.model.seq_len,
-                           degradation=cfg.data.degradation, max_clips=ctx.budget.val_max_clips)
+                           degradation=cfg.data.degradation, max_clips=ctx.budget.val_max_clips,
+                           max_frames=ctx.budget.val_max_frames)
     for i, (inputs, hr, mask) in enumerate(chunks()):
         # The padded chunk runs at full L (the key frames are per clip); padding outputs dropped.
         frames = np.asarray(inputs["frames"])[0]

@@ -123,13 +123,15 @@ def measure_builtin(ctx):
     return ctx.budget.data_source == "builtin"
 
 
-def reproduce(names, *, budget=None, data_root=None, vid4_root=None, out="results", runs="runs",
-              steps=None, quiet=False, argv=None, shared_runs=None, command=None, overrides=(),
-              budget_reason=None, model=None):
-    """Runs the named drivers in order, sharing runs between them (and with other calls given
-    the same ``shared_runs`` dict); returns ``(files written, failures)``."""
-    from vsr_latent.paper.context import make_context
+def reproduce(names, settings=None, *, shared_runs=None, **keywords):
+    """Runs the named drivers in order with one
+    :class:`~vsr_latent.paper.context.ReproduceSettings` (or its fields as keyword arguments),
+    sharing runs between them (and with other calls given the same ``shared_runs`` dict);
+    returns ``(files written, failures)``."""
+    from vsr_latent.paper.context import make_context, settings_from
     from vsr_latent.training.strategy import configure_devices
+
+    settings = settings_from(settings, **keywords)
 
     configure_devices()  # before anything starts TensorFlow's devices
     shared = {} if shared_runs is None else shared_runs
@@ -137,10 +139,7 @@ def reproduce(names, *, budget=None, data_root=None, vid4_root=None, out="result
     info = None
     contexts = []
     for name in names:
-        ctx = make_context(name, budget=budget, data_root=data_root, vid4_root=vid4_root,
-                           out_dir=out, runs_dir=runs, steps=steps, argv=argv, quiet=quiet,
-                           hardware_info=info, shared_runs=shared, command=command,
-                           overrides=overrides, budget_reason=budget_reason, model=model)
+        ctx = make_context(name, settings, hardware_info=info, shared_runs=shared)
         info = ctx.hardware
         contexts.append(ctx)
     check_start(names, contexts)
@@ -168,10 +167,9 @@ def main(argv=None):
 def _run(args, argv):
     names = NAMES if args.name == "all" else (args.name,)
     t0 = time.monotonic()
-    written, failures = reproduce(names, budget=args.budget, data_root=args.data_root,
-                                  vid4_root=args.vid4_root, out=args.out, runs=args.runs,
-                                  steps=args.steps, quiet=args.quiet, argv=argv,
-                                  overrides=args.overrides, model=args.model)
+    from vsr_latent.paper.context import ReproduceSettings
+
+    written, failures = reproduce(names, ReproduceSettings.from_args(args, argv))
     print(f"reproduce {args.name}: done in {time.monotonic() - t0:.0f} s; results in {args.out}/")
     for f in written:
         print(f"  {f}")

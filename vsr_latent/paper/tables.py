@@ -74,6 +74,8 @@ def _validation_description(ctx, cache):
                        for k, v in sorted(cache.items()) if v.count)
     clips = ("all" if ctx.budget.val_max_clips is None
              else f"the first {ctx.budget.val_max_clips}")
+    if ctx.budget.val_max_frames is not None:
+        clips += f" (the first {ctx.budget.val_max_frames} frames of each)"
     if measure.builtin_data(ctx):
         src = ("the built-in clips (vsr_latent.data.builtin: train split to train, validation "
                "split to score)")
