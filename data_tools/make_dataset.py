@@ -37,6 +37,7 @@ folder is removed by the next run). ``ROOT/dataset.json`` indexes the clips at t
 """
 
 import argparse
+import os
 import re
 import shutil
 import sys
@@ -103,9 +104,13 @@ def find_sources(src_dir, skipped=None):
     if not src_dir.is_dir():
         raise InputError(src_dir, "the sources folder does not exist")
     found = []
-    candidates = [src_dir] + sorted(src_dir.rglob("*"), key=lambda q: natural_key(str(q)))
+    walked = _walk(src_dir, skipped)
+    candidates = [src_dir] + sorted(walked, key=lambda q: natural_key(str(q)))
     for p in candidates:
         if any(part.startswith(".") for part in p.relative_to(src_dir).parts):
+            if skipped is not None and p.is_file() and not any(
+                    part.startswith(".") for part in p.relative_to(src_dir).parts[:-1]):
+                skipped.append((p, "hidden file (its name starts with a dot)"))
             continue
         if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS + (".yuv",):
             found.append(p)
@@ -120,6 +125,40 @@ def find_sources(src_dir, skipped=None):
         raise InputError(src_dir, "empty: no videos (.mp4 .mov .mkv .avi ...), .yuv files or "
                                   "frame folders found")
     return found
+
+
+def _walk(src_dir, skipped):
+    """Every path under ``src_dir``, following symbolic links to folders and files (researchers
+    link their downloads into a source tree), each real folder entered once: a link back to a
+    folder already entered (a loop, or a second link to the same download) is named in
+    ``skipped`` instead of entered again; so is a link that points nowhere. Paths stay under
+    ``src_dir`` as written (the link's name, not its target's), so names and slugs are stable."""
+    out, entered = [], {os.path.realpath(src_dir)}
+    stack = [Path(src_dir)]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = sorted(folder.iterdir())
+        except OSError as e:
+            if skipped is not None:
+                skipped.append((folder, f"unreadable folder ({e.strerror or e})"))
+            continue
+        for p in entries:
+            if p.is_symlink() and not p.exists():
+                if skipped is not None:
+                    skipped.append((p, f"broken symbolic link (to {os.readlink(p)})"))
+                continue
+            if p.is_dir():
+                real = os.path.realpath(p)
+                if real in entered:
+                    if skipped is not None:
+                        skipped.append((p, f"link to a folder already read ({real}): "
+                                           "not read twice"))
+                    continue
+                entered.add(real)
+                stack.append(p)
+            out.append(p)
+    return out
 
 
 def slug(src_dir, path):

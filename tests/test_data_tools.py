@@ -323,3 +323,53 @@ def test_yuv_parameters_from_file_name(tmp_path):
 
     with pytest.raises(InputError, match="--yuv_size"):
         make_dataset.yuv_params_from_name(tmp_path / "plain.yuv")
+
+
+def test_ingestion_follows_linked_downloads_guards_loops_and_names_the_rest(tmp_path):
+    # A source tree as researchers make one: a linked folder holding an H.264 video (the
+    # `openh264_drive1080` case), a linked video file, a linked frame folder, a loop back to the
+    # top, a second link to the same download, a broken link and stray files.
+    import subprocess
+
+    import imageio_ffmpeg
+
+    downloads = tmp_path / "downloads"
+    (downloads / "drive").mkdir(parents=True)
+    frames = builtin_clips(1, 12, (48, 64), seed=4)[0]
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-f", "rawvideo",
+           "-pix_fmt", "rgb24", "-s", "64x48", "-i", "-", "-c:v", "libx264", "-qp", "0",
+           "-pix_fmt", "yuv444p", str(downloads / "drive" / "drive.mp4")]
+    subprocess.run(cmd, input=b"".join(f.tobytes() for f in frames), check=True, timeout=60)
+    subprocess.run(cmd[:-1] + [str(downloads / "single.mp4")],
+                   input=b"".join(f[::-1].tobytes() for f in frames), check=True, timeout=60)
+    _write_folder(downloads / "frames", frames[:6])
+    (downloads / "frames" / "README.txt").write_text("about these frames")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "drive_link").symlink_to(downloads / "drive", target_is_directory=True)
+    (src / "mirror_of_drive").symlink_to(downloads / "drive", target_is_directory=True)
+    (src / "one.mp4").symlink_to(downloads / "single.mp4")
+    (src / "frames_link").symlink_to(downloads / "frames", target_is_directory=True)
+    (src / "drive_link_loop").symlink_to(src, target_is_directory=True)
+    (src / "gone.mp4").symlink_to(tmp_path / "nowhere.mp4")
+    (src / ".hidden.mp4").write_bytes(b"")
+    (src / "notes.md").write_text("x")
+    root = tmp_path / "root"
+    args = make_dataset.build_parser().parse_args(
+        [str(src), str(root), "--clip_len", "6", "--no_progress"])
+    with pytest.warns(UserWarning, match="not ingested"):
+        r = make_dataset.make_dataset(args)
+    index = json.loads((root / "dataset.json").read_text())
+    # The linked folder's video, the linked file and the linked frame folder are all read once.
+    assert sorted(index["sources"]) == ["drive_link/drive.mp4", "frames_link", "one.mp4"]
+    assert r["clips"] == 2 + 2 + 1
+    reasons = {x["path"]: x["reason"] for x in r["not_ingested"]}
+    assert set(reasons) == {"mirror_of_drive", "drive_link_loop", "gone.mp4", ".hidden.mp4", "notes.md",
+                            "frames_link/README.txt"}
+    assert reasons["mirror_of_drive"].startswith("link to a folder already read")
+    assert reasons["drive_link_loop"].startswith("link to a folder already read")
+    assert reasons["gone.mp4"].startswith("broken symbolic link")
+    assert reasons["frames_link/README.txt"] == "not a video, raw YUV file or frame folder"
+    assert len(r["not_ingested"]) == len(reasons)  # each named once
+    got = read_frames(root / "clips" / "drive_link_drive_000006")
+    assert np.abs(got.astype(int) - frames[6:12]).mean() < 2

@@ -104,3 +104,15 @@ def test_metrics_match_scikit_image_on_vid4(vid4_gt):
             _sk_psnr(ys, yh), abs=1e-9)
         assert ssim(sr, hr, crop_border=8, y_channel=True) == pytest.approx(
             _sk_ssim(ys, yh), abs=1e-9)
+
+
+@pytest.mark.parametrize("shape", [(1080, 1920, 3), (263, 141, 3), (11, 11, 3), (129, 40)])
+def test_banded_ssim_equals_scikit_image_at_hd_and_band_edges(shape):
+    # Bands of SSIM_BAND_ROWS rows, each with the rows its Gaussian reaches: the same numbers as
+    # scikit-image's whole-frame computation, at 1080p, where bands do not divide the height, and
+    # at the smallest frame SSIM takes.
+    rng = np.random.default_rng(sum(shape))
+    hr = rng.integers(0, 256, shape).astype(np.float64)
+    sr = np.clip(hr + rng.normal(0, 12, shape), 0, 255).round()
+    axis = -1 if len(shape) == 3 else None
+    assert ssim(sr, hr) == pytest.approx(_sk_ssim(sr, hr, channel_axis=axis), abs=1e-12)

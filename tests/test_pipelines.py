@@ -276,6 +276,27 @@ def test_dataset_root_source(tmp_path):
     assert sum(1 for _ in one_pass) == 3 * n_train
     val = list(pipelines.validation_dataset(str(root), seq_len=4))
     assert len(val) == 2 and val[0][1].shape == (1, 4, 48, 64, 3)
+    # The DataConfig path (what the trainer builds): every field reaches the pipeline, the crops
+    # per window included; the same batches as the keywords spelled out.
+    from vsr_latent.configs.base import DataConfig
+
+    data = DataConfig(source=str(root), lr_patch=8, batch_size=2, degradation="bi",
+                      augmentation=("hflip",), seed=3, crops_per_window=2)
+    by_config = _take(pipelines.build_train_dataset(data, seq_len=L), 2)
+    by_keywords = _take(pipelines.train_dataset(str(root), seq_len=L, lr_size=(8, 8),
+                                                batch_size=2, seed=3, augment=("hflip",),
+                                                crops_per_window=2), 2)
+    for a, b in zip(by_config, by_keywords):
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1], b[1])
+    default_k = _take(pipelines.build_train_dataset(
+        DataConfig(source=str(root), lr_patch=8, batch_size=2, degradation="bi",
+                   augmentation=("hflip",), seed=3), seq_len=L), 1)
+    assert not np.array_equal(default_k[0][1], by_config[0][1])  # K = 8 by default, not 2
+    one_pass_k2 = pipelines.build_train_dataset(
+        DataConfig(source=str(root), lr_patch=8, batch_size=1, crops_per_window=2), seq_len=L,
+        repeat=False)
+    assert sum(1 for _ in one_pass_k2) == 2 * n_train
     # Clips shorter than L, frames smaller than the crop: clear errors naming the clip.
     with pytest.raises(InputError, match="fewer than the sequence length") as e:
         pipelines.train_dataset(str(root), seq_len=9, lr_size=(8, 8), batch_size=2)

@@ -45,6 +45,10 @@ the experiments uses these names:
   first L frames of each, a centre crop of ``DEFAULT_VAL_LR_CROP`` (64) LR pixels: a cheap,
   fixed validation PSNR (RGB, mean path) logged to TensorBoard as ``psnr/validation``; the
   tables' validation numbers are computed afterwards on whole clips.
+- ``DEFAULT_CROPS_PER_WINDOW`` (None: the input pipeline's per-source default, 8 samples cut from
+  each decoded window of L frames of a dataset root, 1 from the in-memory built-in clips; see
+  `vsr_latent.data.pipelines`): decoding whole HD/4K frames costs far more than cropping them, so
+  a root amortises one decode over several samples; ``data.crops_per_window=K`` sets it.
 - ``DEFAULT_TRAIN_SOURCE`` ("builtin"): the paper's "Normal" set (Harmonic, CDVL, SJTU 4K) cannot
   be downloaded here; point ``data.source`` at a dataset root made by ``data_tools`` for real runs.
 """
@@ -91,6 +95,7 @@ DEFAULT_VALIDATE_EVERY = 5_000
 DEFAULT_VAL_CLIPS = 4
 DEFAULT_VAL_LR_CROP = 64
 DEFAULT_DEGRADE_CONTEXT = False
+DEFAULT_CROPS_PER_WINDOW = None
 
 DEFAULT_CHECKPOINT_EVERY = 1_000
 DEFAULT_KEEP_CHECKPOINTS = 3
@@ -111,6 +116,7 @@ class DataConfig:
     val_clips: int = DEFAULT_VAL_CLIPS
     val_lr_crop: int = DEFAULT_VAL_LR_CROP
     degrade_context: bool = DEFAULT_DEGRADE_CONTEXT
+    crops_per_window: int | None = DEFAULT_CROPS_PER_WINDOW
 
     def __post_init__(self):
         self.augmentation = tuple(self.augmentation)
@@ -208,6 +214,9 @@ class ExperimentConfig:
             problems.append("optimizer.min_learning_rate must be between 0 and learning_rate")
         if self.data.val_clips < 0:
             problems.append(f"data.val_clips must be >= 0, got {self.data.val_clips}")
+        if self.data.crops_per_window is not None and self.data.crops_per_window < 1:
+            problems.append(f"data.crops_per_window must be >= 1 (or null for the pipeline's "
+                            f"default), got {self.data.crops_per_window}")
         if self.data.val_lr_crop < 1:
             problems.append(f"data.val_lr_crop must be >= 1, got {self.data.val_lr_crop}")
         for key in ("checkpoint_every", "log_every", "image_every", "keep_checkpoints",

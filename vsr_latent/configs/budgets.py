@@ -11,6 +11,13 @@ budget=...)``), the same way for ``vsr-latent train --budget`` and ``python -m v
 - ``smoke``: narrow networks trained for minutes on the built-in clips, so every table and
   figure runs end to end on 2 CPU cores in about a quarter of an hour (``vsr-latent
   quickstart``); learning rate 1e-3, since the paper's 1e-4 barely moves a model in 150 steps.
+- ``rehearsal``: the full budget's models, global batch (16), LR patch, L, degradations,
+  validation and evaluation protocol and frame sizes on a dataset root of real HD footage
+  (``--data_root``), with the step counts (``REHEARSAL_STEPS``) and the frames scored per
+  validation clip (``REHEARSAL_VAL_FRAMES``) and per Vid4 sequence cut, so that every table runs
+  the paper-scale path on a CPU (two replicas with ``VSR_LATENT_CPU_REPLICAS=2``); each table
+  records peak memory, phase times and a projected full-budget wall time
+  (`vsr_latent.paper.projection`). Its PSNRs say nothing about the method.
 - ``cpu``: the registry's full-size models trained for real on a 2-core CPU in about two hours
   (2.1 h for ``ours``) on a dataset root made from ``../shared/data/train_clips``
   (``CPU_DATA_COMMAND``), with a warm-up + cosine learning rate, the Charbonnier loss
@@ -116,6 +123,7 @@ class Budget:
     vid4_max_frames: int | None = None
     vid4_crop: tuple | None = None
     timing_repeats: int = 1
+    val_max_frames: int | None = None
 
     def with_steps(self, steps):
         """This budget with ``steps`` per model (stage 2 of a variational model: half, at least
@@ -157,6 +165,12 @@ class Budget:
         return f"{self.name}: {self.summary}" + (f"; {', '.join(parts)}" if parts else "")
 
 
+#: The rehearsal's steps per model (stage 2: half) and frames scored per validation clip / Vid4
+#: sequence: enough to time steady steps after tracing, small enough for every table in about an
+#: hour on 2 cores.
+REHEARSAL_STEPS = 6
+REHEARSAL_VAL_FRAMES = 14
+
 _SMALL_EVALUATION = {"val_max_clips": 2, "vid4_max_frames": 10, "vid4_crop": (48, 48)}
 
 BUDGETS = {b.name: b for b in (
@@ -172,6 +186,13 @@ BUDGETS = {b.name: b for b in (
            stage1_steps=150, stage2_steps=50, single_stage_steps=150, data_source="builtin",
            lr_patch=16, batch_size=2, learning_rate=1e-3, model=(("filters", 8),),
            log_every=10, checkpoint_every=1000, image_every=100_000, **_SMALL_EVALUATION),
+    Budget("rehearsal", "the full budget's models, batch, patch, L and protocol on real HD "
+                        "footage (--data_root), steps and frames scored cut: rehearses the "
+                        "paper's scale",
+           stage1_steps=REHEARSAL_STEPS, stage2_steps=REHEARSAL_STEPS // 2,
+           single_stage_steps=REHEARSAL_STEPS, log_every=1, checkpoint_every=REHEARSAL_STEPS,
+           image_every=100_000, validate_every=100_000, val_max_frames=REHEARSAL_VAL_FRAMES,
+           vid4_max_frames=REHEARSAL_VAL_FRAMES),
     Budget("cpu", "full-size models trained for real on a 2-core CPU (about two hours each)",
            stage1_steps=5_400, stage2_steps=150, single_stage_steps=5_550,
            data_source=CPU_DATA_ROOT, lr_patch=32, batch_size=4, val_clips=8,

@@ -121,3 +121,64 @@ def list_clips(root, split=None):
     if split is not None:
         clips = [c for c in clips if c.split == split]
     return clips
+
+
+def _looks_like_frame_folders(root):
+    """A test-set layout (Vid4's ``GT/<sequence>/`` or ``<sequence>/`` of images), not a root."""
+    root = Path(root)
+    for d in (root / "GT", root):
+        if d.is_dir() and any(sub.is_dir() and list_frame_files(sub) for sub in d.iterdir()):
+            return True
+    return False
+
+
+def check_training_root(root, seq_len, *, field="data.source", val_clips=0):
+    """Raises InputError at once (one line naming ``field`` and the fix) unless ``root`` is a
+    finished dataset root that can train clips of ``seq_len`` frames and score ``val_clips``
+    validation clips: a dataset root (not a Vid4-style folder of sequences), every clip its index
+    lists finished, train and validation clips present, none shorter than L."""
+    root = Path(root)
+    make = f"`python -m data_tools.make_dataset SRC {root}`"
+    if not root.is_dir():
+        raise InputError(root, f"{field}: no such folder; make a dataset root with {make}")
+    if not (root / CLIPS_DIR).is_dir():
+        if _looks_like_frame_folders(root):
+            raise InputError(root, f"{field}: this is a folder of frame sequences (a Vid4-style "
+                                   f"test set), not a training root; make one from your training "
+                                   f"videos with {make} (test sets are never trained on)")
+        raise InputError(root, f"{field}: not a dataset root (no {CLIPS_DIR}/ folder); make one "
+                               f"with {make}")
+    index_path = root / INDEX
+    try:
+        index = json.loads(index_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(index_path, f"{field}: no dataset index, the root is unfinished; rerun "
+                                     f"{make} (it resumes)") from None
+    except ValueError as e:
+        raise InputError(index_path, f"dataset index is not valid JSON ({e})") from None
+    clips = list_clips(root)
+    by_split = {"train": [], "validation": []}
+    for c in clips:
+        by_split.setdefault(c.split, []).append(c)
+    splits = index.get("splits") if isinstance(index, dict) else None
+    for split, listed in (splits or {}).items():
+        have = {c.id for c in by_split.get(split, [])}
+        missing = [cid for cid in listed if cid not in have]
+        if missing:
+            raise InputError(root, f"{field}: the index lists {len(listed)} {split} clips but "
+                                   f"{len(missing)} are not finished (first: {missing[0]}); rerun "
+                                   f"{make} to finish the root (it resumes)")
+    for split in ("train", "validation"):
+        if not by_split[split]:
+            raise InputError(root, f"{field}: the root has no {split} clips; remake it with "
+                                   f"more sources or other --num_train/--num_val")
+    if val_clips and len(by_split["validation"]) < val_clips:
+        raise InputError(root, f"{field}: {len(by_split['validation'])} validation clip(s), fewer "
+                               f"than the {val_clips} asked for; make the root with more "
+                               f"validation clips (--num_val) or ask for fewer")
+    for c in by_split["train"] + by_split["validation"]:
+        if len(c) < seq_len:
+            raise InputError(c.dir, f"{field}: clip has {len(c)} frames, fewer than L = "
+                                    f"{seq_len} (model.seq_len); remake the root with "
+                                    f"--clip_len {seq_len} or more")
+    return by_split

@@ -20,6 +20,7 @@ Sources: ``"builtin"`` (photographs moved under a virtual camera, :mod:`.builtin
 dataset root made by ``python -m data_tools.make_dataset`` (:mod:`.dataset_root`).
 """
 
+import itertools
 import warnings
 
 import numpy as np
@@ -219,6 +220,31 @@ def train_dataset(source="builtin", *, seq_len, lr_size=(32, 32), scale=4, degra
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
+def build_train_dataset(data, *, seq_len, input_context=None, seed=None, repeat=True,
+                        scale=4):
+    """:func:`train_dataset` of a :class:`~vsr_latent.configs.base.DataConfig` (its source, LR
+    patch, global batch, degradation, augmentation, seed, crops per window and degrade context),
+    for clips of ``seq_len`` frames, sharded by ``input_context``: the one place the config's
+    fields become the pipeline's arguments (Model Garden's ``build_inputs(params,
+    input_context)``). ``seed`` replaces ``data.seed`` (a resumed run reseeds)."""
+    return train_dataset(
+        data.source, seq_len=seq_len, lr_size=(data.lr_patch, data.lr_patch), scale=scale,
+        degradation=data.degradation, batch_size=data.batch_size,
+        seed=data.seed if seed is None else seed, input_context=input_context, repeat=repeat,
+        augment=tuple(data.augmentation), crops_per_window=data.crops_per_window,
+        degrade_context=data.degrade_context)
+
+
+def build_validation_crops(data, *, seq_len, scale=4):
+    """:func:`validation_crops` of a DataConfig (``val_clips`` clips, ``val_lr_crop`` LR pixels,
+    its degradation and degrade context); none when ``data.val_clips`` is 0."""
+    if not data.val_clips:
+        return []
+    return validation_crops(data.source, seq_len=seq_len, lr_crop=data.val_lr_crop, scale=scale,
+                            degradation=data.degradation, max_clips=data.val_clips,
+                            degrade_context=data.degrade_context)
+
+
 def _lr_frames(hr, degradation, scale, quantize):
     """LR frames of HR frames (NumPy ``degrade``), rounded and clipped to 8-bit values when
     ``quantize`` (as stored LR frames are)."""
@@ -304,6 +330,25 @@ def _check_lengths(clips, seq_len, scale):
                           f"{w - w % scale}x{h - h % scale}", stacklevel=3)
 
 
+def validation_chunks(source="builtin", *, seq_len, scale=4, degradation="bi", max_clips=None,
+                      quantize=QUANTIZE_LR, max_frames=None):
+    """:func:`validation_dataset`'s chunks as NumPy arrays, from a plain generator function: a
+    pass holds one chunk (tf.data's autotuned prefetching would read several whole-frame chunks
+    ahead, about 100 MB each at 1080p). Clips are checked when it is called. ``max_frames``:
+    only the first frames of each clip (None: all)."""
+    check_method(degradation)
+    seq_len = _check_seq_len(seq_len)
+    clips = _validation_clips(source, max_clips)
+    _check_lengths(clips, seq_len, scale)
+
+    def gen():
+        for c in clips:
+            yield from _chunks(itertools.islice(c.frames(), max_frames), seq_len, degradation,
+                               scale, quantize, c.name)
+
+    return gen
+
+
 def validation_dataset(source="builtin", *, seq_len, scale=4, degradation="bi", max_clips=None,
                        quantize=QUANTIZE_LR):
     """(lr, hr, mask) of whole frames, each clip cut into consecutive chunks of L frames (batch 1).
@@ -315,15 +360,8 @@ def validation_dataset(source="builtin", *, seq_len, scale=4, degradation="bi", 
     (same weights as the training pipeline's TF version).
     """
     tf = _import_tf()
-    check_method(degradation)
-    seq_len = _check_seq_len(seq_len)
-    clips = _validation_clips(source, max_clips)
-    _check_lengths(clips, seq_len, scale)
-
-    def gen():
-        for c in clips:
-            yield from _chunks(c.frames(), seq_len, degradation, scale, quantize, c.name)
-
+    gen = validation_chunks(source, seq_len=seq_len, scale=scale, degradation=degradation,
+                            max_clips=max_clips, quantize=quantize)
     spec = (
         tf.TensorSpec([1, seq_len, None, None, 3], tf.float32),
         tf.TensorSpec([1, seq_len, None, None, 3], tf.float32),
@@ -385,9 +423,32 @@ def _remote_clips(root, max_clips):
     for c in clips[:max_clips]:
         if not c.key_frames:
             raise InputError(c.dir, "a Remote clip without key frames")
+        # Key frames are read when their clip is scored, not all clips' up front.
+        keys_dir = c.dir / dataset_root.KEY_FRAMES_DIR
         out.append((_Lazy(str(c.dir), len(c), c.size, _folder_frames(c.dir)),
-                    read_frame_folder(c.dir / dataset_root.KEY_FRAMES_DIR)))
+                    lambda d=keys_dir: read_frame_folder(d)))
     return out
+
+
+def remote_chunks(root, *, seq_len, scale=4, degradation="bi", max_clips=None,
+                  quantize=QUANTIZE_LR, max_frames=None):
+    """:func:`remote_dataset`'s chunks as NumPy arrays from a plain generator function (one chunk
+    and its clip's key frames in memory at a time; see :func:`validation_chunks`)."""
+    check_method(degradation)
+    seq_len = _check_seq_len(seq_len)
+    clips = _remote_clips(root, max_clips)
+    _check_lengths([c for c, _ in clips], seq_len, scale)
+
+    def gen():
+        for c, keys in clips:
+            keys = keys() if callable(keys) else keys
+            k = crop_to_multiple(keys, scale, path=c.name, warn=False).astype(np.float32)
+            lr_keys = _lr_frames(k, degradation, scale, quantize)
+            frames = itertools.islice(c.frames(), max_frames)
+            for lr, hr, mask in _chunks(frames, seq_len, degradation, scale, quantize, c.name):
+                yield {"frames": lr, "key_frames": lr_keys[None]}, hr, mask
+
+    return gen
 
 
 def remote_dataset(root, *, seq_len, scale=4, degradation="bi", max_clips=None,
@@ -400,18 +461,8 @@ def remote_dataset(root, *, seq_len, scale=4, degradation="bi", max_clips=None,
     extra keys / values. ``root`` is a dataset root after ``select_remote``, or "builtin".
     """
     tf = _import_tf()
-    check_method(degradation)
-    seq_len = _check_seq_len(seq_len)
-    clips = _remote_clips(root, max_clips)
-    _check_lengths([c for c, _ in clips], seq_len, scale)
-
-    def gen():
-        for c, keys in clips:
-            k = crop_to_multiple(keys, scale, path=c.name, warn=False).astype(np.float32)
-            lr_keys = _lr_frames(k, degradation, scale, quantize)
-            for lr, hr, mask in _chunks(c.frames(), seq_len, degradation, scale, quantize, c.name):
-                yield {"frames": lr, "key_frames": lr_keys[None]}, hr, mask
-
+    gen = remote_chunks(root, seq_len=seq_len, scale=scale, degradation=degradation,
+                        max_clips=max_clips, quantize=quantize)
     spec = (
         {
             "frames": tf.TensorSpec([1, seq_len, None, None, 3], tf.float32),

@@ -17,6 +17,8 @@ import dataclasses
 from vsr_latent.configs.budgets import get_budget
 from vsr_latent.errors import ConfigError
 
+#: Budgets that train on the dataset root given (--data_root), never on the built-in clips.
+ROOT_BUDGETS = ("full", "rehearsal")
 #: Budgets whose step count ``--steps`` may change (minutes on a CPU).
 STEPS_BUDGETS = ("tiny", "smoke")
 
@@ -26,8 +28,8 @@ def choose_budget(requested, data_root, gpus):
     None), the names of the visible GPUs."""
     if requested is not None:
         get_budget(requested)  # the one unknown-budget error
-        if requested == "full" and not data_root:
-            raise ConfigError("--budget full needs the paper's data: pass --data_root DIR "
+        if requested in ROOT_BUDGETS and not data_root:
+            raise ConfigError(f"--budget {requested} needs the paper's data: pass --data_root DIR "
                               "(a dataset root made by data_tools)")
         return requested, f"--budget {requested} was given"
     if data_root and gpus:
@@ -52,6 +54,6 @@ def reproduction_budget(name, data_root=None, steps=None):
             raise ConfigError(f"--steps is for --budget {' or '.join(STEPS_BUDGETS)}; at "
                               f"{budget.name} use --set stage1_steps=N --set stage2_steps=N")
         budget = budget.with_steps(steps)
-    if budget.name == "full" or (budget.name == "cpu" and data_root):
+    if budget.name in ROOT_BUDGETS or (budget.name == "cpu" and data_root):
         budget = dataclasses.replace(budget, data_source=str(data_root))
     return budget

@@ -54,10 +54,11 @@ class RunInfo:
     steps: int
     trained_now: bool
     wall_s: float
+    replicas: int | None = None  # replicas it was trained on now (None: reused)
 
     def describe(self):
-        how = (f"trained now in {self.wall_s:.0f} s" if self.trained_now
-               else "reused (already complete)")
+        how = (f"trained now in {self.wall_s:.0f} s on {self.replicas} replica(s)"
+               if self.trained_now else "reused (already complete)")
         from vsr_latent.models import registry_changes
 
         c = self.config
@@ -134,17 +135,70 @@ class Context:
             table.meta["Protocol"] = protocol
         for k, v in (extra or {}).items():
             table.meta[k] = v
+        if self.budget.name == "rehearsal":
+            from vsr_latent.paper.projection import record
+
+            for k, v in record(self, infos).items():
+                table.meta[k] = v
         table.meta["Wall time"] = f"{time.monotonic() - self.started:.0f} s for this table"
         table.meta["Date"] = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
         commit = git_commit()
         table.meta["Package"] = f"vsr_latent {__version__}" + (f" (git {commit})" if commit else "")
 
 
-def make_context(name, *, budget=None, data_root=None, vid4_root=None, out_dir="results",
-                 runs_dir="runs", steps=None, argv=None, quiet=False, hardware_info=None,
-                 shared_runs=None, command=None, overrides=(), budget_reason=None, model=None):
-    """A :class:`Context`, choosing the budget (printed) from the arguments and the GPUs seen."""
-    overrides = tuple(overrides or ())
+@dataclass(frozen=True)
+class ReproduceSettings:
+    """What a reproduction was asked for, passed whole from the command line to every driver's
+    :class:`Context` (``python -m vsr_latent.paper`` maps its flags onto these fields one to one:
+    ``--out`` is ``out_dir``, ``--runs`` is ``runs_dir``, ``--set`` are ``overrides``)."""
+
+    budget: str | None = None  # None: choose_budget decides (and says why)
+    data_root: str | None = None
+    vid4_root: str | None = None  # None: ../shared/data/Vid4 when present
+    out_dir: str = "results"
+    runs_dir: str = "runs"
+    steps: int | None = None
+    quiet: bool = False
+    argv: tuple | None = None  # the command line, for the results' "Command" line
+    command: str | None = None  # or the command itself
+    overrides: tuple = ()
+    budget_reason: str | None = None
+    model: str | None = None  # Figure 9's --model
+
+    @classmethod
+    def from_args(cls, args, argv):
+        """The settings of a parsed ``python -m vsr_latent.paper`` command line."""
+        return cls(budget=args.budget, data_root=args.data_root, vid4_root=args.vid4_root,
+                   out_dir=args.out, runs_dir=args.runs, steps=args.steps, quiet=args.quiet,
+                   argv=tuple(argv), overrides=tuple(args.overrides), model=args.model)
+
+
+#: make_context's and reproduce's older keyword names of two settings.
+_OLD_NAMES = {"out": "out_dir", "runs": "runs_dir"}
+
+
+def settings_from(settings=None, **keywords):
+    """``settings`` (a :class:`ReproduceSettings`), or one made from keyword arguments."""
+    if settings is not None:
+        if keywords:
+            raise TypeError("pass either settings or keyword arguments, not both")
+        return settings
+    keywords = {_OLD_NAMES.get(k, k): v for k, v in keywords.items()}
+    for key in ("overrides", "argv"):
+        if keywords.get(key) is not None:
+            keywords[key] = tuple(keywords[key])
+    return ReproduceSettings(**keywords)
+
+
+def make_context(name, settings=None, *, hardware_info=None, shared_runs=None, **keywords):
+    """A :class:`Context` for driver ``name`` from :class:`ReproduceSettings` (or the same as
+    keyword arguments), choosing the budget (printed) from them and the GPUs seen."""
+    s = settings_from(settings, **keywords)
+    budget, data_root, vid4_root, out_dir, runs_dir = (s.budget, s.data_root, s.vid4_root,
+                                                       s.out_dir, s.runs_dir)
+    steps, argv, quiet, command, budget_reason, model = (s.steps, s.argv, s.quiet, s.command,
+                                                         s.budget_reason, s.model)
+    overrides = tuple(s.overrides or ())
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"--set {item!r}: expected key=value")

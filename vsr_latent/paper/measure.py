@@ -37,37 +37,84 @@ def run_predictor(run):
     return load_predictor(str(run.run_dir / "model.keras"), seq_len=run.config.model.seq_len)
 
 
-def chunk_data(ds):
-    """``[(name, lr, gt)]`` from a validation dataset's ``(lr, hr, mask)`` chunks, real frames
-    only: a padded last chunk enters as its T < L real frames, and ``upscale_sequence`` pads it
-    back to L (the same zero padding) and drops those outputs, so padding is never scored."""
+class ValidationChunks:
+    """The Normal validation clips as ``(name, lr, gt)`` chunks of L frames, streamed: each pass
+    decodes the clips again, L frames at a time, so scoring holds one chunk, never a clip or the
+    whole split (30 clips of 105 frames are about 20 GB at 1080p). Real frames only: a padded last
+    chunk enters as its T < L real frames, and ``upscale_sequence`` pads it back to L (the same
+    zero padding) and drops those outputs, so padding is never scored. After a pass, ``count``
+    and ``hr_size`` (W, H) describe what was scored."""
+
+    def __init__(self, source, seq_len, degradation, max_clips, max_frames=None):
+        self.source, self.seq_len, self.degradation = source, seq_len, degradation
+        self.max_clips, self.max_frames = max_clips, max_frames
+        self.count, self.hr_size = 0, None
+
+    def __iter__(self):
+        from vsr_latent.data.pipelines import validation_chunks
+
+        chunks = validation_chunks(self.source, seq_len=self.seq_len,
+                                   degradation=self.degradation, max_clips=self.max_clips,
+                                   max_frames=self.max_frames)
+        count = 0
+        for name, lr, gt in iter_chunks(chunks()):
+            count += 1
+            self.hr_size = (gt.shape[2], gt.shape[1])
+            yield name, lr, gt
+        self.count = count
+
+
+def iter_chunks(ds):
+    """``(name, lr, gt)`` from a validation dataset's ``(lr, hr, mask)`` chunks, one at a time,
+    real frames only (see :class:`ValidationChunks`)."""
     from vsr_latent.data.pipelines import real_frames
 
-    return [(f"chunk{i:04d}", to_uint8(real_frames(lr, mask)), to_uint8(real_frames(hr, mask)))
-            for i, (lr, hr, mask) in enumerate(ds)]
+    for i, (lr, hr, mask) in enumerate(ds):
+        yield (f"chunk{i:04d}", to_uint8(real_frames(lr, mask)), to_uint8(real_frames(hr, mask)))
+
+
+def chunk_data(ds):
+    """:func:`iter_chunks` as a list (for chunks already in memory)."""
+    return list(iter_chunks(ds))
 
 
 def validation_data(ctx, degradation, seq_len):
-    """``[(name, lr, gt)]``: the Normal validation clips, one entry per chunk of L frames."""
-    from vsr_latent.data.pipelines import validation_dataset
+    """The Normal validation clips, one ``(name, lr, gt)`` per chunk of L frames, streamed
+    (:class:`ValidationChunks`)."""
+    return ValidationChunks(ctx.budget.data_source, seq_len, degradation,
+                            ctx.budget.val_max_clips, getattr(ctx.budget, "val_max_frames", None))
 
-    ds = validation_dataset(ctx.budget.data_source, seq_len=seq_len, degradation=degradation,
-                            max_clips=ctx.budget.val_max_clips)
-    return chunk_data(ds)
+
+class FrameScores:
+    """Per-frame scores of ``metric`` gathered chunk by chunk (nothing else is kept)."""
+
+    def __init__(self, metric=VALIDATION_METRIC):
+        self.metric, self.values = metric, []
+
+    def add(self, result):
+        self.values += [v for seq in result.sequences.values() for v in seq.scores[self.metric]]
+
+    def mean(self):
+        return float(np.mean(self.values)) if self.values else float("nan")
 
 
 def frame_mean(result, metric=VALIDATION_METRIC):
     """Mean of ``metric`` over every scored frame of an ``EvaluationResult``: chunks weigh by
     their real frames (a padded 2-frame last chunk counts 2 frames, not one chunk)."""
-    values = [v for seq in result.sequences.values() for v in seq.scores[metric]]
-    return float(np.mean(values)) if values else float("nan")
+    scores = FrameScores(metric)
+    scores.add(result)
+    return scores.mean()
 
 
 def score_validation(predictor, data):
-    """Validation PSNR of a predictor on ``[(name, lr, gt)]`` chunks (see :func:`chunk_data`)."""
+    """Validation PSNR of a predictor on ``(name, lr, gt)`` chunks (see :class:`ValidationChunks`),
+    one chunk upscaled and scored at a time."""
     from vsr_latent.evaluation import evaluate_predictor
 
-    return frame_mean(evaluate_predictor(predictor, data, VALIDATION_PROTOCOL))
+    scores = FrameScores()
+    for chunk in data:
+        scores.add(evaluate_predictor(predictor, [chunk], VALIDATION_PROTOCOL))
+    return scores.mean()
 
 
 def validation_psnr(ctx, run, data=None):
@@ -81,23 +128,25 @@ def validation_psnr(ctx, run, data=None):
 
 def remote_psnr(ctx, run):
     """PSNR of a finished run on the Remote validation clips, each L-frame chunk upscaled with
-    its clip's external key frames (models are not retrained, §6.2)."""
-    from vsr_latent.data.pipelines import real_frames, remote_dataset
+    its clip's external key frames (models are not retrained, §6.2); one chunk in memory at a
+    time."""
+    from vsr_latent.data.pipelines import real_frames, remote_chunks
     from vsr_latent.evaluation import evaluate_sequences
 
     cfg = run.config
     predictor = run_predictor(run)
-    triples = []
-    ds = remote_dataset(ctx.budget.data_source, seq_len=cfg.model.seq_len,
-                        degradation=cfg.data.degradation, max_clips=ctx.budget.val_max_clips)
-    for i, (inputs, hr, mask) in enumerate(ds):
+    scores = FrameScores()
+    chunks = remote_chunks(ctx.budget.data_source, seq_len=cfg.model.seq_len,
+                           degradation=cfg.data.degradation, max_clips=ctx.budget.val_max_clips,
+                           max_frames=ctx.budget.val_max_frames)
+    for i, (inputs, hr, mask) in enumerate(chunks()):
         # The padded chunk runs at full L (the key frames are per clip); padding outputs dropped.
         frames = np.asarray(inputs["frames"])[0]
         keys = np.asarray(inputs["key_frames"])[0]
         sr = predictor(frames, key_frames=keys)
-        triples.append((f"chunk{i:04d}", to_uint8(real_frames(sr[None], mask)),
-                        to_uint8(real_frames(hr, mask))))
-    return frame_mean(evaluate_sequences(triples, VALIDATION_PROTOCOL))
+        scores.add(evaluate_sequences([(f"chunk{i:04d}", to_uint8(real_frames(sr[None], mask)),
+                                        to_uint8(real_frames(hr, mask)))], VALIDATION_PROTOCOL))
+    return scores.mean()
 
 
 # ---- Vid4 (Tables 4, 5) ---------------------------------------------------------------------

@@ -33,6 +33,11 @@ SMOKE_WARNING = (
     "they say nothing about the method's accuracy."
 )
 
+REHEARSAL_WARNING = (
+    "**REHEARSAL — NOT COMPARABLE TO THE PAPER.** The full budget's models, batch, patch, L and "
+    "protocol on real HD footage, trained for a few steps and scored on the first frames of each "
+    "clip: the record under \"How these numbers were made\" (memory, phase times, projected "
+    "full-budget time) is the point, not the PSNRs.")
 CPU_WARNING = (
     "**CPU SCALE — NOT THE PAPER'S DATA OR STEPS.** Full-size models trained for a few thousand "
     "steps on a 2-core CPU on real footage (../shared/data/train_clips), not on the paper's "
@@ -65,6 +70,8 @@ def headline_lines(budget, modified=()):
         lines += [SMOKE_WARNING, ""]
     elif budget == "cpu":
         lines += [CPU_WARNING, ""]
+    elif budget == "rehearsal":
+        lines += [REHEARSAL_WARNING, ""]
     if modified:
         lines += [MODIFIED_WARNING.format(listed=", ".join(f"`{m}`" for m in modified)), "",
                   (f"Scale: **{budget_label(budget, modified)}** (settings under \"How these "

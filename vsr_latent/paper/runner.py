@@ -82,22 +82,69 @@ def run_one(name, ctx):
     return list(t.write(out))
 
 
-def reproduce(names, *, budget=None, data_root=None, vid4_root=None, out="results", runs="runs",
-              steps=None, quiet=False, argv=None, shared_runs=None, command=None, overrides=(),
-              budget_reason=None, model=None):
-    """Runs the named drivers in order, sharing runs between them (and with other calls given
-    the same ``shared_runs`` dict); returns ``(files written, failures)``."""
-    from vsr_latent.paper.context import make_context
+def configs_of(name, ctx):
+    """The configs driver ``name`` trains first (Table 3's stage-2 rows and Figures 7-8 continue
+    these with the same data and batch), checked before any is trained (:func:`check_start`)."""
+    from vsr_latent.paper import tables
 
+    if name == "table1":
+        return list(tables.TABLE1_CONFIGS.values())
+    if name == "table2":
+        return list(tables.TABLE2_CONFIGS.values())
+    if name in ("table3", "figure7_8"):
+        return [tables.TABLE3_CONFIGS[k] for k in ("latn10_7", "satn10_7")]
+    if name == "figure6":
+        return list(tables.FIGURE6_CONFIGS.values())
+    if name == "figure9" and ctx.model:
+        return []
+    return [tables.OURS_CONFIG]
+
+
+def check_start(names, contexts):
+    """Fails at once, in one line naming the setting and the fix, when any config of ``names``
+    could not train here (a batch the replicas do not divide, the built-in clips at the full
+    budget, a training root that cannot serve it), before the first model trains for hours."""
+    from vsr_latent.data.dataset_root import check_training_root
+    from vsr_latent.paper.runs import resolve_config
+    from vsr_latent.training.strategy import default_strategy
+    from vsr_latent.training.trainer import check_start as check_config
+
+    replicas = default_strategy().num_replicas_in_sync
+    for name, ctx in zip(names, contexts):
+        configs = [resolve_config(ctx, c) for c in configs_of(name, ctx)]
+        for config in configs:
+            check_config(config, replicas)
+        if configs and not measure_builtin(ctx):
+            check_training_root(ctx.budget.data_source, max(c.model.seq_len for c in configs),
+                                field="--data_root", val_clips=ctx.budget.val_max_clips or 0)
+
+
+def measure_builtin(ctx):
+    return ctx.budget.data_source == "builtin"
+
+
+def reproduce(names, settings=None, *, shared_runs=None, **keywords):
+    """Runs the named drivers in order with one
+    :class:`~vsr_latent.paper.context.ReproduceSettings` (or its fields as keyword arguments),
+    sharing runs between them (and with other calls given the same ``shared_runs`` dict);
+    returns ``(files written, failures)``."""
+    from vsr_latent.paper.context import make_context, settings_from
+    from vsr_latent.training.strategy import configure_devices
+
+    settings = settings_from(settings, **keywords)
+
+    configure_devices()  # before anything starts TensorFlow's devices
     shared = {} if shared_runs is None else shared_runs
     written, failures = [], []
     info = None
+    contexts = []
     for name in names:
-        ctx = make_context(name, budget=budget, data_root=data_root, vid4_root=vid4_root,
-                           out_dir=out, runs_dir=runs, steps=steps, argv=argv, quiet=quiet,
-                           hardware_info=info, shared_runs=shared, command=command,
-                           overrides=overrides, budget_reason=budget_reason, model=model)
+        ctx = make_context(name, settings, hardware_info=info, shared_runs=shared)
         info = ctx.hardware
+        contexts.append(ctx)
+    check_start(names, contexts)
+    for name, ctx in zip(names, contexts):
+        ctx.started = time.monotonic()
         files = run_one(name, ctx)
         for f in files:
             ctx.log(f"wrote {f}")
@@ -120,10 +167,9 @@ def main(argv=None):
 def _run(args, argv):
     names = NAMES if args.name == "all" else (args.name,)
     t0 = time.monotonic()
-    written, failures = reproduce(names, budget=args.budget, data_root=args.data_root,
-                                  vid4_root=args.vid4_root, out=args.out, runs=args.runs,
-                                  steps=args.steps, quiet=args.quiet, argv=argv,
-                                  overrides=args.overrides, model=args.model)
+    from vsr_latent.paper.context import ReproduceSettings
+
+    written, failures = reproduce(names, ReproduceSettings.from_args(args, argv))
     print(f"reproduce {args.name}: done in {time.monotonic() - t0:.0f} s; results in {args.out}/")
     for f in written:
         print(f"  {f}")

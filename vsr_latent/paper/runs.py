@@ -132,13 +132,19 @@ def ensure_run(ctx, name, changes=None):
         info = RunInfo(name, run_dir, config, steps, trained_now=False, wall_s=0.0)
     else:
         from vsr_latent.training import train
+        from vsr_latent.training.strategy import default_strategy
 
+        # The process's one strategy (vsr_latent.training.strategy): every model of every table
+        # trains on it; a second MirroredStrategy's all-reduces would fail.
+        strategy = default_strategy()
+        replicas = strategy.num_replicas_in_sync
         ctx.log(f"{name}: training {config.model.name} (L={config.model.seq_len}) for {steps} "
-                f"steps -> {run_dir}")
+                f"steps on {replicas} replica(s) -> {run_dir}")
         t0 = time.monotonic()
-        train(config, run_dir, progress=not ctx.quiet, log=ctx.log)
+        train(config, run_dir, strategy=strategy, progress=not ctx.quiet, log=ctx.log)
         wall = time.monotonic() - t0
         ctx.log(f"{name}: trained in {wall:.0f} s")
-        info = RunInfo(name, run_dir, config, steps, trained_now=True, wall_s=wall)
+        info = RunInfo(name, run_dir, config, steps, trained_now=True, wall_s=wall,
+                       replicas=replicas)
     ctx.runs[name] = info
     return info

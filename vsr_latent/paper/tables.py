@@ -70,10 +70,12 @@ def _validation_rows(ctx, table, rows):
 
 
 def _validation_description(ctx, cache):
-    chunks = ", ".join(f"L={k[1]}: {len(v)} chunks of {v[0][2].shape[2]}x{v[0][2].shape[1]} HR"
-                       for k, v in sorted(cache.items()) if v)
+    chunks = ", ".join(f"L={k[1]}: {v.count} chunks of {v.hr_size[0]}x{v.hr_size[1]} HR"
+                       for k, v in sorted(cache.items()) if v.count)
     clips = ("all" if ctx.budget.val_max_clips is None
              else f"the first {ctx.budget.val_max_clips}")
+    if ctx.budget.val_max_frames is not None:
+        clips += f" (the first {ctx.budget.val_max_frames} frames of each)"
     if measure.builtin_data(ctx):
         src = ("the built-in clips (vsr_latent.data.builtin: train split to train, validation "
                "split to score)")
@@ -89,8 +91,6 @@ def _bicubic_line(cache):
 
     parts = []
     for (degradation, seq_len), data in sorted(cache.items()):
-        if not data:
-            continue
         try:
             value = measure.score_validation(load_predictor("bicubic", seq_len=seq_len), data)
         except Exception as e:  # noqa: BLE001 - a reference line, never worth losing the table

@@ -105,18 +105,37 @@ def crops_psnr(predict, crops):
 
 
 def config_validation_crops(config):
-    """The validation crops of an `ExperimentConfig` (`pipelines.validation_crops` with its data
-    settings; none when ``data.val_clips`` is 0)."""
-    from vsr_latent.data.pipelines import validation_crops
+    """The validation crops of an `ExperimentConfig` (`pipelines.build_validation_crops` of its
+    data config and L; none when ``data.val_clips`` is 0)."""
+    from vsr_latent.data.pipelines import build_validation_crops
+
+    return build_validation_crops(config.data, seq_len=config.model.seq_len, scale=SCALE)
+
+
+def check_start(config, num_replicas):
+    """Raises ConfigError / InputError, in one line naming the setting and the fix, for a run that
+    would fail (or train on the wrong data) only later: a global batch the replicas do not divide,
+    the built-in synthetic clips at the full budget, a training root that cannot serve L-frame
+    clips. The paper runner calls it for every config of a table before training the first."""
+    from vsr_latent.configs.base import DEFAULT_TRAIN_SOURCE
+    from vsr_latent.data.dataset_root import check_training_root
 
     data = config.data
-    if not data.val_clips:
-        return []
-    return validation_crops(
-        data.source, seq_len=config.model.seq_len, lr_crop=data.val_lr_crop, scale=SCALE,
-        degradation=data.degradation, max_clips=data.val_clips,
-        degrade_context=data.degrade_context,
-    )
+    if data.batch_size % num_replicas:
+        fit = max(num_replicas, data.batch_size // num_replicas * num_replicas)
+        raise ConfigError(
+            f"config {config.name!r}: data.batch_size={data.batch_size} is not a multiple of the "
+            f"{num_replicas} replicas (each takes an equal share of the global batch); set "
+            f"data.batch_size to a multiple of {num_replicas}, e.g. data.batch_size={fit}")
+    if data.source == DEFAULT_TRAIN_SOURCE:
+        if config.budget == "full":
+            raise ConfigError(
+                f"config {config.name!r}: data.source is {DEFAULT_TRAIN_SOURCE!r} (the built-in "
+                f"synthetic clips) at the full budget, which trains on the paper's data; set "
+                f"data.source to a dataset root made by data_tools.make_dataset, or use a small "
+                f"budget (tiny, smoke) to train on the built-in clips")
+        return
+    check_training_root(data.source, config.model.seq_len)
 
 
 def make_optimizer(opt_config, total_steps=1):
@@ -141,11 +160,7 @@ class Trainer:
         self.is_chief, self.task_id = worker_info(self.strategy)
         self.num_replicas = self.strategy.num_replicas_in_sync
         self.global_batch = config.data.batch_size
-        if self.global_batch % self.num_replicas:
-            raise ConfigError(
-                f"data.batch_size={self.global_batch} is not a multiple of the "
-                f"{self.num_replicas} replicas"
-            )
+        check_start(self.config, self.num_replicas)
         keras.utils.set_random_seed(config.seed)
         with self.strategy.scope():
             self.model = run_folder.build_model_for(config, precision=config.precision)
@@ -253,21 +268,11 @@ class Trainer:
             seed, skip = data.seed + 1_000_003 * position, 0
 
         def fn(input_context):
-            from vsr_latent.data.pipelines import train_dataset
+            from vsr_latent.data.pipelines import build_train_dataset
 
-            ds = train_dataset(
-                data.source,
-                seq_len=self.config.model.seq_len,
-                lr_size=(data.lr_patch, data.lr_patch),
-                scale=SCALE,
-                degradation=data.degradation,
-                batch_size=self.global_batch,
-                seed=seed,
-                input_context=input_context,
-                repeat=True,
-                augment=tuple(data.augmentation),
-                degrade_context=data.degrade_context,
-            )
+            ds = build_train_dataset(data, seq_len=self.config.model.seq_len,
+                                     input_context=input_context, seed=seed, repeat=True,
+                                     scale=SCALE)
             # Each global step takes one per-replica batch for every replica this pipeline feeds.
             per_step = input_context.num_replicas_in_sync // input_context.num_input_pipelines
             if skip:
