@@ -157,3 +157,41 @@ def test_benchmark_train_quick_json(run_cli, tmp_path):
                for s, n in ours["steps"].items()) / 3600
     assert ours["hours"] == pytest.approx(want)
     assert ours["limit"] in ("step", "pipeline")
+
+
+@pytest.mark.slow  # four traced training steps, two models and a SavedModel export: 1-3 min
+def test_gpu_check_dry_run_writes_its_json(tmp_path):
+    import os
+    import subprocess
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    out = tmp_path / "gpu_check"
+    env = {**os.environ, "PYTHONPATH": str(repo), "PYTHON": sys.executable,
+           "CUDA_VISIBLE_DEVICES": ""}
+    done = subprocess.run(["bash", str(repo / "benchmarks" / "gpu_check.sh"), str(out),
+                           "--dry-run"], cwd=repo, env=env, capture_output=True, text=True,
+                          timeout=900, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    names = {p.name for p in out.iterdir()}
+    assert names == {"train_float32.json", "train_mixed_float16.json", "inference.json",
+                     "saved_model.json", "summary.json"}
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["dry_run"] and summary["strategy"] == "MirroredStrategy"
+    assert summary["replicas"] == 2
+    for precision in ("float32", "mixed_float16"):
+        train = json.loads((out / f"train_{precision}.json").read_text())
+        assert train["replicas"] == 2 and set(train["stages"]) == {"stage1", "stage2"}
+        for row in train["stages"].values():
+            assert row["finite"] and row["seconds_per_step"] > 0
+            assert row["samples_per_s"] == pytest.approx(train["batch"] / row["seconds_per_step"])
+        scale = train["stages"]["stage1"]["loss_scale"]
+        assert scale == (2.0**15 if precision == "mixed_float16" else None)
+    rows = json.loads((out / "inference.json").read_text())["rows"]
+    assert [r["precision"] for r in rows] == ["float32", "mixed_float16"]
+    assert all(r["finite"] and r["table5_seconds_per_frame"] == 0.063 for r in rows)
+    for r in rows:
+        assert r["seconds_per_frame"] == pytest.approx(r["seconds_per_clip"] / 3)
+    saved = json.loads((out / "saved_model.json").read_text())
+    assert "serving_default" in saved["signatures"] and saved["max_abs_difference"] < 1e-2
+    assert saved["output_shape"] == [1, 3, 64, 80, 3]
