@@ -206,16 +206,22 @@ class DeviceMetrics:
         values = {k: float(v.numpy()) for k, v in self.bad_values.items()}
         return step, [k for k in self.guarded if not math.isfinite(values[k])]
 
+    @tf.function
+    def _take(self):
+        """The sums and counts as one (2, K) tensor, zeroed for the next interval: one call and
+        one transfer per read."""
+        sums = tf.stack([self.sums[k].read_value() for k in STEP_METRICS])
+        counts = tf.stack([self.counts[k].read_value() for k in STEP_METRICS])
+        with tf.control_dependencies([sums, counts]):
+            for key in STEP_METRICS:
+                self.sums[key].assign(0.0)
+                self.counts[key].assign(0.0)
+        return tf.stack([sums, counts])
+
     def read(self):
         """{key: mean since the last read} of the keys seen, then starts a new interval."""
-        out = {}
-        for key in STEP_METRICS:
-            count = float(self.counts[key].numpy())
-            if count:
-                out[key] = float(self.sums[key].numpy()) / count
-            self.sums[key].assign(0.0)
-            self.counts[key].assign(0.0)
-        return out
+        sums, counts = self._take().numpy()
+        return {key: float(s) / float(c) for key, s, c in zip(STEP_METRICS, sums, counts) if c}
 
 
 class Trainer:
