@@ -37,6 +37,10 @@ scale (doubled after ``dynamic_growth_steps`` good steps). The scale lives in th
 is checkpointed and a resumed run carries it on; skipped steps are counted (``skipped_steps``,
 checkpointed) and logged with the scale (``optimizer/loss_scale``, ``optimizer/skipped_steps``).
 
+Input on other machines: with ``data_service="grpc://HOST:PORT"`` the training pipeline runs on
+the workers of a tf.data service dispatcher (`Trainer._through_data_service`); this process only
+receives batches.
+
 XLA: ``jit_compile=True`` compiles each replica's forward and backward pass with XLA (the
 all-reduce, clipping and the Adam update stay outside it).
 """
@@ -385,7 +389,28 @@ class Trainer:
         return fn
 
     def distributed_dataset(self, position=0):
-        return self.strategy.distribute_datasets_from_function(self.dataset_fn(position))
+        fn = self.dataset_fn(position)
+        if self.config.data_service:
+            fn = self._through_data_service(fn, position)
+        return self.strategy.distribute_datasets_from_function(fn)
+
+    def _through_data_service(self, fn, position):
+        """``fn``'s pipeline run by the tf.data service workers of ``config.data_service``.
+
+        "distributed_epoch": the dispatcher hands each window of the (splittable) pipeline to
+        one worker, so no sample is made twice; the workers' batches reach this process in the
+        order they finish, so the stream is the same samples as without the service but not
+        in the same order. One job per (run, data position): a resumed run starts a new job.
+        """
+        service = self.config.data_service
+        job = f"{self.config.name}-seed{self.config.data.seed}-pos{position}"
+
+        def through_service(input_context):
+            ds = fn(input_context).apply(tf.data.experimental.service.distribute(
+                processing_mode="distributed_epoch", service=service, job_name=job))
+            return ds.prefetch(tf.data.AUTOTUNE)
+
+        return through_service
 
     # ---- validation --------------------------------------------------------------------------
 
@@ -608,6 +633,8 @@ class Trainer:
         if position > EXACT_SKIP_LIMIT:
             self.log(f"Data: position {position} is past the exact-skip limit "
                      f"({EXACT_SKIP_LIMIT} batches): the pipeline is reseeded from it")
+        if config.data_service:
+            self.log(f"Data: through the tf.data service at {config.data_service}")
         iterator = iter(self.distributed_dataset(position))
         step = start
         last_time, last_step = time.perf_counter(), step
