@@ -98,6 +98,7 @@ def test_forced_overflow_is_skipped_and_lowers_the_scale(tmp_path):
     assert not np.array_equal(before[0], trainer.model.get_weights()[0])
 
 
+@pytest.mark.slow  # a whole run with pictures and the saved model: 15-30 s
 def test_overflow_in_a_real_run_is_counted_in_tensorboard(tmp_path):
     pytest.importorskip("tensorboard")
     config = tiny_config("table1_latn10", "precision=mixed_float16", "stage1_steps=3",
