@@ -12,6 +12,13 @@ Measures, at the default training batch (``vsr_latent.configs.base.DEFAULT_BATCH
    depth-to-space upscaler of comparable cost), fed one fixed batch so that the pipeline is not in
    the measurement; samples/s over ``--steps`` steps after a warm-up.
 
+With ``--demand``, it also prints for named GPUs the samples/s a training step would consume,
+computed from the model's FLOPs per sample (forward FLOPs counted from the layers,
+``vsr_latent.perf.flops``, times ``TRAIN_FLOPS_PER_FORWARD`` = 3 for forward + backward) at
+``--utilisation`` of the GPU's vendor peak (``GPU_PEAK_TFLOPS``), and how many CPU cores of this
+machine's pipeline rate (samples/s over ``--cores``, default all) that demand needs.
+``--threads N`` runs the pipeline on a private pool of N threads (N = 1: the rate of one core).
+
 Prints both rates and their ratio; the target is a ratio >= 2 (the pipeline never starves the
 step). Run it on the machine that trains: on a CPU-only machine the step is far slower than on a
 GPU and the ratio is correspondingly larger.
@@ -44,6 +51,30 @@ def stand_in_model(seq_len, filters=64, layers=10, scale=4):
         x = keras.layers.LeakyReLU(0.2)(x)
     x = keras.layers.Conv3D(3 * scale * scale, 3, padding="same")(x)
     return keras.Model(inp, keras.layers.Lambda(to_space)(x))
+
+
+# Vendor peak dense TFLOP/s: (float32, float16/bfloat16 tensor cores; None: no such unit).
+GPU_PEAK_TFLOPS = {
+    "GTX 1080 Ti": (11.3, None),
+    "Tesla T4": (8.1, 65.0),
+    "V100 SXM2": (15.7, 125.0),
+    "A100 SXM": (19.5, 312.0),
+    "H100 SXM": (67.0, 989.0),
+}
+TRAIN_FLOPS_PER_FORWARD = 3  # forward + backward (about twice the forward) per sample
+
+
+def gpu_demand(flops_per_sample, utilisation, pipeline_per_core):
+    """[{gpu, precision, samples_per_s, cores}] at ``utilisation`` of each GPU's peak."""
+    rows = []
+    for gpu, peaks in GPU_PEAK_TFLOPS.items():
+        for precision, peak in zip(("float32", "float16"), peaks):
+            if peak is None:
+                continue
+            demand = peak * 1e12 * utilisation / flops_per_sample
+            rows.append({"gpu": gpu, "precision": precision, "peak_tflops": peak,
+                         "samples_per_s": demand, "cores": demand / pipeline_per_core})
+    return rows
 
 
 def time_pipeline(ds, batches, warmup=3):
@@ -96,6 +127,13 @@ def main(argv=None):
     p.add_argument("--degradation", default="bi")
     p.add_argument("--batches", type=int, default=20, help="timed pipeline batches")
     p.add_argument("--steps", type=int, default=3, help="timed training steps (0: pipeline only)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="private tf.data thread pool size (1: one core's rate)")
+    p.add_argument("--cores", type=int, default=None,
+                   help="cores the pipeline rate is divided by (default: --threads or all)")
+    p.add_argument("--demand", action="store_true", help="print named GPUs' demand (see above)")
+    p.add_argument("--utilisation", type=float, default=0.3,
+                   help="share of a GPU's peak a training step reaches (default 0.3)")
     args = p.parse_args(argv)
 
     import tensorflow as tf
@@ -115,6 +153,11 @@ def main(argv=None):
 
     ds = train_dataset(args.source, seq_len=seq_len, lr_size=(args.lr_patch, args.lr_patch),
                        degradation=args.degradation, batch_size=args.batch, seed=0)
+    if args.threads:
+        options = tf.data.Options()
+        options.threading.private_threadpool_size = args.threads
+        options.threading.max_intra_op_parallelism = 1
+        ds = ds.with_options(options)
     pipe_sps, (lr, hr) = time_pipeline(ds, args.batches)
     step_sps = time_step(model, lr, hr, args.steps) if args.steps > 0 else None
     devices = [d.device_type for d in tf.config.list_physical_devices()]
@@ -123,7 +166,19 @@ def main(argv=None):
     print(f"batch {args.batch} x L={seq_len} x {args.lr_patch}x{args.lr_patch} LR "
           f"({args.lr_patch * 4}x{args.lr_patch * 4} HR), source {args.source}, {args.degradation}")
     print(f"model: {what}")
-    print(f"input pipeline: {pipe_sps:10.1f} samples/s")
+    cores = args.cores or args.threads or os.cpu_count()
+    print(f"input pipeline: {pipe_sps:10.1f} samples/s ({pipe_sps / cores:.1f} per core over "
+          f"{cores} core(s))")
+    if args.demand:
+        from vsr_latent.perf.flops import count_flops
+
+        forward = count_flops(model, (1, seq_len, args.lr_patch, args.lr_patch, 3)).total
+        per_sample = TRAIN_FLOPS_PER_FORWARD * forward
+        print(f"training FLOPs per sample: {per_sample / 1e9:.1f} G (3 x forward); demand at "
+              f"{args.utilisation:.0%} of vendor peak:")
+        for row in gpu_demand(per_sample, args.utilisation, pipe_sps / cores):
+            print(f"  {row['gpu']:12s} {row['precision']:8s} {row['samples_per_s']:8.0f} "
+                  f"samples/s = {row['cores']:6.1f} cores of this pipeline")
     if step_sps is None:
         return 0
     print(f"training step : {step_sps:10.1f} samples/s")

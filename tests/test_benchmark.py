@@ -91,3 +91,107 @@ def test_benchmark_command_errors_are_one_line(run_cli):
     assert lines[0].startswith("vsr-latent benchmark: error: unknown backend(s) ['nope']")
     proc = run_cli("benchmark", "--repeats", "0", timeout=120, returncode=2)
     assert len(proc.stderr.splitlines()) == 1 and "--repeats must be >= 1" in proc.stderr
+
+
+# ---- the training benchmark (vsr-latent benchmark --train) ------------------------------------
+
+
+def test_fixed_batch_gives_each_replica_its_half():
+    """The two-replica samples/s count: a distributed fixed batch splits the global batch (a
+    plain tensor passed to strategy.run would give both replicas all of it)."""
+    from vsr_latent.perf.training_benchmark import fixed_batch_dataset
+
+    cpus = tf.config.list_logical_devices("CPU")
+    if len(cpus) < 2:
+        pytest.skip("needs the two logical CPU devices that conftest sets up")
+    strategy = tf.distribute.MirroredStrategy([d.name for d in cpus[:2]])
+    lr = tf.reshape(tf.range(4 * 3, dtype=tf.float32), (4, 3))
+    hr = lr * 10
+    it = iter(fixed_batch_dataset(strategy, (lr, hr)))
+    for _ in range(2):  # repeated
+        got_lr, got_hr = next(it)
+        parts = strategy.experimental_local_results(got_lr)
+        assert [p.shape[0] for p in parts] == [2, 2]
+        np.testing.assert_array_equal(np.concatenate([p.numpy() for p in parts]), lr.numpy())
+        np.testing.assert_array_equal(
+            np.concatenate([p.numpy() for p in strategy.experimental_local_results(got_hr)]),
+            hr.numpy())
+    seen = strategy.run(lambda x: tf.shape(x)[0], args=(got_lr,))
+    assert int(strategy.reduce("SUM", seen, axis=None)) == 4  # every sample once
+
+
+def test_projection_against_hand_computed_hours():
+    from vsr_latent.perf.training_benchmark import Projection, tables
+
+    p = Projection(config="ours", table="ours", steps={"stage1": 200_000, "stage2": 50_000},
+                   seconds_per_step={"stage1": 0.1, "stage2": 0.2},
+                   pipeline_seconds_per_step=0.15, measured=True)
+    # Stage 1 waits for the pipeline (0.15 s), stage 2 for the step (0.2 s).
+    assert p.hours == pytest.approx((200_000 * 0.15 + 50_000 * 0.2) / 3600)
+    assert p.limit == "step"
+    slow = Projection("x", "t", {"stage1": 10, "stage2": 0}, {"stage1": 0.1, "stage2": 0.2}, 0.3,
+                      False)
+    assert slow.limit == "pipeline" and slow.hours == pytest.approx(3 / 3600)
+    t = tables()
+    assert t["table1"] == ["table1_res16", "table1_satn10", "table1_latn10"]
+    assert t["ours"] == ["ours"] and len(t["figure6"]) == 18
+
+
+@pytest.mark.slow  # two traced training steps and the FLOPs of four full-size models: ~60 s
+def test_benchmark_train_quick_json(run_cli, tmp_path):
+    out = tmp_path / "train.json"
+    done = run_cli("benchmark", "--train", "--quick", "--json", "--set", "model.seq_len=3",
+                   "--output", out, returncode=0)
+    result = json.loads(done.stdout)
+    assert json.loads(out.read_text()) == result
+    assert result["timed_config"] == "ours" and result["budget"] == "tiny"
+    assert set(result["step"]) == {"stage1", "stage2"}
+    for row in result["step"].values():
+        assert row["samples_per_s"] == pytest.approx(result["batch"] / row["seconds_per_step"])
+    assert result["pipeline_samples_per_s"] > 0
+    rows = {p["config"]: p for p in result["projections"]}
+    assert set(rows) == {"table1_res16", "table1_satn10", "table1_latn10", "ours"}
+    ours = rows["ours"]
+    assert ours["steps"] == {"stage1": 200_000, "stage2": 50_000} and not ours["measured"]
+    want = sum(n * max(ours["seconds_per_step"][s], ours["pipeline_seconds_per_step"])
+               for s, n in ours["steps"].items()) / 3600
+    assert ours["hours"] == pytest.approx(want)
+    assert ours["limit"] in ("step", "pipeline")
+
+
+@pytest.mark.slow  # four traced training steps, two models and a SavedModel export: 1-3 min
+def test_gpu_check_dry_run_writes_its_json(tmp_path):
+    import os
+    import subprocess
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    out = tmp_path / "gpu_check"
+    env = {**os.environ, "PYTHONPATH": str(repo), "PYTHON": sys.executable,
+           "CUDA_VISIBLE_DEVICES": ""}
+    done = subprocess.run(["bash", str(repo / "benchmarks" / "gpu_check.sh"), str(out),
+                           "--dry-run"], cwd=repo, env=env, capture_output=True, text=True,
+                          timeout=900, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    names = {p.name for p in out.iterdir()}
+    assert names == {"train_float32.json", "train_mixed_float16.json", "inference.json",
+                     "saved_model.json", "summary.json"}
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["dry_run"] and summary["strategy"] == "MirroredStrategy"
+    assert summary["replicas"] == 2
+    for precision in ("float32", "mixed_float16"):
+        train = json.loads((out / f"train_{precision}.json").read_text())
+        assert train["replicas"] == 2 and set(train["stages"]) == {"stage1", "stage2"}
+        for row in train["stages"].values():
+            assert row["finite"] and row["seconds_per_step"] > 0
+            assert row["samples_per_s"] == pytest.approx(train["batch"] / row["seconds_per_step"])
+        scale = train["stages"]["stage1"]["loss_scale"]
+        assert scale == (2.0**15 if precision == "mixed_float16" else None)
+    rows = json.loads((out / "inference.json").read_text())["rows"]
+    assert [r["precision"] for r in rows] == ["float32", "mixed_float16"]
+    assert all(r["finite"] and r["table5_seconds_per_frame"] == 0.063 for r in rows)
+    for r in rows:
+        assert r["seconds_per_frame"] == pytest.approx(r["seconds_per_clip"] / 3)
+    saved = json.loads((out / "saved_model.json").read_text())
+    assert "serving_default" in saved["signatures"] and saved["max_abs_difference"] < 1e-2
+    assert saved["output_shape"] == [1, 3, 64, 80, 3]

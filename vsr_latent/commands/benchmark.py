@@ -1,4 +1,6 @@
-"""``vsr-latent benchmark``: inference speed, memory and FLOP efficiency of the paper's models."""
+"""``vsr-latent benchmark``: inference speed, memory and FLOP efficiency of the paper's models;
+with ``--train``, the training step and input pipeline of a config and the projected wall time of
+every table's full budget on this machine (`vsr_latent.perf.training_benchmark`)."""
 
 MODEL_CHOICES = ("ours", "res16", "satn10", "latn10", "bicubic", "ours_cpu")
 
@@ -42,12 +44,63 @@ def register(subparsers):
                    help="also time the conv layers and attention blocks alone (where time goes)")
     p.add_argument("--output", default=None, metavar="FILE",
                    help="also write the JSON array to FILE (atomically)")
+    train = p.add_argument_group(
+        "training (--train)",
+        "time the real training step of a config on all visible devices (the package's "
+        "strategy) and its input pipeline; print each table's projected full-budget wall time "
+        "here and whether the pipeline or the step limits it")
+    train.add_argument("--train", action="store_true",
+                       help="benchmark training instead of inference (run this first on GPUs)")
+    train.add_argument("--config", default="ours", help="config whose step is timed (ours)")
+    train.add_argument("--budget", default=None,
+                       help="budget of the TIMED config (projections are of the full budget)")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       dest="overrides",
+                       help="override of the timed config, e.g. precision=mixed_float16, "
+                            "jit_compile=true, data.batch_size=4 (repeatable)")
+    train.add_argument("--steps", type=int, default=None,
+                       help="timed training steps per stage (default 5; --quick 2)")
+    train.add_argument("--tables", nargs="+", default=None, metavar="TABLE",
+                       help="tables to project (table1 figure6 table2 table3 ours; default all; "
+                            "--quick: table1 ours)")
     p.set_defaults(func=run)
+
+
+def run_train(args):
+    import json
+    import sys
+
+    from vsr_latent.atomic import write_json
+    from vsr_latent.errors import ConfigError
+    from vsr_latent.perf.training_benchmark import run_training_benchmark, tables
+
+    steps = args.steps if args.steps is not None else (2 if args.quick else 5)
+    if steps < 1:
+        raise ConfigError(f"--steps must be >= 1, got {steps}")
+    known = list(tables())
+    chosen = args.tables or (["table1", "ours"] if args.quick else None)
+    unknown = [t for t in chosen or () if t not in known]
+    if unknown:
+        raise ConfigError(f"--tables: unknown {', '.join(unknown)}; known: {', '.join(known)}")
+    budget = args.budget or ("tiny" if args.quick else None)
+    log = None if args.json else (lambda line: print(line, flush=True))
+    result = run_training_benchmark(args.config, budget=budget, overrides=args.overrides,
+                                    steps=steps, pipeline_batches=3 if args.quick else 10,
+                                    table_names=chosen, log=log)
+    if args.output:
+        write_json(args.output, result)
+    if args.json:
+        json.dump(result, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    return 0
 
 
 def run(args):
     import json
     import sys
+
+    if args.train:
+        return run_train(args)
 
     from vsr_latent.errors import ConfigError
     from vsr_latent.perf.backends import BACKENDS

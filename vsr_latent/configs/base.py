@@ -34,7 +34,15 @@ the experiments uses these names:
   frames (the validation crops follow the same setting).
 - ``DEFAULT_PRECISION`` ("float32"): the paper trains in float32; ``"mixed_bfloat16"`` (bfloat16
   compute, float32 weights and losses, no loss scaling needed) is an option for CPUs with native
-  bfloat16 and for GPUs.
+  bfloat16 and for GPUs; ``"mixed_float16"`` (float16 compute, float32 weights and losses, Keras'
+  dynamic loss scaling, overflowing steps skipped) for GPUs without bfloat16 (the paper's 1080 Ti,
+  V100, T4) and for tensor cores.
+- ``DEFAULT_JIT_COMPILE`` (False): the training step's forward and backward pass run without XLA;
+  ``jit_compile=True`` compiles them (measured slower on the 2-core CPU this package is developed
+  on; try it on a GPU with ``vsr-latent benchmark --train``).
+- ``DEFAULT_DATA_SERVICE`` (None): the input pipeline runs in the training process;
+  ``data_service="grpc://HOST:PORT"`` names a tf.data service dispatcher whose workers (other
+  machines' CPUs) run it, for GPUs one host's cores cannot feed.
 - ``DEFAULT_RECONSTRUCTION_LOSS`` ("l2"): L_re and L_vae as the paper writes them, the mean
   squared error on [0, 1] (`vsr_latent.training.losses`); ``"charbonnier"`` (smooth L1, as
   EDVR and BasicVSR train) is an option.
@@ -86,7 +94,9 @@ PAPER_DEGRADATION = "scipy"
 VID4_DEGRADATION = "bi"
 DEFAULT_TRAIN_SOURCE = "builtin"
 DEFAULT_PRECISION = "float32"
-PRECISIONS = ("float32", "mixed_bfloat16")
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+DEFAULT_JIT_COMPILE = False
+DEFAULT_DATA_SERVICE = None
 DEFAULT_RECONSTRUCTION_LOSS = "l2"
 RECONSTRUCTION_LOSS_NAMES = ("l2", "charbonnier")
 DEFAULT_LR_SCHEDULE = "constant"
@@ -162,6 +172,8 @@ class ExperimentConfig:
     image_every: int = DEFAULT_IMAGE_EVERY
     validate_every: int = DEFAULT_VALIDATE_EVERY
     precision: str = DEFAULT_PRECISION
+    jit_compile: bool = DEFAULT_JIT_COMPILE
+    data_service: str | None = DEFAULT_DATA_SERVICE
     reconstruction_loss: str = DEFAULT_RECONSTRUCTION_LOSS
     init_from: str | None = None
     seed: int = 0
@@ -223,6 +235,10 @@ class ExperimentConfig:
                     "validate_every"):
             if getattr(self, key) < 1:
                 problems.append(f"{key} must be >= 1, got {getattr(self, key)}")
+        if self.data_service is not None and not self.data_service.startswith(
+                ("grpc://", "grpc+loas://")):
+            problems.append(f"data_service must be a dispatcher address grpc://HOST:PORT, got "
+                            f"{self.data_service!r}")
         if self.optimizer.learning_rate <= 0:
             problems.append("optimizer.learning_rate must be > 0")
         if self.optimizer.global_clipnorm <= 0:

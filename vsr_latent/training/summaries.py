@@ -99,23 +99,33 @@ DESCRIPTIONS = {
     "loss/total": (
         "Training objective of the step: L_re in stage 1, L_re + λ·L_vae in stage 2 (plus any "
         "regularisation). Mean squared error per pixel and channel on the [0, 1] pixel scale, "
-        "averaged over the global batch; >= 0, lower is better."),
+        "averaged over the global batch and over the steps since the previous log (log_every); "
+        ">= 0, lower is better."),
     "loss/re": (
         "L_re: mean squared error of the mean path's SR against HR, pixels on [0, 1], averaged "
-        "over the global batch; >= 0. PSNR = -10·log10(L_re)."),
+        "over the global batch and the steps since the previous log; >= 0."),
     "loss/vae": (
         "L_vae (stage 2 only): mean squared error of one sampled path (z = mu + eps·sigma) "
-        "against HR, pixels on [0, 1], averaged over the global batch; >= 0."),
+        "against HR, pixels on [0, 1], averaged over the global batch and the stage-2 steps since "
+        "the previous log; >= 0."),
     "psnr/train": (
         "PSNR in dB of the mean path on the training batch (RGB, SR clipped to [0, 255], no "
-        "border crop), the mean over the batch's clips; higher is better."),
+        "border crop), the mean over the batch's clips and the steps since the previous log; "
+        "higher is better."),
     "psnr/validation": (
         "PSNR in dB of the mean path on the fixed validation crops (RGB, SR rounded to 8 bits), "
         "the mean over the crops; higher is better."),
     "optimizer/learning_rate": "Adam's learning rate used at this step (schedule value).",
     "optimizer/grad_norm": (
         "Global L2 norm of the gradient summed over the replicas, BEFORE clipping (the clip "
-        "norm is optimizer.global_clipnorm, 3 in the paper); >= 0."),
+        "norm is optimizer.global_clipnorm, 3 in the paper), unscaled under loss scaling, the "
+        "mean over the applied steps since the previous log; >= 0."),
+    "optimizer/loss_scale": (
+        "mixed_float16 only: the dynamic loss scale after this step (halved at each step whose "
+        "float16 gradients overflowed, doubled after 2000 steps without)."),
+    "optimizer/skipped_steps": (
+        "mixed_float16 only: steps so far (over the whole run, resumes included) whose update "
+        "was skipped because the loss-scaled gradients overflowed."),
     "perf/steps_per_sec": (
         "Training steps per second of wall time since the previous log (includes summaries, "
         "validation and checkpoints in between)."),

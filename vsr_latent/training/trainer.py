@@ -22,6 +22,27 @@ from its latest checkpoint and goes on counting steps from there.
 Non-finite loss: the run stops with `TrainingError` naming the step and the loss, WITHOUT saving:
 the last checkpoint on disk (written before the bad step) stays the latest, so the run can be
 resumed from it after a change (e.g. a lower learning rate via ``--set``).
+
+No host sync per step: the compiled step returns nothing. It adds its metrics to accumulators on
+the device (`DeviceMetrics`) and records the first step with a non-finite loss there; the loop
+reads them every ``log_every`` steps (means over the interval, to TensorBoard and the progress
+bar) and reads the non-finite marker before every checkpoint, so a bad step is still caught
+before anything is saved after it. The sampling mode is set only when the stage changes.
+
+Precision: ``mixed_float16`` trains with Keras' dynamic loss scaling
+(`keras.optimizers.LossScaleOptimizer` around the Adam): the loss is multiplied by the scale
+before the backward pass, the summed gradients are divided by it again before clipping (so the
+clip norm acts on the true gradient), and a step whose gradients overflow is skipped, halving the
+scale (doubled after ``dynamic_growth_steps`` good steps). The scale lives in the optimiser, so it
+is checkpointed and a resumed run carries it on; skipped steps are counted (``skipped_steps``,
+checkpointed) and logged with the scale (``optimizer/loss_scale``, ``optimizer/skipped_steps``).
+
+Input on other machines: with ``data_service="grpc://HOST:PORT"`` the training pipeline runs on
+the workers of a tf.data service dispatcher (`Trainer._through_data_service`); this process only
+receives batches.
+
+XLA: ``jit_compile=True`` compiles each replica's forward and backward pass with XLA (the
+all-reduce, clipping and the Adam update stay outside it).
 """
 
 import math
@@ -44,6 +65,10 @@ SCALE = 4
 # Resuming at a data position up to this many global batches skips them exactly; further on the
 # pipeline is reseeded (see the module docstring).
 EXACT_SKIP_LIMIT = 2_000
+# Keras' defaults for dynamic loss scaling (mixed_float16): start high, halve on overflow,
+# double after this many steps without one.
+INITIAL_LOSS_SCALE = 2.0**15
+LOSS_SCALE_GROWTH_STEPS = 2_000
 
 # What a collective op raises when another worker died, hung (peer health checks) or aborted.
 _LOST_PEER_ERRORS = (
@@ -138,14 +163,88 @@ def check_start(config, num_replicas):
     check_training_root(data.source, config.model.seq_len)
 
 
-def make_optimizer(opt_config, total_steps=1):
-    return _SummedGradientAdam(
+def make_optimizer(opt_config, total_steps=1, loss_scaling=False):
+    """Adam on summed gradients; with ``loss_scaling`` inside Keras' dynamic
+    `LossScaleOptimizer` (float16 training)."""
+    adam = _SummedGradientAdam(
         learning_rate=learning_rate_schedule(opt_config, total_steps),
         beta_1=opt_config.beta_1,
         beta_2=opt_config.beta_2,
         epsilon=opt_config.epsilon,
         name="adam",
     )
+    if not loss_scaling:
+        return adam
+    return keras.optimizers.LossScaleOptimizer(
+        adam, initial_scale=INITIAL_LOSS_SCALE,
+        dynamic_growth_steps=LOSS_SCALE_GROWTH_STEPS, name="loss_scale")
+
+
+# Step metrics, accumulated on the device between two reads.
+STEP_METRICS = ("loss/total", "loss/re", "loss/vae", "psnr/train", "optimizer/grad_norm")
+
+
+class DeviceMetrics:
+    """Sums and counts of the step metrics on the device, and the first non-finite step.
+
+    Updated inside the compiled step (cross-replica context, after the reduce), read by the loop
+    only when it logs: `read` returns the means since the previous read and starts a new
+    interval. A key counts only the steps that produced it (``loss/vae``: stage 2; the gradient
+    norm: steps whose update was applied, i.e. not skipped for overflow).
+    """
+
+    def __init__(self, guarded):
+        # The metrics whose non-finite value stops the run (see Trainer.__init__).
+        self.guarded = tuple(guarded)
+
+        def var(name, dtype=tf.float32):
+            return tf.Variable(tf.zeros((), dtype), trainable=False, name=name)
+
+        self.sums = {k: var("sum_" + k.replace("/", "_")) for k in STEP_METRICS}
+        self.counts = {k: var("count_" + k.replace("/", "_")) for k in STEP_METRICS}
+        self.first_bad_step = var("first_bad_step", tf.int64)
+        self.bad_values = {k: var("bad_" + k.replace("/", "_")) for k in STEP_METRICS}
+
+    def update(self, metrics, step, applied):
+        """Adds one step's (reduced) ``metrics``; ``step`` is its 1-based number, ``applied``
+        whether its update was applied."""
+        for key, value in metrics.items():
+            value = tf.cast(value, tf.float32)
+            use = applied if key == "optimizer/grad_norm" else tf.constant(True)
+            self.sums[key].assign_add(tf.where(use, value, 0.0))
+            self.counts[key].assign_add(tf.where(use, 1.0, 0.0))
+        finite = tf.reduce_all([tf.math.is_finite(tf.cast(metrics[k], tf.float32))
+                                for k in self.guarded if k in metrics])
+        first = tf.logical_and(tf.logical_not(finite), tf.equal(self.first_bad_step, 0))
+        self.first_bad_step.assign(tf.where(first, step, self.first_bad_step))
+        for key, value in metrics.items():
+            self.bad_values[key].assign(tf.where(first, tf.cast(value, tf.float32),
+                                                 self.bad_values[key]))
+
+    def bad_step(self):
+        """(1-based step, [non-finite metric names]) of the first non-finite step, or None."""
+        step = int(self.first_bad_step.numpy())
+        if not step:
+            return None
+        values = {k: float(v.numpy()) for k, v in self.bad_values.items()}
+        return step, [k for k in self.guarded if not math.isfinite(values[k])]
+
+    @tf.function
+    def _take(self):
+        """The sums and counts as one (2, K) tensor, zeroed for the next interval: one call and
+        one transfer per read."""
+        sums = tf.stack([self.sums[k].read_value() for k in STEP_METRICS])
+        counts = tf.stack([self.counts[k].read_value() for k in STEP_METRICS])
+        with tf.control_dependencies([sums, counts]):
+            for key in STEP_METRICS:
+                self.sums[key].assign(0.0)
+                self.counts[key].assign(0.0)
+        return tf.stack([sums, counts])
+
+    def read(self):
+        """{key: mean since the last read} of the keys seen, then starts a new interval."""
+        sums, counts = self._take().numpy()
+        return {key: float(s) / float(c) for key, s, c in zip(STEP_METRICS, sums, counts) if c}
 
 
 class Trainer:
@@ -162,19 +261,31 @@ class Trainer:
         self.global_batch = config.data.batch_size
         check_start(self.config, self.num_replicas)
         keras.utils.set_random_seed(config.seed)
+        self.loss_scaling = config.precision == "mixed_float16"
         with self.strategy.scope():
             self.model = run_folder.build_model_for(config, precision=config.precision)
-            self.optimizer = make_optimizer(config.optimizer, config.total_steps)
+            self.optimizer = make_optimizer(config.optimizer, config.total_steps,
+                                            loss_scaling=self.loss_scaling)
             self.optimizer.build(self.model.trainable_variables)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
             self.data_position = tf.Variable(
                 0, dtype=tf.int64, trainable=False, name="data_position"
             )
+            # Steps whose update was skipped because the loss-scaled gradients overflowed.
+            self.skipped_steps = tf.Variable(
+                0, dtype=tf.int64, trainable=False, name="skipped_steps"
+            )
+            # Under loss scaling an overflowing gradient is expected (the step is skipped); a
+            # non-finite loss stops any run, a non-finite gradient a run without loss scaling.
+            self.device_metrics = DeviceMetrics(
+                [k for k in STEP_METRICS
+                 if not (self.loss_scaling and k == "optimizer/grad_norm")])
             self.checkpoint = tf.train.Checkpoint(
                 model=self.model,
                 optimizer=self.optimizer,
                 step=self.step,
                 data_position=self.data_position,
+                skipped_steps=self.skipped_steps,
             )
         run_folder.check_checkpoint_covers(self.model)
         if getattr(self.model, "scale", SCALE) != SCALE:
@@ -196,6 +307,7 @@ class Trainer:
             self.checkpoint, str(ckpt_dir), max_to_keep=config.keep_checkpoints
         )
         self._step_fns = {}
+        self._grad_fns = {}
         self._stage_set = None
 
     # ---- state -------------------------------------------------------------------------------
@@ -282,7 +394,28 @@ class Trainer:
         return fn
 
     def distributed_dataset(self, position=0):
-        return self.strategy.distribute_datasets_from_function(self.dataset_fn(position))
+        fn = self.dataset_fn(position)
+        if self.config.data_service:
+            fn = self._through_data_service(fn, position)
+        return self.strategy.distribute_datasets_from_function(fn)
+
+    def _through_data_service(self, fn, position):
+        """``fn``'s pipeline run by the tf.data service workers of ``config.data_service``.
+
+        "distributed_epoch": the dispatcher hands each window of the (splittable) pipeline to
+        one worker, so no sample is made twice; the workers' batches reach this process in the
+        order they finish, so the stream is the same samples as without the service but not
+        in the same order. One job per (run, data position): a resumed run starts a new job.
+        """
+        service = self.config.data_service
+        job = f"{self.config.name}-seed{self.config.data.seed}-pos{position}"
+
+        def through_service(input_context):
+            ds = fn(input_context).apply(tf.data.experimental.service.distribute(
+                processing_mode="distributed_epoch", service=service, job_name=job))
+            return ds.prefetch(tf.data.AUTOTUNE)
+
+        return through_service
 
     # ---- validation --------------------------------------------------------------------------
 
@@ -327,29 +460,68 @@ class Trainer:
         metrics["psnr/train"] = avg(per_example_psnr(tf.stop_gradient(sr_mean), hr))
         return total, metrics
 
-    def replica_gradients(self, lr, hr, stage):
-        """(summed-over-replicas gradients, variables, metrics) — call inside ``strategy.run``."""
+    def loss_scale(self):
+        """The current loss scale (a tensor; 1 without loss scaling)."""
+        if not self.loss_scaling:
+            return tf.constant(1.0)
+        return tf.convert_to_tensor(self.optimizer.dynamic_scale)
+
+    def _local_gradients(self, lr, hr, stage):
+        """This replica's forward and backward pass: (gradients of the loss times the loss
+        scale, metrics). Compiled with XLA when ``config.jit_compile``."""
         variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
             total, metrics = self._replica_losses(lr, hr, stage)
-        grads = tape.gradient(total, variables)
+            if self.loss_scaling:
+                total = self.optimizer.scale_loss(total)
+        return tape.gradient(total, variables), metrics
+
+    def _gradient_fn(self, stage):
+        if not self.config.jit_compile:
+            return lambda lr, hr: self._local_gradients(lr, hr, stage)
+        if stage not in self._grad_fns:
+            self._grad_fns[stage] = tf.function(
+                lambda lr, hr: self._local_gradients(lr, hr, stage), jit_compile=True)
+        return self._grad_fns[stage]
+
+    def replica_gradients(self, lr, hr, stage):
+        """(summed-over-replicas gradients, variables, metrics) — call inside ``strategy.run``.
+
+        The gradients are the true (unscaled) ones also under loss scaling.
+        """
+        variables = self.model.trainable_variables
+        grads, metrics = self._gradient_fn(stage)(lr, hr)
         pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
         grads = [g for g, _ in pairs]
         ctx = tf.distribute.get_replica_context()
         if ctx is not None and self.num_replicas > 1:
             grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)
+        if self.loss_scaling:
+            # Dividing by a power of two is exact: these are the gradients of the loss itself.
+            scale = self.loss_scale()
+            grads = [g / scale for g in grads]
         return grads, [v for _, v in pairs], metrics
 
     def _replica_step(self, lr, hr, stage):
         grads, variables, metrics = self.replica_gradients(lr, hr, stage)
+        # Clipping sees the unscaled gradient (an overflow makes the norm inf: skipped below).
         clipped, norm = tf.clip_by_global_norm(grads, self.config.optimizer.global_clipnorm)
-        self.optimizer.apply_gradients(zip(clipped, variables))
+        if self.loss_scaling:
+            # LossScaleOptimizer takes scaled gradients: it checks them for overflow (skipping
+            # the step and halving the scale), divides by the scale and applies Adam.
+            scale = self.loss_scale()
+            self.optimizer.apply([g * scale for g in clipped], variables)
+        else:
+            self.optimizer.apply_gradients(zip(clipped, variables))
         # Identical on every replica (computed from the summed gradient): divided back after SUM.
         metrics["optimizer/grad_norm"] = norm / self.num_replicas
         return metrics
 
     def step_fn(self, stage):
-        """The compiled distributed train step of a stage (traced once per stage)."""
+        """The compiled distributed train step of a stage (traced once per stage).
+
+        It returns nothing: its metrics go to `device_metrics`, read by the loop when it logs.
+        """
         if stage not in self._step_fns:
 
             @tf.function
@@ -360,9 +532,12 @@ class Trainer:
                     k: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
                     for k, v in per_replica.items()
                 }
+                applied = tf.math.is_finite(metrics["optimizer/grad_norm"])
+                if self.loss_scaling:
+                    self.skipped_steps.assign_add(tf.cast(tf.logical_not(applied), tf.int64))
                 self.step.assign_add(1)
                 self.data_position.assign_add(1)
-                return metrics
+                self.device_metrics.update(metrics, self.step, applied)
 
             self._step_fns[stage] = train_step
         return self._step_fns[stage]
@@ -388,7 +563,7 @@ class Trainer:
         return self.manager.save(checkpoint_number=int(self.step.numpy()))
 
     def run(self):
-        """Trains up to ``config.total_steps``; returns the last step's metrics."""
+        """Trains up to ``config.total_steps``; returns the last metrics read (see `train`)."""
         config = self.config
         if self.is_chief:
             self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -431,6 +606,31 @@ class Trainer:
         except Exception:  # noqa: BLE001 - a resolver without a cluster spec: a single process
             return 1
 
+    def _raise_if_non_finite(self):
+        """The loop's check before it logs or saves: a step with a non-finite loss stops the run
+        before anything is written after it."""
+        bad = self.device_metrics.bad_step()
+        if bad is None:
+            return
+        step, keys = bad
+        raise TrainingError(
+            f"{self.config.name}: non-finite {', '.join(keys)} at step {step} "
+            f"(stage {self.stage_of(step - 1)}); the run stops without saving, its last "
+            f"checkpoint ({self.manager.latest_checkpoint or 'none'}) is intact"
+        )
+
+    def read_metrics(self):
+        """The step metrics' means since the last read, the learning rate and, under loss
+        scaling, the loss scale and the skipped steps so far: the loop's only read of the step's
+        results (every ``log_every`` steps and at the end)."""
+        self._raise_if_non_finite()
+        metrics = self.device_metrics.read()
+        metrics["optimizer/learning_rate"] = self.learning_rate()
+        if self.loss_scaling:
+            metrics["optimizer/loss_scale"] = float(self.loss_scale().numpy())
+            metrics["optimizer/skipped_steps"] = float(self.skipped_steps.numpy())
+        return metrics
+
     def _loop(self, start, total, summaries, bar):
         config = self.config
         metrics = {}
@@ -438,41 +638,39 @@ class Trainer:
         if position > EXACT_SKIP_LIMIT:
             self.log(f"Data: position {position} is past the exact-skip limit "
                      f"({EXACT_SKIP_LIMIT} batches): the pipeline is reseeded from it")
+        if config.data_service:
+            self.log(f"Data: through the tf.data service at {config.data_service}")
         iterator = iter(self.distributed_dataset(position))
         step = start
         last_time, last_step = time.perf_counter(), step
-        steps_per_sec = float("nan")
         # Pictures every image_every steps, and at least MIN_IMAGE_LOGS times a run.
         image_every = image_interval(config.image_every, total)
         while step < total:
             stage = self.stage_of(step)
-            self.set_stage(stage)
+            if stage != self._stage_set:
+                self.set_stage(stage)
             batch = next(iterator)
-            result = self.step_fn(stage)(batch)
+            self.step_fn(stage)(batch)
             step += 1
-            metrics = {k: float(v) for k, v in result.items()}
-            bad = [k for k, v in metrics.items() if not math.isfinite(v)]
-            if bad:
-                raise TrainingError(
-                    f"{config.name}: non-finite {', '.join(bad)} at step {step} "
-                    f"(stage {stage}); the run stops without saving, its last checkpoint "
-                    f"({self.manager.latest_checkpoint or 'none'}) is intact"
-                )
-            now = time.perf_counter()
             if summaries:
                 # Text, not a scalar (smoothing would ramp 1 -> 2): at this process's first step
                 # and at the switch.
                 summaries.stage(step, stage, config.stage1_steps, total, config.vae_weight,
                                 getattr(self.model, "variational", False))
             if step % config.log_every == 0 or step == total:
-                steps_per_sec = (step - last_step) / max(now - last_time, 1e-9)
+                metrics = self.read_metrics()
+                now = time.perf_counter()
+                metrics["perf/steps_per_sec"] = (step - last_step) / max(now - last_time, 1e-9)
                 last_time, last_step = now, step
                 if summaries:
-                    summaries.scalars(step, {
-                        **metrics,
-                        "optimizer/learning_rate": self.learning_rate(),
-                        "perf/steps_per_sec": steps_per_sec,
-                    })
+                    summaries.scalars(step, metrics)
+                if bar is not None:
+                    post = {"loss": f"{metrics['loss/total']:.5f}",
+                            "psnr": f"{metrics['psnr/train']:.2f}",
+                            "steps_s": f"{metrics['perf/steps_per_sec']:.2f}", "stage": stage}
+                    if getattr(self, "_last_val", None) is not None:
+                        post["val_psnr"] = f"{self._last_val:.2f}"
+                    bar.set_postfix(**post, refresh=False)
             if self.is_chief and (step % config.validate_every == 0 or step == total):
                 psnr = self.validation_psnr()
                 if psnr is not None:
@@ -484,24 +682,20 @@ class Trainer:
                 lr, hr = (self.strategy.experimental_local_results(t)[0] for t in batch)
                 summaries.images(step, self.model, lr, hr)
             if step % config.checkpoint_every == 0 or step == total:
+                self._raise_if_non_finite()
                 self.save()
             if bar is not None:
                 bar.update(1)
-                post = {"loss": f"{metrics['loss/total']:.5f}",
-                        "psnr": f"{metrics['psnr/train']:.2f}",
-                        "steps_s": f"{steps_per_sec:.2f}", "stage": stage}
-                if getattr(self, "_last_val", None) is not None:
-                    post["val_psnr"] = f"{self._last_val:.2f}"
-                bar.set_postfix(**post)
         return metrics
 
 
 def train(config, run_dir, strategy=None, progress=True, log=print):
     """Trains ``config`` in ``run_dir`` (resuming it if it has checkpoints); returns final metrics.
 
-    The returned dict has ``step`` and the last step's ``loss/total``, ``loss/re``, ``loss/vae``
-    (stage 2), ``psnr/train`` and ``optimizer/grad_norm`` (empty beyond ``step`` when the run was
-    already complete).
+    The returned dict has ``step`` and what the run logged last: the means over the last
+    ``log_every`` steps of ``loss/total``, ``loss/re``, ``loss/vae`` (stage 2), ``psnr/train`` and
+    ``optimizer/grad_norm``, the learning rate and, in mixed_float16, ``optimizer/loss_scale``
+    and ``optimizer/skipped_steps`` (empty beyond ``step`` when the run was already complete).
     """
     trainer = None
     try:

@@ -1,0 +1,118 @@
+"""The compiled training step: nothing read by the host between log steps, metrics accumulated
+on the device as interval means, and the XLA option (``jit_compile``) giving the same loss."""
+
+import functools
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from vsr_latent.configs import get_config
+from vsr_latent.errors import ConfigError
+from vsr_latent.training.trainer import STEP_METRICS, DeviceMetrics, Trainer
+
+TINY = ["model.seq_len=3", "model.num_layers=2", 'model.blocks=["long"]',
+        "model.upscaler_init_scale=1.0"]
+
+
+def tiny_config(name, *overrides):
+    return get_config(name, budget="tiny", overrides=TINY + list(overrides))
+
+
+@functools.cache
+def two_replicas():
+    cpus = tf.config.list_logical_devices("CPU")
+    if len(cpus) < 2:
+        pytest.skip("needs the two logical CPU devices that conftest sets up")
+    return tf.distribute.MirroredStrategy([d.name for d in cpus[:2]])
+
+
+def test_device_metrics_are_interval_means_against_hand_computed_values():
+    acc = DeviceMetrics(guarded=STEP_METRICS)
+    steps = [
+        {"loss/total": 1.0, "loss/re": 1.0, "psnr/train": 20.0, "optimizer/grad_norm": 0.5},
+        {"loss/total": 3.0, "loss/re": 2.0, "loss/vae": 1.0, "psnr/train": 22.0,
+         "optimizer/grad_norm": 9.0},
+    ]
+    for i, (values, applied) in enumerate(zip(steps, (True, False)), start=1):
+        acc.update({k: tf.constant(v) for k, v in values.items()}, tf.constant(i, tf.int64),
+                   tf.constant(applied))
+    got = acc.read()
+    # loss/vae only in the second step; the gradient norm only of the applied step.
+    assert got == {"loss/total": 2.0, "loss/re": 1.5, "loss/vae": 1.0, "psnr/train": 21.0,
+                   "optimizer/grad_norm": 0.5}
+    assert acc.read() == {}  # a new interval
+    assert acc.bad_step() is None
+    acc.update({"loss/total": tf.constant(np.nan), "loss/re": tf.constant(np.inf)},
+               tf.constant(7, tf.int64), tf.constant(True))
+    acc.update({"loss/total": tf.constant(np.nan)}, tf.constant(8, tf.int64), tf.constant(True))
+    assert acc.bad_step() == (7, ["loss/total", "loss/re"])  # the first bad step is kept
+
+
+def test_compiled_step_returns_nothing_and_the_loop_reads_only_at_log_steps(tmp_path):
+    config = tiny_config("table3_vlatn10_7", "stage1_steps=4", "stage2_steps=2", "log_every=3",
+                         "checkpoint_every=6", "validate_every=100", "image_every=100",
+                         "data.val_clips=0")
+    trainer = Trainer(config, tmp_path / "run", strategy=tf.distribute.get_strategy(),
+                      progress=False, log=lambda m: None)
+    batch = next(iter(trainer.distributed_dataset(0)))
+    for stage in (1, 2):
+        concrete = trainer.step_fn(stage).get_concrete_function(batch)
+        # No output tensor: the host has nothing to wait for after a step.
+        assert concrete.structured_outputs is None and concrete.outputs == []
+    # Tracing above ran no step.
+    assert int(trainer.step.numpy()) == 0
+
+    reads, steps_run = [], []
+    read_metrics, step_fn = trainer.read_metrics, trainer.step_fn
+
+    def counted_read():
+        reads.append(int(trainer.step.numpy()))
+        return read_metrics()
+
+    def counted_step_fn(stage):
+        fn = step_fn(stage)
+
+        def run(batch):
+            steps_run.append(stage)
+            return fn(batch)
+
+        return run
+
+    trainer.read_metrics = counted_read
+    trainer.step_fn = counted_step_fn
+    metrics = trainer.run()
+    assert steps_run == [1, 1, 1, 1, 2, 2]
+    assert reads == [3, 6]  # log_every=3 of 6 steps
+    # The last interval (steps 4-6) holds one stage-1 and two stage-2 steps.
+    assert metrics["step"] == 6 and np.isfinite(metrics["loss/vae"])
+
+
+@pytest.mark.slow  # XLA compiles the forward and backward pass: 30-50 s on two shared cores
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_xla_step_gives_the_same_loss_and_update(tmp_path, replicas):
+    strategy = two_replicas() if replicas == 2 else tf.distribute.get_strategy()
+    results = {}
+    for jit in (False, True):
+        config = tiny_config("table1_latn10", f"jit_compile={jit}", "stage1_steps=2",
+                             "data.batch_size=4")
+        trainer = Trainer(config, tmp_path / str(jit), strategy=strategy, progress=False,
+                          log=lambda m: None)
+        assert trainer.config.jit_compile is jit
+        it = iter(trainer.distributed_dataset(0))
+        losses = []
+        for _ in range(2):  # the second step's loss depends on the first update
+            trainer.step_fn(1)(next(it))
+            losses.append(trainer.read_metrics()["loss/total"])
+        results[jit] = losses, trainer.model.get_weights()
+    (l_off, w_off), (l_on, w_on) = results[False], results[True]
+    np.testing.assert_allclose(l_on, l_off, rtol=1e-4)
+    for a, b in zip(w_off, w_on):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-6)
+
+
+def test_jit_compile_is_a_boolean_setting():
+    assert get_config("ours").jit_compile is False
+    assert get_config("ours", overrides=["jit_compile=true"]).jit_compile is True
+    with pytest.raises(ConfigError, match="jit_compile=maybe: not a valid bool"):
+        get_config("ours", overrides=["jit_compile=maybe"])
