@@ -423,3 +423,30 @@ def test_mixed_precision_model_close_to_float32(policy):
     assert mixed.upscaler.conv.compute_dtype == policy.split("_")[1]
     err = np.abs(got.numpy() - ref(x, training=False).numpy()).max()
     assert 0 < err <= MIXED_PRECISION_TOLERANCE[policy]
+
+
+def test_long_attention_in_float16_keeps_logits_beyond_float16s_range():
+    """eq. 10 has no 1/sqrt(d) scaling, so logits can pass float16's largest value (65504): the
+    float16 block computes them and the softmax in float32 and stays finite, and with ordinary
+    logits it stays within the harness' float16 tolerance of float32 (float32 unchanged)."""
+    from tests.layer_test_helper import PRECISION_TOLERANCE
+
+    x = tf.constant(np.random.default_rng(12).normal(size=(1, 2, 8, 8, C)), tf.float32)
+    ref = LongAttention(C, max_attention_elements=64)
+    ref(x)
+    half = LongAttention(C, max_attention_elements=64, dtype="mixed_float16")
+    half(x)
+    half.set_weights(ref.get_weights())
+    close = np.abs(tf.cast(half(x), tf.float32).numpy() - ref(x).numpy()).max()
+    assert close <= PRECISION_TOLERANCE["mixed_float16"] * max(1.0, np.abs(ref(x).numpy()).max())
+    for layer in (ref, half):  # logits of order 1e5
+        for dense in (layer.theta, layer.phi):
+            dense.kernel.assign(dense.kernel * 150.0)
+    u = half._embed(tf.cast(x, tf.float16))
+    q = tf.reshape(half.theta(u), (1, -1, C // 2))
+    k = tf.reshape(half.phi(u), (1, -1, C // 2))
+    naive = tf.matmul(q, k, transpose_b=True)  # float16 logits overflow
+    assert not np.all(np.isfinite(naive.numpy()))
+    out = half(x)
+    assert out.dtype == tf.float16 and np.all(np.isfinite(out.numpy()))
+    assert np.all(np.isfinite(ref(x).numpy()))
