@@ -57,6 +57,7 @@ import typing
 from dataclasses import dataclass, field
 
 from vsr_latent.errors import ConfigError
+from vsr_latent.precision import RUN_PRECISIONS
 
 if typing.TYPE_CHECKING:
     from vsr_latent.models.config import ModelConfig
@@ -82,7 +83,7 @@ PAPER_DEGRADATION = "scipy"
 VID4_DEGRADATION = "bi"
 DEFAULT_TRAIN_SOURCE = "builtin"
 DEFAULT_PRECISION = "float32"
-PRECISIONS = ("float32", "mixed_bfloat16")
+PRECISIONS = RUN_PRECISIONS  # one list, in vsr_latent.precision
 DEFAULT_RECONSTRUCTION_LOSS = "l2"
 RECONSTRUCTION_LOSS_NAMES = ("l2", "charbonnier")
 DEFAULT_LR_SCHEDULE = "constant"

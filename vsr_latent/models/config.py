@@ -8,6 +8,7 @@ import numbers
 from vsr_latent.errors import ConfigError
 from vsr_latent.layers import ATTENTION_BUDGET_ELEMENTS, LEAKY_SLOPE, RESIDUAL_INIT_SCALE
 from vsr_latent.layers.upscaler import UPSCALER_INIT_SCALE
+from vsr_latent.scale import SCALE
 
 BLOCK_KINDS = ("long", "short")
 
@@ -43,7 +44,7 @@ class VSRNetConfig:
     filters: int = 64
     variational: bool = False
     seq_len: int = 7
-    scale: int = 4
+    scale: int = SCALE
     leaky_slope: float = LEAKY_SLOPE
     bicubic_skip: bool = BICUBIC_SKIP
     max_attention_elements: int | None = ATTENTION_BUDGET_ELEMENTS

@@ -30,11 +30,11 @@ import numpy as np
 from vsr_latent.data.chunks import pad_chunk
 from vsr_latent.data.resize_weights import matlab_imresize_matrix
 from vsr_latent.errors import CheckpointError, ConfigError, InputError
+from vsr_latent.scale import SCALE
 
 # Nominal clip length used for chunking when neither the caller nor the model gives one: the
 # paper's final models process L = 7 frames at a time (§6.2, Table 3).
 DEFAULT_SEQ_LEN = 7
-SCALE = 4
 BICUBIC_METHOD = "MATLAB imresize bicubic (Keys a=-0.5, half-pixel centres, mirrored borders)"
 
 

@@ -36,11 +36,11 @@ import tensorflow as tf
 from vsr_latent import run_folder
 from vsr_latent.atomic import atomic_path
 from vsr_latent.errors import CheckpointError, ConfigError, TrainingError
+from vsr_latent.scale import SCALE
 from vsr_latent.training.losses import RECONSTRUCTION_LOSSES, per_example_psnr
 from vsr_latent.training.strategy import default_strategy, worker_info
 from vsr_latent.training.summaries import TrainingSummaries, image_interval
 
-SCALE = 4
 # Resuming at a data position up to this many global batches skips them exactly; further on the
 # pipeline is reseeded (see the module docstring).
 EXACT_SKIP_LIMIT = 2_000
