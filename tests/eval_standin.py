@@ -13,13 +13,13 @@ import tensorflow as tf
 class StandInVSR(keras.Model):
     """Conv3D features -> conv to 48 channels -> depth-to-space x4, plus a nearest-upsampled input."""
 
-    def __init__(self, seq_len=3, filters=4, variational=False, sampling=False, **kwargs):
+    def __init__(self, seq_len=3, filters=4, variational=False, **kwargs):
+        kwargs.pop("sampling", None)  # files saved while the mode was stored state
         super().__init__(**kwargs)
         self.seq_len = seq_len
         self.scale = 4
         self.filters = filters
         self.variational = variational
-        self._sampling = bool(sampling)
         self.features = keras.layers.Conv3D(filters, 3, padding="same", activation="tanh")
         self.head = keras.layers.Conv3D(48, (1, 3, 3), padding="same",
                                         kernel_initializer=keras.initializers.RandomNormal(0, 0.5))
@@ -27,15 +27,7 @@ class StandInVSR(keras.Model):
         self.seed_generator = keras.random.SeedGenerator(1)
         self(tf.zeros((1, seq_len, 6, 6, 3)))
 
-    @property
-    def sampling(self):
-        return self._sampling
-
-    @sampling.setter
-    def sampling(self, value):
-        self._sampling = bool(value)
-
-    def call(self, inputs, training=False):
+    def call(self, inputs, training=False, sampling=False):
         if isinstance(inputs, dict):
             x = inputs["frames"]
             xx = tf.concat([x, inputs["key_frames"]], axis=1)
@@ -44,7 +36,7 @@ class StandInVSR(keras.Model):
         f = self.features(xx / 127.5 - 1.0)
         if self.variational:
             sigma = self.sigma(f)
-            if self._sampling:
+            if sampling:
                 f = f + sigma * keras.random.normal(tf.shape(f), seed=self.seed_generator)
         shape = tf.shape(x)
         b, t, h, w = shape[0], shape[1], shape[2], shape[3]
@@ -56,6 +48,5 @@ class StandInVSR(keras.Model):
 
     def get_config(self):
         config = super().get_config()
-        config.update(seq_len=self.seq_len, filters=self.filters, variational=self.variational,
-                      sampling=self._sampling)
+        config.update(seq_len=self.seq_len, filters=self.filters, variational=self.variational)
         return config

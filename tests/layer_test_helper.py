@@ -3,12 +3,20 @@
 It checks: ``get_config`` / ``from_config`` round trip (also through Keras serialization by the
 registered name), an eager call and a symbolic (functional) call with the expected output shape,
 the numbers of trainable and non-trainable weights and parameters, equal outputs of a layer
-rebuilt from config with the same weights, and one ``fit`` step that changes every trainable
-weight that gets a gradient.
+rebuilt from config with the same weights, one ``fit`` step that changes every trainable
+weight that gets a gradient, and the precision check (Keras' own layer tests have one): built
+with ``dtype="mixed_float16"`` / ``"mixed_bfloat16"`` and the float32 layer's weights, the layer
+and every sub-layer take that policy, the weights stay float32, and the output is finite, of the
+policy's compute dtype and within ``PRECISION_TOLERANCE`` of the float32 output.
 """
 
 import keras
 import numpy as np
+
+# Largest max |y_policy - y_float32| / max(1, max |y_float32|) of one layer: float16 keeps 11
+# significant bits (4.9e-4 relative rounding), bfloat16 8 (3.9e-3); a layer chains a few
+# convolutions and sums of tens of terms, so a few dozen roundings add up.
+PRECISION_TOLERANCE = {"mixed_float16": 1e-2, "mixed_bfloat16": 5e-2}
 
 
 def run_layer_test(layer_cls, init_kwargs, input_shape, expected_output_shape,
@@ -64,4 +72,26 @@ def run_layer_test(layer_cls, init_kwargs, input_shape, expected_output_shape,
     for w, moved in zip(sym_layer.trainable_weights, changed):
         if not any(s in w.path for s in frozen_weight_substrings):
             assert moved, f"{w.path} did not change in a fit step"
+
+    check_precision(layer_cls, init_kwargs, layer, x, y, pick)
     return layer, y
+
+
+def check_precision(layer_cls, init_kwargs, reference, x, y, pick=lambda out: out):
+    """The layer built under each mixed policy with ``reference``'s weights: policy passed down to
+    every sub-layer, float32 weights, finite output of the compute dtype close to ``y``."""
+    y = keras.ops.convert_to_numpy(y)
+    for policy, tolerance in PRECISION_TOLERANCE.items():
+        layer = layer_cls(**init_kwargs, dtype=policy)
+        layer(x)
+        layer.set_weights(reference.get_weights())
+        for sub in layer._flatten_layers(include_self=True):
+            assert sub.dtype_policy.name == policy, f"{sub.name}: {sub.dtype_policy.name}"
+        assert all(keras.backend.standardize_dtype(w.dtype) == "float32" for w in layer.weights)
+        out = pick(layer(x))
+        compute = keras.backend.standardize_dtype(out.dtype)
+        assert compute == layer.dtype_policy.compute_dtype, (policy, compute)
+        out = keras.ops.convert_to_numpy(keras.ops.cast(out, "float32"))
+        assert np.all(np.isfinite(out)), policy
+        error = float(np.abs(out - y).max()) / max(1.0, float(np.abs(y).max()))
+        assert error <= tolerance, f"{layer_cls.__name__} {policy}: error {error:.2e} > {tolerance}"

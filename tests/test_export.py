@@ -86,8 +86,7 @@ def test_export_keeps_sampling_mode(tmp_path):
     import tensorflow as tf
 
     model = build_model("vsatn10", **TINY)
-    model.sampling = True
-    loaded = tf.saved_model.load(str(export_saved_model(model, tmp_path / "sm")))
+    loaded = tf.saved_model.load(str(export_saved_model(model, tmp_path / "sm", sampling=True)))
     x = tf.constant(_frames((1, 2, 4, 4, 3)))
     serve = loaded.signatures["serving_default"]
     assert np.abs(serve(frames=x)["sr"].numpy() - serve(frames=x)["sr"].numpy()).max() > 1e-3

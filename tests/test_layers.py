@@ -36,7 +36,7 @@ def test_long_attention_layer(variational):
         params += 2 * (ci * ci + ci)
     run_layer_test(
         LongAttention, {"filters": C, "variational": variational, "max_attention_elements": 64},
-        (2, 3, 5, 6, C), (2, 3, 5, 6, C), 10 + 4 * variational, int(variational),
+        (2, 3, 5, 6, C), (2, 3, 5, 6, C), 10 + 4 * variational, 0,
         expected_num_params=params, frozen_weight_substrings=("sigma",))
 
 
@@ -47,13 +47,13 @@ def test_short_attention_layer(variational):
         params += 2 * (C * C + C)
     run_layer_test(
         ShortAttention, {"filters": C, "variational": variational}, (2, 3, 5, 6, C),
-        (2, 3, 5, 6, C), 12 + 4 * variational, int(variational), expected_num_params=params,
+        (2, 3, 5, 6, C), 12 + 4 * variational, 0, expected_num_params=params,
         frozen_weight_substrings=("sigma",))
 
 
 def test_variational_head_layer():
-    run_layer_test(VariationalHead, {"units": C, "sampling": True}, (2, 3, 4, 4, C),
-                   (2, 3, 4, 4, C), 4, 1, expected_num_params=2 * (C * C + C),
+    run_layer_test(VariationalHead, {"units": C, "seed": 3}, (2, 3, 4, 4, C),
+                   (2, 3, 4, 4, C), 4, 0, expected_num_params=2 * (C * C + C),
                    output_index=1, frozen_weight_substrings=("sigma",))
 
 
@@ -295,8 +295,7 @@ def test_sampling_statistics_match_mu_and_sigma():
     head.sigma_dense.set_weights([rng.normal(scale=0.5, size=(4, 4)), np.zeros(4)])
     z0, mu, sigma = head(a)
     np.testing.assert_array_equal(z0.numpy(), mu.numpy())  # deterministic by default
-    head.sampling = True
-    z, _, _ = head(a)
+    z, _, _ = head(a, sampling=True)
     mu0, sigma0 = mu.numpy()[0], sigma.numpy()[0]
     np.testing.assert_allclose(
         sigma0, np.log1p(np.exp(a.numpy()[0] @ head.sigma_dense.kernel.numpy())), rtol=1e-5)
@@ -306,20 +305,25 @@ def test_sampling_statistics_match_mu_and_sigma():
     np.testing.assert_allclose(z.std(0), sigma0, rtol=0.06)
 
 
-def test_sampling_switch_after_tracing_changes_behaviour():
+def test_sampling_is_an_argument_of_each_call():
+    """The mode is the call's ``sampling`` argument: a traced function per mode, no stored
+    state; the mean path is deterministic and the sampled path draws anew each call."""
     x = tf.constant(np.random.default_rng(10).normal(size=(1, 2, 8, 8, C)), tf.float32)
     layer = ShortAttention(C, variational=True)
-    fn = tf.function(lambda t: layer(t))
-    mean = fn(x).numpy()
-    np.testing.assert_array_equal(fn(x).numpy(), mean)
-    layer.sampling = True
-    s1, s2 = fn(x).numpy(), fn(x).numpy()
+    mean_fn = tf.function(lambda t: layer(t))
+    sample_fn = tf.function(lambda t: layer(t, sampling=True))
+    mean = mean_fn(x).numpy()
+    s1, s2 = sample_fn(x).numpy(), sample_fn(x).numpy()
     assert np.abs(s1 - mean).max() > 0 and np.abs(s1 - s2).max() > 0
-    layer.sampling = False
-    np.testing.assert_array_equal(fn(x).numpy(), mean)
-    # The mode is part of the config and of the saved weights.
-    assert layer.get_config()["sampling"] is False
+    np.testing.assert_array_equal(mean_fn(x).numpy(), mean)
     np.testing.assert_array_equal(layer(x, sampling=False).numpy(), mean)
+    assert "sampling" not in layer.get_config()
+    assert not layer.non_trainable_weights
+    # A config saved while the mode was stored state still builds the layer.
+    old = ShortAttention.from_config({**layer.get_config(), "sampling": True})
+    old(x)
+    old.set_weights(layer.get_weights())
+    np.testing.assert_array_equal(old(x).numpy(), mean)
 
 
 def test_chunked_attention_gradient_matches_unchunked():
@@ -352,21 +356,20 @@ def test_chunked_attention_gradient_matches_unchunked():
         np.testing.assert_allclose(got.numpy(), ref.numpy(), rtol=1e-5, atol=1e-5)
 
 
-def test_variational_head_stored_mode_matches_explicit_paths():
-    """The stored-mode path draws eps only when the flag is set: flag 0 gives exactly mu,
-    flag 1 gives mu + eps * sigma with eps ~ N(0, 1)."""
-    head = VariationalHead(4)
+def test_variational_head_mean_path_is_mu_and_sampled_path_draws_unit_normals():
+    """sampling=False gives exactly mu (no draws); sampling=True gives mu + eps * sigma with
+    eps ~ N(0, 1), also inside a traced function, anew at each call."""
+    head = VariationalHead(4, seed=5)
     x = tf.random.stateless_normal((2, 3, 5, 6, 4), seed=(2, 3))
     head.build(x.shape)
     head.sigma_dense.bias.assign(tf.fill([4], 0.5))
     z, mu, sigma = head(x)
     np.testing.assert_array_equal(z.numpy(), mu.numpy())
-    fn = tf.function(lambda t: head(t))
-    np.testing.assert_array_equal(fn(x)[0].numpy(), mu.numpy())
-    head.sampling = True
-    z, mu, sigma = fn(x)  # the traced function follows the flag
+    fn = tf.function(lambda t: head(t, sampling=True))
+    z, mu, sigma = fn(x)
     eps = ((z - mu) / sigma).numpy()
     assert abs(eps.mean()) < 0.15 and abs(eps.std() - 1.0) < 0.15
+    assert np.abs(fn(x)[0].numpy() - z.numpy()).max() > 0
 
 
 # ---- bicubic skip: an XLA-compilable formulation equal to tf.image.resize ------------------------
@@ -420,3 +423,30 @@ def test_mixed_precision_model_close_to_float32(policy):
     assert mixed.upscaler.conv.compute_dtype == policy.split("_")[1]
     err = np.abs(got.numpy() - ref(x, training=False).numpy()).max()
     assert 0 < err <= MIXED_PRECISION_TOLERANCE[policy]
+
+
+def test_long_attention_in_float16_keeps_logits_beyond_float16s_range():
+    """eq. 10 has no 1/sqrt(d) scaling, so logits can pass float16's largest value (65504): the
+    float16 block computes them and the softmax in float32 and stays finite, and with ordinary
+    logits it stays within the harness' float16 tolerance of float32 (float32 unchanged)."""
+    from tests.layer_test_helper import PRECISION_TOLERANCE
+
+    x = tf.constant(np.random.default_rng(12).normal(size=(1, 2, 8, 8, C)), tf.float32)
+    ref = LongAttention(C, max_attention_elements=64)
+    ref(x)
+    half = LongAttention(C, max_attention_elements=64, dtype="mixed_float16")
+    half(x)
+    half.set_weights(ref.get_weights())
+    close = np.abs(tf.cast(half(x), tf.float32).numpy() - ref(x).numpy()).max()
+    assert close <= PRECISION_TOLERANCE["mixed_float16"] * max(1.0, np.abs(ref(x).numpy()).max())
+    for layer in (ref, half):  # logits of order 1e5
+        for dense in (layer.theta, layer.phi):
+            dense.kernel.assign(dense.kernel * 150.0)
+    u = half._embed(tf.cast(x, tf.float16))
+    q = tf.reshape(half.theta(u), (1, -1, C // 2))
+    k = tf.reshape(half.phi(u), (1, -1, C // 2))
+    naive = tf.matmul(q, k, transpose_b=True)  # float16 logits overflow
+    assert not np.all(np.isfinite(naive.numpy()))
+    out = half(x)
+    assert out.dtype == tf.float16 and np.all(np.isfinite(out.numpy()))
+    assert np.all(np.isfinite(ref(x).numpy()))

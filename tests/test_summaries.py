@@ -364,7 +364,7 @@ def written(tmp_path_factory):
     config = get_config("table3_vlatn10_7", budget="tiny", overrides=TINY_BOTH)
     model = run_folder.build_model_for(config)
     assert [type(b).__name__ for b in model.attention] == ["LongAttention", "ShortAttention"]
-    assert model.variational and not model.sampling
+    assert model.variational
     rng = np.random.default_rng(0)
     lr = rng.uniform(0, 255, (2, 3, 8, 8, 3)).astype(np.float32)
     sr, info = model.call_with_attention(lr[:1], training=False)

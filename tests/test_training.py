@@ -84,8 +84,7 @@ def mirrored_run(tmp_path_factory):
 
     def record(stage):
         set_stage(stage)
-        flags = {float(w.numpy()) for w in trainer.model.weights if "sampling_flag" in w.path}
-        stages.append((stage, trainer.model.sampling, flags))
+        stages.append(stage)
 
     trainer.set_stage = record
     # A fixed batch the run never trains on (another seed), scored before and after training.
@@ -135,9 +134,10 @@ def test_events_read_back_equal_the_returned_metrics(mirrored_run):
 
 def test_stage_switch_flips_sampling_and_adds_l_vae(mirrored_run):
     trainer, _metrics, run_dir, stages = mirrored_run
-    # The Python flag and the stored flag weights of the variance heads switch together, set
-    # once per stage (the loop reads nothing of the model's mode between switches).
-    assert stages == [(1, False, {0.0}), (2, True, {1.0})]
+    # The model holds no mode: stage 2's sampled path is an argument of its calls, and the loop
+    # sets the stage once per stage (nothing of the model's mode is read between switches).
+    assert stages == [1, 2]
+    assert not any("sampling" in w.path for w in trainer.model.weights)
     events = read_tensors(run_folder.log_dir(run_dir) / "train")
     assert [s for s, _ in events["loss/vae"]] == list(range(STAGE1 + 1, STAGE1 + STAGE2 + 1))
     # The stage is a text (a smoothed scalar would ramp from 1 to 2), written at the first step
@@ -156,8 +156,9 @@ def test_stage_switch_flips_sampling_and_adds_l_vae(mirrored_run):
     assert [float(v) for _, v in events["loss/total"][:STAGE1]] == [
         float(v) for _, v in events["loss/re"][:STAGE1]
     ]
-    # After training the saved model is in the deterministic (mean) mode.
-    assert trainer.model.sampling is False
+    # After training the model's plain call is the deterministic mean path.
+    x = tf.random.uniform([1, 3, 8, 8, 3], 0, 255, seed=4)
+    np.testing.assert_array_equal(trainer.model(x).numpy(), trainer.model(x).numpy())
 
 
 def test_images_and_attention_pictures(mirrored_run):
@@ -211,7 +212,7 @@ def test_checkpoint_restores_the_same_weights(mirrored_run):
     assert reader.get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE") == STAGE1 + STAGE2
     assert reader.get_tensor("data_position/.ATTRIBUTES/VARIABLE_VALUE") == STAGE1 + STAGE2
     restored = restore_model(run_dir)
-    assert restored.sampling is False and restored.variational
+    assert restored.variational
     trained = [np.asarray(w) for w in trainer.model.get_weights()]
     assert len(trained) == len(restored.get_weights())
     for a, b in zip(trained, restored.get_weights()):
@@ -310,9 +311,8 @@ def test_stage2_starts_from_a_stage1_run(tmp_path):
         np.testing.assert_array_equal(src[k], dst[k])
     fresh = sorted(set(dst) - set(src))
     assert fresh and all("/head/" in k for k in fresh), fresh
-    # The mean head starts as the identity: with sampling off the variational model computes
+    # The mean head starts as the identity: on its mean path the variational model computes
     # exactly what its stage-1 model computes.
-    assert trainer.model.sampling is False
     x = tf.random.uniform([1, 3, 8, 8, 3], 0, 255, seed=2)
     np.testing.assert_allclose(trainer.model(x).numpy(), source(x).numpy(), rtol=1e-5, atol=1e-3)
     metrics = trainer.run()

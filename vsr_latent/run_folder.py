@@ -85,25 +85,13 @@ def build_model_for(config, precision=None):
         return build_model(config.model)
 
 
-def set_sampling(model, value):
-    """Sets ``model.sampling`` so that the stored flag weights really follow.
-
-    Keras' ``__setattr__`` skips a property setter when the new value ``is`` the current one, and
-    a checkpoint restores the flag weights without touching the Python attribute; assigning the
-    opposite value first makes the final assignment always reach the weights.
-    """
-    if not getattr(model, "variational", False):
-        return
-    model.sampling = not value
-    model.sampling = bool(value)
-
-
 def restore_model(run_dir):
     """The model of a run folder: its latest checkpoint, else its model.keras.
 
-    The variational sampling flag is left off (the deterministic mean path, the default for
-    inference); set ``model.sampling = True`` to draw samples. The model computes in the dtype
-    policy in force (the caller's).
+    A call runs the deterministic mean path (the default for inference); ``model(x,
+    sampling=True)`` draws samples. A checkpoint written while the mode was a weight
+    (``sampling_flag``) restores too: that weight is no longer looked for. The model computes in
+    the dtype policy in force (the caller's).
     """
     import tensorflow as tf
 
@@ -126,7 +114,6 @@ def restore_model(run_dir):
                 f"{ckpt}: damaged or unreadable checkpoint ({type(e).__name__}: "
                 f"{str(e).splitlines()[0] if str(e) else ''})"
             ) from e
-        set_sampling(model, False)
         return model
     path = model_path(run_dir)
     if path.is_file():
@@ -135,8 +122,8 @@ def restore_model(run_dir):
 
 
 def load_keras_model(path):
-    """The Keras model of a ``.keras`` file, on its mean path (``sampling`` off, see
-    :func:`set_sampling`).
+    """The Keras model of a ``.keras`` file (a call runs the mean path unless given
+    ``sampling=True``).
 
     Its layers compute in the dtype policy in force (the caller's: wrap the call in
     ``vsr_latent.precision.dtype_policy`` for another precision); CheckpointError for a file
@@ -150,7 +137,6 @@ def load_keras_model(path):
         model = keras.saving.load_model(str(path), compile=False)
     except Exception as e:  # zip, h5 and deserialisation errors come in many types
         raise CheckpointError(f"{path}: cannot load the Keras model: {e}") from e
-    set_sampling(model, False)
     return model
 
 

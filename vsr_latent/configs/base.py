@@ -69,6 +69,7 @@ import typing
 from dataclasses import dataclass, field
 
 from vsr_latent.errors import ConfigError
+from vsr_latent.precision import RUN_PRECISIONS
 
 if typing.TYPE_CHECKING:
     from vsr_latent.models.config import ModelConfig
@@ -94,7 +95,7 @@ PAPER_DEGRADATION = "scipy"
 VID4_DEGRADATION = "bi"
 DEFAULT_TRAIN_SOURCE = "builtin"
 DEFAULT_PRECISION = "float32"
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+PRECISIONS = RUN_PRECISIONS  # one list, in vsr_latent.precision
 DEFAULT_JIT_COMPILE = False
 DEFAULT_DATA_SERVICE = None
 DEFAULT_RECONSTRUCTION_LOSS = "l2"

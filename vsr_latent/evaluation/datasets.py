@@ -19,8 +19,8 @@ from vsr_latent.data.video_io import (
 )
 from vsr_latent.errors import ConfigError, InputError
 from vsr_latent.paths import shared_data_dir
+from vsr_latent.scale import SCALE
 
-SCALE = 4
 DATASETS = ("vid4", "builtin")
 
 

@@ -4,7 +4,8 @@ Equal to ``tf.image.resize(x, (s*H, s*W), method="bicubic")`` (Keys' cubic kerne
 half-pixel centres, taps outside the frame dropped and the remaining weights renormalised to sum
 1, as TensorFlow's ``ResizeBicubic`` kernel does) to float rounding: within ``BICUBIC_TOLERANCE``
 on [0, 1] data (checked in ``tests/test_benchmark.py``). Unlike ``ResizeBicubic`` it has an XLA
-lowering, so a model using it compiles with ``jit_compile=True``.
+lowering, so a model using it compiles with ``jit_compile=True``; written in ``keras.ops``, it
+runs under every Keras backend.
 
 For an integer factor s, output pixel ``s*m + r`` of one axis reads input pixels ``m-2 .. m+2``
 with weights that depend only on the phase ``r``: a 5-tap convolution with s output channels per
@@ -13,7 +14,7 @@ ones gives the renormalisation at the borders.
 """
 
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 # Keys' cubic convolution parameter of TensorFlow's (and MATLAB's) bicubic.
 KEYS_A = -0.5
@@ -46,27 +47,26 @@ def phase_taps(scale):
 def _upsample_axis(x, taps, axis):
     """Upsample (N, H, W, C) along ``axis`` (1 or 2) with the phase taps (5, s)."""
     scale = taps.shape[1]
-    shape = tf.shape(x)
-    channels = x.shape[-1]
-    kernel = tf.constant(taps.reshape((5, 1, 1, scale) if axis == 1 else (1, 5, 1, scale)))
-    kernel = tf.tile(kernel, [1, 1, channels, 1])
-    padding = [[0, 0], [2, 2], [0, 0], [0, 0]] if axis == 1 else [[0, 0], [0, 0], [2, 2], [0, 0]]
-    y = tf.nn.depthwise_conv2d(x, kernel, strides=[1, 1, 1, 1], padding=padding)
+    n, h, w, channels = ops.shape(x)
+    kernel_shape = (5, 1, 1, scale) if axis == 1 else (1, 5, 1, scale)
+    kernel = np.tile(taps.reshape(kernel_shape), (1, 1, channels, 1))
+    # "same" padding of a 5-tap kernel at stride 1 is 2 zeros on each side of the axis.
+    y = ops.depthwise_conv(x, ops.cast(kernel, x.dtype), strides=1, padding="same",
+                           data_format="channels_last")
     # Border renormalisation: the same convolution of an all-ones axis.
-    length = shape[axis]
-    ones = tf.ones(tf.stack([1, length, 1, 1]), x.dtype)
-    norm = tf.nn.depthwise_conv2d(ones, tf.reshape(tf.constant(taps), (5, 1, 1, scale)),
-                                  strides=[1, 1, 1, 1], padding=[[0, 0], [2, 2], [0, 0], [0, 0]])
-    norm = tf.reshape(norm, [-1])  # (length * scale,), index m * scale + r
-    n, h, w = shape[0], shape[1], shape[2]
-    y = tf.reshape(y, tf.stack([n, h, w, channels, scale]))
+    length = ops.shape(x)[axis]
+    ones = ops.ones((1, length, 1, 1), x.dtype)
+    norm = ops.depthwise_conv(ones, ops.cast(taps.reshape((5, 1, 1, scale)), x.dtype), strides=1,
+                              padding="same", data_format="channels_last")
+    norm = ops.reshape(norm, (-1,))  # (length * scale,), index m * scale + r
+    y = ops.reshape(y, (n, h, w, channels, scale))
     if axis == 1:
-        y = tf.transpose(y, [0, 1, 4, 2, 3])
-        y = tf.reshape(y, tf.stack([n, h * scale, w, channels]))
-        return y / tf.reshape(norm, [1, -1, 1, 1])
-    y = tf.transpose(y, [0, 1, 2, 4, 3])
-    y = tf.reshape(y, tf.stack([n, h, w * scale, channels]))
-    return y / tf.reshape(norm, [1, 1, -1, 1])
+        y = ops.transpose(y, (0, 1, 4, 2, 3))
+        y = ops.reshape(y, (n, h * scale, w, channels))
+        return y / ops.reshape(norm, (1, -1, 1, 1))
+    y = ops.transpose(y, (0, 1, 2, 4, 3))
+    y = ops.reshape(y, (n, h, w * scale, channels))
+    return y / ops.reshape(norm, (1, 1, -1, 1))
 
 
 def bicubic_upsample(x, scale):

@@ -1,7 +1,7 @@
 """Long (block-sparse non-local) attention over every key frame: exact and memory-bounded."""
 
 import keras
-import tensorflow as tf
+from keras import backend, ops
 
 from vsr_latent.layers._shapes import (
     crop_spatial,
@@ -11,78 +11,105 @@ from vsr_latent.layers._shapes import (
     unfold_time,
 )
 from vsr_latent.layers.residual import LEAKY_SLOPE
-from vsr_latent.layers.variational import VariationalHead, VariationalModeMixin
+from vsr_latent.layers.variational import VariationalHead
 
 # Largest attention matrix (batch x queries x keys, float elements) computed at once; above it the
 # queries are processed in chunks (2**24 floats = 64 MiB). None or 0 turns chunking off.
 ATTENTION_BUDGET_ELEMENTS = 2**24
 
 
-def _split_queries(x, chunk):
+def _imax(a, b):
+    """max of two sizes, each a Python int (static) or a scalar tensor (dynamic)."""
+    return max(a, b) if isinstance(a, int) and isinstance(b, int) else ops.maximum(a, b)
+
+
+def _imin(a, b):
+    return min(a, b) if isinstance(a, int) and isinstance(b, int) else ops.minimum(a, b)
+
+
+def _split_queries(x, chunk, num_chunks):
     """(B, M, D) -> (num_chunks, B, chunk, D), zero rows appended to fill the last chunk."""
-    batch, num = tf.shape(x)[0], tf.shape(x)[1]
-    num_chunks = (num + chunk - 1) // chunk
-    padded = tf.pad(x, [[0, 0], [0, num_chunks * chunk - num], [0, 0]])
-    return tf.transpose(tf.reshape(padded, [batch, num_chunks, chunk, tf.shape(x)[2]]), [1, 0, 2, 3])
+    batch, num, depth = ops.shape(x)
+    padded = ops.pad(x, [[0, 0], [0, num_chunks * chunk - num], [0, 0]])
+    return ops.transpose(ops.reshape(padded, (batch, num_chunks, chunk, depth)), (1, 0, 2, 3))
 
 
 def _join_queries(chunks, num):
     """Inverse of ``_split_queries``: (num_chunks, B, chunk, D) -> (B, num, D)."""
-    shape = tf.shape(chunks)
-    joined = tf.reshape(tf.transpose(chunks, [1, 0, 2, 3]),
-                        [shape[1], shape[0] * shape[2], shape[3]])
+    num_chunks, batch, chunk, depth = ops.shape(chunks)
+    joined = ops.reshape(ops.transpose(chunks, (1, 0, 2, 3)), (batch, num_chunks * chunk, depth))
     return joined[:, :num]
 
 
 def _chunked_attention(query, key, value, chunk):
     """Exact attention over query chunks, with a backward pass that is chunked too.
 
-    The gradient recomputes each chunk's softmax instead of keeping all of them (which together
-    are the full attention matrix), so training memory is bounded like inference memory.
+    Both passes are ``keras.ops`` loops over the chunks (``ops.scan``, ``ops.fori_loop``: a
+    ``while_loop`` under TensorFlow, ``lax.scan`` / ``lax.fori_loop`` under JAX). The gradient recomputes
+    each chunk's softmax instead of keeping all of them (which together are the full attention
+    matrix), so training memory is bounded like inference memory.
     """
-    num_q = tf.shape(query)[1]
-    depth_v = value.shape[-1]
+    batch, num_q, depth = ops.shape(query)
+    depth_v = ops.shape(value)[-1]
+    num_chunks = (num_q + chunk - 1) // chunk
 
-    @tf.custom_gradient
+    @ops.custom_gradient
     def attend(query, key, value):
-        out = tf.map_fn(
-            lambda q: tf.matmul(attention_weights(q, key), value), _split_queries(query, chunk),
-            parallel_iterations=1,
-            fn_output_signature=tf.TensorSpec([None, None, depth_v], query.dtype))
+        def forward_step(_, q):
+            out = ops.matmul(attention_weights(q, key), value)
+            return out, out
 
-        def grad(d_out):
-            q_chunks = _split_queries(query, chunk)
-            d_chunks = _split_queries(d_out, chunk)  # zero rows for padding: no contribution
-            num_chunks = tf.shape(q_chunks)[0]
+        _, out = ops.scan(forward_step, ops.zeros((batch, chunk, depth_v), value.dtype),
+                          _split_queries(query, chunk, num_chunks))
 
-            def body(i, d_key, d_value, d_query):
-                q, d = q_chunks[i], d_chunks[i]
+        def grad(*args, upstream=None):
+            d_out = args[0] if upstream is None else upstream
+            q_chunks = _split_queries(query, chunk, num_chunks)
+            d_chunks = _split_queries(d_out, chunk, num_chunks)  # zero rows: no contribution
+
+            # One pass over the chunks: (d_key, d_value) are sums over the chunks, each chunk's
+            # d_query is written into its slot of a buffer of the queries' size.
+            def backward_step(i, carry):
+                d_key, d_value, d_query = carry
+                # Why: TensorFlow's while_loop (behind ops.fori_loop) runs up to 10 iterations at
+                # once, each with its chunk's (chunk x K) matrices alive, which breaks the memory
+                # bound. Adding a zero computed from the previous chunk's last sum to this chunk's
+                # inputs makes each chunk wait for the one before; exact (x + 0 is x), one scalar
+                # op per chunk. The einsums contract over the chunk axis without a transposed copy
+                # of the (chunk x K) matrices.
+                after_previous = ops.sum(d_key[:1, :1, :1]) * 0
+                q, d = q_chunks[i] + after_previous, d_chunks[i] + after_previous
                 p = attention_weights(q, key)
-                d_value += tf.matmul(p, d, transpose_a=True)
-                dp = tf.matmul(d, value, transpose_b=True)
-                ds = p * (dp - tf.reduce_sum(dp * p, axis=-1, keepdims=True))
-                d_key += tf.matmul(ds, q, transpose_a=True)
-                return i + 1, d_key, d_value, d_query.write(i, tf.matmul(ds, key))
+                d_value = d_value + ops.einsum("bmk,bmd->bkd", p, d)
+                dp = ops.matmul(d, ops.swapaxes(value, 1, 2))
+                ds = p * (dp - ops.sum(dp * p, axis=-1, keepdims=True))
+                d_key = d_key + ops.einsum("bmk,bmd->bkd", ds, q)
+                d_query = ops.scatter_update(
+                    d_query, ops.reshape(i, (1, 1)), ops.matmul(ds, key)[None])
+                return d_key, d_value, d_query
 
-            _, d_key, d_value, d_query = tf.while_loop(
-                lambda i, *_: i < num_chunks, body,
-                (tf.constant(0), tf.zeros_like(key), tf.zeros_like(value),
-                 tf.TensorArray(query.dtype, size=num_chunks, infer_shape=False)),
-                parallel_iterations=1)
-            d_query = tf.ensure_shape(_join_queries(d_query.stack(), num_q), query.shape)
-            return d_query, d_key, d_value
+            d_key, d_value, d_query = ops.fori_loop(
+                0, num_chunks, backward_step,
+                (ops.zeros_like(key), ops.zeros_like(value), ops.zeros_like(q_chunks)))
+            return _join_queries(d_query, num_q), d_key, d_value
 
-        out = _join_queries(out, num_q)
-        out.set_shape(query.shape[:-1].concatenate(value.shape[-1:]))
-        return out, grad
+        return _join_queries(out, num_q), grad
 
     return attend(query, key, value)
 
 
 def attention_weights(query, key):
     """``softmax(query key^T)`` over the key axis (eq. 10, no 1/sqrt(d) scaling): query
-    (B, M, D), key (B, K, D) -> (B, M, K)."""
-    return tf.nn.softmax(tf.matmul(query, key, transpose_b=True), axis=-1)
+    (B, M, D), key (B, K, D) -> (B, M, K).
+
+    In float16 the logits and the softmax are computed in float32: without the 1/sqrt(d)
+    scaling, logits of a few hundred already overflow float16's exponential. bfloat16 has
+    float32's range and stays in its own dtype, as float32 does.
+    """
+    if backend.standardize_dtype(query.dtype) == "float16":
+        logits = ops.matmul(ops.cast(query, "float32"), ops.swapaxes(ops.cast(key, "float32"), 1, 2))
+        return ops.cast(ops.softmax(logits, axis=-1), "float16")
+    return ops.softmax(ops.matmul(query, ops.swapaxes(key, 1, 2)), axis=-1)
 
 
 def softmax_attention(query, key, value, max_elements=ATTENTION_BUDGET_ELEMENTS):
@@ -91,19 +118,19 @@ def softmax_attention(query, key, value, max_elements=ATTENTION_BUDGET_ELEMENTS)
     query (B, M, D), key (B, K, D), value (B, K, Dv) -> (B, M, Dv). Each output row only depends
     on its own query, so processing rows in chunks is exact; with ``max_elements`` set, at most
     about ``max_elements`` logits (B x chunk x K) are alive at a time, in the forward and in the
-    backward pass. The chunk count is dynamic (graph mode, any shapes): a ``tf.map_fn`` /
-    ``tf.while_loop`` with ``parallel_iterations=1`` runs the chunks in turn.
+    backward pass. The chunk count may be dynamic (TensorFlow graphs of any shape) or static
+    (JAX, PyTorch); the chunks run in turn.
     """
     if not max_elements:
-        return tf.matmul(attention_weights(query, key), value)
-    batch, num_q, num_k = tf.shape(query)[0], tf.shape(query)[1], tf.shape(key)[1]
-    chunk = tf.maximum(1, int(max_elements) // tf.maximum(1, batch * num_k))
-    chunk = tf.minimum(chunk, tf.maximum(num_q, 1))
+        return ops.matmul(attention_weights(query, key), value)
+    batch, num_q, num_k = ops.shape(query)[0], ops.shape(query)[1], ops.shape(key)[1]
+    chunk = _imax(1, int(max_elements) // _imax(1, batch * num_k))
+    chunk = _imin(chunk, _imax(num_q, 1))
     return _chunked_attention(query, key, value, chunk)
 
 
 @keras.saving.register_keras_serializable(package="vsr_latent")
-class LongAttention(VariationalModeMixin, keras.layers.Layer):
+class LongAttention(keras.layers.Layer):
     """Long attention block (paper §4.2 eqs. 9-11, Fig. 3), optionally variational (§4.3, Fig. 5).
 
     Queries come from the clip ``x`` (B, L, H, W, C); keys and values from ``key_values``
@@ -130,55 +157,57 @@ class LongAttention(VariationalModeMixin, keras.layers.Layer):
     Args:
         filters: channels of the input and output.
         inner_filters: embedding channels C' (default filters // 2).
-        variational: add the mean/variance heads.
-        sampling: initial variational mode.
+        variational: add the mean/variance heads (``call(..., sampling=True)`` draws from them).
         max_attention_elements: chunking budget (``ATTENTION_BUDGET_ELEMENTS``); None/0: off.
         leaky_slope: LeakyReLU slope.
     """
 
-    def __init__(self, filters, inner_filters=None, variational=False, sampling=False,
+    def __init__(self, filters, inner_filters=None, variational=False,
                  max_attention_elements=ATTENTION_BUDGET_ELEMENTS, leaky_slope=LEAKY_SLOPE,
                  **kwargs):
+        # Files saved before the mode became a call argument carry ``sampling`` in the config.
+        kwargs.pop("sampling", None)
         super().__init__(**kwargs)
         self.filters = int(filters)
         self.inner_filters = int(inner_filters) if inner_filters else max(1, self.filters // 2)
         self.variational = bool(variational)
-        self._sampling = bool(sampling)
         self.max_attention_elements = (
             int(max_attention_elements) if max_attention_elements else None)
         self.leaky_slope = float(leaky_slope)
 
     def build(self, input_shape):
         c, ci = self.filters, self.inner_filters
-        self.embed_conv = keras.layers.Conv3D(c, 3, padding="same", name="embed_conv")
+        dtype = self.dtype_policy
+        self.embed_conv = keras.layers.Conv3D(c, 3, padding="same", name="embed_conv", dtype=dtype)
         self.embed_conv.build((None, None, None, None, c))
-        self.theta = keras.layers.Dense(ci, name="theta")
-        self.phi = keras.layers.Dense(ci, name="phi")
-        self.g = keras.layers.Dense(ci, name="g")
+        self.theta = keras.layers.Dense(ci, name="theta", dtype=dtype)
+        self.phi = keras.layers.Dense(ci, name="phi", dtype=dtype)
+        self.g = keras.layers.Dense(ci, name="g", dtype=dtype)
         for layer in (self.theta, self.phi, self.g):
             layer.build((None, None, None, None, c))
         if self.variational:
-            self.head = VariationalHead(ci, sampling=self.sampling, name="head")
+            self.head = VariationalHead(ci, name="head", dtype=dtype)
             self.head.build((None, None, None, None, ci))
-        self.restore = keras.layers.Conv2DTranspose(c, 4, strides=2, padding="same", name="restore")
+        self.restore = keras.layers.Conv2DTranspose(c, 4, strides=2, padding="same", name="restore",
+                                                    dtype=dtype)
         self.restore.build((None, None, None, ci))
         self.built = True
 
     def _embed(self, x):
-        return pool_spatial(tf.nn.leaky_relu(self.embed_conv(x), alpha=self.leaky_slope))
+        return pool_spatial(ops.leaky_relu(self.embed_conv(x), negative_slope=self.leaky_slope))
 
-    def call(self, inputs, key_values=None, training=None, sampling=None, return_attention=False,
+    def call(self, inputs, key_values=None, training=None, sampling=False, return_attention=False,
              return_weights=False):
         """``out``, or ``(out, info)`` with ``return_attention`` or ``return_weights``.
 
+        ``sampling``: a variational block's mode (False: z = mu; True: z = mu + eps sigma).
         ``info["z"]``: the latent attention (B, L, ceil(H/2), ceil(W/2), C'); ``info["variance"]``:
         sigma**2 of a variational block. ``return_weights`` adds ``info["weights"]``, the block's
         softmax(theta phi^T) as (B, L, Hq, Wq, N, Hk, Wk) over the padded query grid (H/2, W/2)
         and key grid (H/4, W/4): the whole matrix at once, not chunked, so for small inputs only.
         """
         x = inputs
-        batch, frames = tf.shape(x)[0], tf.shape(x)[1]
-        height, width = tf.shape(x)[2], tf.shape(x)[3]
+        batch, frames, height, width = ops.shape(x)[:4]
         u_q = self._embed(pad_spatial(x))
         if key_values is None:
             segments = [x]
@@ -186,18 +215,18 @@ class LongAttention(VariationalModeMixin, keras.layers.Layer):
             segments = list(key_values)
         else:
             segments = [key_values]
-        u_kv = tf.concat(
+        u_kv = ops.concatenate(
             [u_q if s is x else self._embed(pad_spatial(s)) for s in segments], axis=1)
 
         theta = self.theta(u_q)
         phi = pool_spatial(self.phi(u_kv))
         g = pool_spatial(self.g(u_kv))
-        q_shape = tf.shape(theta)
+        q_shape = ops.shape(theta)
         ci = self.inner_filters
-        query, key = tf.reshape(theta, [batch, -1, ci]), tf.reshape(phi, [batch, -1, ci])
-        a = softmax_attention(query, key, tf.reshape(g, [batch, -1, ci]),
+        query, key = ops.reshape(theta, (batch, -1, ci)), ops.reshape(phi, (batch, -1, ci))
+        a = softmax_attention(query, key, ops.reshape(g, (batch, -1, ci)),
                               self.max_attention_elements)
-        a = tf.reshape(a, q_shape)
+        a = ops.reshape(a, q_shape)
 
         if self.variational:
             z, _, sigma = self.head(a, sampling=sampling)
@@ -210,10 +239,10 @@ class LongAttention(VariationalModeMixin, keras.layers.Layer):
             zh, zw = (height + 1) // 2, (width + 1) // 2
             info = {"z": crop_spatial(z, zh, zw)}
             if sigma is not None:
-                info["variance"] = crop_spatial(tf.square(sigma), zh, zw)
+                info["variance"] = crop_spatial(ops.square(sigma), zh, zw)
             if return_weights:
-                grids = tf.concat([[batch], q_shape[1:4], tf.shape(phi)[1:4]], axis=0)
-                info["weights"] = tf.reshape(attention_weights(query, key), grids)
+                grids = (batch,) + tuple(q_shape[1:4]) + tuple(ops.shape(phi)[1:4])
+                info["weights"] = ops.reshape(attention_weights(query, key), grids)
             return out, info
         return out
 
@@ -224,6 +253,6 @@ class LongAttention(VariationalModeMixin, keras.layers.Layer):
         config = super().get_config()
         config.update(
             filters=self.filters, inner_filters=self.inner_filters,
-            variational=self.variational, sampling=self.sampling,
-            max_attention_elements=self.max_attention_elements, leaky_slope=self.leaky_slope)
+            variational=self.variational, max_attention_elements=self.max_attention_elements,
+            leaky_slope=self.leaky_slope)
         return config

@@ -1,7 +1,7 @@
 """The feature extractor's unit: a 3-D convolution (k3 s1) with LeakyReLU and a residual join."""
 
 import keras
-import tensorflow as tf
+from keras import ops
 
 # GAP (SPEC §Network, Fig. 4 lost): negative slope of every LeakyReLU in the network.
 LEAKY_SLOPE = 0.2
@@ -42,7 +42,7 @@ class ResidualConvBlock3D(keras.layers.Layer):
 
     def build(self, input_shape):
         self.conv = keras.layers.Conv3D(
-            self.filters, 3, padding="same", name="conv",
+            self.filters, 3, padding="same", name="conv", dtype=self.dtype_policy,
             kernel_initializer=keras.initializers.VarianceScaling(
                 scale=self.init_scale, mode="fan_avg", distribution="uniform"))
         self.conv.build(input_shape)
@@ -50,7 +50,7 @@ class ResidualConvBlock3D(keras.layers.Layer):
 
     def branch(self, x):
         """The residual branch ``F(x)``."""
-        return tf.nn.leaky_relu(self.conv(x), alpha=self.leaky_slope)
+        return ops.leaky_relu(self.conv(x), negative_slope=self.leaky_slope)
 
     def call(self, inputs, skip=None, training=None):
         return (inputs if skip is None else skip) + self.branch(inputs)

@@ -1,9 +1,7 @@
 """Spatial upscaler: convolution to r^2 C channels, then depth-to-space per frame."""
 
 import keras
-import tensorflow as tf
-
-from vsr_latent.layers._shapes import fold_time, unfold_time
+from keras import ops
 
 # Why: the residual extractor has no normalisation, so features grow with depth; with a standard
 # (Glorot, scale 1) final convolution a fresh full-size model's output is thousands of levels
@@ -18,7 +16,7 @@ class DepthToSpaceUpscaler(keras.layers.Layer):
     """Spatial upscaler (paper §4.3 eqs. 18-21).
 
     A linear 3-D convolution k3 maps (B, L, H, W, F) to ``scale**2 * out_channels`` channels,
-    then ``tf.nn.depth_to_space`` by ``scale`` per frame gives (B, L, rH, rW, out_channels).
+    then depth-to-space by ``scale`` per frame gives (B, L, rH, rW, out_channels).
 
     Args:
         scale: upscaling factor r (4 in the paper).
@@ -36,15 +34,20 @@ class DepthToSpaceUpscaler(keras.layers.Layer):
     def build(self, input_shape):
         self.conv = keras.layers.Conv3D(
             self.scale**2 * self.out_channels, 3, padding="same", name="conv",
+            dtype=self.dtype_policy,
             kernel_initializer=keras.initializers.VarianceScaling(
                 scale=self.init_scale, mode="fan_avg", distribution="uniform"))
         self.conv.build(input_shape)
         self.built = True
 
     def call(self, inputs, training=None):
-        batch, frames = tf.shape(inputs)[0], tf.shape(inputs)[1]
-        y = tf.nn.depth_to_space(fold_time(self.conv(inputs)), self.scale)
-        return unfold_time(y, batch, frames)
+        b, n, h, w, _ = ops.shape(inputs)
+        r, c = self.scale, self.out_channels
+        # Depth-to-space (``tf.nn.depth_to_space``'s order, which Keras has no op for): channel
+        # ``(i * r + j) * C + c`` of pixel (y, x) goes to pixel (r y + i, r x + j), channel c.
+        y = ops.reshape(self.conv(inputs), (b, n, h, w, r, r, c))
+        y = ops.transpose(y, (0, 1, 2, 4, 3, 5, 6))
+        return ops.reshape(y, (b, n, h * r, w * r, c))
 
     def compute_output_shape(self, input_shape):
         b, n, h, w, _ = input_shape

@@ -8,6 +8,7 @@ import numbers
 from vsr_latent.errors import ConfigError
 from vsr_latent.layers import ATTENTION_BUDGET_ELEMENTS, LEAKY_SLOPE, RESIDUAL_INIT_SCALE
 from vsr_latent.layers.upscaler import UPSCALER_INIT_SCALE
+from vsr_latent.scale import SCALE
 
 BLOCK_KINDS = ("long", "short")
 
@@ -31,7 +32,6 @@ class VSRNetConfig:
         scale: upscaling factor (4).
         leaky_slope: LeakyReLU slope (GAP).
         bicubic_skip: add a bicubic copy of the input to the output (GAP).
-        sampling: initial variational mode (False: mean path).
         max_attention_elements: long-attention chunking budget (None: unchunked).
         upscaler_init_scale: variance scale of the upscaler's initial kernel (small: a fresh model
             starts within a few levels of its bicubic skip; 1.0: Glorot).
@@ -44,10 +44,9 @@ class VSRNetConfig:
     filters: int = 64
     variational: bool = False
     seq_len: int = 7
-    scale: int = 4
+    scale: int = SCALE
     leaky_slope: float = LEAKY_SLOPE
     bicubic_skip: bool = BICUBIC_SKIP
-    sampling: bool = False
     max_attention_elements: int | None = ATTENTION_BUDGET_ELEMENTS
     upscaler_init_scale: float = UPSCALER_INIT_SCALE
     residual_init_scale: float = RESIDUAL_INIT_SCALE
@@ -78,8 +77,6 @@ class VSRNetConfig:
             raise ConfigError(
                 f"{len(self.blocks)} attention blocks need at least as many residual layers "
                 f"(num_layers={self.num_layers})")
-        if self.sampling and not self.variational:
-            raise ConfigError("sampling=True needs variational=True")
 
     def block_positions(self):
         """Residual layer index -> attention block index."""

@@ -3,7 +3,7 @@
 import dataclasses
 
 import keras
-import tensorflow as tf
+from keras import ops
 
 from vsr_latent.errors import InputError
 from vsr_latent.layers import (
@@ -25,15 +25,13 @@ ARCHITECTURE_FIELDS = tuple(f.name for f in dataclasses.fields(VSRNetConfig))
 def _architecture_from_keywords(values):
     """The ``VSRNetConfig`` of a saved network's ``get_config`` fields. Fields it lacks (saved
     before they existed), or saved as None where None is not a value of the field, take their
-    defaults; a network without variance heads never samples."""
+    defaults."""
     values = dict(values)
     for name in ("leaky_slope", "bicubic_skip", "upscaler_init_scale", "residual_init_scale"):
         if values.get(name, 0) is None:
             del values[name]
     if "blocks" in values:
         values["blocks"] = tuple(values["blocks"])
-    if not values.get("variational", False):
-        values["sampling"] = False
     return VSRNetConfig(**values)
 
 
@@ -61,6 +59,8 @@ class VSRNet(keras.Model):
 
     def __init__(self, config=None, **kwargs):
         architecture = {k: kwargs.pop(k) for k in ARCHITECTURE_FIELDS if k in kwargs}
+        # Files saved while the variational mode was stored state carry it as ``sampling``.
+        kwargs.pop("sampling", None)
         if config is None:
             config = _architecture_from_keywords(architecture)
         elif architecture:
@@ -76,25 +76,27 @@ class VSRNet(keras.Model):
         self.seq_len = cfg.seq_len
         self.scale = cfg.scale
         self.variational = cfg.variational and bool(cfg.blocks)
-        self._sampling = cfg.sampling and self.variational
         self._positions = dict(cfg.block_positions())
 
-        self.stem = keras.layers.Conv3D(cfg.filters, 3, padding="same", name="stem")
+        # Every layer computes in the network's dtype policy (keras-hub passes it down the same
+        # way), so a network built as mixed_bfloat16 is mixed_bfloat16 throughout.
+        dtype = self.dtype_policy
+        self.stem = keras.layers.Conv3D(cfg.filters, 3, padding="same", name="stem", dtype=dtype)
         self.units = [
             ResidualConvBlock3D(cfg.filters, cfg.leaky_slope, init_scale=cfg.residual_init_scale,
-                                name=f"residual_{i}")
+                                name=f"residual_{i}", dtype=dtype)
             for i in range(cfg.num_layers)]
         self.attention = []
         for j, kind in enumerate(cfg.blocks):
             if kind == "long":
                 block = LongAttention(
-                    cfg.filters, variational=cfg.variational, sampling=self._sampling,
+                    cfg.filters, variational=cfg.variational,
                     max_attention_elements=cfg.max_attention_elements,
-                    leaky_slope=cfg.leaky_slope, name=f"long_attention_{j}")
+                    leaky_slope=cfg.leaky_slope, name=f"long_attention_{j}", dtype=dtype)
             else:
                 block = ShortAttention(
-                    cfg.filters, variational=cfg.variational, sampling=self._sampling,
-                    leaky_slope=cfg.leaky_slope, name=f"short_attention_{j}")
+                    cfg.filters, variational=cfg.variational,
+                    leaky_slope=cfg.leaky_slope, name=f"short_attention_{j}", dtype=dtype)
             self.attention.append(block)
         # tf.train.Checkpoint follows attributes only, not Keras-tracked lists: without these
         # names a training checkpoint would hold just the stem and the upscaler.
@@ -103,7 +105,7 @@ class VSRNet(keras.Model):
         for j, block in enumerate(self.attention):
             setattr(self, f"attention_{j}", block)
         self.upscaler = DepthToSpaceUpscaler(
-            cfg.scale, 3, init_scale=cfg.upscaler_init_scale, name="upscaler")
+            cfg.scale, 3, init_scale=cfg.upscaler_init_scale, name="upscaler", dtype=dtype)
         long_layers = [i for i, j in self._positions.items() if cfg.blocks[j] == "long"]
         # Key-frame features are only needed up to the last long-attention block.
         self._last_long_layer = max(long_layers) if long_layers else -1
@@ -113,41 +115,17 @@ class VSRNet(keras.Model):
     def build(self, input_shape=None):
         if self.built:
             return
-        self._forward(tf.zeros([1, 1, 4, 4, 3]), training=False)
+        self._forward(ops.zeros((1, 1, 4, 4, 3)), training=False)
         self.built = True
 
     def get_config(self):
         config = {"name": self.name, "trainable": self.trainable}
         config.update(self.config.to_dict())
-        config["sampling"] = self.sampling
         return config
 
     @classmethod
     def from_config(cls, config):
         return cls(**config)
-
-    # ---- variational mode --------------------------------------------------------------------
-
-    @property
-    def sampling(self):
-        """False: deterministic mean path (stage 1, default inference); True: z = mu + eps sigma.
-
-        Settable on a built model; already traced functions follow the change (the mode is a
-        weight read at run time) and it is saved with the model. Read from the flag weights, so
-        it is right after a checkpoint restore too.
-        """
-        if self.variational and self.built:
-            return self.attention[0].sampling
-        return self._sampling
-
-    @sampling.setter
-    def sampling(self, value):
-        value = bool(value)
-        if value and not self.variational:
-            raise ValueError(f"{self.name} has no variance heads (variational=False)")
-        self._sampling = value
-        for block in self.attention:
-            block.sampling = value
 
     # ---- forward -----------------------------------------------------------------------------
 
@@ -162,15 +140,18 @@ class VSRNet(keras.Model):
             return inputs["frames"], keys
         return inputs, None
 
-    def _forward(self, inputs, training=None, sampling=None, collect=False):
+    def _forward(self, inputs, training=None, sampling=False, collect=False):
+        if sampling and not self.variational:
+            raise ValueError(f"{self.name} has no variance heads (variational=False): "
+                             "sampling=True draws from them")
         frames, key_frames = self._split_inputs(inputs)
-        frames = tf.cast(frames, tf.float32)
+        frames = ops.cast(frames, "float32")
         x = frames / PIXEL_SCALE
         slope = self.config.leaky_slope
         streams = [x]
         if key_frames is not None and self._last_long_layer >= 0:
-            streams.append(tf.cast(key_frames, tf.float32) / PIXEL_SCALE)
-        h = [tf.nn.leaky_relu(self.stem(s), alpha=slope) for s in streams]
+            streams.append(ops.cast(key_frames, "float32") / PIXEL_SCALE)
+        h = [ops.leaky_relu(self.stem(s), negative_slope=slope) for s in streams]
         info = {"z": [], "masks": [], "variance": []}
         for i, unit in enumerate(self.units):
             j = self._positions.get(i)
@@ -198,7 +179,7 @@ class VSRNet(keras.Model):
                 h = h[:1]
         # Under a mixed precision policy the layers compute in float16/bfloat16; the output (and
         # the bicubic skip added to it) stays float32. A no-op under the default float32 policy.
-        sr = tf.cast(self.upscaler(h[0], training=training), tf.float32)
+        sr = ops.cast(self.upscaler(h[0], training=training), "float32")
         if self.config.bicubic_skip:
             sr = sr + self._bicubic(x)
         sr = sr * PIXEL_SCALE
@@ -207,12 +188,16 @@ class VSRNet(keras.Model):
     def _bicubic(self, x):
         # Same values as tf.image.resize(method="bicubic") (layers.bicubic), but compilable
         # with XLA (jit_compile=True), which has no ResizeBicubic kernel.
-        batch, frames = tf.shape(x)[0], tf.shape(x)[1]
+        batch, frames = ops.shape(x)[0], ops.shape(x)[1]
         up = bicubic_upsample(fold_time(x), self.scale)
         return unfold_time(up, batch, frames)
 
-    def call(self, inputs, training=None):
-        return self._forward(inputs, training=training)
+    def call(self, inputs, training=None, sampling=False):
+        """The super-resolved frames. ``sampling`` (a Python bool, variational networks only):
+        False is the deterministic mean path z = mu (training stage 1, default inference); True
+        draws z = mu + eps sigma in every attention block (stage 2, §5.3). The mode is this
+        argument alone: nothing in the network stores it."""
+        return self._forward(inputs, training=training, sampling=sampling)
 
     def dual_forward(self, frames, training=True):
         """(sr_mean, sr_sample): the mean path and one sampled path (stage-2 training, §5.3).
@@ -224,11 +209,11 @@ class VSRNet(keras.Model):
             return mean, mean
         return mean, self._forward(frames, training=training, sampling=True)
 
-    def call_with_attention(self, frames, training=False):
+    def call_with_attention(self, frames, training=False, sampling=False):
         """(sr, {"z": [...], "masks": [...], "variance": [...]}), lists over attention blocks.
 
         ``z``: every block's latent attention (long: at ceil(H/2) x ceil(W/2), short: mask logits
         at H x W); ``masks``: sigmoid masks of short blocks; ``variance``: sigma**2 of
         variational blocks.
         """
-        return self._forward(frames, training=training, collect=True)
+        return self._forward(frames, training=training, sampling=sampling, collect=True)

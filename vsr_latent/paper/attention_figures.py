@@ -186,14 +186,11 @@ def figure8(ctx, out_dir, lines, csv_rows):
     x = lr[None].astype(np.float32)
     t = L // 2
     maps = []
-    model.sampling = False
     _, info = model.call_with_attention(x, training=False)
     maps.append(("deterministic", np.asarray(info["masks"][FIGURE8_BLOCK])[0, t].mean(-1)))
-    model.sampling = True
     for s in range(FIGURE8_SAMPLES):
-        _, info = model.call_with_attention(x, training=False)
+        _, info = model.call_with_attention(x, training=False, sampling=True)
         maps.append((f"sample {s + 1}", np.asarray(info["masks"][FIGURE8_BLOCK])[0, t].mean(-1)))
-    model.sampling = False
     h, w = maps[0][1].shape
     f = FIGURE8_FIELD
     y0, x0 = max(0, h // 2 - f // 2), max(0, w // 2 - f // 2)

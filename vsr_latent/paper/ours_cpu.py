@@ -27,8 +27,9 @@ import numpy as np
 from vsr_latent.configs.base import DEFAULT_RECONSTRUCTION_LOSS
 from vsr_latent.errors import InputError
 from vsr_latent.paths import shared_data_dir
+from vsr_latent.precision import RUN_PRECISIONS
 
-PRECISIONS = ("float32", "mixed_bfloat16")
+PRECISIONS = RUN_PRECISIONS  # one list, in vsr_latent.precision
 PROTOCOLS = ("standard", "paper")
 #: Scalars of the training-curve figure (TensorBoard tags).
 CURVE_TAGS = ("psnr/validation", "loss/re", "loss/vae", "optimizer/learning_rate")

@@ -14,8 +14,9 @@ Decisions, each named once here:
 
 * ``ONNX_OPSET`` = 17: the ONNX operator set of the file (onnxruntime >= 1.12 runs it).
 * ``EXPORT_MEAN_PATH``: variational models are exported on their deterministic mean path
-  (z = mu, the default inference mode, SPEC §Variational): the sampling mode is switched off for
-  the export and restored afterwards. Draws of the latent attention (``--samples K``) need the
+  (z = mu, the default inference mode, SPEC §Variational): the export traces the model's plain
+  call, which is the mean path (the mode is a call argument, ``sampling=False`` by default).
+  Draws of the latent attention (``--samples K``) need the
   Keras model or the SavedModel.
 * ``TF2ONNX_SKIPPED_OPTIMIZERS``: tf2onnx 1.17's ``reshape_optimizer`` rewrites the reshapes of the
   long-attention block (dynamic batch and frame size) into a Reshape whose target shape does not
@@ -103,15 +104,9 @@ def require_extras(check=True):
 
 @contextlib.contextmanager
 def mean_path(model):
-    """Switches a variational model to its mean path for the duration (``EXPORT_MEAN_PATH``)."""
-    previous = bool(getattr(model, "sampling", False))
-    if EXPORT_MEAN_PATH and previous:
-        model.sampling = False
-    try:
-        yield model
-    finally:
-        if EXPORT_MEAN_PATH and previous:
-            model.sampling = previous
+    """The model on its mean path (``EXPORT_MEAN_PATH``): its plain call already is, since the
+    sampling mode is an argument of each call; nothing is switched."""
+    yield model
 
 
 def _name_dims(value_info, names):

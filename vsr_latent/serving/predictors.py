@@ -30,11 +30,11 @@ import numpy as np
 from vsr_latent.data.chunks import pad_chunk
 from vsr_latent.data.resize_weights import matlab_imresize_matrix
 from vsr_latent.errors import CheckpointError, ConfigError, InputError
+from vsr_latent.scale import SCALE
 
 # Nominal clip length used for chunking when neither the caller nor the model gives one: the
 # paper's final models process L = 7 frames at a time (§6.2, Table 3).
 DEFAULT_SEQ_LEN = 7
-SCALE = 4
 BICUBIC_METHOD = "MATLAB imresize bicubic (Keys a=-0.5, half-pixel centres, mirrored borders)"
 
 
@@ -146,28 +146,22 @@ class KerasPredictor(Predictor):
         if key not in self._functions:
             model = self.model
             spec = tf.TensorSpec([None, None, None, None, 3], tf.float32)
+            # The mode is an argument of the model's call, one traced function per mode; the
+            # mean path is the plain call (models without variance heads take no ``sampling``).
+            mode = {"sampling": True} if sampling else {}
             if with_keys:
                 fn = tf.function(
-                    lambda x, k: model({"frames": x, "key_frames": k}, training=False),
+                    lambda x, k: model({"frames": x, "key_frames": k}, training=False, **mode),
                     input_signature=[spec, spec])
             else:
-                fn = tf.function(lambda x: model(x, training=False), input_signature=[spec])
+                fn = tf.function(lambda x: model(x, training=False, **mode),
+                                 input_signature=[spec])
             self._functions[key] = fn
         return self._functions[key]
 
     def _predict(self, x, k, sampling):
-        # The sampling mode is read by the model's Python code while tracing, so each mode has
-        # its own traced function; the model's previous mode is restored afterwards.
-        previous = getattr(self.model, "sampling", False)
-        if sampling != previous:
-            self.model.sampling = sampling
-        try:
-            fn = self._function(sampling, k is not None)
-            args = (x[None],) if k is None else (x[None], k[None])
-            out = fn(*args)
-        finally:
-            if sampling != previous:
-                self.model.sampling = previous
+        fn = self._function(bool(sampling), k is not None)
+        out = fn(x[None]) if k is None else fn(x[None], k[None])
         return np.asarray(out[0], dtype=np.float32)
 
 

@@ -26,8 +26,11 @@ def save_keras(model, path):
     return path
 
 
-def export_saved_model(model, out_dir):
-    """Writes ``model`` as a SavedModel folder at ``out_dir`` (atomically); returns the path."""
+def export_saved_model(model, out_dir, sampling=False):
+    """Writes ``model`` as a SavedModel folder at ``out_dir`` (atomically); returns the path.
+
+    The endpoints run the mean path, or with ``sampling`` (variational models) a sampled path
+    that draws anew at each call."""
     import keras
     import tensorflow as tf
 
@@ -35,11 +38,13 @@ def export_saved_model(model, out_dir):
     frames_spec = tf.TensorSpec(FRAMES_SPEC_SHAPE, tf.float32, name="frames")
     keys_spec = tf.TensorSpec(FRAMES_SPEC_SHAPE, tf.float32, name="key_frames")
 
+    mode = {"sampling": True} if sampling else {}
+
     def serve(frames):
-        return {"sr": model(frames, training=False)}
+        return {"sr": model(frames, training=False, **mode)}
 
     def serve_with_keys(frames, key_frames):
-        return {"sr": model({"frames": frames, "key_frames": key_frames}, training=False)}
+        return {"sr": model({"frames": frames, "key_frames": key_frames}, training=False, **mode)}
 
     archive = keras.export.ExportArchive()
     archive.track(model)

@@ -25,7 +25,7 @@ step 3301 (λ = 1; steps 3301-3600 of 3600)" (`stage_text`).
 Images (for the first clip of the batch, every `image_interval` steps: every ``image_every`` steps
 and at least `MIN_IMAGE_LOGS` times a run). No picture is stretched to its own min/max: every
 colour scale is fixed and its range is written on the picture. SR and the attention maps come from
-``model.call_with_attention`` in the model's current mode (in stage 2, sampling on: one sampled
+``model.call_with_attention`` in the stage's mode (``sampling=True`` in stage 2: one sampled
 path).
 
 - ``images/lr_sr_hr``: a labelled grid, columns "LR (x4 nearest)" | "SR" | "HR" | "|SR - HR|",
@@ -607,13 +607,14 @@ class TrainingSummaries:
         self._stage = stage
         return True
 
-    def images(self, step, model, lr, hr):
-        """The LR | SR | HR panel and the attention pictures for the first clip of a batch.
+    def images(self, step, model, lr, hr, sampling=False):
+        """The LR | SR | HR panel and the attention pictures for the first clip of a batch, on the
+        mean path or (``sampling``, stage 2) one sampled path.
 
         Returns {tag: uint8 image (H, W, 3)} as written.
         """
         lr = tf.convert_to_tensor(lr)[:1]
-        sr, info = model.call_with_attention(lr, training=False)
+        sr, info = model.call_with_attention(lr, training=False, sampling=sampling)
         lr0 = lr[0].numpy()
         pictures = {
             "images/lr_sr_hr": lr_sr_hr_panel(lr0, sr[0].numpy(), np.asarray(hr)[0], model.scale),

@@ -1,7 +1,7 @@
 """Algorithm 1 as a custom `tf.distribute` training loop.
 
-Stage 1 trains the mean path (variance heads off, ``model.sampling = False``) on L_re for
-``config.stage1_steps`` (K) steps; stage 2 turns the variance heads on (``model.sampling = True``)
+Stage 1 trains the mean path (variance heads off, ``model(lr)``) on L_re for
+``config.stage1_steps`` (K) steps; stage 2 turns the variance heads on (``sampling=True``)
 and trains on L_re + λ·L_vae, with L_re on the mean path and L_vae on one sampled path of the same
 batch (``model.dual_forward``, §5.3), for ``config.stage2_steps`` more steps.
 
@@ -57,11 +57,11 @@ import tensorflow as tf
 from vsr_latent import run_folder
 from vsr_latent.atomic import atomic_path
 from vsr_latent.errors import CheckpointError, ConfigError, TrainingError
+from vsr_latent.scale import SCALE
 from vsr_latent.training.losses import RECONSTRUCTION_LOSSES, per_example_psnr
 from vsr_latent.training.strategy import default_strategy, worker_info
 from vsr_latent.training.summaries import TrainingSummaries, image_interval
 
-SCALE = 4
 # Resuming at a data position up to this many global batches skips them exactly; further on the
 # pipeline is reseeded (see the module docstring).
 EXACT_SKIP_LIMIT = 2_000
@@ -362,11 +362,8 @@ class Trainer:
         return 1 if step < self.config.stage1_steps else 2
 
     def set_stage(self, stage):
-        """Variance heads off (stage 1) or on (stage 2)."""
-        if getattr(self.model, "variational", False) and (
-            self._stage_set != stage or self.model.sampling != (stage == 2)
-        ):
-            run_folder.set_sampling(self.model, stage == 2)
+        """Records the stage. The model holds no mode: the step passes it to each call (stage 1
+        ``model(lr)``, the mean path; stage 2 ``model.dual_forward(lr)``, mean and sampled)."""
         self._stage_set = stage
 
     # ---- data --------------------------------------------------------------------------------
@@ -589,7 +586,6 @@ class Trainer:
                 summaries.close()
         if start >= total:
             self.log(f"{config.name}: already trained to step {total}")
-        run_folder.set_sampling(self.model, False)
         if self.is_chief:
             with atomic_path(run_folder.model_path(self.run_dir)) as tmp:
                 self.model.save(str(tmp))
@@ -680,7 +676,8 @@ class Trainer:
                         summaries.scalars(step, {"psnr/validation": psnr})
             if summaries and (step % image_every == 0 or step == total):
                 lr, hr = (self.strategy.experimental_local_results(t)[0] for t in batch)
-                summaries.images(step, self.model, lr, hr)
+                summaries.images(step, self.model, lr, hr,
+                                 sampling=stage == 2 and getattr(self.model, "variational", False))
             if step % config.checkpoint_every == 0 or step == total:
                 self._raise_if_non_finite()
                 self.save()
