@@ -120,7 +120,7 @@ def test_budgets():
     assert get_config("smoke", budget="smoke").budget == "smoke"
     full = get_config("ours", budget="full")
     assert full == get_config("ours") and full.budget == "full"
-    with pytest.raises(ConfigError, match="known budgets: full, tiny, smoke, cpu"):
+    with pytest.raises(ConfigError, match="known budgets: full, tiny, smoke, rehearsal, cpu"):
         get_config("ours", budget="huge")
 
 
