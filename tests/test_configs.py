@@ -268,5 +268,5 @@ def test_cli_budget_and_its_old_name(capsys):
     with pytest.raises(SystemExit):
         cli.main(["train", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
-    assert "--budget {full,tiny,smoke,cpu}, --scale {full,tiny,smoke,cpu}" in help_text
+    assert "--budget {full,tiny,smoke,rehearsal,cpu}, --scale {full,tiny,smoke,rehearsal,cpu}" in help_text
     assert "--scale is its old name" in help_text
