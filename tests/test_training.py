@@ -6,7 +6,6 @@ Models are the real registry networks made tiny (8 filters, 2 residual layers, o
 block, L = 3, 8x8 LR patches) so that each test stays within seconds of tracing.
 """
 
-import functools
 import os
 import re
 import signal
@@ -19,31 +18,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.training_helpers import TINY, tiny_config, two_replicas
 from vsr_latent import run_folder
-from vsr_latent.configs import get_config
 from vsr_latent.errors import CheckpointError, TrainingError
 from vsr_latent.run_folder import restore_model
 from vsr_latent.training.trainer import Trainer, train
 
 REPO = Path(__file__).resolve().parent.parent
 
-TINY = ["model.seq_len=3", "model.num_layers=2", 'model.blocks=["long"]',
-        # Start far from the bicubic optimum (Glorot upscaler) so that learning shows in a few steps.
-        "model.upscaler_init_scale=1.0"]
-
-
-def tiny_config(name, *overrides):
-    return get_config(name, budget="tiny", overrides=TINY + list(overrides))
-
-
-@functools.cache
-def two_replicas():
-    # One strategy object for the whole module: collective-op keys are counted per strategy, and
-    # two live MirroredStrategy objects in one process can hand out colliding instance keys.
-    cpus = tf.config.list_logical_devices("CPU")
-    if len(cpus) < 2:
-        pytest.skip("needs the two logical CPU devices that conftest sets up")
-    return tf.distribute.MirroredStrategy([d.name for d in cpus[:2]])
 
 
 def read_tensors(logdir):

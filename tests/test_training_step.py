@@ -1,30 +1,15 @@
 """The compiled training step: nothing read by the host between log steps, metrics accumulated
 on the device as interval means, and the XLA option (``jit_compile``) giving the same loss."""
 
-import functools
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.training_helpers import tiny_config, two_replicas
 from vsr_latent.configs import get_config
 from vsr_latent.errors import ConfigError
 from vsr_latent.training.trainer import STEP_METRICS, DeviceMetrics, Trainer
-
-TINY = ["model.seq_len=3", "model.num_layers=2", 'model.blocks=["long"]',
-        "model.upscaler_init_scale=1.0"]
-
-
-def tiny_config(name, *overrides):
-    return get_config(name, budget="tiny", overrides=TINY + list(overrides))
-
-
-@functools.cache
-def two_replicas():
-    cpus = tf.config.list_logical_devices("CPU")
-    if len(cpus) < 2:
-        pytest.skip("needs the two logical CPU devices that conftest sets up")
-    return tf.distribute.MirroredStrategy([d.name for d in cpus[:2]])
 
 
 def test_device_metrics_are_interval_means_against_hand_computed_values():
