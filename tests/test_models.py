@@ -113,7 +113,7 @@ def test_sampling_is_an_argument_of_the_call_also_under_tf_function():
     s1, s2 = sample_fn(x).numpy(), model(x, sampling=True).numpy()
     assert np.abs(s1 - mean).max() > 1e-3 and np.abs(s1 - s2).max() > 1e-3
     np.testing.assert_array_equal(mean_fn(x).numpy(), mean)
-    np.testing.assert_allclose(model(x).numpy(), mean, rtol=1e-5)  # eager vs graph rounding
+    np.testing.assert_allclose(model(x).numpy(), mean, rtol=1e-5, atol=1e-4)  # eager vs graph rounding
     assert "sampling" not in model.get_config()
     assert not any("sampling" in w.path for w in model.weights)
     assert not model.non_trainable_weights

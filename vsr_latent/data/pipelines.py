@@ -200,12 +200,21 @@ def train_dataset(source="builtin", *, seq_len, lr_size=(32, 32), scale=4, degra
             hrs.append(hr)
         return tf.stack(lrs), tf.stack(hrs)
 
-    order = tf.data.Dataset.range(src.num_clips).shuffle(
-        src.num_clips, seed=seed, reshuffle_each_iteration=True
-    )
-    if repeat:
-        order = order.repeat()
-    ds = tf.data.Dataset.zip(order, tf.data.Dataset.counter())
+    # Window i visits clip order[i % n] of epoch i // n, a permutation drawn from (seed, epoch)
+    # by the window's own number: one source dataset whose elements carry everything a window
+    # is made from, so the tf.data service, which splits the source among its workers, makes
+    # the same windows as one host does (a zip of a shuffled range with a counter would be
+    # split apart and re-paired on each worker).
+    num_clips = src.num_clips
+
+    def window(i):
+        epoch = i // num_clips
+        clip = tf.random.experimental.index_shuffle(
+            i % num_clips, tf.stack([tf.constant(seed, tf.int64), epoch]), num_clips - 1)
+        return clip, i
+
+    windows = tf.data.Dataset.counter() if repeat else tf.data.Dataset.range(num_clips)
+    ds = windows.map(window)
     per_batch = batch_size
     if input_context is not None:
         ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)

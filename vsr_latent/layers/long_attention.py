@@ -1,5 +1,7 @@
 """Long (block-sparse non-local) attention over every key frame: exact and memory-bounded."""
 
+import warnings
+
 import keras
 from keras import backend, ops
 
@@ -16,6 +18,10 @@ from vsr_latent.layers.variational import VariationalHead
 # Largest attention matrix (batch x queries x keys, float elements) computed at once; above it the
 # queries are processed in chunks (2**24 floats = 64 MiB). None or 0 turns chunking off.
 ATTENTION_BUDGET_ELEMENTS = 2**24
+
+# Keras warns about a softmax over an axis of size 1. Here that axis is the key positions, and a
+# clip with one key position (a short or tiny input) does attend to it with weight 1, as it should.
+warnings.filterwarnings("ignore", message="You are using a softmax over axis", category=UserWarning)
 
 
 def _imax(a, b):
@@ -44,8 +50,9 @@ def _join_queries(chunks, num):
 def _chunked_attention(query, key, value, chunk):
     """Exact attention over query chunks, with a backward pass that is chunked too.
 
-    Both passes are ``keras.ops`` loops over the chunks (``ops.scan``, ``ops.fori_loop``: a
-    ``while_loop`` under TensorFlow, ``lax.scan`` / ``lax.fori_loop`` under JAX). The gradient recomputes
+    Both passes are ``keras.ops`` loops over the chunks (``ops.fori_loop``, and ``ops.scan``
+    outside TensorFlow: a ``while_loop`` under TensorFlow, ``lax.scan`` / ``lax.fori_loop`` under
+    JAX). The gradient recomputes
     each chunk's softmax instead of keeping all of them (which together are the full attention
     matrix), so training memory is bounded like inference memory.
     """
@@ -55,12 +62,8 @@ def _chunked_attention(query, key, value, chunk):
 
     @ops.custom_gradient
     def attend(query, key, value):
-        def forward_step(_, q):
-            out = ops.matmul(attention_weights(q, key), value)
-            return out, out
-
-        _, out = ops.scan(forward_step, ops.zeros((batch, chunk, depth_v), value.dtype),
-                          _split_queries(query, chunk, num_chunks))
+        out = _forward_chunks(_split_queries(query, chunk, num_chunks), key, value,
+                              (num_chunks, batch, chunk, depth_v))
 
         def grad(*args, upstream=None):
             d_out = args[0] if upstream is None else upstream
@@ -96,6 +99,27 @@ def _chunked_attention(query, key, value, chunk):
         return _join_queries(out, num_q), grad
 
     return attend(query, key, value)
+
+
+def _forward_chunks(q_chunks, key, value, out_shape):
+    """``softmax(q key^T) value`` of each query chunk, in turn: (num_chunks, B, chunk, Dv)."""
+    if backend.backend() != "tensorflow":
+        def forward_step(_, q):
+            out = ops.matmul(attention_weights(q, key), value)
+            return out, out
+
+        return ops.scan(forward_step, ops.zeros(out_shape[1:], value.dtype), q_chunks)[1]
+
+    # Under TensorFlow a while loop whose state is a plain tensor: ``ops.scan`` keeps its carry
+    # in a TensorArray, which tf2onnx cannot convert to an ONNX Loop (the ONNX export). As in the
+    # backward pass, a zero computed from the previous chunk's result makes each chunk wait for
+    # the one before, so one chunk's (chunk x K) matrix is alive at a time.
+    def forward_step(i, out):
+        q = q_chunks[i] + ops.sum(out[:1, :1, :1, :1]) * 0
+        return ops.scatter_update(
+            out, ops.reshape(i, (1, 1)), ops.matmul(attention_weights(q, key), value)[None])
+
+    return ops.fori_loop(0, out_shape[0], forward_step, ops.zeros(out_shape, value.dtype))
 
 
 def attention_weights(query, key):
