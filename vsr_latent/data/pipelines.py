@@ -49,6 +49,8 @@ ROOT_CROPS_PER_WINDOW = 8
 BUILTIN_CROPS_PER_WINDOW = 1
 #: Shuffle buffer (samples) mixing the crops of one window across batches when K > 1.
 SHUFFLE_BUFFER = 64
+# Windows a repeating training stream can number: about 4.6e18 (no run reaches it).
+UNENDING_WINDOWS = 2**62
 
 
 def _import_tf():
@@ -213,7 +215,9 @@ def train_dataset(source="builtin", *, seq_len, lr_size=(32, 32), scale=4, degra
             i % num_clips, tf.stack([tf.constant(seed, tf.int64), epoch]), num_clips - 1)
         return clip, i
 
-    windows = tf.data.Dataset.counter() if repeat else tf.data.Dataset.range(num_clips)
+    # A range, not Dataset.counter(): the service splits a range among its workers, but every
+    # worker runs a counter of its own (each window made twice with two workers).
+    windows = tf.data.Dataset.range(UNENDING_WINDOWS if repeat else num_clips)
     ds = windows.map(window)
     per_batch = batch_size
     if input_context is not None:
