@@ -259,6 +259,32 @@ def test_evaluate_predictor_matches_upscale_then_score():
                                atol=1e-12)
 
 
+def test_several_protocols_upscale_once_and_score_as_each_alone(monkeypatch):
+    from vsr_latent.evaluation import evaluate_predictor_protocols
+    from vsr_latent.serving import predictors
+
+    model = StandInVSR(seq_len=3)
+    predictor = KerasPredictor(model, name="standin")
+    rng = np.random.default_rng(4)
+    gt = rng.integers(0, 256, (5, 48, 48, 3)).astype(np.uint8)
+    lr = to_uint8(gt.reshape(5, 12, 4, 12, 4, 3).mean(axis=(2, 4)))
+    data = [("clip", lr, gt)]
+    calls = []
+    upscale = predictors.upscale_sequence
+    monkeypatch.setattr(predictors, "upscale_sequence",
+                        lambda *a, **k: calls.append(1) or upscale(*a, **k))
+    both = evaluate_predictor_protocols(predictor, data, ("paper", "standard"))
+    assert len(calls) == 1
+    for name in ("paper", "standard"):
+        alone = evaluate_predictor(predictor, data, name).sequences["clip"]
+        seq = both[name].sequences["clip"]
+        assert seq.frames == alone.frames
+        for metric, values in alone.scores.items():
+            np.testing.assert_allclose(seq.scores[metric], values, atol=1e-12)
+    assert both["paper"].sequences["clip"].frames == [1, 2]
+    assert both["standard"].sequences["clip"].frames == [0, 1, 2, 3, 4]
+
+
 def test_builtin_dataset_sequences():
     from vsr_latent.evaluation import dataset_sequences
 

@@ -23,6 +23,7 @@ from vsr_latent.evaluation.run import (
     evaluate,
     evaluate_folders,
     evaluate_predictor,
+    evaluate_predictor_protocols,
 )
 from vsr_latent.metrics import METRICS
 
@@ -30,5 +31,5 @@ __all__ = [
     "DATASETS", "DEFAULT_PROTOCOL", "METRICS", "PROTOCOLS", "QUANTIZE_SR", "EvaluateOptions",
     "EvaluationResult", "evaluate",
     "Protocol", "SequenceResult", "dataset_sequences", "evaluate_folders", "evaluate_predictor",
-    "evaluate_sequences", "get_protocol", "sequence_folders",
+    "evaluate_predictor_protocols", "evaluate_sequences", "get_protocol", "sequence_folders",
 ]

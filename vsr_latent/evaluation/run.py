@@ -37,18 +37,29 @@ def evaluate_predictor(predictor, dataset="vid4", protocol=DEFAULT_PROTOCOL, *, 
     result, ``[(name, lr, gt)]``. With ``samples > 1`` the mean of that many sampled draws is
     scored.
     """
+    protocol = get_protocol(protocol)
+    return evaluate_predictor_protocols(
+        predictor, dataset, (protocol,), data_root=data_root, degradation=degradation,
+        sequences=sequences, samples=samples, progress=progress)[protocol.name]
+
+
+def evaluate_predictor_protocols(predictor, dataset, protocols, *, data_root=None,
+                                 degradation="bi", sequences=None, samples=1, progress=False):
+    """:func:`evaluate_predictor` under several protocols at once: each sequence is upscaled
+    once and scored under every protocol; returns ``{protocol name: EvaluationResult}``."""
     # Imported on use: scoring folders of frames needs none of the model-serving code.
     from vsr_latent.serving.predictors import upscale_sequence
 
-    protocol = get_protocol(protocol)
+    protocols = [get_protocol(p) for p in protocols]
     if isinstance(dataset, str):
         data = dataset_sequences(dataset, data_root=data_root, degradation=degradation,
                                  sequences=sequences)
     else:
         data = list(dataset)
-    result = EvaluationResult(protocol)
-    # One bar over frames: each frame counts once when upscaled and once when scored.
-    total = sum(len(lr) + len(protocol.frame_indices(len(gt), where=name)) for name, lr, gt in data)
+    results = {p.name: EvaluationResult(p) for p in protocols}
+    # One bar over frames: each frame counts once when upscaled and once per protocol scored.
+    total = sum(len(lr) + sum(len(p.frame_indices(len(gt), where=name)) for p in protocols)
+                for name, lr, gt in data)
     bar = progress_bar(total, progress)
     try:
         for name, lr, gt in data:
@@ -56,11 +67,13 @@ def evaluate_predictor(predictor, dataset="vid4", protocol=DEFAULT_PROTOCOL, *, 
                                   on_chunk=bar.update)
             if samples > 1:
                 sr = sr[0]
-            part = evaluate_sequences([(name, to_uint8(sr), gt)], protocol, bar=bar)
-            result.sequences.update(part.sequences)
+            sr = to_uint8(sr)
+            for p in protocols:
+                part = evaluate_sequences([(name, sr, gt)], p, bar=bar)
+                results[p.name].sequences.update(part.sequences)
     finally:
         bar.close()
-    return result
+    return results
 
 
 @dataclasses.dataclass(frozen=True)

@@ -152,16 +152,17 @@ def remote_psnr(ctx, run):
 # ---- Vid4 (Tables 4, 5) ---------------------------------------------------------------------
 
 
-def vid4_data(ctx, degradation="bi"):
+def vid4_data(ctx, degradation="bi", whole=False):
     """``[(name, lr, gt)]`` of Vid4 (calendar, city, foliage, walk); at the tiny and smoke budgets
-    each sequence cut to its first frames and a centre crop (``Budget.vid4_*``)."""
+    each sequence cut to its first frames and a centre crop (``Budget.vid4_*``) unless
+    ``whole``."""
     from vsr_latent.data.vid4 import VID4_SEQUENCES
     from vsr_latent.evaluation import dataset_sequences
 
     data = dataset_sequences("vid4", data_root=ctx.vid4_root, degradation=degradation,
                              sequences=list(VID4_SEQUENCES))
     s = ctx.budget
-    if s.vid4_max_frames is None and s.vid4_crop is None:
+    if whole or (s.vid4_max_frames is None and s.vid4_crop is None):
         return data
     out = []
     for name, lr, gt in data:
@@ -176,10 +177,10 @@ def vid4_data(ctx, degradation="bi"):
     return out
 
 
-def describe_vid4(ctx, data, degradation="bi"):
+def describe_vid4(ctx, data, degradation="bi", whole=False):
     sizes = ", ".join(f"{n} {lr.shape[0]} frames {lr.shape[2]}x{lr.shape[1]} LR" for n, lr, _ in data)
     b = ctx.budget
-    cut = "" if b.vid4_max_frames is None and b.vid4_crop is None else (
+    cut = "" if whole or (b.vid4_max_frames is None and b.vid4_crop is None) else (
         f" ({b.name} budget: first {b.vid4_max_frames} frames, centre "
         f"{b.vid4_crop[1]}x{b.vid4_crop[0]} LR crop of each sequence)")
     lr = "MATLAB-style bicubic (BI)" if degradation == "bi" else repr(degradation)
@@ -188,9 +189,10 @@ def describe_vid4(ctx, data, degradation="bi"):
 
 def vid4_scores(predictor, data):
     """``{"paper": EvaluationResult, "standard": EvaluationResult}`` of a predictor on Vid4."""
-    from vsr_latent.evaluation import evaluate_predictor
+    from vsr_latent.evaluation import evaluate_predictor_protocols
 
-    return {p: evaluate_predictor(predictor, data, p) for p in ("paper", "standard")}
+    # Upscaled once, scored under both protocols.
+    return evaluate_predictor_protocols(predictor, data, ("paper", "standard"))
 
 
 def seconds_per_frame(predictor, data, repeats=1):
