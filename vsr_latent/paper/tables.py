@@ -211,6 +211,26 @@ def _vid4_missing(ctx):
             "in ../shared/data/Vid4)")
 
 
+def _pretrained_predictor():
+    """The shipped model (``paper.PRETRAINED_ROW``) in the inference default precision, and that
+    precision's name."""
+    from vsr_latent.precision import DEFAULT_INFERENCE_PRECISION, resolve_precision
+    from vsr_latent.serving.loading import load_predictor
+
+    precision = resolve_precision(DEFAULT_INFERENCE_PRECISION)
+    return load_predictor(paper.PRETRAINED_ROW, precision=precision), precision
+
+
+def _pretrained_note(ctx, data, precision, what):
+    """What a pretrained row's number is: a trained model, unlike the budget's rows."""
+    whole = ctx.budget.pretrained_whole_vid4
+    frames = sum(lr.shape[0] for _, lr, _ in data)
+    return (f"REAL: the shipped `{paper.PRETRAINED_ROW}` (trained by this package at CPU scale, "
+            f"see its model card), not trained by this run; {what} on "
+            + ("whole Vid4 sequences" if whole else f"Vid4 as the {ctx.budget.name} budget cuts it")
+            + f" ({frames} frames), {precision}")
+
+
 def table4(ctx):
     from vsr_latent.serving.loading import load_predictor
 
@@ -218,19 +238,28 @@ def table4(ctx):
              ("psnr_standard", "PSNR/dB standard protocol (all frames, no crop, Y)", ".2f"))
     t = ctx.results_table(paper.TABLE4, extra_metrics=extra)
     data_line = ""
+    pretrained = paper.PRETRAINED_ROW
     if ctx.vid4_root is None:
-        for key in ("bicubic", "ours"):
+        for key in ("bicubic", "ours", pretrained):
             t.not_run(key, _vid4_missing(ctx))
     else:
         data = measure.vid4_data(ctx)
         data_line = measure.describe_vid4(ctx, data)
-        predictors = {"bicubic": lambda: load_predictor("bicubic", seq_len=7)}
+        whole = ctx.budget.pretrained_whole_vid4
+        pretrained_data = measure.vid4_data(ctx, whole=whole) if whole else data
+        precision = None
 
         def ours():
             return measure.run_predictor(ensure_run(ctx, OURS_CONFIG))
 
-        predictors["ours"] = ours
-        for key, make in predictors.items():
+        def shipped():
+            nonlocal precision
+            predictor, precision = _pretrained_predictor()
+            return predictor
+
+        rows = {"bicubic": (lambda: load_predictor("bicubic", seq_len=7), data),
+                "ours": (ours, data), pretrained: (shipped, pretrained_data)}
+        for key, (make, rows_data) in rows.items():
             try:
                 predictor = make()
             except Exception as e:  # noqa: BLE001
@@ -238,16 +267,21 @@ def table4(ctx):
                 continue
             try:
                 ctx.log(f"{key}: scoring on Vid4")
-                scores = measure.vid4_scores(predictor, data)
+                scores = measure.vid4_scores(predictor, rows_data)
             except Exception as e:  # noqa: BLE001
                 _failed(ctx, t, key, "evaluating on Vid4", e)
                 continue
             p, s = scores["paper"].average(), scores["standard"].average()
             primary = scores["paper"].protocol.primary_channel
+            note = (_pretrained_note(ctx, rows_data, precision, "scored")
+                    if key == pretrained else "")
             t.measure(key, psnr=p[f"psnr_{primary}"], psnr_paper_y=p["psnr_y"],
-                      psnr_standard=s["psnr_y"])
+                      psnr_standard=s["psnr_y"], note=note)
             ctx.log(f"{key}: PSNR {p['psnr_' + primary]:.2f} dB (paper protocol, {primary}), "
                     f"{s['psnr_y']:.2f} dB (standard, Y)")
+        if whole:
+            data_line += ("; the shipped model's row: "
+                          + measure.describe_vid4(ctx, pretrained_data, whole=True))
     from vsr_latent.evaluation import PROTOCOLS
 
     pp = PROTOCOLS["paper"]
@@ -322,6 +356,7 @@ def table5(ctx):
                 extra["Paper-size speed"] = _paper_size_speed(ctx, run, data)
         except Exception as e:  # noqa: BLE001
             _failed(ctx, t, "ours", "timing on Vid4", e)
+    _time_pretrained(ctx, t)
     gpus = ctx.hardware["gpus"]
     extra["Timing device"] = (gpus[0] if gpus else f"CPU: {ctx.hardware['cpu']}") + (
         f"; seconds per frame = wall time of upscale_sequence over every frame, "
@@ -329,3 +364,28 @@ def table5(ctx):
         "chunks of L frames")
     ctx.fill_meta(t, runs=[OURS_CONFIG], extra=extra)
     return t
+
+
+def _time_pretrained(ctx, t):
+    """Table 5's row for the shipped model: its parameters and its seconds per frame on the
+    first Vid4 sequence (whole, at Vid4's size, unless the budget cuts it), in the inference
+    default precision: a trained model's speed where the budget's own model is a narrow one."""
+    from vsr_latent.models import count_params
+
+    key = paper.PRETRAINED_ROW
+    if ctx.vid4_root is None:
+        t.not_run(key, _vid4_missing(ctx))
+        return
+    try:
+        predictor, precision = _pretrained_predictor()
+        data = measure.vid4_data(ctx, whole=ctx.budget.pretrained_whole_vid4)[:1]
+        ctx.log(f"{key}: timing on Vid4 ({data[0][0]})")
+        spf = measure.seconds_per_frame(predictor, data)
+    except Exception as e:  # noqa: BLE001
+        _failed(ctx, t, key, "timing the shipped model on Vid4", e)
+        return
+    name, lr, _ = data[0]
+    params = count_params(predictor.model)
+    t.measure(key, params=params, seconds_per_frame=spf, note=_pretrained_note(
+        ctx, data, precision, f"timed on {name} ({lr.shape[2]}x{lr.shape[1]} LR), one pass"))
+    ctx.log(f"{key}: {params:,} parameters, {spf:.4f} s per frame ({precision})")
