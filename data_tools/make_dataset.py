@@ -9,7 +9,9 @@ name, e.g. ``Campfire_3840x2160_10bit.yuv`` — SJTU 4K style) and folders of fr
 are the paper's Harmonic, CDVL and SJTU 4K downloads (§7), which users obtain themselves.
 
 Each source is cut into non-overlapping clips of ``--clip_len`` consecutive frames (105, the paper's
-clip length; the remainder of a source is left out). Clips are stored as frame files (lossless PNG
+clip length; the remainder of a source is left out). A source shorter than one clip is left out,
+unless it has at least ``--min_clip_len`` frames: then it becomes one clip of all its frames (a
+short 1080p test stream beside 105-frame clips, say). Clips are stored as frame files (lossless PNG
 by default, ``--format jpg`` for quality-95 JPEG) in ``ROOT/clips/<clip_id>/`` with a
 ``manifest.json`` (source, frame range, size, split, resize); layout in
 ``vsr_latent.data.dataset_root``. Frame files rather than TFRecords: the training pipeline reads
@@ -284,20 +286,27 @@ def plan(args, skipped=None):
     for p in find_sources(src_dir, skipped):
         with open_source(p, args) as src:
             n, size, fps = src.num_frames, src.size, src.fps
-        if n is None or n < args.clip_len:
-            skipped.append((p, f"{n} frames, fewer than one clip of {args.clip_len}"))
+        min_len = min(args.clip_len, args.min_clip_len or args.clip_len)
+        if n is None or n < min_len:
+            least = (f"one clip of {args.clip_len}" if min_len == args.clip_len
+                     else f"--min_clip_len {min_len}")
+            skipped.append((p, f"{n} frames, fewer than {least}"))
             continue
-        k = n // args.clip_len
-        if args.max_clips_per_source:
-            k = min(k, args.max_clips_per_source)
         name = slug(src_dir, p)
-        clips = [(f"{name}_{i * args.clip_len:06d}", i * args.clip_len) for i in range(k)]
+        if n < args.clip_len:  # one short clip of every frame
+            clips = [(f"{name}_{0:06d}", 0, n)]
+        else:
+            k = n // args.clip_len
+            if args.max_clips_per_source:
+                k = min(k, args.max_clips_per_source)
+            clips = [(f"{name}_{i * args.clip_len:06d}", i * args.clip_len, args.clip_len)
+                     for i in range(k)]
         out.append((p, {"num_frames": n, "size": size, "fps": fps}, clips))
     for p, reason in skipped:
         warnings.warn(f"{p}: not ingested: {reason}", stacklevel=2)
     if not out:
         raise InputError(src_dir, f"no source has {args.clip_len} frames or more")
-    ids = [c for _, _, clips in out for c, _ in clips]
+    ids = [c for _, _, clips in out for c, _, _ in clips]
     if len(set(ids)) != len(ids):
         raise InputError(src_dir, "two sources map to the same clip name; rename one of them")
     return out
@@ -327,13 +336,13 @@ def ingest_source(path, info, clips, splits, args, root, bar):
     from vsr_latent.errors import InputError
 
     clips_dir = root / CLIPS_DIR
-    todo = [(cid, start) for cid, start in clips if not (clips_dir / cid / MANIFEST).is_file()]
+    todo = [c for c in clips if not (clips_dir / c[0] / MANIFEST).is_file()]
     skipped = len(clips) - len(todo)
-    bar.update(skipped * args.clip_len)
+    bar.update(sum(c[2] for c in clips) - sum(c[2] for c in todo))
     if not todo:
         return 0, skipped
     resizer = FrameResizer(info["size"], args.max_size, args.resize, args.multiple)
-    starts = {start: cid for cid, start in todo}
+    starts = {start: (cid, length) for cid, start, length in todo}
     written = 0
     with open_source(path, args) as src:
         frames = iter(src)
@@ -346,15 +355,15 @@ def ingest_source(path, info, clips, splits, args, root, bar):
                                        f"{info['num_frames']} frames (truncated?)") from None
 
         index = 0
-        last_end = max(starts) + args.clip_len
+        last_end = max(start + length for start, (_, length) in starts.items())
         while index < last_end:
             if index not in starts:
                 next_frame()
                 index += 1
                 continue
-            cid = starts[index]
+            cid, length = starts[index]
             with atomic_dir(clips_dir / cid) as tmp:
-                for j in range(args.clip_len):
+                for j in range(length):
                     frame = next_frame()
                     write_frame(tmp / f"{j:08d}.{args.format}", resizer(frame), args.format)
                     bar.update(1)
@@ -364,8 +373,8 @@ def ingest_source(path, info, clips, splits, args, root, bar):
                     "source_path": str(Path(path).resolve()),
                     "source_fps": info["fps"],
                     "source_num_frames": info["num_frames"],
-                    "frame_range": [index, index + args.clip_len],
-                    "num_frames": args.clip_len,
+                    "frame_range": [index, index + length],
+                    "num_frames": length,
                     "size": list(resizer.out),
                     "source_size": list(info["size"]),
                     "resize": resizer.describe(),
@@ -376,7 +385,7 @@ def ingest_source(path, info, clips, splits, args, root, bar):
                 }
                 write_json(tmp / MANIFEST, manifest)
             written += 1
-            index += args.clip_len
+            index += length
     return written, skipped
 
 
@@ -389,14 +398,17 @@ def make_dataset(args):
 
     if args.clip_len < 1:
         raise ConfigError("--clip_len must be >= 1")
+    if args.min_clip_len is not None and args.min_clip_len < 1:
+        raise ConfigError("--min_clip_len must be >= 1")
     root = Path(args.root)
     skipped = []
     sources = plan(args, skipped)
-    all_ids = [cid for _, _, clips in sources for cid, _ in clips]
-    source_of = {cid: source_name(args.sources, p) for p, _, clips in sources for cid, _ in clips}
+    all_ids = [cid for _, _, clips in sources for cid, _, _ in clips]
+    source_of = {cid: source_name(args.sources, p) for p, _, clips in sources
+                 for cid, _, _ in clips}
     splits = assign_splits(all_ids, args.seed, args.num_train, args.num_val, sources=source_of)
     remove_stale_parts(root / CLIPS_DIR)
-    total = len(all_ids) * args.clip_len
+    total = sum(length for _, _, clips in sources for _, _, length in clips)
     written = skipped_clips = 0
     with tqdm(total=total, unit="frame", desc="clips", disable=args.no_progress) as bar:
         for path, info, clips in sources:
@@ -407,6 +419,7 @@ def make_dataset(args):
         "format": "vsr_latent clips",
         "version": 1,
         "clip_len": args.clip_len,
+        "min_clip_len": args.min_clip_len,
         "seed": args.seed,
         "num_clips": len(all_ids),
         "splits": {
@@ -438,6 +451,9 @@ def build_parser():
     p.add_argument("sources", metavar="SOURCES", help="folder of downloaded videos / .yuv / frame folders")
     p.add_argument("root", metavar="ROOT", help="dataset root to create or complete")
     p.add_argument("--clip_len", type=int, default=CLIP_LEN, help=f"frames per clip (default {CLIP_LEN})")
+    p.add_argument("--min_clip_len", type=int, default=None, metavar="N",
+                   help="keep a source shorter than --clip_len but at least N frames long as one "
+                        "clip of all its frames (default: leave it out)")
     p.add_argument("--num_train", type=int, default=NUM_TRAIN, help="train share of the split ratio (default 200)")
     p.add_argument("--num_val", type=int, default=NUM_VAL, help="validation share of the split ratio (default 30)")
     p.add_argument("--seed", type=int, default=0, help="split seed (default 0)")

@@ -130,6 +130,28 @@ def test_ingestion_of_the_shared_raw_stream(shared_data, tmp_path):
     assert clip.manifest["source_num_frames"] == 54 and len(clip) == 50
 
 
+def test_a_source_shorter_than_a_clip_is_one_clip_of_its_own_from_min_clip_len(tmp_path):
+    clips = builtin_clips(3, 12, (48, 64), seed=5)
+    src = tmp_path / "src"
+    _write_folder(src / "long", clips[0])  # 12 frames: two clips of 5
+    _write_folder(src / "short", clips[1][:4])  # 4 frames: one clip of 4
+    _write_folder(src / "shorter", clips[2][:2])  # 2 frames: left out, named
+    root = tmp_path / "root"
+    args = make_dataset.build_parser().parse_args(
+        [str(src), str(root), "--clip_len", "5", "--min_clip_len", "3", "--no_progress"])
+    with pytest.warns(UserWarning, match="not ingested"):
+        r = make_dataset.make_dataset(args)
+    got = {c.id: c for c in list_clips(root)}
+    assert sorted(got) == ["long_000000", "long_000005", "short_000000"]
+    m = got["short_000000"].manifest
+    assert m["num_frames"] == 4 and m["frame_range"] == [0, 4] and len(got["short_000000"]) == 4
+    np.testing.assert_array_equal(read_frames(got["short_000000"].dir), clips[1][:4])
+    np.testing.assert_array_equal(read_frames(got["long_000005"].dir), clips[0][5:10])
+    assert r["not_ingested"] == [{"path": "shorter",
+                                  "reason": "2 frames, fewer than --min_clip_len 3"}]
+    assert json.loads((root / "dataset.json").read_text())["min_clip_len"] == 3
+
+
 def _sources(tmp_path):
     clips = builtin_clips(2, 12, (48, 64), seed=4)
     src = tmp_path / "src"
@@ -373,3 +395,65 @@ def test_ingestion_follows_linked_downloads_guards_loops_and_names_the_rest(tmp_
     assert len(r["not_ingested"]) == len(reasons)  # each named once
     got = read_frames(root / "clips" / "drive_link_drive_000006")
     assert np.abs(got.astype(int) - frames[6:12]).mean() < 2
+
+
+# Runs make_dataset in a fresh process; prints its own peak RSS and its largest child's (the
+# FFmpeg decoder), KiB.
+INGEST_PEAK = """
+import resource, sys
+from data_tools.make_dataset import main
+assert main(sys.argv[1:]) == 0
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+      resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
+def _ffmpeg(*args):
+    import imageio_ffmpeg
+
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-y", *map(str, args)],
+                   check=True, timeout=300)
+
+
+def _ingest_peak_mib(src, root):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    r = subprocess.run([sys.executable, "-c", INGEST_PEAK, str(src), str(root), "--clip_len", "3",
+                        "--num_train", "0", "--no_progress"], cwd=REPO, env=env,
+                       capture_output=True, text=True, timeout=900, check=False)
+    assert r.returncode == 0, r.stderr[-3000:]
+    own, child = r.stdout.split()[-2:]
+    return int(own) / 1024, int(child) / 1024
+
+
+@pytest.mark.slow  # about a minute: 24 4K frames decoded and written as PNG
+def test_4k_10_bit_sources_ingest_exactly_in_memory_that_does_not_grow_with_sources(tmp_path):
+    """SJTU-style 10-bit raw YUV and 10-bit HEVC at 3840x2160: each frame equals FFmpeg's own
+    8-bit RGB decode of the source within a level, and the peak memory of ingesting three of each
+    is that of ingesting one (frames stream one at a time)."""
+    yuv, hevc = tmp_path / "Cam_3840x2160_10bit.yuv", tmp_path / "cam10.mkv"
+    _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=3840x2160:rate=25", "-frames:v", "3",
+            "-pix_fmt", "yuv420p10le", "-f", "rawvideo", yuv)
+    _ffmpeg("-f", "rawvideo", "-pix_fmt", "yuv420p10le", "-s", "3840x2160", "-i", yuv,
+            "-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error",
+            "-pix_fmt", "yuv420p10le", hevc)
+    peaks = {}
+    for n in (1, 3):
+        src = tmp_path / f"src{n}"
+        src.mkdir()
+        for i in range(n):
+            (src / f"Cam{i}_3840x2160_10bit.yuv").write_bytes(yuv.read_bytes())
+            (src / f"cam10_{i}.mkv").write_bytes(hevc.read_bytes())
+        peaks[n] = _ingest_peak_mib(src, tmp_path / f"root{n}")
+    root = tmp_path / "root3"
+    clips = {c.id: c for c in list_clips(root)}
+    assert len(clips) == 6 and {tuple(c.manifest["size"]) for c in clips.values()} == {(2160, 3840)}
+    reference = tmp_path / "reference.png"
+    for cid, source in (("Cam0_3840x2160_10bit_000000", yuv), ("cam10_0_000000", hevc)):
+        raw = (["-f", "rawvideo", "-pix_fmt", "yuv420p10le", "-s", "3840x2160"]
+               if source.suffix == ".yuv" else [])
+        _ffmpeg(*raw, "-i", source, "-frames:v", "1", "-pix_fmt", "rgb24", reference)
+        got = read_frames(clips[cid].dir)[0].astype(int)
+        assert np.abs(got - iio.imread(reference).astype(int)).mean() < 1.0, cid
+    # Three times the sources and clips, the same peak (within 10 %), in Python and in FFmpeg.
+    assert peaks[3][0] < 1.1 * peaks[1][0], peaks
+    assert peaks[3][1] < 1.1 * peaks[1][1], peaks
