@@ -125,7 +125,7 @@ def test_rehearsal_budget_keeps_the_full_scale_and_cuts_steps_and_frames():
     from vsr_latent.paper.budget import choose_budget, reproduction_budget
 
     full, reh = get_config("ours", budget="full"), get_config("ours", budget="rehearsal")
-    assert (reh.stage1_steps, reh.stage2_steps) == (REHEARSAL_STEPS, REHEARSAL_STEPS // 2)
+    assert (reh.stage1_steps, reh.stage2_steps) == (REHEARSAL_STEPS, max(1, REHEARSAL_STEPS // 2))
     assert reh.model == full.model and reh.data.batch_size == full.data.batch_size == 16
     assert (reh.data.lr_patch, reh.data.degradation) == (full.data.lr_patch, full.data.degradation)
     b = get_budget("rehearsal")
@@ -142,3 +142,44 @@ def test_projection_is_the_full_budget_steps_times_flops_over_throughput():
     full = get_config("ours", budget="full")
     got = projection.projected_seconds("ours", 2e12, 10e12, utilisation=0.5)
     assert got == pytest.approx(2e12 * (full.stage1_steps + 2 * full.stage2_steps) / 5e12)
+
+
+@pytest.mark.slow  # about 4 minutes on 2 cores: the full-size final model at batch 16
+def test_rehearsal_cut_trains_full_size_on_real_1080p_and_records_its_costs(
+        run_cli, tmp_path, shared_data, vid4_gt):
+    """A cut of `reproduce/all.sh --budget rehearsal`: Table 5 on two replicas from a root of the
+    real 1080p stream (linked, as downloads are), the full-size `ours` at the full budget's batch;
+    its results record peak memory, phase times, steady seconds per step and a labelled
+    projection of the full budget's training time."""
+    from data_tools.make_dataset import main as make_dataset
+    from vsr_latent.configs import get_config
+    from vsr_latent.paper.projection import HARDWARE
+
+    stream = shared_data / "train_clips" / "openh264_drive1080"
+    if not stream.is_dir():
+        pytest.skip(f"{stream} is absent")
+    src, root = tmp_path / "downloads", tmp_path / "root"
+    src.mkdir()
+    (src / "drive.264").symlink_to(next(stream.glob("*.264")))
+    assert make_dataset([str(src), str(root), "--clip_len", "27", "--no_progress"]) == 0
+    out, runs = tmp_path / "results", tmp_path / "runs"
+    run_cli("table5", "--budget", "rehearsal", "--data_root", root, "--vid4_root",
+            vid4_gt.parent, "--out", out, "--runs", runs, "--quiet",
+            module="vsr_latent.paper", env=TWO, timeout=1200, returncode=0)
+    rows = {(r["row"], r["metric"]): r for r in read_results_csv(out / "table5.csv")}
+    assert rows[("ours", "params")]["ours"] == 4_120_212  # full size, not a narrow network
+    assert all(r["scale"] == "rehearsal" for r in rows.values())
+    md = (out / "table5.md").read_text()
+    assert "REHEARSAL — NOT COMPARABLE" in md and "on 2 replica(s)" in md
+    config = json.loads((runs / "rehearsal" / "ours" / "config.json").read_text())
+    full = get_config("ours", budget="full")
+    assert config["data"]["batch_size"] == full.data.batch_size == 16
+    assert config["data"]["lr_patch"] == full.data.lr_patch
+    record = {line.split("**")[1]: line for line in md.splitlines() if line.startswith("- **")}
+    peak = float(record["Peak RSS"].split(": ")[1].split(" MiB")[0])
+    assert 500 < peak < 24 * 1024
+    assert "training" in record["Phase times"] and "scoring" in record["Phase times"]
+    steady = record["Seconds per training step"]
+    assert "s steady (median after the first step)" in steady and "2 replica(s)" in steady
+    projection = record["Projected full-budget training time (PROJECTION, not measured)"]
+    assert all(hw in projection for hw in HARDWARE)
