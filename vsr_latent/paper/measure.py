@@ -180,9 +180,10 @@ def vid4_data(ctx, degradation="bi", whole=False):
 def describe_vid4(ctx, data, degradation="bi", whole=False):
     sizes = ", ".join(f"{n} {lr.shape[0]} frames {lr.shape[2]}x{lr.shape[1]} LR" for n, lr, _ in data)
     b = ctx.budget
-    cut = "" if whole or (b.vid4_max_frames is None and b.vid4_crop is None) else (
-        f" ({b.name} budget: first {b.vid4_max_frames} frames, centre "
-        f"{b.vid4_crop[1]}x{b.vid4_crop[0]} LR crop of each sequence)")
+    parts = [] if whole else (
+        ([f"first {b.vid4_max_frames} frames"] if b.vid4_max_frames is not None else [])
+        + ([f"centre {b.vid4_crop[1]}x{b.vid4_crop[0]} LR crop"] if b.vid4_crop else []))
+    cut = f" ({b.name} budget: {', '.join(parts)} of each sequence)" if parts else ""
     lr = "MATLAB-style bicubic (BI)" if degradation == "bi" else repr(degradation)
     return f"Vid4 from `{ctx.vid4_root}`: {sizes}{cut}; LR by {lr}"
 
