@@ -51,6 +51,7 @@ def test_keras_file_round_trip_identical_outputs(tmp_path):
     np.testing.assert_array_equal(loaded(inputs).numpy(), model(inputs).numpy())
 
 
+@pytest.mark.slow  # about 30 s: a second TensorFlow process
 def test_saved_model_in_fresh_process_gives_same_numbers(tmp_path):
     """`vsr-latent export --model FILE.keras OUT` then `tf.saved_model.load` in a new process."""
     model = build_model("lsatn_x", seq_len=3, **TINY)

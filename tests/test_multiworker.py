@@ -121,6 +121,7 @@ def assert_same_state(a, b):
     return ra
 
 
+@pytest.mark.slow  # about 20 s: two worker processes
 def test_two_workers_end_with_identical_weights(tmp_path):
     steps = 4
     procs, dirs, logs = start_cluster(tmp_path, f"stage1_steps={steps}", "checkpoint_every=2")

@@ -99,6 +99,7 @@ def ours_onnx(tmp_path_factory):
 # Export and agreement
 
 
+@pytest.mark.slow  # the exported tiny ours fixture converts for about 30 s
 def test_cli_export_ours_agrees_with_keras(ours_onnx):
     assert "wrote ONNX" in ours_onnx["printed"] and "opset 17" in ours_onnx["printed"]
     assert_agrees(ours_onnx["model"], ours_onnx["path"], "ours (tiny)")
@@ -111,9 +112,10 @@ KINDS = {"latn10": "long", "satn10": "short", "vlatn10": "long"}
 
 
 @pytest.mark.parametrize("name,depth", [
-    ("latn10", "two_blocks"),
+    # The default run converts one kind; the slow checks every kind at both depths.
+    pytest.param("latn10", "two_blocks", marks=pytest.mark.slow),
     ("satn10", "two_blocks"),
-    pytest.param("vlatn10", "two_blocks", id="vlatn10-mean-two_blocks"),
+    pytest.param("vlatn10", "two_blocks", id="vlatn10-mean-two_blocks", marks=pytest.mark.slow),
     pytest.param("latn10", "all_blocks", marks=pytest.mark.slow),
     pytest.param("satn10", "all_blocks", marks=pytest.mark.slow),
     pytest.param("vlatn10", "all_blocks", id="vlatn10-mean-all_blocks", marks=pytest.mark.slow),
@@ -147,6 +149,7 @@ def test_full_size_ours_agrees_with_keras(tmp_path):
     assert_agrees(model, tmp_path / "ours.onnx", "ours (full size)")
 
 
+@pytest.mark.slow  # the exported tiny ours fixture converts for about 30 s
 def test_onnx_file_has_dynamic_dims_metadata_and_opset(ours_onnx):
     proto = onnx.load(str(ours_onnx["path"]))
     onnx.checker.check_model(proto)
@@ -164,6 +167,7 @@ def test_onnx_file_has_dynamic_dims_metadata_and_opset(ours_onnx):
 # The onnxruntime predictor
 
 
+@pytest.mark.slow  # the exported tiny ours fixture converts for about 30 s
 def test_load_predictor_dispatches_onnx_and_matches_keras(ours_onnx):
     from vsr_latent.serving.predictors import upscale_sequence
 
@@ -185,6 +189,7 @@ def test_load_predictor_dispatches_onnx_and_matches_keras(ours_onnx):
     assert OnnxPredictor(ours_onnx["path"], seq_len=3).seq_len == 3
 
 
+@pytest.mark.slow  # the exported tiny ours fixture converts for about 30 s
 def test_backend_choice_errors(ours_onnx, tmp_path):
     with pytest.raises(ConfigError, match="runs .onnx files"):
         load_predictor("ours", backend="onnxruntime")
@@ -231,6 +236,7 @@ NO_TENSORFLOW = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # the exported tiny ours fixture converts for about 30 s
 def test_upscale_with_onnxruntime_never_imports_tensorflow(ours_onnx, tmp_path):
     from vsr_latent.data.builtin import builtin_clips
     from vsr_latent.data.video_io import FrameWriter, read_frames

@@ -86,6 +86,7 @@ def test_auto_precision(monkeypatch):
     assert precision.resolve_precision("float32") == "float32"
 
 
+@pytest.mark.slow  # about 25 s: ours_cpu on a whole real clip
 def test_upscale_uses_ours_cpu_without_model(carphone, tmp_path, capsys):
     from vsr_latent.cli import build_parser, main
     from vsr_latent.data.video_io import read_frames

@@ -347,6 +347,7 @@ def _train_cmd(run_dir, steps):
     ]
 
 
+@pytest.mark.slow  # about 20 s: a training process killed and resumed
 def test_sigkill_then_resume_goes_on_from_the_checkpoint(tmp_path):
     run_dir = tmp_path / "run"
     steps = 40
