@@ -5,7 +5,8 @@ Two steps, because the lent GPU machine has JAX but no TensorFlow:
 ``prepare`` (here, under TensorFlow): writes ``.gpu_jax/`` (git-ignored, carried to the GPU
 machine): the LR frames of the first L = 7 frames of one Vid4 sequence (``calendar``) and
 ``ours_cpu``'s TensorFlow output on them (float16: its own rounding is far below the 50 dB
-check), plus the wheels of Keras and the packages it needs that the GPU image lacks (``.whl/``).
+check). The wheels of Keras and the packages it needs that the GPU image lacks go in ``.whl/``,
+downloaded by hand with the ``pip download`` line at the top of ``benchmarks/gpu_jax.sh``.
 
 ``run`` (there, ``KERAS_BACKEND=jax``): writes one JSON with
 - ``ours`` (registry architecture, seeded fresh weights: speed does not depend on them) on one

@@ -40,8 +40,7 @@ def main():
     from vsr_latent.pretrained import pretrained_path
     from vsr_latent.training.trainer import config_validation_crops, crops_psnr
 
-    model = run_folder.load_keras_model(pretrained_path("ours_cpu"))
-    run_folder.set_sampling(model, False)
+    model = run_folder.load_keras_model(pretrained_path("ours_cpu"))  # mean path: no sampling
     config = get_config("ours", budget="cpu",
                         overrides=["data.degrade_context=true", "data.val_lr_crop=100000"])
     frames = config_validation_crops(config)

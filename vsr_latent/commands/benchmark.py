@@ -2,6 +2,8 @@
 with ``--train``, the training step and input pipeline of a config and the projected wall time of
 every table's full budget on this machine (`vsr_latent.perf.training_benchmark`)."""
 
+from vsr_latent.precision import PRECISIONS
+
 MODEL_CHOICES = ("ours", "res16", "satn10", "latn10", "bicubic", "ours_cpu")
 
 
@@ -36,7 +38,7 @@ def register(subparsers):
                    help="long attention: at most N logits at a time (0: unchunked; default: "
                         "the model's)")
     p.add_argument("--precision", nargs="+", default=None,
-                   choices=("float32", "mixed_float16", "mixed_bfloat16"),
+                   choices=PRECISIONS,
                    help="Keras dtype policies of the models, one row each (mixed: layers compute "
                         "in float16 or bfloat16, output float32; default: float32, and "
                         "mixed_bfloat16 too on a CPU with native bfloat16, except with --quick)")

@@ -99,14 +99,10 @@ def config_dataset(config, seed=None):
     """The config's training pipeline (one process, no sharding), prefetched."""
     import tensorflow as tf
 
-    from vsr_latent.data.pipelines import train_dataset
+    from vsr_latent.data.pipelines import build_train_dataset
 
-    data = config.data
-    ds = train_dataset(data.source, seq_len=config.model.seq_len,
-                       lr_size=(data.lr_patch, data.lr_patch), scale=4,
-                       degradation=data.degradation, batch_size=data.batch_size,
-                       seed=data.seed if seed is None else seed, repeat=True,
-                       augment=tuple(data.augmentation), degrade_context=data.degrade_context)
+    ds = build_train_dataset(config.data, seq_len=config.model.seq_len, seed=seed, repeat=True,
+                             scale=config.model.scale)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
