@@ -240,6 +240,7 @@ def test_a_budget_gives_the_same_configs_to_train_and_to_the_reproduction(budget
 
 def test_the_tiny_and_smoke_budgets_are_what_the_tests_and_quickstart_need():
     from vsr_latent.configs import get_config
+    from vsr_latent.configs.budgets import get_budget
 
     # tiny: the tests' few steps at 8x8 LR patches.
     tiny = get_config("table1_latn10", budget="tiny")
@@ -247,14 +248,15 @@ def test_the_tiny_and_smoke_budgets_are_what_the_tests_and_quickstart_need():
     assert (tiny.data.batch_size, tiny.model.filters, tiny.optimizer.learning_rate) == (2, 8, 1e-4)
     tiny_v = get_config("table3_vlatn10_7", budget="tiny")
     assert (tiny_v.stage1_steps, tiny_v.stage2_steps, tiny_v.init_from) == (3, 3, None)
-    # smoke: quickstart's 150 steps (50 more in stage 2) at 16x16 with learning rate 1e-3.
+    # smoke: quickstart's 100 steps (35 more in stage 2) at 16x16 with learning rate 1e-3.
     smoke = get_config("table1_latn10", budget="smoke")
-    assert (smoke.stage1_steps, smoke.stage2_steps, smoke.data.lr_patch) == (150, 0, 16)
+    assert (smoke.stage1_steps, smoke.stage2_steps, smoke.data.lr_patch) == (100, 0, 16)
     assert (smoke.data.batch_size, smoke.model.filters, smoke.optimizer.learning_rate) == (
         2, 8, 1e-3)
     assert (smoke.log_every, smoke.checkpoint_every, smoke.image_every) == (10, 1000, 100_000)
     ours = get_config("ours", budget="smoke")
-    assert (ours.stage1_steps, ours.stage2_steps, ours.data.source) == (150, 50, "builtin")
+    assert (ours.stage1_steps, ours.stage2_steps, ours.data.source) == (100, 35, "builtin")
+    assert get_budget("smoke").val_max_clips == 1 and get_budget("tiny").val_max_clips == 2
 
 
 # ---- scripts -------------------------------------------------------------------------------
