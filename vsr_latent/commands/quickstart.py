@@ -83,8 +83,8 @@ def run(args):
     real = [n for n in ("table4", "table5") if any(n == name for name, _ in steps)]
     if real and vid4:
         print(f"Real rows: {' and '.join(f'{args.out}/{n}.md' for n in real)} row "
-              f"'{PRETRAINED_LABEL}' is the shipped trained model measured on whole Vid4 "
-              "sequences; every other number is smoke scale.")
+              f"'{PRETRAINED_LABEL}' is the shipped trained model measured on Vid4 at full "
+              "size; every other number is smoke scale.")
     else:
         print("Every number is smoke scale (the shipped model's real rows in Tables 4 and 5 "
               "need Vid4).")
