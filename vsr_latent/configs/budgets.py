@@ -170,8 +170,8 @@ class Budget:
 
 #: The rehearsal's steps per model (stage 2: half, at least one) and frames scored per
 #: validation clip / Vid4 sequence: a traced first step and two steady ones to time, one window
-#: of the longest L scored, so that the 30-odd full-size models of `all` fit in about an hour on
-#: 2 cores (docs/full_scale.md: at 6 steps and 14 frames one table took most of an hour).
+#: of the longest L scored. Measured on 2 cores (docs/full_scale.md): Table 1 and Figure 6, 19
+#: full-size models, in 45 min, three quarters of it scoring 1080p frames; `all` about 1.5 h.
 REHEARSAL_STEPS = 3
 REHEARSAL_VAL_FRAMES = 7
 
