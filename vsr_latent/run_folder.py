@@ -40,6 +40,28 @@ def log_dir(run_dir):
     return Path(run_dir) / LOG_DIR
 
 
+def read_scalars(log_dir, tags=None):
+    """{tag: (steps, values, wall_times)} of the scalars in TensorBoard event files (TensorBoard's
+    own reader), every tag or those of ``tags``; the last value wins where a resumed run logged a
+    step twice."""
+    import numpy as np
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorflow import make_ndarray
+
+    acc = EventAccumulator(str(log_dir), size_guidance={"tensors": 0, "scalars": 0})
+    acc.Reload()
+    written = acc.Tags().get("tensors", [])
+    out = {}
+    for tag in written if tags is None else [t for t in tags if t in written]:
+        by_step = {}
+        for event in acc.Tensors(tag):
+            by_step[event.step] = (float(make_ndarray(event.tensor_proto)), event.wall_time)
+        steps = sorted(by_step)
+        out[tag] = (np.array(steps), np.array([by_step[s][0] for s in steps]),
+                    np.array([by_step[s][1] for s in steps]))
+    return out
+
+
 def model_path(run_dir):
     return Path(run_dir) / MODEL_FILE
 

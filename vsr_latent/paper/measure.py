@@ -161,8 +161,12 @@ def vid4_data(ctx, degradation="bi", whole=False):
 
     data = dataset_sequences("vid4", data_root=ctx.vid4_root, degradation=degradation,
                              sequences=list(VID4_SEQUENCES))
-    s = ctx.budget
-    if whole or (s.vid4_max_frames is None and s.vid4_crop is None):
+    return data if whole else cut_vid4(ctx.budget, data)
+
+
+def cut_vid4(s, data):
+    """Vid4's ``(name, lr, gt)`` as budget ``s`` cuts it (first frames, centre crop)."""
+    if s.vid4_max_frames is None and s.vid4_crop is None:
         return data
     out = []
     for name, lr, gt in data:

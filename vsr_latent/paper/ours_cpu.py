@@ -28,6 +28,7 @@ from vsr_latent.configs.base import DEFAULT_RECONSTRUCTION_LOSS
 from vsr_latent.errors import InputError
 from vsr_latent.paths import shared_data_dir
 from vsr_latent.precision import RUN_PRECISIONS
+from vsr_latent.run_folder import read_scalars
 
 PRECISIONS = RUN_PRECISIONS  # one list, in vsr_latent.precision
 PROTOCOLS = ("standard", "paper")
@@ -66,27 +67,6 @@ def ensure_dataset(root, log=print):
     if code:
         raise InputError(root, "make_dataset failed")
     return root
-
-
-def read_scalars(log_dir, tags=CURVE_TAGS):
-    """{tag: (steps, values, wall_times)} from a run's TensorBoard event files (TensorBoard's own
-    reader); the last value wins where a resumed run logged a step twice."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-    from tensorflow import make_ndarray
-
-    acc = EventAccumulator(str(log_dir), size_guidance={"tensors": 0, "scalars": 0})
-    acc.Reload()
-    out = {}
-    for tag in tags:
-        if tag not in acc.Tags().get("tensors", []):
-            continue
-        by_step = {}
-        for event in acc.Tensors(tag):
-            by_step[event.step] = (float(make_ndarray(event.tensor_proto)), event.wall_time)
-        steps = sorted(by_step)
-        out[tag] = (np.array(steps), np.array([by_step[s][0] for s in steps]),
-                    np.array([by_step[s][1] for s in steps]))
-    return out
 
 
 def validation_bicubic_psnr(config):

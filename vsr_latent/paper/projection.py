@@ -57,10 +57,9 @@ def steady_seconds_per_step(run_dir):
     import numpy as np
 
     from vsr_latent import run_folder
-    from vsr_latent.paper.ours_cpu import read_scalars
 
     tag = "perf/steps_per_sec"
-    scalars = read_scalars(run_folder.log_dir(run_dir) / "train", tags=(tag,))
+    scalars = run_folder.read_scalars(run_folder.log_dir(run_dir) / "train", tags=(tag,))
     if tag not in scalars or len(scalars[tag][1]) < 2:
         return None
     rates = scalars[tag][1][1:]
