@@ -19,6 +19,10 @@ computed from the model's FLOPs per sample (forward FLOPs counted from the layer
 machine's pipeline rate (samples/s over ``--cores``, default all) that demand needs.
 ``--threads N`` runs the pipeline on a private pool of N threads (N = 1: the rate of one core).
 
+``--source`` may be repeated (a PNG root and its raw conversion, say), ``--degradation`` and
+``--threads`` take several values: every combination is timed in this one process, with the
+process's peak RSS over each (reset between them), and ratios against the first source.
+
 Prints both rates and their ratio; the target is a ratio >= 2 (the pipeline never starves the
 step). Run it on the machine that trains: on a CPU-only machine the step is far slower than on a
 GPU and the ratio is correspondingly larger.
@@ -114,77 +118,173 @@ def time_step(model, lr, hr, steps, warmup=2):
     return steps * int(lr.shape[0]) / (time.perf_counter() - t)
 
 
+def peak_rss_reset():
+    """Resets the process's peak RSS (Linux: ``/proc/self/clear_refs``); False where it cannot."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_mib():
+    """The process's peak RSS since the last reset (``VmHWM``), MiB; None off Linux."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def pipeline(source, args, seq_len, degradation, threads):
+    import tensorflow as tf
+
+    from vsr_latent.data.pipelines import train_dataset
+
+    ds = train_dataset(source, seq_len=seq_len, lr_size=(args.lr_patch, args.lr_patch),
+                       degradation=degradation, batch_size=args.batch, seed=0,
+                       crops_per_window=args.crops_per_window)
+    if threads:
+        options = tf.data.Options()
+        options.threading.private_threadpool_size = threads
+        options.threading.max_intra_op_parallelism = 1
+        ds = ds.with_options(options)
+    return ds
+
+
+def root_description(source):
+    if source == "builtin":
+        return "builtin (in memory)"
+    from vsr_latent.data.dataset_root import list_clips
+
+    clips = list_clips(source, "train")
+    formats = sorted({c.format for c in clips})
+    frames = sum(len(c) for c in clips)
+    disk = sum(f.stat().st_size for c in clips for f in c.dir.rglob("*") if f.is_file())
+    size = clips[0].size
+    return (f"{source}: {'/'.join(formats)}, {len(clips)} clips, {frames} frames of "
+            f"{size[1]}x{size[0]}, {disk / 2**20:,.0f} MiB ({disk / frames / 2**20:.2f} MiB a frame)")
+
+
 def main(argv=None):
     from vsr_latent.configs.base import DEFAULT_BATCH_SIZE, DEFAULT_LR_PATCH
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--source", default="builtin", help="'builtin' or a dataset root")
+    p.add_argument("--source", action="append", default=None,
+                   help="'builtin' or a dataset root; repeat it to compare roots in one run "
+                        "(default builtin)")
     p.add_argument("--model", default="ours", help="registry model name (default ours)")
     p.add_argument("--stand_in", action="store_true", help="time a Conv3D stand-in model instead")
     p.add_argument("--batch", type=int, default=DEFAULT_BATCH_SIZE)
     p.add_argument("--lr_patch", type=int, default=DEFAULT_LR_PATCH)
     p.add_argument("--seq_len", type=int, default=None, help="default: the model's")
-    p.add_argument("--degradation", default="bi")
+    p.add_argument("--degradation", nargs="+", default=["bi"], help="one or more (bi scipy bd)")
+    p.add_argument("--crops_per_window", type=int, default=None,
+                   help="samples a window (default: the pipeline's, 1 for raw roots)")
     p.add_argument("--batches", type=int, default=20, help="timed pipeline batches")
     p.add_argument("--steps", type=int, default=3, help="timed training steps (0: pipeline only)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="private tf.data thread pool size (1: one core's rate)")
+    p.add_argument("--threads", type=int, nargs="+", default=None,
+                   help="private tf.data thread pool sizes to time (1: one core's rate)")
     p.add_argument("--cores", type=int, default=None,
                    help="cores the pipeline rate is divided by (default: --threads or all)")
     p.add_argument("--demand", action="store_true", help="print named GPUs' demand (see above)")
     p.add_argument("--utilisation", type=float, default=0.3,
                    help="share of a GPU's peak a training step reaches (default 0.3)")
     args = p.parse_args(argv)
+    sources = args.source or ["builtin"]
 
     import tensorflow as tf
 
-    from vsr_latent.data.pipelines import train_dataset
-
     model, what = None, None
-    if not args.stand_in:
+    if not args.stand_in and (args.steps > 0 or args.demand or args.seq_len is None):
         from vsr_latent.models import build_model
 
         model = build_model(args.model, seq_len=args.seq_len)
         what = f"build_model({args.model!r}), {model.count_params():,} parameters"
     seq_len = args.seq_len or (model.seq_len if model is not None else 7)
-    if model is None:
+    if model is None and (args.steps > 0 or args.demand):
         model = stand_in_model(seq_len)
         what = f"stand-in Conv3D (10 layers x 64 filters), {model.count_params():,} parameters"
 
-    ds = train_dataset(args.source, seq_len=seq_len, lr_size=(args.lr_patch, args.lr_patch),
-                       degradation=args.degradation, batch_size=args.batch, seed=0)
-    if args.threads:
-        options = tf.data.Options()
-        options.threading.private_threadpool_size = args.threads
-        options.threading.max_intra_op_parallelism = 1
-        ds = ds.with_options(options)
-    pipe_sps, (lr, hr) = time_pipeline(ds, args.batches)
-    step_sps = time_step(model, lr, hr, args.steps) if args.steps > 0 else None
     devices = [d.device_type for d in tf.config.list_physical_devices()]
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
-          f"TF devices {sorted(set(devices))}")
+    print(f"machine: {cpu_name()}, {os.cpu_count()} CPU cores, TF devices {sorted(set(devices))}")
     print(f"batch {args.batch} x L={seq_len} x {args.lr_patch}x{args.lr_patch} LR "
-          f"({args.lr_patch * 4}x{args.lr_patch * 4} HR), source {args.source}, {args.degradation}")
-    print(f"model: {what}")
-    cores = args.cores or args.threads or os.cpu_count()
-    print(f"input pipeline: {pipe_sps:10.1f} samples/s ({pipe_sps / cores:.1f} per core over "
-          f"{cores} core(s))")
+          f"({args.lr_patch * 4}x{args.lr_patch * 4} HR)")
+    if what:
+        print(f"model: {what}")
+    for source in sources:
+        print(f"source {root_description(source)}")
+    print(f"{'source':40s} {'degr.':6s} {'threads':>7s} {'samples/s':>10s} {'per core':>9s} "
+          f"{'peak RSS MiB':>12s}")
+    rates = {}
+    lr = hr = None
+    for source in sources:
+        for degradation in args.degradation:
+            for threads in args.threads or [None]:
+                ds = pipeline(source, args, seq_len, degradation, threads)
+                peak_rss_reset()
+                sps, (lr, hr) = time_pipeline(ds, args.batches)
+                cores = args.cores or threads or os.cpu_count()
+                rates[(source, degradation, threads)] = sps / cores
+                peak = peak_rss_mib()
+                print(f"{os.path.basename(str(source).rstrip('/'))[:40]:40s} {degradation:6s} "
+                      f"{threads or 'all':>7} {sps:10.1f} {sps / cores:9.1f} "
+                      f"{(f'{peak:,.0f}' if peak else '-'):>12s}", flush=True)
+                del ds
+    if len(sources) > 1:
+        base = sources[0]
+        for (source, degradation, threads), rate in rates.items():
+            if source != base:
+                ratio = rate / rates[(base, degradation, threads)]
+                print(f"  {os.path.basename(source.rstrip('/'))} / {os.path.basename(base.rstrip('/'))}"
+                      f" ({degradation}, {threads or 'all'} threads): {ratio:.1f}x")
+    per_core = rates[next(iter(rates))]
     if args.demand:
         from vsr_latent.perf.flops import count_flops
 
         forward = count_flops(model, (1, seq_len, args.lr_patch, args.lr_patch, 3)).total
         per_sample = TRAIN_FLOPS_PER_FORWARD * forward
+        last = list(rates)[-1]
+        per_core = rates[last]
         print(f"training FLOPs per sample: {per_sample / 1e9:.1f} G (3 x forward); demand at "
-              f"{args.utilisation:.0%} of vendor peak:")
-        for row in gpu_demand(per_sample, args.utilisation, pipe_sps / cores):
+              f"{args.utilisation:.0%} of vendor peak, against {per_core:.1f} samples/s per core "
+              f"({os.path.basename(str(last[0]).rstrip('/'))}, {last[1]}):")
+        for row in gpu_demand(per_sample, args.utilisation, per_core):
             print(f"  {row['gpu']:12s} {row['precision']:8s} {row['samples_per_s']:8.0f} "
                   f"samples/s = {row['cores']:6.1f} cores of this pipeline")
-    if step_sps is None:
+    if args.steps <= 0:
         return 0
+    step_sps = time_step(model, lr, hr, args.steps)
+    pipe_sps = per_core * (args.cores or os.cpu_count())
     print(f"training step : {step_sps:10.1f} samples/s")
     ratio = pipe_sps / step_sps
-    print(f"ratio pipeline/step: {ratio:.1f}x (target >= 2: {'met' if ratio >= 2 else 'NOT met'})")
+    print(f"ratio pipeline (all cores) / step: {ratio:.1f}x (target >= 2: "
+          f"{'met' if ratio >= 2 else 'NOT met'})")
     return 0
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    name = line.split(":", 1)[1].strip()
+                    flags = ""
+                    break
+            else:
+                name = platform.processor() or platform.machine()
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = "AVX-512" if "avx512f" in line else "AVX2" if "avx2" in line else ""
+                    break
+        return f"{name} ({flags})" if flags else name
+    except OSError:
+        return platform.processor() or platform.machine()
 
 
 if __name__ == "__main__":

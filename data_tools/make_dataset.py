@@ -11,11 +11,13 @@ are the paper's Harmonic, CDVL and SJTU 4K downloads (§7), which users obtain t
 Each source is cut into non-overlapping clips of ``--clip_len`` consecutive frames (105, the paper's
 clip length; the remainder of a source is left out). A source shorter than one clip is left out,
 unless it has at least ``--min_clip_len`` frames: then it becomes one clip of all its frames (a
-short 1080p test stream beside 105-frame clips, say). Clips are stored as frame files (lossless PNG
-by default, ``--format jpg`` for quality-95 JPEG) in ``ROOT/clips/<clip_id>/`` with a
-``manifest.json`` (source, frame range, size, split, resize); layout in
-``vsr_latent.data.dataset_root``. Frame files rather than TFRecords: the training pipeline reads
-only the L frames it samples, clips can be inspected, and each clip is one atomic folder.
+short 1080p test stream beside 105-frame clips, say). Each clip is one atomic folder
+``ROOT/clips/<clip_id>/`` with a ``manifest.json`` (source, frame range, size, split, resize) and
+its frames: by default one raw uint8 array ``frames.npy`` (T, H, W, 3) that training reads
+crop-first, only the pixels of each sample's box (``vsr_latent.data.raw_frames`` says why this
+format); ``--format png`` (lossless) or ``--format jpg`` (quality 95) write a file a frame
+instead, smaller on disk but decoded whole for every window. ``python -m data_tools.convert_root``
+turns a PNG/JPEG root into a raw one. Layout in ``vsr_latent.data.dataset_root``.
 
 Split (paper: 200 train / 30 validation of 230 clips) **by source**: every clip of one source
 lands on the same side, so neighbouring clips of one shot never sit on both sides. Sources are
@@ -57,7 +59,9 @@ NUM_VAL = 30
 #: Sizes are cropped to multiples of this (the SR scale) after any resize.
 SIZE_MULTIPLE = 4
 RESIZE_MODES = ("downscale", "crop")
-FORMATS = ("png", "jpg")
+FORMATS = ("raw", "png", "jpg")
+#: The default clip format: crop-first reading (see the module docstring).
+DEFAULT_FORMAT = "raw"
 #: PNG compression level (0-9): 3 writes several times faster than 9 for a few % more disk.
 PNG_COMPRESS_LEVEL = 3
 JPEG_QUALITY = 95
@@ -329,6 +333,33 @@ def write_frame(path, frame, fmt):
         iio.imwrite(path, frame, extension=".jpg", quality=JPEG_QUALITY)
 
 
+class ClipWriter:
+    """Writes one clip's frames into its (temporary) folder in ``fmt``: one raw array
+    (``raw_frames.RAW_FRAMES``) or a numbered image file a frame."""
+
+    def __init__(self, folder, num_frames, size, fmt):
+        self.folder, self.fmt, self.index = Path(folder), fmt, 0
+        self.raw = None
+        if fmt == "raw":
+            from vsr_latent.data.raw_frames import RAW_FRAMES, RawClipWriter
+
+            self.raw = RawClipWriter(self.folder / RAW_FRAMES, num_frames, size)
+
+    def write(self, frame):
+        if self.raw is not None:
+            self.raw.write(frame)
+        else:
+            write_frame(self.folder / f"{self.index:08d}.{self.fmt}", frame, self.fmt)
+        self.index += 1
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, *_):
+        if self.raw is not None:
+            self.raw.__exit__(kind)
+
+
 def ingest_source(path, info, clips, splits, args, root, bar):
     """Decodes one source once, writing each of its unfinished clips into an atomic folder."""
     from vsr_latent.atomic import atomic_dir, write_json
@@ -363,10 +394,10 @@ def ingest_source(path, info, clips, splits, args, root, bar):
                 continue
             cid, length = starts[index]
             with atomic_dir(clips_dir / cid) as tmp:
-                for j in range(length):
-                    frame = next_frame()
-                    write_frame(tmp / f"{j:08d}.{args.format}", resizer(frame), args.format)
-                    bar.update(1)
+                with ClipWriter(tmp, length, resizer.out, args.format) as writer:
+                    for _ in range(length):
+                        writer.write(resizer(next_frame()))
+                        bar.update(1)
                 manifest = {
                     "clip_id": cid,
                     "source": source_name(args.sources, path),
@@ -465,7 +496,9 @@ def build_parser():
                    help=f"crop sizes to multiples of this (default {SIZE_MULTIPLE}, the SR scale)")
     p.add_argument("--max_clips_per_source", type=int, default=None, metavar="N",
                    help="at most N clips from each source (default: all)")
-    p.add_argument("--format", choices=FORMATS, default="png", help="frame files (default png, lossless)")
+    p.add_argument("--format", choices=FORMATS, default=DEFAULT_FORMAT,
+                   help="raw: one uint8 array a clip, read crop-first (default); png / jpg: a "
+                        "file a frame (lossless / quality 95), decoded whole")
     p.add_argument("--yuv_size", type=parse_size, default=None, metavar="WxH",
                    help="frame size of .yuv sources (default: from the file name)")
     p.add_argument("--yuv_bit_depth", type=int, choices=(8, 10), default=None,

@@ -28,11 +28,11 @@ def select_remote(root, *, motion_threshold=scene.MOTION_THRESHOLD,
                   scene_threshold=scene.SCENE_THRESHOLD, num_key_frames=scene.NUM_KEY_FRAMES,
                   split="validation", progress=True):
     """Measures, decides and writes; returns the report dict (also in ``ROOT/remote.json``)."""
+    import imageio.v3 as iio
     from tqdm import tqdm
 
     from vsr_latent.atomic import atomic_dir, write_json
     from vsr_latent.data.dataset_root import KEY_FRAMES_DIR, MANIFEST, REMOTE_REPORT, list_clips
-    from vsr_latent.data.video_io import FolderSource
     from vsr_latent.errors import InputError
 
     clips = list_clips(root, split)
@@ -50,15 +50,17 @@ def select_remote(root, *, motion_threshold=scene.MOTION_THRESHOLD,
         "selected": [],
     }
     for clip in tqdm(clips, desc="remote", unit="clip", disable=not progress):
-        with FolderSource(clip.dir) as src:
-            stats = scene.frame_statistics(src)
+        stats = scene.frame_statistics(clip.iter_frames())
         decision = scene.remote_decision(stats, motion_threshold, scene_threshold, num_key_frames)
         kdir = clip.dir / KEY_FRAMES_DIR
         if decision["selected"]:
             with atomic_dir(kdir) as tmp:
                 for i in decision["key_frame_indices"]:
-                    src_file = clip.frames[i]
-                    shutil.copyfile(src_file, tmp / f"{i:08d}{src_file.suffix}")
+                    if clip.format == "raw":  # key frames as lossless PNG files of their own
+                        iio.imwrite(tmp / f"{i:08d}.png", clip.read_frame(i), extension=".png")
+                    else:
+                        src_file = clip.frames[i]
+                        shutil.copyfile(src_file, tmp / f"{i:08d}{src_file.suffix}")
             report["selected"].append(clip.id)
         elif kdir.exists():
             shutil.rmtree(kdir)

@@ -16,10 +16,15 @@ import pytest
 from data_tools import make_dataset, prepare_vid4, select_remote
 from vsr_latent.data import yuv as yuv_mod
 from vsr_latent.data.builtin import builtin_clips
-from vsr_latent.data.dataset_root import list_clips, root_settings
+from vsr_latent.data.dataset_root import Clip, list_clips, root_settings
 from vsr_latent.data.degrade import degrade
 from vsr_latent.data.resize_weights import matlab_imresize_matrix
 from vsr_latent.data.video_io import read_frames
+
+
+def clip_frames(clip_dir):
+    """A finished clip's frames (T, H, W, 3) uint8, whatever its format."""
+    return np.stack(list(Clip(clip_dir).iter_frames()))
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -113,7 +118,7 @@ def test_ingestion_reads_raw_h264_streams_and_names_what_it_skips(tmp_path):
     }
     index = json.loads((root / "dataset.json").read_text())
     assert index["not_ingested"] == r["not_ingested"] and index["split_by"] == "source"
-    got = read_frames(root / "clips" / "drive_stream_000005")
+    got = clip_frames(root / "clips" / "drive_stream_000005")
     # Lossless x264 in 4:4:4: the decoded frames are the RGB frames up to colour conversion.
     assert np.abs(got.astype(int) - frames[5:10]).mean() < 2
 
@@ -145,8 +150,8 @@ def test_a_source_shorter_than_a_clip_is_one_clip_of_its_own_from_min_clip_len(t
     assert sorted(got) == ["long_000000", "long_000005", "short_000000"]
     m = got["short_000000"].manifest
     assert m["num_frames"] == 4 and m["frame_range"] == [0, 4] and len(got["short_000000"]) == 4
-    np.testing.assert_array_equal(read_frames(got["short_000000"].dir), clips[1][:4])
-    np.testing.assert_array_equal(read_frames(got["long_000005"].dir), clips[0][5:10])
+    np.testing.assert_array_equal(clip_frames(got["short_000000"].dir), clips[1][:4])
+    np.testing.assert_array_equal(clip_frames(got["long_000005"].dir), clips[0][5:10])
     assert r["not_ingested"] == [{"path": "shorter",
                                   "reason": "2 frames, fewer than --min_clip_len 3"}]
     assert json.loads((root / "dataset.json").read_text())["min_clip_len"] == 3
@@ -172,9 +177,9 @@ def test_ingestion_clips_manifests_and_yuv(tmp_path):
     m = got[1].manifest
     assert m["frame_range"] == [5, 10] and m["size"] == [48, 64] and m["num_frames"] == 5
     assert m["source"] == "harmonic/Frame folder" and m["split"] in ("train", "validation")
-    np.testing.assert_array_equal(read_frames(got[1].dir), clips[0][5:10])
+    np.testing.assert_array_equal(clip_frames(got[1].dir), clips[0][5:10])
     # YUV source (size and bit depth from its name): BT.709 round trip within a few levels.
-    yuv_frames = read_frames(got[3].dir)
+    yuv_frames = clip_frames(got[3].dir)
     assert np.abs(yuv_frames.astype(int) - clips[1][5:10]).mean() < 3
     index = json.loads((root / "dataset.json").read_text())
     # round(4 * 30 / 230) = 1 validation clip is the aim; by source, one source of 2 clips goes.
@@ -186,16 +191,16 @@ def test_ingestion_clips_manifests_and_yuv(tmp_path):
 def test_ingestion_resumes_after_interruption(tmp_path, monkeypatch, capsys):
     src, clips = _sources(tmp_path)
     root = tmp_path / "root"
-    real_write = make_dataset.write_frame
+    real_write = make_dataset.ClipWriter.write
     calls = {"n": 0}
 
-    def failing_write(path, frame, fmt):
+    def failing_write(writer, frame):
         calls["n"] += 1
         if calls["n"] == 8:  # in the middle of the second clip
             raise KeyboardInterrupt
-        real_write(path, frame, fmt)
+        real_write(writer, frame)
 
-    monkeypatch.setattr(make_dataset, "write_frame", failing_write)
+    monkeypatch.setattr(make_dataset.ClipWriter, "write", failing_write)
     # Ctrl-C: one line and exit code 130, as for vsr-latent.
     assert make_dataset.main([str(src), str(root), "--clip_len", "5", "--no_progress"]) == 130
     assert capsys.readouterr().err == "make_dataset: interrupted\n"
@@ -205,14 +210,14 @@ def test_ingestion_resumes_after_interruption(tmp_path, monkeypatch, capsys):
     assert "harmonic_Frame-folder_000005" not in names  # the interrupted clip does not look finished
     first_mtime = (finished[0].dir / "manifest.json").stat().st_mtime_ns
 
-    monkeypatch.setattr(make_dataset, "write_frame", real_write)
+    monkeypatch.setattr(make_dataset.ClipWriter, "write", real_write)
     args = make_dataset.build_parser().parse_args([str(src), str(root), "--clip_len", "5", "--no_progress"])
     r = make_dataset.make_dataset(args)
     assert r == {"written": 3, "skipped": 1, "clips": 4, "train": 2, "validation": 2,
                  "not_ingested": []}  # split by source: each of the two sources on one side
     assert (finished[0].dir / "manifest.json").stat().st_mtime_ns == first_mtime
     assert not [n for n in os.listdir(root / "clips") if n.startswith(".")]  # leftovers removed
-    np.testing.assert_array_equal(read_frames(root / "clips" / "harmonic_Frame-folder_000005"), clips[0][5:10])
+    np.testing.assert_array_equal(clip_frames(root / "clips" / "harmonic_Frame-folder_000005"), clips[0][5:10])
 
 
 def test_ingestion_survives_sigkill(tmp_path):
@@ -235,12 +240,12 @@ def test_ingestion_survives_sigkill(tmp_path):
     for d in (root / "clips").iterdir():
         if not d.name.startswith("."):
             assert (d / "manifest.json").is_file()
-            assert len(list(d.glob("*.png"))) == 3
+            assert len(Clip(d)) == 3
     before = len(list_clips(root))
     assert make_dataset.main(cmd[3:]) == 0
     done = list_clips(root)
     assert len(done) == 20 and 1 <= before < 20
-    np.testing.assert_array_equal(read_frames(done[-1].dir), yuv_round_trip(frames[57:60]))
+    np.testing.assert_array_equal(clip_frames(done[-1].dir), yuv_round_trip(frames[57:60]))
 
 
 def yuv_round_trip(frames):
@@ -258,7 +263,7 @@ def test_ingestion_downscales_hd_video(carphone, tmp_path):
     assert clip.manifest["size"] == [72, 88] and clip.manifest["source_size"] == [144, 176]
     assert clip.manifest["resize"]["mode"] == "downscale"
     assert root_settings(root) == {"clip_len": 40, "max_size": "88x72"}  # W x H, as given
-    got = read_frames(clip.dir)
+    got = clip_frames(clip.dir)
     src_frames = read_frames(carphone)[:40].astype(np.float64)
     wh, ww = matlab_imresize_matrix(144, 72, 0.5), matlab_imresize_matrix(176, 88, 0.5)
     ref = np.clip(np.round(np.einsum("jw,tiwc->tijc", ww, np.einsum("ih,thwc->tiwc", wh, src_frames))), 0, 255)
@@ -393,7 +398,7 @@ def test_ingestion_follows_linked_downloads_guards_loops_and_names_the_rest(tmp_
     assert reasons["gone.mp4"].startswith("broken symbolic link")
     assert reasons["frames_link/README.txt"] == "not a video, raw YUV file or frame folder"
     assert len(r["not_ingested"]) == len(reasons)  # each named once
-    got = read_frames(root / "clips" / "drive_link_drive_000006")
+    got = clip_frames(root / "clips" / "drive_link_drive_000006")
     assert np.abs(got.astype(int) - frames[6:12]).mean() < 2
 
 
@@ -454,7 +459,7 @@ def test_4k_10_bit_sources_ingest_exactly_in_memory_that_does_not_grow_with_sour
         # Untagged UHD is BT.709 (what the package and players assume for HD and larger).
         _ffmpeg(*raw, "-i", source, "-frames:v", "1", "-vf",
                 "scale=in_color_matrix=bt709:in_range=tv,format=rgb24", reference)
-        got = read_frames(clips[cid].dir)[0].astype(int)
+        got = clip_frames(clips[cid].dir)[0].astype(int)
         assert np.abs(got - iio.imread(reference).astype(int)).mean() < 1.0, cid
     print("peak RSS MiB (make_dataset, largest FFmpeg child) by sources of each kind:", peaks)
     # Three times the sources and clips, the same peak (within 10 %), in Python and in FFmpeg.

@@ -102,14 +102,16 @@ def test_one_pass_visits_each_clip_once():
 def test_sharding_by_input_context():
     ctxs = [tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=i, num_replicas_in_sync=2)
             for i in range(2)]
-    full = _take(pipelines.train_dataset(seq_len=L, lr_size=(8, 8), batch_size=1, seed=2), 4)
+    full = _take(pipelines.train_dataset(seq_len=L, lr_size=(8, 8), batch_size=1, seed=2), 8)
     shards = [_take(pipelines.train_dataset(seq_len=L, lr_size=(8, 8), batch_size=4, seed=2,
                                             input_context=c), 2) for c in ctxs]
-    # Per-replica batch 4 / 2 = 2; pipeline i holds samples i, i + 2, ... of the unsharded stream.
+    # Per-replica batch 4 / 2 = 2; global batch b is samples 4b .. 4b + 3 of the unsharded
+    # stream, pipeline i its consecutive share: 4b + 2i and 4b + 2i + 1.
     assert shards[0][0][1].shape[0] == 2
-    np.testing.assert_array_equal(shards[0][0][1][0], full[0][1][0])
-    np.testing.assert_array_equal(shards[1][0][1][0], full[1][1][0])
-    np.testing.assert_array_equal(shards[0][0][1][1], full[2][1][0])
+    for b in range(2):
+        for i in range(2):
+            for r in range(2):
+                np.testing.assert_array_equal(shards[i][b][1][r], full[4 * b + 2 * i + r][1][0])
 
 
 def test_mirrored_strategy_distribute_datasets_from_function():
@@ -270,10 +272,10 @@ def test_dataset_root_source(tmp_path):
     again = _take(pipelines.train_dataset(str(root), seq_len=L, lr_size=(8, 8), batch_size=2,
                                           seed=0, augment=()), 1)[0]
     np.testing.assert_array_equal(again[1], hr)
-    one_pass = pipelines.train_dataset(str(root), seq_len=L, lr_size=(8, 8), batch_size=1,
+    one_pass = pipelines.train_dataset(str(root), seq_len=L, lr_size=(8, 8), batch_size=3,
                                        repeat=False, crops_per_window=3)
     n_train = len([c for c in (root / "clips").iterdir() if "validation" not in (c / "manifest.json").read_text()])
-    assert sum(1 for _ in one_pass) == 3 * n_train
+    assert sum(int(b[0].shape[0]) for b in one_pass) == 3 * n_train
     val = list(pipelines.validation_dataset(str(root), seq_len=4))
     assert len(val) == 2 and val[0][1].shape == (1, 4, 48, 64, 3)
     # The DataConfig path (what the trainer builds): every field reaches the pipeline, the crops
@@ -292,11 +294,11 @@ def test_dataset_root_source(tmp_path):
     default_k = _take(pipelines.build_train_dataset(
         DataConfig(source=str(root), lr_patch=8, batch_size=2, degradation="bi",
                    augmentation=("hflip",), seed=3), seq_len=L), 1)
-    assert not np.array_equal(default_k[0][1], by_config[0][1])  # K = 8 by default, not 2
+    assert not np.array_equal(default_k[0][1], by_config[0][1])  # K = 1 by default, not 2
     one_pass_k2 = pipelines.build_train_dataset(
-        DataConfig(source=str(root), lr_patch=8, batch_size=1, crops_per_window=2), seq_len=L,
+        DataConfig(source=str(root), lr_patch=8, batch_size=2, crops_per_window=2), seq_len=L,
         repeat=False)
-    assert sum(1 for _ in one_pass_k2) == 2 * n_train
+    assert sum(int(b[0].shape[0]) for b in one_pass_k2) == 2 * n_train
     # Clips shorter than L, frames smaller than the crop: clear errors naming the clip.
     with pytest.raises(InputError, match="fewer than the sequence length") as e:
         pipelines.train_dataset(str(root), seq_len=9, lr_size=(8, 8), batch_size=2)

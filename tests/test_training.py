@@ -6,6 +6,7 @@ Models are the real registry networks made tiny (8 filters, 2 residual layers, o
 block, L = 3, 8x8 LR patches) so that each test stays within seconds of tracing.
 """
 
+import dataclasses
 import os
 import re
 import signal
@@ -398,8 +399,8 @@ def test_resumed_run_equals_an_uninterrupted_run(tmp_path):
 # ---- the data position --------------------------------------------------------------------------
 
 
-def test_data_position_skips_exactly_across_replicas(tmp_path, monkeypatch):
-    from vsr_latent.training import trainer as trainer_mod
+def test_data_position_skips_exactly_across_replicas(tmp_path):
+    from vsr_latent.data.pipelines import build_train_dataset
 
     config = tiny_config("table1_latn10", "data.batch_size=4")
     t = Trainer(config, tmp_path / "run", strategy=two_replicas(), progress=False)
@@ -420,9 +421,16 @@ def test_data_position_skips_exactly_across_replicas(tmp_path, monkeypatch):
     np.testing.assert_array_equal(resumed[0], run[3])
     np.testing.assert_array_equal(resumed[1], run[4])
     assert not np.array_equal(run[3], run[4])
-    # Past the exact-skip limit the pipeline is reseeded from the position: deterministic, and
-    # not a replay of the start of the stream.
-    monkeypatch.setattr(trainer_mod, "EXACT_SKIP_LIMIT", 2)
-    again = batches(3, 1)
-    np.testing.assert_array_equal(again[0], batches(3, 1)[0])
-    assert not np.array_equal(again[0], run[0]) and not np.array_equal(again[0], run[3])
+    # Any position, however far: its batch is the samples 4P .. 4P + 3 of the stream, each a
+    # function of (seed, index) alone (a one-sample pipeline started at that index), made
+    # without computing the batches before it.
+    far = 10**9
+    started = time.perf_counter()
+    got = batches(far, 1)[0]
+    assert time.perf_counter() - started < 60
+    one = dataclasses.replace(config.data, batch_size=1)
+    for r in range(4):
+        want = next(iter(build_train_dataset(one, seq_len=config.model.seq_len,
+                                             start_batch=4 * far + r)))[1].numpy()[0]
+        np.testing.assert_array_equal(got[r], want)
+    assert not np.array_equal(got, run[0]) and not np.array_equal(got, run[3])

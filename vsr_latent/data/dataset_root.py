@@ -3,7 +3,10 @@
 ::
 
     ROOT/dataset.json                 index: clip length, seed, split sizes, clip ids per split
-    ROOT/clips/<clip_id>/00000000.png frames of one clip (105 by default), lossless PNG (or JPEG)
+    ROOT/clips/<clip_id>/frames.npy   frames of one clip (105 by default), one raw uint8 array
+                                      (T, H, W, 3) that training reads crop-first (raw_frames)
+    ROOT/clips/<clip_id>/00000000.png or, in roots made before it (or with --format png / jpg),
+                                      one lossless PNG (or JPEG) file a frame
     ROOT/clips/<clip_id>/manifest.json  source, frame range, size, split, resize applied
     ROOT/clips/<clip_id>/key_frames/  external key frames (Remote clips only, select_remote)
     ROOT/remote.json                  Remote selection: every measured value and decision
@@ -15,6 +18,7 @@ so a folder with a ``manifest.json`` under ``clips/`` is always a finished clip.
 import json
 from pathlib import Path
 
+from vsr_latent.data import raw_frames
 from vsr_latent.data.video_io import list_frame_files, natural_key
 from vsr_latent.errors import InputError
 
@@ -70,7 +74,9 @@ def index_settings(index, path):
 
 
 class Clip:
-    """One finished clip: ``dir``, ``manifest`` (dict), ``frames`` (paths), ``size`` (H, W)."""
+    """One finished clip: ``dir``, ``manifest`` (dict), ``size`` (H, W), ``format`` ("raw": one
+    ``frames.npy``; "image": a file a frame, ``frames`` their paths) and its frames
+    (:meth:`iter_frames`, :meth:`read_frame`)."""
 
     def __init__(self, clip_dir):
         self.dir = Path(clip_dir)
@@ -80,12 +86,26 @@ class Clip:
         except (OSError, ValueError) as e:
             raise InputError(mpath, f"unreadable clip manifest ({e})") from None
         _check_manifest(mpath, self.manifest)
-        self.frames = list_frame_files(self.dir)
-        if len(self.frames) != self.manifest.get("num_frames", len(self.frames)):
+        self.raw_path = self.dir / raw_frames.RAW_FRAMES
+        if self.raw_path.is_file():
+            self.format = "raw"
+            self.frames = []
+            _, shape = raw_frames.layout(self.raw_path)
+            num_frames, size = shape[0], shape[1:3]
+        else:
+            self.format = "image"
+            self.raw_path = None
+            self.frames = list_frame_files(self.dir)
+            num_frames, size = len(self.frames), tuple(self.manifest["size"])
+        if num_frames != self.manifest.get("num_frames", num_frames):
             raise InputError(
                 self.dir,
-                f"clip has {len(self.frames)} frames, its manifest says {self.manifest['num_frames']}",
+                f"clip has {num_frames} frames, its manifest says {self.manifest['num_frames']}",
             )
+        if tuple(size) != tuple(self.manifest["size"]):
+            raise InputError(self.raw_path, f"frames are {size[1]}x{size[0]}, the manifest says "
+                                            f"{self.manifest['size'][1]}x{self.manifest['size'][0]}")
+        self.num_frames = num_frames
         self.size = tuple(self.manifest["size"])
         self.id = self.manifest.get("clip_id", self.dir.name)
         self.split = self.manifest.get("split")
@@ -99,8 +119,26 @@ class Clip:
     def remote(self):
         return bool(self.manifest.get("remote", {}).get("selected", False))
 
+    def iter_frames(self):
+        """The clip's frames in order, uint8 (H, W, 3), one in memory at a time."""
+        if self.format == "raw":
+            yield from raw_frames.iter_frames(self.raw_path)
+            return
+        from vsr_latent.data.video_io import FolderSource
+
+        with FolderSource(self.dir) as src:
+            yield from src
+
+    def read_frame(self, index):
+        """Frame ``index`` (uint8 (H, W, 3))."""
+        if self.format == "raw":
+            return raw_frames.read_box(self.raw_path, index, 1, 0, 0, *self.size)[0]
+        from vsr_latent.data.video_io import read_image
+
+        return read_image(self.frames[index])
+
     def __len__(self):
-        return len(self.frames)
+        return self.num_frames
 
     def __repr__(self):
         return f"Clip({self.id!r}, split={self.split!r}, frames={len(self)}, size={self.size})"

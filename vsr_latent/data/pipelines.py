@@ -6,15 +6,23 @@ degraded to H x W (``degradation``: "bi" by default, see :mod:`vsr_latent.data.d
 the paper writes it, or with the frame around it (``degrade_context``). LR frames are rounded and
 clipped to 8-bit values (:data:`QUANTIZE_LR`), like stored LR frames.
 
-Order and determinism: each pass visits every clip once in an order shuffled from ``seed``
-(``reshuffle_each_iteration``); each visit decodes one window of L frames (start drawn statelessly
-from ``(seed, visit number)``) and cuts ``crops_per_window`` samples from it, each with its own crop
-corner and augmentation (drawn from seeds split off the visit's); with more than one crop per
-window a seeded shuffle buffer (:data:`SHUFFLE_BUFFER`) mixes them across batches. The same seed
-gives the same samples, whatever the parallelism. With an ``input_context``
-(``strategy.distribute_datasets_from_function``) the stream of window visits is sharded by input
-pipeline (pipeline i keeps visits i, i + n, ...) and batched with the per-replica batch size.
-Batches are complete (``drop_remainder``) so shapes are static.
+Order and determinism: every sample is a pure function of (seed, its index in the stream). The
+stream is a sequence of windows; window w visits clip ``order[w % n]`` of epoch ``w // n`` (a
+permutation of the n clips drawn from (seed, epoch)), starts at a frame drawn from (seed, w) and
+gives ``crops_per_window`` (K) consecutive samples, each with its own crop corner and
+augmentation drawn from seeds split off (seed, w). Global batch b is samples ``b*B .. (b+1)*B - 1``
+(windows ``b*B/K ..``), so a run resumed at step k builds its pipeline from batch k on
+(``start_batch``) and computes nothing it skips. Nothing depends on parallelism or on what was
+made before. With an ``input_context`` (``strategy.distribute_datasets_from_function``) pipeline
+i of N makes the i-th consecutive share of every global batch, batched with the per-replica batch
+size; under the tf.data service the workers split the same window numbers. Batches are complete
+(``drop_remainder``) so shapes are static.
+
+Reading (:mod:`.raw_frames`): a raw root (``frames.npy`` per clip, what ``make_dataset`` writes)
+is read crop-first, each sample's box straight from the memory-mapped clip, one sample a window;
+a root of PNG/JPEG frames (older roots; ``python -m data_tools.convert_root`` converts one) decodes
+the window's L whole frames and cuts up to :data:`ROOT_CROPS_PER_WINDOW` samples from them. Both
+give the same sample for the same (clip, start, box).
 
 Sources: ``"builtin"`` (photographs moved under a virtual camera, :mod:`.builtin`, no download) or a
 dataset root made by ``python -m data_tools.make_dataset`` (:mod:`.dataset_root`).
@@ -26,7 +34,7 @@ import warnings
 import numpy as np
 
 from vsr_latent.data import builtin as builtin_mod
-from vsr_latent.data import dataset_root
+from vsr_latent.data import dataset_root, raw_frames
 from vsr_latent.data.chunks import pad_chunk
 from vsr_latent.data.degrade import check_method, context_margin, crop_to_multiple, degrade
 from vsr_latent.data.transforms import DEFAULT_AUGMENT  # re-exported
@@ -42,13 +50,10 @@ BUILTIN_MARGIN = 32
 #: Built-in validation split: clips and size (HR) — different photographs from training.
 BUILTIN_VALIDATION_CLIPS = 4
 BUILTIN_VALIDATION_SIZE = (128, 128)
-#: Samples cut from each decoded window of L frames (each with its own crop corner and
-#: augmentation). Decoding whole HD/4K frames costs far more than cropping them, so dataset roots
-#: amortise one decode over several samples; the built-in clips are in memory and need no reuse.
+#: At most this many samples cut from each decoded window of L frames of a root of image files
+#: (each with its own crop corner and augmentation): decoding whole HD/4K frames costs far more
+#: than cropping them. Raw roots and the built-in clips read crop-first and cut one sample a window.
 ROOT_CROPS_PER_WINDOW = 8
-BUILTIN_CROPS_PER_WINDOW = 1
-#: Shuffle buffer (samples) mixing the crops of one window across batches when K > 1.
-SHUFFLE_BUFFER = 64
 # Windows a repeating training stream can number: about 4.6e18 (no run reaches it).
 UNENDING_WINDOWS = 2**62
 
@@ -75,20 +80,26 @@ class _BuiltinFrames:
         self.lengths = [num_frames] * self.num_clips
         self.sizes = [size] * self.num_clips
         self.names = [f"builtin:{i}" for i in range(self.num_clips)]
+        self.crop_first = True
 
-    def make_reader(self, seq_len):
+    def make_reader(self, seq_len, cut):
         tf = _import_tf()
         data = tf.constant(self.array)
-        h, w = self.sizes[0]
 
-        def read(clip, start):
-            begin = tf.stack([tf.cast(clip, tf.int32), start, 0, 0, 0])
-            return tf.reshape(tf.slice(data, begin, [1, seq_len, h, w, 3]), [seq_len, h, w, 3])
+        def read(clip, start, tops, lefts):
+            return tf.stack([
+                tf.slice(data, tf.stack([tf.cast(clip, tf.int32), start, tops[k], lefts[k], 0]),
+                         [1, seq_len, cut[0], cut[1], 3])[0]
+                for k in range(tops.shape[0])])
 
         return read
 
 
 class _RootFrames:
+    """A dataset root's clips. Raw clips (``frames.npy``) are read crop-first: each box straight
+    from the memory-mapped file (:func:`raw_frames.tf_read_boxes`). Clips of image files (roots
+    made before the raw format) decode the window's L whole frames, then cut the boxes."""
+
     def __init__(self, root, split):
         clips = dataset_root.list_clips(root, split)
         if not clips:
@@ -98,22 +109,39 @@ class _RootFrames:
         self.lengths = [len(c) for c in clips]
         self.sizes = [c.size for c in clips]
         self.names = [str(c.dir) for c in clips]
+        self.crop_first = all(c.format == "raw" for c in clips)
 
-    def make_reader(self, seq_len):
+    def make_reader(self, seq_len, cut):
         tf = _import_tf()
-        max_t = max(self.lengths)
-        table = np.array(
-            [[str(p) for p in c.frames] + [""] * (max_t - len(c)) for c in self.clips], dtype=object
-        )
-        paths = tf.constant(table)
 
-        def read(clip, start):
-            files = tf.slice(paths, tf.stack([tf.cast(clip, tf.int32), start]), [1, seq_len])[0]
-            return tf.map_fn(
-                lambda f: tf.io.decode_image(tf.io.read_file(f), channels=3, expand_animations=False),
-                files,
-                fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8),
-            )
+        def image_branch(clip):
+            files = tf.constant([str(p) for p in clip.frames])
+
+            def read(start, tops, lefts):
+                frames = tf.map_fn(
+                    lambda f: tf.io.decode_image(tf.io.read_file(f), channels=3,
+                                                 expand_animations=False),
+                    files[start:start + seq_len],
+                    fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8))
+                return tf.stack([frames[:, tops[k]:tops[k] + cut[0], lefts[k]:lefts[k] + cut[1]]
+                                 for k in range(tops.shape[0])])
+
+            return read
+
+        def raw_branch(clip):
+            def read(start, tops, lefts):
+                return raw_frames.tf_read_boxes(str(clip.raw_path), start, tops, lefts, seq_len,
+                                                *cut)
+            return read
+
+        branches = [raw_branch(c) if c.format == "raw" else image_branch(c) for c in self.clips]
+
+        def read(clip, start, tops, lefts):
+            k = tops.shape[0]
+            boxes = tf.switch_case(
+                tf.cast(clip, tf.int32),
+                [lambda b=b: b(start, tops, lefts) for b in branches])
+            return tf.ensure_shape(boxes, [k, seq_len, cut[0], cut[1], 3])
 
         return read
 
@@ -138,15 +166,42 @@ def _check_clips(src, seq_len, crop, context=0):
                                    f"{crop[1]}x{crop[0]} HR crop{around}")
 
 
+def default_crops_per_window(source, per_pipeline_batch):
+    """Samples cut from one window when ``data.crops_per_window`` is None: 1 where reading is
+    crop-first (built-in clips, raw roots), else the largest divisor of the pipeline's share of
+    the global batch up to :data:`ROOT_CROPS_PER_WINDOW` (whole PNG frames are decoded once for
+    that many samples)."""
+    if source.crop_first:
+        return 1
+    return max(k for k in range(1, ROOT_CROPS_PER_WINDOW + 1) if per_pipeline_batch % k == 0)
+
+
+def window_numbers(start_batch, windows_per_batch, num_pipelines, pipeline_id):
+    """The global window numbers pipeline ``pipeline_id`` of ``num_pipelines`` makes, from global
+    batch ``start_batch`` on, as a function of its local count j = 0, 1, ...: global batch b is
+    windows ``b * W .. (b + 1) * W - 1`` (W = ``windows_per_batch``), each pipeline the
+    consecutive ``W / num_pipelines`` of them at its place. A tf.int64 function of j."""
+    share = windows_per_batch // num_pipelines
+
+    def number(j):
+        j = j + start_batch * share
+        return (j // share) * windows_per_batch + pipeline_id * share + j % share
+
+    return number
+
+
 def train_dataset(source="builtin", *, seq_len, lr_size=(32, 32), scale=4, degradation="bi",
                   batch_size, seed=0, input_context=None, repeat=True, augment=DEFAULT_AUGMENT,
-                  quantize=QUANTIZE_LR, crops_per_window=None, degrade_context=False):
+                  quantize=QUANTIZE_LR, crops_per_window=None, degrade_context=False,
+                  start_batch=0):
     """Training (lr, hr) batches: lr float32 (B, L, h, w, 3), hr (B, L, s*h, s*w, 3), on [0, 255].
 
     See the module docstring for sampling, determinism and sharding. ``augment`` is a subset of
     ``transforms.AUGMENTATIONS``; ``repeat=False`` gives one pass (each clip visited once).
-    ``crops_per_window`` (K): samples cut from each decoded window of L frames (default
-    :data:`BUILTIN_CROPS_PER_WINDOW` for "builtin", :data:`ROOT_CROPS_PER_WINDOW` for dataset roots).
+    ``crops_per_window`` (K): samples cut from each window of L frames (None:
+    :func:`default_crops_per_window`); K must divide this pipeline's share of the global batch.
+    ``start_batch``: the first global batch made (a resumed run starts where it stopped; nothing
+    before it is computed).
 
     ``degrade_context``: False degrades each HR crop alone, as the paper describes (§7), so the
     LR pixels near its edges see the degradation's border padding instead of the frame around
@@ -172,80 +227,83 @@ def train_dataset(source="builtin", *, seq_len, lr_size=(32, 32), scale=4, degra
     cut = (crop[0] + 2 * margin * scale, crop[1] + 2 * margin * scale)
     src = _frames_source(source, cut, seq_len, "train")
     _check_clips(src, seq_len, crop, context=margin * scale)
-    if crops_per_window is None:
-        crops_per_window = BUILTIN_CROPS_PER_WINDOW if source == "builtin" else ROOT_CROPS_PER_WINDOW
-    k_crops = int(crops_per_window)
+    num_pipelines, pipeline_id, per_batch = 1, 0, batch_size
+    if input_context is not None:
+        num_pipelines = input_context.num_input_pipelines
+        pipeline_id = input_context.input_pipeline_id
+        per_batch = input_context.get_per_replica_batch_size(batch_size)
+    if batch_size % num_pipelines:
+        raise ConfigError(f"data.batch_size={batch_size} does not split among "
+                          f"{num_pipelines} input pipelines")
+    share = batch_size // num_pipelines
+    k_crops = (default_crops_per_window(src, share) if crops_per_window is None
+               else int(crops_per_window))
     if k_crops < 1:
-        raise ConfigError(f"crops_per_window must be >= 1, got {crops_per_window}")
-    read = src.make_reader(seq_len)
+        raise ConfigError(f"data.crops_per_window must be >= 1, got {crops_per_window}")
+    if share % k_crops:
+        raise ConfigError(f"data.crops_per_window={k_crops} must divide each input pipeline's "
+                          f"share of data.batch_size ({share}), so that a global batch is "
+                          f"whole windows")
+    read = src.make_reader(seq_len, cut)
     lengths = tf.constant(src.lengths, tf.int32)
     sizes = tf.constant(np.array(src.sizes, np.int32))
     augment = tuple(augment)
+    num_clips = src.num_clips
 
-    def load_window(clip, counter):
-        window_seed = tf.stack([tf.constant(seed, tf.int64), counter])
-        p = transforms.draw_sample_params(window_seed, lengths[clip], sizes[clip], seq_len, cut)
-        return read(clip, p["start"]), sizes[clip], window_seed
-
-    def make_samples(frames, size, window_seed):
+    def window(w):
+        # Window w visits clip order[w % n] of epoch w // n, a permutation drawn from
+        # (seed, epoch); its start frame from (seed, w), and crop k's corner and augmentation
+        # from the k-th seed split off that: a pure function of (seed, w).
+        clip = tf.random.experimental.index_shuffle(
+            w % num_clips, tf.stack([tf.constant(seed, tf.int64), w // num_clips]), num_clips - 1)
+        window_seed = tf.stack([tf.constant(seed, tf.int64), w])
+        start = transforms.draw_sample_params(window_seed, lengths[clip], sizes[clip], seq_len,
+                                              cut)["start"]
         crop_seeds = tf.random.experimental.stateless_split(window_seed, num=k_crops)
+        params = [transforms.draw_sample_params(crop_seeds[k], seq_len, sizes[clip], seq_len, cut)
+                  for k in range(k_crops)]
+        boxes = read(clip, start, tf.stack([p["top"] for p in params]),
+                     tf.stack([p["left"] for p in params]))
         lrs, hrs = [], []
         for k in range(k_crops):
-            p = transforms.draw_sample_params(crop_seeds[k], seq_len, size, seq_len, cut)
-            box = frames[:, p["top"] : p["top"] + cut[0], p["left"] : p["left"] + cut[1], :]
-            box = tf.ensure_shape(box, [seq_len, cut[0], cut[1], 3])
             # The margin is the same on every side, so augmenting before the middle is cut is
             # augmenting the crop.
-            lr, hr = transforms.make_pair(transforms.augment(box, p, augment), margin, degradation,
-                                          scale, quantize)
+            lr, hr = transforms.make_pair(transforms.augment(boxes[k], params[k], augment),
+                                          margin, degradation, scale, quantize)
             lrs.append(lr)
             hrs.append(hr)
         return tf.stack(lrs), tf.stack(hrs)
 
-    # Window i visits clip order[i % n] of epoch i // n, a permutation drawn from (seed, epoch)
-    # by the window's own number: one source dataset whose elements carry everything a window
-    # is made from, so the tf.data service, which splits the source among its workers, makes
-    # the same windows as one host does (a zip of a shuffled range with a counter would be
-    # split apart and re-paired on each worker).
-    num_clips = src.num_clips
-
-    def window(i):
-        epoch = i // num_clips
-        clip = tf.random.experimental.index_shuffle(
-            i % num_clips, tf.stack([tf.constant(seed, tf.int64), epoch]), num_clips - 1)
-        return clip, i
-
-    # A range, not Dataset.counter(): the service splits a range among its workers, but every
-    # worker runs a counter of its own (each window made twice with two workers).
-    windows = tf.data.Dataset.range(UNENDING_WINDOWS if repeat else num_clips)
-    ds = windows.map(window)
-    per_batch = batch_size
-    if input_context is not None:
-        ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
-        per_batch = input_context.get_per_replica_batch_size(batch_size)
-    ds = ds.map(load_window, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    ds = ds.map(make_samples, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    windows_per_batch = batch_size // k_crops
+    number = window_numbers(start_batch, windows_per_batch, num_pipelines, pipeline_id)
+    # A range, not Dataset.counter(): the tf.data service splits a range among its workers
+    # (each would run a counter of its own), and every element is a window's local count j.
+    share_windows = windows_per_batch // num_pipelines
+    if repeat:
+        ds = tf.data.Dataset.range(UNENDING_WINDOWS).map(number)
+    else:  # one pass: windows 0 .. n-1, each clip once
+        batches = -(-num_clips // windows_per_batch)
+        ds = tf.data.Dataset.range(batches * share_windows).map(number)
+        ds = ds.filter(lambda w: w < num_clips)
+    ds = ds.map(window, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     ds = ds.unbatch()
-    if k_crops > 1:
-        # Crops of one window are neighbours in the stream; mix them across batches.
-        ds = ds.shuffle(max(SHUFFLE_BUFFER, 2 * k_crops), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(per_batch, drop_remainder=True)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def build_train_dataset(data, *, seq_len, input_context=None, seed=None, repeat=True,
-                        scale=4):
+def build_train_dataset(data, *, seq_len, input_context=None, repeat=True, scale=4,
+                        start_batch=0):
     """:func:`train_dataset` of a :class:`~vsr_latent.configs.base.DataConfig` (its source, LR
     patch, global batch, degradation, augmentation, seed, crops per window and degrade context),
     for clips of ``seq_len`` frames, sharded by ``input_context``: the one place the config's
     fields become the pipeline's arguments (Model Garden's ``build_inputs(params,
-    input_context)``). ``seed`` replaces ``data.seed`` (a resumed run reseeds)."""
+    input_context)``). ``start_batch``: the first global batch (a resumed run's data position)."""
     return train_dataset(
         data.source, seq_len=seq_len, lr_size=(data.lr_patch, data.lr_patch), scale=scale,
         degradation=data.degradation, batch_size=data.batch_size,
-        seed=data.seed if seed is None else seed, input_context=input_context, repeat=repeat,
+        seed=data.seed, input_context=input_context, repeat=repeat,
         augment=tuple(data.augmentation), crops_per_window=data.crops_per_window,
-        degrade_context=data.degrade_context)
+        degrade_context=data.degrade_context, start_batch=start_batch)
 
 
 def build_validation_crops(data, *, seq_len, scale=4):
@@ -308,16 +366,6 @@ class _Lazy:
         return iter(self._frames)
 
 
-def _folder_frames(path):
-    from vsr_latent.data.video_io import FolderSource
-
-    def gen():
-        with FolderSource(path) as src:
-            yield from src
-
-    return gen
-
-
 def _validation_clips(source, max_clips):
     if source == "builtin":
         clips = builtin_mod.builtin_clips(
@@ -328,7 +376,7 @@ def _validation_clips(source, max_clips):
     clips = dataset_root.list_clips(source, "validation")
     if not clips:
         raise InputError(source, "the dataset root has no finished 'validation' clips")
-    return [_Lazy(str(c.dir), len(c), c.size, _folder_frames(c.dir)) for c in clips[:max_clips]]
+    return [_Lazy(str(c.dir), len(c), c.size, c.iter_frames) for c in clips[:max_clips]]
 
 
 def _check_lengths(clips, seq_len, scale):
@@ -438,7 +486,7 @@ def _remote_clips(root, max_clips):
             raise InputError(c.dir, "a Remote clip without key frames")
         # Key frames are read when their clip is scored, not all clips' up front.
         keys_dir = c.dir / dataset_root.KEY_FRAMES_DIR
-        out.append((_Lazy(str(c.dir), len(c), c.size, _folder_frames(c.dir)),
+        out.append((_Lazy(str(c.dir), len(c), c.size, c.iter_frames),
                     lambda d=keys_dir: read_frame_folder(d)))
     return out
 

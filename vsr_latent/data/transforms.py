@@ -66,7 +66,8 @@ def augment(frames, params, augmentations=DEFAULT_AUGMENT):
 def make_lr(hr, degradation, scale, quantize=True):
     """HR frames -> LR frames by ``degradation``; rounded and clipped to [0, 255] if ``quantize``
     (as stored 8-bit LR frames are), float32."""
-    lr = tf_degrade(tf.cast(hr, tf.float32), degradation, scale)
+    # uint8 frames go in as they are (the degradation casts once, to its own precision).
+    lr = tf_degrade(hr if hr.dtype == tf.uint8 else tf.cast(hr, tf.float32), degradation, scale)
     if quantize:
         lr = tf.clip_by_value(tf.round(lr), 0.0, 255.0)
     return lr

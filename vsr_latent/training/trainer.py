@@ -11,13 +11,11 @@ replicas' gradients are summed (all-reduce), and the sum is clipped by its globa
 before Adam applies it, so clipping sees the true global gradient rather than each replica's part.
 
 Checkpoints (every ``checkpoint_every`` steps, and at the end) hold the model, the optimiser, the
-step and the data position (the number of global batches consumed). The training dataset is a
-deterministic function of its seed, so a resumed run skips exactly the batches already consumed
-and sees the same data an uninterrupted run would — up to ``EXACT_SKIP_LIMIT`` batches: skipping
-recomputes every skipped sample (about 35 ms a batch of 16 on two CPU cores), so beyond that the
-resumed run reseeds the data pipeline from (seed, position) instead: fresh samples from the same
-distribution, still a deterministic function of the checkpoint. A run killed at any moment (SIGKILL) restarts
-from its latest checkpoint and goes on counting steps from there.
+step and the data position (the number of global batches consumed). Every training sample is a
+pure function of (seed, its index) (`vsr_latent.data.pipelines`), so a resumed run builds its
+pipeline from the data position on, computes nothing it skips, and sees the same batches an
+uninterrupted run would, at any step. A run killed at any moment (SIGKILL) restarts from its
+latest checkpoint and goes on counting steps from there, to the same bits.
 
 Non-finite loss: the run stops with `TrainingError` naming the step and the loss, WITHOUT saving:
 the last checkpoint on disk (written before the bad step) stays the latest, so the run can be
@@ -62,9 +60,6 @@ from vsr_latent.training.losses import RECONSTRUCTION_LOSSES, per_example_psnr
 from vsr_latent.training.strategy import default_strategy, worker_info
 from vsr_latent.training.summaries import TrainingSummaries, image_interval
 
-# Resuming at a data position up to this many global batches skips them exactly; further on the
-# pipeline is reseeded (see the module docstring).
-EXACT_SKIP_LIMIT = 2_000
 # Keras' defaults for dynamic loss scaling (mixed_float16): start high, halve on overflow,
 # double after this many steps without one.
 INITIAL_LOSS_SCALE = 2.0**15
@@ -369,24 +364,16 @@ class Trainer:
     # ---- data --------------------------------------------------------------------------------
 
     def dataset_fn(self, position):
-        """The per-worker dataset function, skipping ``position`` global batches already used."""
+        """The per-worker dataset function, starting at global batch ``position`` (the batches
+        before it are not made: each sample is a function of its index)."""
         data = self.config.data
-        seed, skip = data.seed, position
-        if position > EXACT_SKIP_LIMIT:
-            # A new seed per position, so two resumes at different positions differ.
-            seed, skip = data.seed + 1_000_003 * position, 0
 
         def fn(input_context):
             from vsr_latent.data.pipelines import build_train_dataset
 
-            ds = build_train_dataset(data, seq_len=self.config.model.seq_len,
-                                     input_context=input_context, seed=seed, repeat=True,
-                                     scale=SCALE)
-            # Each global step takes one per-replica batch for every replica this pipeline feeds.
-            per_step = input_context.num_replicas_in_sync // input_context.num_input_pipelines
-            if skip:
-                ds = ds.skip(skip * per_step)
-            return ds.prefetch(tf.data.AUTOTUNE)
+            return build_train_dataset(data, seq_len=self.config.model.seq_len,
+                                       input_context=input_context, repeat=True, scale=SCALE,
+                                       start_batch=position)
 
         return fn
 
@@ -631,9 +618,6 @@ class Trainer:
         config = self.config
         metrics = {}
         position = int(self.data_position.numpy())
-        if position > EXACT_SKIP_LIMIT:
-            self.log(f"Data: position {position} is past the exact-skip limit "
-                     f"({EXACT_SKIP_LIMIT} batches): the pipeline is reseeded from it")
         if config.data_service:
             self.log(f"Data: through the tf.data service at {config.data_service}")
         iterator = iter(self.distributed_dataset(position))
