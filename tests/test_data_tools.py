@@ -3,6 +3,7 @@ selection, Vid4 preparation, and their errors."""
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -465,3 +466,55 @@ def test_4k_10_bit_sources_ingest_exactly_in_memory_that_does_not_grow_with_sour
     # Three times the sources and clips, the same peak (within 10 %), in Python and in FFmpeg.
     assert peaks[3][0] < 1.1 * peaks[1][0], peaks
     assert peaks[3][1] < 1.1 * peaks[1][1], peaks
+
+
+SHARED_STREAM = (REPO.parent / "shared" / "data" / "train_clips" / "openh264_drive1080"
+                 / "VID_1920x1080_cabac_temporal_direct.264")
+
+
+@pytest.mark.skipif(not SHARED_STREAM.is_file(),
+                    reason="needs ../shared/data/train_clips (the real 1080p H.264 stream)")
+def test_raw_root_samples_equal_the_png_roots_bit_for_bit_on_the_real_1080p_stream(tmp_path):
+    """A root made raw, a PNG root of the same frames, and that PNG root converted in place by
+    convert_root give the same training samples, bit for bit, for both degradations and both
+    ways of degrading a crop; the raw root reads no frame file."""
+    from data_tools import convert_root
+    from vsr_latent.data.pipelines import train_dataset
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "drive1080.264").symlink_to(SHARED_STREAM)
+    roots = {}
+    for fmt in ("raw", "png"):
+        roots[fmt] = tmp_path / fmt
+        assert make_dataset.main([str(src), str(roots[fmt]), "--clip_len", "7", "--format", fmt,
+                                  "--max_clips_per_source", "2", "--num_train", "1",
+                                  "--num_val", "0", "--no_progress"]) == 0
+    shutil.copytree(roots["png"], tmp_path / "converted")
+    roots["converted"] = tmp_path / "converted"
+    assert convert_root.main([str(roots["converted"]), "--no_progress"]) == 0
+    for fmt in ("raw", "converted"):
+        clips = list_clips(roots[fmt])
+        assert {c.format for c in clips} == {"raw"} and len(clips) == 2
+        assert not list((roots[fmt] / "clips").glob("*/*.png"))
+        assert clips[0].size == (1080, 1920) and len(clips[0]) == 7
+    assert {c.format for c in list_clips(roots["png"])} == {"image"}
+
+    def samples(root, **kw):
+        ds = train_dataset(str(root), seq_len=5, lr_size=(32, 32), batch_size=4, seed=7,
+                           crops_per_window=2, **kw)
+        it = iter(ds)
+        return [tuple(t.numpy() for t in next(it)) for _ in range(3)]
+
+    for kw in ({"degradation": "bi"}, {"degradation": "scipy", "degrade_context": True}):
+        want = samples(roots["png"], **kw)
+        for fmt in ("raw", "converted"):
+            for (lr, hr), (wl, wh) in zip(samples(roots[fmt], **kw), want):
+                np.testing.assert_array_equal(hr, wh)
+                np.testing.assert_array_equal(lr, wl)
+        # The samples are real crops of the stream's frames.
+        frames = np.stack(list(list_clips(roots["raw"])[0].iter_frames()))
+        assert frames.std() > 10
+    # A converted root is converted again at no cost.
+    assert convert_root.convert_root(roots["converted"], progress=False) == {
+        "converted": 0, "already_raw": 2}

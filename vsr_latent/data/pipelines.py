@@ -97,7 +97,7 @@ class _BuiltinFrames:
 
 class _RootFrames:
     """A dataset root's clips. Raw clips (``frames.npy``) are read crop-first: each box straight
-    from the memory-mapped file (:func:`raw_frames.tf_read_boxes`). Clips of image files (roots
+    from the memory-mapped file (:func:`raw_frames.read_boxes`). Clips of image files (roots
     made before the raw format) decode the window's L whole frames, then cut the boxes."""
 
     def __init__(self, root, split):
@@ -134,6 +134,21 @@ class _RootFrames:
                                                 *cut)
             return read
 
+        if self.crop_first:  # all raw: one NumPy reader, the clip's file picked by its index
+            paths = [str(c.raw_path) for c in self.clips]
+
+            def read_raw(clip, start, tops, lefts):
+                k = tops.shape[0]
+
+                def read_np(clip_, start_, tops_, lefts_):
+                    return raw_frames.read_boxes(paths[int(clip_)], int(start_), tops_.tolist(),
+                                                 lefts_.tolist(), seq_len, *cut)
+
+                boxes = tf.numpy_function(read_np, [clip, start, tops, lefts], tf.uint8,
+                                          stateful=False)
+                return tf.ensure_shape(boxes, [k, seq_len, cut[0], cut[1], 3])
+
+            return read_raw
         branches = [raw_branch(c) if c.format == "raw" else image_branch(c) for c in self.clips]
 
         def read(clip, start, tops, lefts):

@@ -12,13 +12,10 @@ Why this format (measured on the 2-core development machine, one 7 x 144 x 144 w
 on disk; zarr-python 3.4 with 128 x 128 chunks 15 ms; TensorStore zarr3 with lz4 chunks 1.6 ms
 and 49 MB; this raw array 0.1-0.25 ms and 87 MB (H x W x 3 bytes a frame: 6.2 MB at 1080p,
 24.9 MB at 4K, whatever the source's bit depth, since roots hold 8-bit RGB). It needs nothing
-beyond NumPy (a format stable since 2008 that every array tool reads), and TensorFlow can map it
-inside the graph (:func:`tf_read_boxes`, ``ImmutableConst``), so the reading runs in tf.data's
-own threads without Python's lock and under the tf.data service's workers. The price is disk:
-about 1.2x PNG at 1080p.
+beyond NumPy (a format stable since 2008 that every array tool reads). The price is disk: 3.4x
+the PNG frames of the same footage at 1080p, 3.6-4.8x at 4K (``docs/full_scale.md``).
 
-``np.save`` pads the header to a multiple of 64 bytes, so the frames start aligned and TensorFlow
-can view them without a copy.
+``np.save`` pads the header to a multiple of 64 bytes, so the frames start aligned.
 """
 
 import numpy as np
@@ -107,29 +104,35 @@ class RawClipWriter:
             self._array = None
 
 
+def read_boxes(path, start, tops, lefts, length, height, width):
+    """The boxes ``[start:start+length, top:top+height, left:left+width]`` of a raw clip file,
+    one per (top, left), stacked: (K, length, height, width, 3) uint8. The file is mapped for
+    this call only: the process keeps the boxes, not the clip."""
+    frames = open_frames(path)
+    out = np.stack([frames[start:start + length, t:t + height, x:x + width]
+                    for t, x in zip(tops, lefts)])
+    del frames
+    return out
+
+
 def tf_read_boxes(path, start, tops, lefts, length, height, width):
-    """TensorFlow: the boxes ``[start:start+length, top:top+height, left:left+width]`` of a raw
-    clip file, one per (top, left), stacked: (K, length, height, width, 3) uint8.
+    """TensorFlow op of :func:`read_boxes` (``tf.numpy_function``): ``path`` a Python string,
+    ``start``, ``tops`` and ``lefts`` (K,) tensors; (K, length, height, width, 3) uint8.
 
-    ``path`` is a Python string (the file is part of the graph, as a file name); ``start``,
-    ``tops`` and ``lefts`` (K,) are tensors. The file is memory-mapped by TensorFlow's
-    ``ImmutableConst`` while the op runs (no Python, so tf.data threads read in parallel and the
-    tf.data service's workers can run it where they see the same path); only the boxes are copied.
+    A NumPy function, not TensorFlow's own ``ImmutableConst`` (which can map a file inside the
+    graph): measured here, ``ImmutableConst`` brought twice the file's size into memory on its
+    first run, so a root of N clips held N clips; the NumPy map touches only the box's pages
+    and unmaps them. The price: it runs under Python's lock (about 0.25 ms a sample, so one
+    thread still makes over 2,000 boxes a second) and the tf.data service's remote workers
+    cannot run it (`vsr_latent.training.trainer` refuses that combination by name).
     """
-    import os
-
     import tensorflow as tf
 
-    offset, shape = layout(path)
-    nbytes = offset + int(np.prod(shape))
-    # The whole file as a flat uint8 tensor backed by the mapping; the aligned slice past the
-    # header and the reshape are views, the boxes the only copies.
-    flat = tf.raw_ops.ImmutableConst(dtype=tf.uint8, shape=[nbytes],
-                                     memory_region_name=os.path.abspath(path))
-    frames = tf.reshape(flat[offset:], shape)
-    boxes = []
-    for k in range(tops.shape[0]):
-        begin = tf.stack([tf.cast(start, tf.int32), tf.cast(tops[k], tf.int32),
-                          tf.cast(lefts[k], tf.int32), 0])
-        boxes.append(tf.slice(frames, begin, [length, height, width, 3]))
-    return tf.stack(boxes)
+    k = tops.shape[0]
+
+    def read(start_, tops_, lefts_):
+        return read_boxes(path, int(start_), tops_.tolist(), lefts_.tolist(), length, height,
+                          width)
+
+    boxes = tf.numpy_function(read, [start, tops, lefts], tf.uint8, stateful=False)
+    return tf.ensure_shape(boxes, [k, length, height, width, 3])

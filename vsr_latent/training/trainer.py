@@ -155,7 +155,15 @@ def check_start(config, num_replicas):
                 f"data.source to a dataset root made by data_tools.make_dataset, or use a small "
                 f"budget (tiny, smoke) to train on the built-in clips")
         return
-    check_training_root(data.source, config.model.seq_len)
+    by_split = check_training_root(data.source, config.model.seq_len)
+    if config.data_service and any(c.format == "raw" for c in by_split["train"]):
+        # The raw reader is a NumPy function (vsr_latent.data.raw_frames): the service's
+        # workers in other processes cannot run it.
+        raise ConfigError(
+            f"config {config.name!r}: data_service={config.data_service} with data.source="
+            f"{data.source}, a root of raw clips, whose reader the tf.data service's workers "
+            f"cannot run; make the root with `python -m data_tools.make_dataset --format png` "
+            f"for the service, or train without data_service")
 
 
 def make_optimizer(opt_config, total_steps=1, loss_scaling=False):
