@@ -145,6 +145,9 @@ class VSRNet(keras.Model):
             raise ValueError(f"{self.name} has no variance heads (variational=False): "
                              "sampling=True draws from them")
         frames, key_frames = self._split_inputs(inputs)
+        if key_frames is not None and key_frames.shape[1] == 0:
+            # No external key frames (known when traced): long attention uses the clip alone.
+            key_frames = None
         frames = ops.cast(frames, "float32")
         x = frames / PIXEL_SCALE
         slope = self.config.leaky_slope
