@@ -203,7 +203,9 @@ class VSRNet(keras.Model):
         return self._forward(inputs, training=training, sampling=sampling)
 
     def dual_forward(self, frames, training=True):
-        """(sr_mean, sr_sample): the mean path and one sampled path (stage-2 training, §5.3).
+        """(sr_mean, sr_sample): the mean path and one sampled path (stage-2 training with
+        ``stage2_forward="two_pass"``; the default one-pass stage 2 of §5.3 calls the model once
+        with ``sampling=True``).
 
         For a model without variance heads both are the same tensor.
         """
