@@ -15,6 +15,7 @@ from vsr_latent.configs import (
     apply_overrides,
     config_from_dict,
     describe,
+    get_budget,
     get_config,
     paper_psnr,
 )
@@ -99,6 +100,27 @@ def test_stages_follow_algorithm_1():
     assert get_config("table3_latn10_7").stage1_steps == DEFAULT_TRAIN_STEPS
     ours = get_config("ours")
     assert ours.stage1_steps > 0 and ours.stage2_steps > 0 and ours.init_from is None
+
+
+def test_stage2_runs_one_sampled_pass_by_default_and_two_passes_by_name():
+    """§5.3: L_re and L_vae on one sampled pass; the two-pass reading is a named choice, kept
+    by the cpu budget (the shipped ours_cpu) and by run folders written before the setting."""
+    from vsr_latent.configs.base import DEFAULT_STAGE2_FORWARD, STAGE2_FORWARDS
+
+    assert DEFAULT_STAGE2_FORWARD == "one_pass" and STAGE2_FORWARDS == ("one_pass", "two_pass")
+    for name in CONFIG_NAMES:
+        assert get_config(name).stage2_forward == "one_pass", name
+    for budget in ("tiny", "smoke", "rehearsal"):
+        assert get_config("ours", budget=budget).stage2_forward == "one_pass", budget
+    assert get_config("ours", budget="cpu").stage2_forward == "two_pass"
+    assert "stage 2 two-pass" in get_budget("cpu").describe()
+    assert get_config("ours", overrides=["stage2_forward=two_pass"]).stage2_forward == "two_pass"
+    with pytest.raises(ConfigError, match="stage2_forward must be one of one_pass, two_pass, "
+                                          "got 'twice'"):
+        get_config("ours", overrides=["stage2_forward=twice"])
+    old = json.loads(get_config("ours", budget="cpu").to_json())
+    del old["stage2_forward"]
+    assert config_from_dict(old).stage2_forward == "two_pass"
 
 
 def test_augmentation_default_is_the_data_pipelines():

@@ -317,11 +317,30 @@ def test_remote_selection_picks_scene_cut_rejects_static(tmp_path):
     report = json.loads((root / "remote.json").read_text())
     assert report["selected"] == ["a_cut_000000"] and set(report["clips"]) == set(clips)
 
-    from vsr_latent.data.pipelines import remote_dataset
+    from tests.test_pipelines import assert_no_chunk_sees_its_own_frames
+    from vsr_latent.data.pipelines import remote_chunks, remote_dataset
+    from vsr_latent.errors import InputError
 
     x, hr, _ = next(iter(remote_dataset(str(root), seq_len=5)))
-    assert x["key_frames"].shape == (1, 2, 12, 16, 3)
     np.testing.assert_array_equal(hr.numpy()[0], cut[:5])
+    # §6.2: a chunk's external key frames are the clip's key frames outside it (the manifest's
+    # indices), never one of its own frames.
+    lr_cut = np.clip(np.round(degrade(cut.astype(np.float32), "bi", 4)), 0, 255)
+    for seq_len in (3, 4, 5, 10):
+        chunks = list(remote_chunks(str(root), seq_len=seq_len)())
+        counts = assert_no_chunk_sees_its_own_frames(chunks)
+        for i, (x, _, _) in enumerate(chunks):
+            outside = [w for w in ra["key_frame_indices"]
+                       if not i * seq_len <= w < (i + 1) * seq_len]
+            assert counts[i] == len(outside)
+            np.testing.assert_array_equal(np.asarray(x["key_frames"])[0], lr_cut[outside])
+    assert counts == [0]  # seq_len 10: the chunk is the whole clip, no key frame outside it
+    # Key frame files that disagree with the manifest are an error, not a silent mix-up.
+    first = sorted((a.dir / "key_frames").iterdir())[0]
+    first.rename(first.with_name("00000099" + first.suffix))
+    with pytest.raises(InputError, match="do not match the manifest's key_frame_indices"):
+        remote_chunks(str(root), seq_len=5)
+    first.with_name("00000099" + first.suffix).rename(first)
     # Raising the thresholds deselects it and removes its key frames.
     assert select_remote.main([str(root), "--no_progress", "--scene_threshold", "0.99"]) == 0
     assert not (a.dir / "key_frames").exists()

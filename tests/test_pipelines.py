@@ -6,7 +6,11 @@ import pytest
 import tensorflow as tf
 
 from vsr_latent.data import pipelines, transforms
-from vsr_latent.data.builtin import builtin_clips, builtin_remote_clips
+from vsr_latent.data.builtin import (
+    builtin_clips,
+    builtin_remote_clips,
+    builtin_remote_key_frame_indices,
+)
 from vsr_latent.data.degrade import degrade
 from vsr_latent.errors import ConfigError, InputError
 
@@ -188,15 +192,57 @@ def test_validation_last_chunk_padded_and_every_frame_scored():
 
 def test_remote_dataset_builtin_key_frames():
     (frames, keys), _ = builtin_remote_clips()
+    (where, _) = builtin_remote_key_frame_indices()
+    np.testing.assert_array_equal(keys, frames[where])
     ds = pipelines.remote_dataset("builtin", seq_len=7, max_clips=1)
     items = list(ds)
     assert len(items) == frames.shape[0] // 7
-    x, hr, _ = items[0]
-    assert set(x) == {"frames", "key_frames"}
-    assert x["frames"].shape == (1, 7, 32, 32, 3) and x["key_frames"].shape == (1, keys.shape[0], 32, 32, 3)
-    np.testing.assert_array_equal(x["key_frames"].numpy()[0], np.clip(np.round(degrade(keys, "bi", 4)), 0, 255))
-    # Key frames come from the same clip; one starts the second scene (frame 7 of 14).
-    assert any(np.array_equal(k, frames[7]) for k in keys)
+    lr_keys = np.clip(np.round(degrade(keys, "bi", 4)), 0, 255)
+    for i, (x, hr, _) in enumerate(items):
+        assert set(x) == {"frames", "key_frames"}
+        # Each chunk gets the clip's key frames outside its own frames i*7 .. i*7 + 6 (§6.2).
+        outside = [j for j, w in enumerate(where) if not 7 * i <= w < 7 * i + 7]
+        assert x["frames"].shape == (1, 7, 32, 32, 3)
+        assert x["key_frames"].shape == (1, len(outside), 32, 32, 3)
+        np.testing.assert_array_equal(x["key_frames"].numpy()[0], lr_keys[outside])
+    # Key frames come from the same clip; one starts the second scene (frame 7 of 14), so the
+    # first chunk sees it as an external key frame.
+    assert 7 in where and any(np.array_equal(k, frames[7]) for k in keys)
+
+
+def assert_no_chunk_sees_its_own_frames(chunks):
+    """No external key frame of any chunk of ``chunks`` (remote_chunks' items) is one of the
+    chunk's own (LR) frames; returns the key-frame counts per chunk."""
+    counts = []
+    for x, hr, mask in chunks:
+        own = pipelines.real_frames(x["frames"], mask)
+        for k in np.asarray(x["key_frames"])[0]:
+            assert not any(np.array_equal(k, f) for f in own), "a chunk sees its own frame"
+        counts.append(np.asarray(x["key_frames"]).shape[1])
+    return counts
+
+
+@pytest.mark.parametrize("seq_len", [3, 4, 5, 7, 14])
+def test_remote_chunks_never_see_their_own_frames_as_key_frames(seq_len):
+    clips = builtin_remote_clips()
+    chunks = list(pipelines.remote_chunks("builtin", seq_len=seq_len)())
+    counts = assert_no_chunk_sees_its_own_frames(chunks)
+    # Each key frame of a clip lies in exactly one chunk: that chunk misses it, the others see it.
+    n_keys = [len(w) for w in builtin_remote_key_frame_indices()]
+    per_clip = -(-clips[0][0].shape[0] // seq_len)
+    for c, n in enumerate(n_keys):
+        mine = counts[c * per_clip:(c + 1) * per_clip]
+        assert sum(n - m for m in mine) == n
+    if seq_len == 14:
+        # One chunk holds the whole clip and all its key frames: none outside it
+        # (CHUNK_WITHOUT_OUTSIDE_KEY_FRAMES), and a model takes the empty set as no key frames.
+        assert pipelines.CHUNK_WITHOUT_OUTSIDE_KEY_FRAMES == "no_key_frames"
+        assert counts == [0, 0]
+        from vsr_latent.models import build_model, model_config
+
+        model = build_model(model_config("latn10", seq_len=seq_len).replace(filters=8))
+        x = chunks[0][0]
+        np.testing.assert_array_equal(model(x).numpy(), model(x["frames"]).numpy())
 
 
 def test_dihedral_augmentations_against_numpy():

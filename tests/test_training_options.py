@@ -65,9 +65,10 @@ def test_charbonnier_loss_against_hand_computed_values():
 
 
 def test_training_on_the_charbonnier_loss_logs_it(tmp_path):
+    # Two passes: L_re on the mean path, compared exactly below.
     config = get_config("smoke", overrides=TINY + ["reconstruction_loss=charbonnier",
                                                    "stage1_steps=1", "stage2_steps=1",
-                                                   "log_every=1"])
+                                                   "log_every=1", "stage2_forward=two_pass"])
     trainer = Trainer(config, tmp_path / "run", progress=False, log=lambda m: None)
     batch = next(iter(trainer.distributed_dataset(0)))
     lr, hr = (trainer.strategy.experimental_local_results(t)[0] for t in batch)
@@ -97,6 +98,8 @@ def test_cpu_budget_is_the_full_size_model_on_a_dataset_root():
     assert (c.reconstruction_loss, o.global_clipnorm) == ("charbonnier", 1.5)
     assert get_config("ours").reconstruction_loss == "l2"
     assert c.data.degradation == "bi" and c.precision == "float32"
+    # ours_cpu's stage 2 ran two passes; the paper's configs default to one (§5.3).
+    assert c.stage2_forward == "two_pass" and get_config("ours").stage2_forward == "one_pass"
     assert (c.log_every, c.checkpoint_every, c.validate_every, c.image_every) == (25, 250, 250, 500)
     # A model without variance heads gets the same number of steps in stage 1 alone.
     r = get_config("table1_res16", budget="cpu")

@@ -11,7 +11,21 @@ the experiments uses these names:
   Latn10_7/Satn10_7 runs of the same table (Algorithm 1 pre-training = those runs).
 - ``DEFAULT_STAGE2_STEPS`` (50 000): stage 2 (variance heads on, L_re + λ·L_vae); the paper says
   "until the loss converges".
-- ``DEFAULT_VAE_WEIGHT`` λ (1.0): equal weight of the sampled-path loss and the mean-path loss.
+- ``DEFAULT_VAE_WEIGHT`` λ (1.0): equal weight of L_vae and L_re.
+- ``DEFAULT_STAGE2_FORWARD`` ("one_pass"): how a stage-2 step computes L_re and L_vae
+  (``ExperimentConfig.stage2_forward``, ``STAGE2_FORWARDS``). §5.3 reads: "采样是在计算 L_re 的同时
+  进行的。在训练的第二阶段, L_re 和 L_vae 同时被计算。由于整个训练过程是端到端的, 注意力功能块后面的部分
+  只需要传播一次" (the attention is sampled while L_re is computed; in the second stage of training,
+  L_re and L_vae are computed at the same time; since the whole training is end to end, the part
+  after the attention blocks only needs to be propagated once). "one_pass" is that reading: one
+  forward pass with z = μ + εσ in every attention block, and L_re (eq. 22) and L_vae (eq. 23) both
+  computed on its output, so the two terms are the same number and a stage-2 step trains
+  (1 + λ)·L on the sampled path at the cost of a stage-1 step; ``psnr/train`` is then the sampled
+  path's. "two_pass" (this package's earlier reading, `VSRNet.dual_forward`) runs the network
+  twice with shared weights, L_re on the mean path (z = μ) and L_vae on one sampled path, at
+  about twice a stage-1 step's cost; the cpu budget keeps it (``CPU_STAGE2_FORWARD``) because
+  the shipped ``ours_cpu`` was trained with it, and run folders written before the setting
+  existed read as "two_pass" (`vsr_latent.configs.config_json`).
 - ``DEFAULT_LR_PATCH`` (32): LR crop side, i.e. 128×128 HR crops (the paper gives neither).
 - ``DEFAULT_BATCH_SIZE`` (16, global over all replicas): the paper uses "the largest that fits" on
   two 1080 Ti; 16 clips of 7×32×32 fit comfortably on any current GPU.
@@ -87,6 +101,11 @@ DEFAULT_TRAIN_STEPS = 200_000
 DEFAULT_STAGE1_STEPS = DEFAULT_TRAIN_STEPS
 DEFAULT_STAGE2_STEPS = 50_000
 DEFAULT_VAE_WEIGHT = 1.0
+DEFAULT_STAGE2_FORWARD = "one_pass"
+STAGE2_FORWARDS = ("one_pass", "two_pass")
+#: Forward passes of the network in one stage-2 training step, per ``stage2_forward`` (the FLOP
+#: and time projections scale stage 2 by it; stage 1 is always one).
+STAGE2_FORWARD_PASSES = {"one_pass": 1, "two_pass": 2}
 DEFAULT_LR_PATCH = 32
 DEFAULT_BATCH_SIZE = 16
 DEFAULT_AUGMENTATION = ("hflip", "reverse")
@@ -153,7 +172,9 @@ class ExperimentConfig:
 
     ``model`` is the registry model with its architecture (its ``seq_len`` is the run's L).
     ``stage1_steps`` (K) train on L_re with the variance heads off; ``stage2_steps`` then train on
-    L_re + ``vae_weight``·L_vae with them on (variational models only). ``init_from`` names a
+    L_re + ``vae_weight``·L_vae with them on (variational models only), both losses on one sampled
+    pass (``stage2_forward="one_pass"``, §5.3) or L_re on the mean path and L_vae on a second,
+    sampled pass (``"two_pass"``); see ``DEFAULT_STAGE2_FORWARD``. ``init_from`` names a
     finished run folder (or ``.keras`` file) whose weights start this run: Table 3's V models start
     their stage 2 from the Latn10_7 / Satn10_7 runs. ``seed`` seeds the weight initialisation
     and the stage-2 noise (``data.seed`` the samples), so a run is repeatable. ``budget`` names
@@ -167,6 +188,7 @@ class ExperimentConfig:
     stage1_steps: int = DEFAULT_TRAIN_STEPS
     stage2_steps: int = 0
     vae_weight: float = DEFAULT_VAE_WEIGHT
+    stage2_forward: str = DEFAULT_STAGE2_FORWARD
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY
     keep_checkpoints: int = DEFAULT_KEEP_CHECKPOINTS
     log_every: int = DEFAULT_LOG_EVERY
@@ -199,6 +221,9 @@ class ExperimentConfig:
             problems.append("stage1_steps and stage2_steps must be >= 0")
         if self.total_steps < 1:
             problems.append("stage1_steps + stage2_steps must be >= 1")
+        if self.stage2_forward not in STAGE2_FORWARDS:
+            problems.append(f"stage2_forward must be one of {', '.join(STAGE2_FORWARDS)}, got "
+                            f"{self.stage2_forward!r}")
         if self.data.batch_size < 1:
             problems.append(f"data.batch_size must be >= 1, got {self.data.batch_size}")
         if self.data.lr_patch < 1:

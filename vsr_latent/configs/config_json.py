@@ -3,7 +3,9 @@
 Run folders written before the model config was typed store ``"model": "<registry name>"`` with
 ``seq_len`` and ``model_overrides`` beside it, the budget as ``scale`` and the paper's numbers as
 ``paper_psnr``; :func:`config_from_dict` reads them as the config they describe (the paper's
-numbers are no part of a config any more: see `vsr_latent.configs.paper_numbers`).
+numbers are no part of a config any more: see `vsr_latent.configs.paper_numbers`). A file without
+``stage2_forward`` was written before the setting existed, when stage 2 always ran two passes
+(`LEGACY_STAGE2_FORWARD`): it reads as that, so a resumed older run keeps its reading.
 """
 
 import dataclasses
@@ -22,6 +24,8 @@ NOT_A_CONFIG = "not an experiment config"
 # Keys of older config.json files: dropped, or renamed.
 DROPPED_KEYS = ("paper_psnr",)
 RENAMED_KEYS = {"scale": "budget"}
+# What a config.json without ``stage2_forward`` trained stage 2 with.
+LEGACY_STAGE2_FORWARD = "two_pass"
 
 
 def value_has_type(value, hint):
@@ -90,6 +94,7 @@ def config_from_dict(d):
     for old, new in RENAMED_KEYS.items():
         if old in d:
             d.setdefault(new, d.pop(old))
+    d.setdefault("stage2_forward", LEGACY_STAGE2_FORWARD)
     model = _model(d)
     try:
         parts = {k: d.pop(k, {}) for k in ("data", "optimizer")}

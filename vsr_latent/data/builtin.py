@@ -118,8 +118,21 @@ def builtin_remote_clips(num_clips=BUILTIN_REMOTE_CLIPS, num_frames=BUILTIN_REMO
     """List of (frames uint8 (T, H, W, 3), key_frames uint8 (N, H, W, 3)) with a scene cut each.
 
     Key frames are chosen from the same clip by the Remote selection's scene-change rule
-    (:func:`vsr_latent.data.scene.key_frame_indices`).
+    (:func:`vsr_latent.data.scene.key_frame_indices`); :func:`builtin_remote_key_frame_indices`
+    gives their frame indices.
     """
+    return [(frames, frames[keys]) for frames, keys in
+            _builtin_remote(num_clips, num_frames, size, seed)]
+
+
+def builtin_remote_key_frame_indices(num_clips=BUILTIN_REMOTE_CLIPS,
+                                     num_frames=BUILTIN_REMOTE_FRAMES, size=(128, 128), seed=0):
+    """The frame index of each key frame of :func:`builtin_remote_clips` (same arguments), per
+    clip, in the order of its key frames."""
+    return [keys for _, keys in _builtin_remote(num_clips, num_frames, size, seed)]
+
+
+def _builtin_remote(num_clips, num_frames, size, seed):
     from vsr_latent.data import scene
 
     parts = builtin_clips(num_clips + 1, num_frames, size, seed, split="validation")
@@ -129,5 +142,5 @@ def builtin_remote_clips(num_clips=BUILTIN_REMOTE_CLIPS, num_frames=BUILTIN_REMO
         frames = np.concatenate([parts[i][:half], parts[i + 1][half:]])
         stats = scene.frame_statistics(frames)
         keys = scene.key_frame_indices(stats["hist_distance"])
-        out.append((frames, frames[keys]))
+        out.append((frames, keys))
     return out

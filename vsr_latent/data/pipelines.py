@@ -484,14 +484,43 @@ def validation_crops(source="builtin", *, seq_len, lr_crop, scale=4, degradation
     return out
 
 
+#: GAP decision (§6.2: external key frames are "来自同一视频但不同序列的关键帧", key frames from the
+#: same video but a different sequence): a Remote chunk gets only its clip's key frames that lie
+#: outside the chunk's L frames; a chunk with none outside it (all of its clip's key frames fall
+#: inside it) gets NO external key frames, ``key_frames`` of shape (1, 0, h, w, 3), and long
+#: attention then attends within the chunk alone, as on Normal. Not its own frames again (§6.2
+#: says "different sequence"), and not dropped (every frame of a Remote clip stays scored).
+CHUNK_WITHOUT_OUTSIDE_KEY_FRAMES = "no_key_frames"
+
+
+def _key_frame_indices(clip):
+    """The frame index of each of a Remote clip's key frames, in the order of its key frame
+    files: the manifest's ``remote.key_frame_indices`` (``select_remote``), checked against the
+    files' names (``select_remote`` names each by its frame index)."""
+    names = [p.stem for p in clip.key_frames]
+    recorded = clip.manifest.get("remote", {}).get("key_frame_indices")
+    from_names = [int(n) for n in names] if all(n.isdigit() for n in names) else None
+    indices = recorded if recorded is not None else from_names
+    if indices is None or (from_names is not None and sorted(indices) != from_names) or len(
+            indices) != len(names):
+        raise InputError(clip.dir, f"key frames {names} do not match the manifest's "
+                                   f"key_frame_indices {recorded}; rerun "
+                                   "`python -m data_tools.select_remote`")
+    return sorted(int(i) for i in indices)
+
+
 def _remote_clips(root, max_clips):
+    """[(clip, key frames or a function reading them, key frame indices)] of the Remote
+    validation clips."""
     from vsr_latent.data.vid4 import read_frame_folder
 
     if root == "builtin":
-        from vsr_latent.data.builtin import builtin_remote_clips
+        from vsr_latent.data.builtin import builtin_remote_clips, builtin_remote_key_frame_indices
 
-        return [(_Lazy(f"builtin-remote:{i}", f.shape[0], f.shape[1:3], f), keys)
-                for i, (f, keys) in enumerate(builtin_remote_clips()[:max_clips])]
+        return [(_Lazy(f"builtin-remote:{i}", f.shape[0], f.shape[1:3], f), keys, where)
+                for i, ((f, keys), where) in enumerate(
+                    zip(builtin_remote_clips()[:max_clips],
+                        builtin_remote_key_frame_indices()[:max_clips]))]
     clips = [c for c in dataset_root.list_clips(root, "validation") if c.remote]
     if not clips:
         raise InputError(root, "no Remote clips: run `python -m data_tools.select_remote` first")
@@ -502,27 +531,33 @@ def _remote_clips(root, max_clips):
         # Key frames are read when their clip is scored, not all clips' up front.
         keys_dir = c.dir / dataset_root.KEY_FRAMES_DIR
         out.append((_Lazy(str(c.dir), len(c), c.size, c.iter_frames),
-                    lambda d=keys_dir: read_frame_folder(d)))
+                    lambda d=keys_dir: read_frame_folder(d), _key_frame_indices(c)))
     return out
 
 
 def remote_chunks(root, *, seq_len, scale=4, degradation="bi", max_clips=None,
                   quantize=QUANTIZE_LR, max_frames=None):
     """:func:`remote_dataset`'s chunks as NumPy arrays from a plain generator function (one chunk
-    and its clip's key frames in memory at a time; see :func:`validation_chunks`)."""
+    and its clip's key frames in memory at a time; see :func:`validation_chunks`). Chunk i holds
+    frames i·L to i·L + L − 1 of its clip; its ``key_frames`` are the clip's key frames outside
+    that range (:data:`CHUNK_WITHOUT_OUTSIDE_KEY_FRAMES`)."""
     check_method(degradation)
     seq_len = _check_seq_len(seq_len)
     clips = _remote_clips(root, max_clips)
-    _check_lengths([c for c, _ in clips], seq_len, scale)
+    _check_lengths([c for c, _, _ in clips], seq_len, scale)
 
     def gen():
-        for c, keys in clips:
+        for c, keys, where in clips:
             keys = keys() if callable(keys) else keys
             k = crop_to_multiple(keys, scale, path=c.name, warn=False).astype(np.float32)
             lr_keys = _lr_frames(k, degradation, scale, quantize)
+            where = np.asarray(where, dtype=np.int64)
             frames = itertools.islice(c.frames(), max_frames)
-            for lr, hr, mask in _chunks(frames, seq_len, degradation, scale, quantize, c.name):
-                yield {"frames": lr, "key_frames": lr_keys[None]}, hr, mask
+            for i, (lr, hr, mask) in enumerate(
+                    _chunks(frames, seq_len, degradation, scale, quantize, c.name)):
+                first = i * seq_len
+                outside = (where < first) | (where >= first + seq_len)
+                yield {"frames": lr, "key_frames": lr_keys[outside][None]}, hr, mask
 
     return gen
 
@@ -532,9 +567,11 @@ def remote_dataset(root, *, seq_len, scale=4, degradation="bi", max_clips=None,
     """Remote clips (paper §6.2): ``({"frames": lr, "key_frames": lr_keys}, hr, mask)``, batch 1.
 
     Each Remote validation clip is chunked to L like :func:`validation_dataset` (the last chunk
-    zero-padded, ``mask`` marking its real frames); every chunk comes
-    with all of its clip's external key frames (LR, (1, N, h, w, 3)) for long attention to use as
-    extra keys / values. ``root`` is a dataset root after ``select_remote``, or "builtin".
+    zero-padded, ``mask`` marking its real frames); every chunk comes with its clip's key frames
+    that lie outside it (§6.2: key frames "from the same video but a different sequence"; LR,
+    (1, N, h, w, 3)) for long attention to use as extra keys / values; N is 0 for a chunk with
+    none outside it (:data:`CHUNK_WITHOUT_OUTSIDE_KEY_FRAMES`). ``root`` is a dataset root after
+    ``select_remote``, or "builtin".
     """
     tf = _import_tf()
     gen = remote_chunks(root, seq_len=seq_len, scale=scale, degradation=degradation,

@@ -145,6 +145,9 @@ class VSRNet(keras.Model):
             raise ValueError(f"{self.name} has no variance heads (variational=False): "
                              "sampling=True draws from them")
         frames, key_frames = self._split_inputs(inputs)
+        if key_frames is not None and key_frames.shape[1] == 0:
+            # No external key frames (known when traced): long attention uses the clip alone.
+            key_frames = None
         frames = ops.cast(frames, "float32")
         x = frames / PIXEL_SCALE
         slope = self.config.leaky_slope
@@ -200,7 +203,9 @@ class VSRNet(keras.Model):
         return self._forward(inputs, training=training, sampling=sampling)
 
     def dual_forward(self, frames, training=True):
-        """(sr_mean, sr_sample): the mean path and one sampled path (stage-2 training, §5.3).
+        """(sr_mean, sr_sample): the mean path and one sampled path (stage-2 training with
+        ``stage2_forward="two_pass"``; the default one-pass stage 2 of §5.3 calls the model once
+        with ``sampling=True``).
 
         For a model without variance heads both are the same tensor.
         """

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from vsr_latent.configs.base import DEFAULT_RECONSTRUCTION_LOSS
+from vsr_latent.configs.config_json import LEGACY_STAGE2_FORWARD
 from vsr_latent.errors import InputError
 from vsr_latent.paths import shared_data_dir
 from vsr_latent.precision import RUN_PRECISIONS
@@ -221,6 +222,7 @@ def model_card(info):
         f"--budget cpu`, then scores and writes this card)",
         f"- Code: commit `{info['commit']}`",
         _training_line(info["config"], t),
+        _stage2_line(info["config"]),
         f"- Wall time: **{t['wall_s'] / 3600:.2f} h** of training (from the first to the last "
         f"logged step"
         + (f", less {t['stopped_s'] / 60:.0f} min during which the run was stopped"
@@ -255,6 +257,18 @@ def model_card(info):
         "what it has seen.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _stage2_line(cfg):
+    """One card line: how stage 2 propagated (older run folders have no ``stage2_forward``:
+    they ran two passes, `config_json.LEGACY_STAGE2_FORWARD`)."""
+    forward = cfg.get("stage2_forward", LEGACY_STAGE2_FORWARD)
+    if forward == "two_pass":
+        return ("- Stage 2: two forward passes a step (L_re on the mean path, L_vae on one sampled "
+                "path; `stage2_forward=two_pass`, kept by the cpu budget), not the one sampled pass "
+                "of §5.3 that the paper's configs default to")
+    return ("- Stage 2: one sampled forward pass a step carrying L_re and L_vae "
+            "(`stage2_forward=one_pass`, §5.3)")
 
 
 def _training_line(cfg, t):

@@ -3,14 +3,18 @@ projected full-budget wall time on named hardware (a projection, never a measure
 
 Projection (GAP decision of this package; the paper gives no training time): the FLOPs of one
 training step are ``TRAIN_FLOPS_FACTOR`` (3: forward + a backward of about twice the forward's
-cost) times the forward FLOPs of the global batch (``vsr_latent.perf.flops.count_flops``), twice
-that in stage 2 (two forward paths, ``dual_forward``); the full budget's steps of the config times
+cost) times the forward FLOPs of the global batch (``vsr_latent.perf.flops.count_flops``), times
+the forward passes of a stage-2 step in stage 2 (``STAGE2_FORWARD_PASSES`` of the config's
+``stage2_forward``: 1 for the one sampled pass of §5.3, 2 for ``dual_forward``'s mean and sampled
+paths); the full budget's steps of the config times
 that, divided by the hardware's peak float32 throughput times ``UTILISATION``, is the projected
 training time. Evaluation and input decoding are left out (they are measured in the rehearsal).
 """
 
 import resource
 import time
+
+from vsr_latent.configs.base import STAGE2_FORWARD_PASSES
 
 #: Forward + backward of a training step, in forward passes (the usual 1 + 2 rule).
 TRAIN_FLOPS_FACTOR = 3
@@ -46,7 +50,8 @@ def projected_seconds(config_name, step_flops, peak_flops, utilisation=UTILISATI
     from vsr_latent.configs import get_config
 
     full = get_config(config_name, budget="full")
-    work = step_flops * (full.stage1_steps + 2 * full.stage2_steps)
+    passes = STAGE2_FORWARD_PASSES[full.stage2_forward]
+    work = step_flops * (full.stage1_steps + passes * full.stage2_steps)
     return work / (peak_flops * utilisation)
 
 

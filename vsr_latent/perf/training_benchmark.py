@@ -19,6 +19,7 @@ the timed config, an estimate for the others, said in the output), and a step ta
 import dataclasses
 import time
 
+from vsr_latent.configs.base import STAGE2_FORWARD_PASSES
 from vsr_latent.configs.experiments import REGISTRY
 
 STAGE_NAMES = {1: "stage1", 2: "stage2"}
@@ -188,9 +189,10 @@ def project_tables(timed, result, table_names, pipeline_batches, log):
     timed_flops = forward_flops_per_sample(timed)
     per_sample = {s: row["seconds_per_step"] / timed.data.batch_size
                   for s, row in result["step"].items()}
-    # A model without stage-2 timing (not variational) has no stage 2 to project anyway; a
-    # variational config of another model uses the timed stage-2 / stage-1 cost ratio.
-    stage2_ratio = (per_sample["stage2"] / per_sample["stage1"]) if "stage2" in per_sample else 2.0
+    # Stage 2 of a config: the timed stage-2 step scaled like stage 1 and by the ratio of the
+    # two configs' forward passes per stage-2 step (`stage2_forward`); without a timed stage 2
+    # (the timed model is not variational) a stage-1 step times the config's passes.
+    timed_passes = STAGE2_FORWARD_PASSES[timed.stage2_forward]
     pipelines = {(timed.model.seq_len, timed.data.degradation, timed.data.source):
                  result["pipeline_samples_per_s"]}
     flops_cache = {}
@@ -206,8 +208,9 @@ def project_tables(timed, result, table_names, pipeline_batches, log):
             measured = config.model == timed.model and config.data.lr_patch == timed.data.lr_patch
             b = config.data.batch_size
             seconds = {"stage1": per_sample["stage1"] * factor * b}
-            seconds["stage2"] = seconds["stage1"] * stage2_ratio if "stage2" not in per_sample \
-                else per_sample["stage2"] * factor * b
+            passes = STAGE2_FORWARD_PASSES[config.stage2_forward]
+            seconds["stage2"] = (seconds["stage1"] * passes if "stage2" not in per_sample
+                                 else per_sample["stage2"] * factor * b * passes / timed_passes)
             pkey = (config.model.seq_len, config.data.degradation, timed.data.source)
             if pkey not in pipelines:
                 probe = dataclasses.replace(

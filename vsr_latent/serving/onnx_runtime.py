@@ -120,7 +120,7 @@ class OnnxPredictor(Predictor):
         return super().check_samples(samples)
 
     def __call__(self, frames, *, samples=1, key_frames=None):
-        if key_frames is not None:
+        if key_frames is not None and len(key_frames):
             raise ConfigError(f"{self.name}: ONNX files take no key frames (the clip's own frames "
                               "are the keys); use the Keras model or SavedModel for key frames")
         return super().__call__(frames, samples=samples)

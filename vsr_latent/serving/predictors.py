@@ -90,8 +90,12 @@ class Predictor:
 
     def __call__(self, frames, *, samples=1, key_frames=None):
         """``(L, H, W, 3)`` -> ``(L, sH, sW, 3)``; with ``samples > 1`` (variational models only)
-        ``(mean, std)`` over that many sampled draws (std with ddof 0)."""
+        ``(mean, std)`` over that many sampled draws (std with ddof 0). ``key_frames`` with no
+        frames (a Remote chunk whose clip has no key frame outside it,
+        `pipelines.CHUNK_WITHOUT_OUTSIDE_KEY_FRAMES`) is the same as none."""
         x = _check_clip(frames)
+        if key_frames is not None and len(key_frames) == 0:
+            key_frames = None
         k = None if key_frames is None else _check_clip(key_frames, "key_frames")
         if k is not None and k.shape[1:] != x.shape[1:]:
             raise InputError(None, f"key_frames {k.shape} differ in frame size from frames {x.shape}")

@@ -1,9 +1,13 @@
 """Per-example losses and training-batch PSNR, for `tf.nn.compute_average_loss`.
 
 GAP (the paper writes L_re = E‖ŷ − ỹ‖₂ without a scale): L2 is the mean squared error over every
-pixel of the clip with values divided by ``PIXEL_RANGE`` (i.e. on [0, 1]). On that scale the
-gradient norm is independent of the 8-bit range, which is what the paper's global clipping norm of
-3 is meaningful against, and PSNR = −10·log10(loss).
+pixel of the clip with values divided by ``PIXEL_RANGE`` (i.e. on [0, 1]), so PSNR =
+−10·log10(loss). The paper's global clipping norm of 3 (§7) is kept, but on this scale it rarely
+acts: at the cpu budget the measured gradient norms of L2 were 0.005-0.05 (`configs/budgets.py`,
+docs/cpu_scale.md), far below 3, so a norm of 3 clipped only a step of a loss spike already under
+way (gradient norm 15,780). The paper does not give its loss's scale (a sum over pixels, or
+values on [0, 255], would give norms many times larger), so whether its norm of 3 acted is not
+known; the cpu budget clips at ``CPU_GLOBAL_CLIPNORM`` instead.
 
 ``RECONSTRUCTION_LOSSES`` names the per-example losses a config can train on
 (``ExperimentConfig.reconstruction_loss``): "l2" (the paper's) and "charbonnier", the smooth L1

@@ -8,9 +8,11 @@ Scalars (every ``log_every`` steps; ``psnr/validation`` every ``validate_every``
 
 - ``loss/total``: the step's objective, L_re (stage 1) or L_re + λ·L_vae (stage 2); mean squared
   error on the [0, 1] pixel scale, >= 0;
-- ``loss/re``: L_re, the MSE of the mean path; ``loss/vae``: L_vae, the MSE of one sampled path
-  (stage 2 only);
-- ``psnr/train``: PSNR in dB of the mean path on the training batch (RGB, SR clipped to
+- ``loss/re``: L_re, the MSE of the mean path (in stage 2 with the default
+  ``stage2_forward="one_pass"``, of the one sampled pass, so equal to ``loss/vae``);
+  ``loss/vae``: L_vae, the MSE of one sampled path (stage 2 only);
+- ``psnr/train``: PSNR in dB of the path L_re is computed on (the mean path, or the sampled pass
+  of a one-pass stage 2) on the training batch (RGB, SR clipped to
   [0, 255]), the mean over its clips; ``psnr/validation``: mean PSNR in dB on the fixed
   validation crops (SR rounded to 8 bits);
 - ``optimizer/learning_rate``: Adam's learning rate at the step; ``optimizer/grad_norm``: the
@@ -102,14 +104,16 @@ DESCRIPTIONS = {
         "averaged over the global batch and over the steps since the previous log (log_every); "
         ">= 0, lower is better."),
     "loss/re": (
-        "L_re: mean squared error of the mean path's SR against HR, pixels on [0, 1], averaged "
-        "over the global batch and the steps since the previous log; >= 0."),
+        "L_re: mean squared error of the mean path's SR against HR (in stage 2 with "
+        "stage2_forward=one_pass, of the one sampled pass, so equal to loss/vae), pixels on "
+        "[0, 1], averaged over the global batch and the steps since the previous log; >= 0."),
     "loss/vae": (
         "L_vae (stage 2 only): mean squared error of one sampled path (z = mu + eps·sigma) "
         "against HR, pixels on [0, 1], averaged over the global batch and the stage-2 steps since "
         "the previous log; >= 0."),
     "psnr/train": (
-        "PSNR in dB of the mean path on the training batch (RGB, SR clipped to [0, 255], no "
+        "PSNR in dB of the path L_re is computed on (the mean path; the sampled pass in a "
+        "one-pass stage 2) on the training batch (RGB, SR clipped to [0, 255], no "
         "border crop), the mean over the batch's clips and the steps since the previous log; "
         "higher is better."),
     "psnr/validation": (

@@ -2,8 +2,10 @@
 
 Stage 1 trains the mean path (variance heads off, ``model(lr)``) on L_re for
 ``config.stage1_steps`` (K) steps; stage 2 turns the variance heads on (``sampling=True``)
-and trains on L_re + λ·L_vae, with L_re on the mean path and L_vae on one sampled path of the same
-batch (``model.dual_forward``, §5.3), for ``config.stage2_steps`` more steps.
+and trains on L_re + λ·L_vae for ``config.stage2_steps`` more steps: by default
+(``stage2_forward="one_pass"``, §5.3: "the part after the attention blocks only needs to be
+propagated once") both losses on one sampled pass of the batch; with ``"two_pass"`` L_re on the
+mean path and L_vae on one sampled path of the same batch (``model.dual_forward``).
 
 Distribution: the model, the optimiser and the checkpoint live in ``strategy.scope()``; each
 replica scales its per-example losses by the GLOBAL batch size (`tf.nn.compute_average_loss`), the
@@ -366,7 +368,8 @@ class Trainer:
 
     def set_stage(self, stage):
         """Records the stage. The model holds no mode: the step passes it to each call (stage 1
-        ``model(lr)``, the mean path; stage 2 ``model.dual_forward(lr)``, mean and sampled)."""
+        ``model(lr)``, the mean path; stage 2 ``model(lr, sampling=True)``, one sampled pass, or
+        with ``stage2_forward="two_pass"`` ``model.dual_forward(lr)``, mean and sampled)."""
         self._stage_set = stage
 
     # ---- data --------------------------------------------------------------------------------
@@ -430,12 +433,21 @@ class Trainer:
     # ---- one step ----------------------------------------------------------------------------
 
     def _replica_losses(self, lr, hr, stage):
-        """(total loss, metrics) on one replica, each scaled by the global batch size."""
+        """(total loss, metrics) on one replica, each scaled by the global batch size.
+
+        Stage 2, ``stage2_forward="one_pass"``: one sampled pass ``sr``; L_re (eq. 22) and L_vae
+        (eq. 23) are both the reconstruction loss of ``sr`` (so equal) and ``psnr/train`` is
+        ``sr``'s. ``"two_pass"``: L_re and ``psnr/train`` of the mean path, L_vae of a second,
+        sampled pass.
+        """
         def avg(per_example):
             return tf.nn.compute_average_loss(per_example, global_batch_size=self.global_batch)
 
-        if stage == 2:
+        if stage == 2 and self.config.stage2_forward == "two_pass":
             sr_mean, sr_sample = self.model.dual_forward(lr, training=True)
+        elif stage == 2:
+            # §5.3: sampled while L_re is computed; one pass carries L_re and L_vae.
+            sr_mean = sr_sample = self.model(lr, training=True, sampling=True)
         else:
             sr_mean = self.model(lr, training=True)
         per_example_loss = RECONSTRUCTION_LOSSES[self.config.reconstruction_loss]
@@ -443,7 +455,8 @@ class Trainer:
         metrics = {"loss/re": loss_re}
         total = loss_re
         if stage == 2:
-            loss_vae = avg(per_example_loss(sr_sample, hr))
+            loss_vae = (loss_re if sr_sample is sr_mean
+                        else avg(per_example_loss(sr_sample, hr)))
             total = loss_re + self.config.vae_weight * loss_vae
             metrics["loss/vae"] = loss_vae
         if self.model.losses:
