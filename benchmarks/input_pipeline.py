@@ -17,7 +17,8 @@ computed from the model's FLOPs per sample (forward FLOPs counted from the layer
 ``vsr_latent.perf.flops``, times ``TRAIN_FLOPS_PER_FORWARD`` = 3 for forward + backward) at
 ``--utilisation`` of the GPU's vendor peak (``GPU_PEAK_TFLOPS``), and how many CPU cores of this
 machine's pipeline rate (samples/s over ``--cores``, default all) that demand needs.
-``--threads N`` runs the pipeline on a private pool of N threads (N = 1: the rate of one core).
+``--threads N ...`` runs the pipeline on N CPUs of the machine (CPU affinity; N = 1: the rate
+of one core).
 
 ``--source`` may be repeated (a PNG root and its raw conversion, say), ``--degradation`` and
 ``--threads`` take several values: every combination is timed in this one process, with the
@@ -118,6 +119,9 @@ def time_step(model, lr, hr, steps, warmup=2):
     return steps * int(lr.shape[0]) / (time.perf_counter() - t)
 
 
+ALL_CPUS = os.sched_getaffinity(0)
+
+
 def peak_rss_reset():
     """Resets the process's peak RSS (Linux: ``/proc/self/clear_refs``); False where it cannot."""
     try:
@@ -148,12 +152,20 @@ def pipeline(source, args, seq_len, degradation, threads):
     ds = train_dataset(source, seq_len=seq_len, lr_size=(args.lr_patch, args.lr_patch),
                        degradation=degradation, batch_size=args.batch, seed=0,
                        crops_per_window=args.crops_per_window)
-    if threads:
-        options = tf.data.Options()
-        options.threading.private_threadpool_size = threads
-        options.threading.max_intra_op_parallelism = 1
-        ds = ds.with_options(options)
+    del tf, threads  # the cores are limited by CPU affinity (see `on_cores`)
     return ds
+
+
+def on_cores(threads):
+    """Limits this process to ``threads`` CPUs (affinity), so the rate is that of so many cores.
+    Not tf.data's private thread pool: with a pool of one thread, the raw roots' NumPy reader
+    (``tf.numpy_function``) was seen to deadlock. Returns the cores granted (None: all)."""
+    if not threads:
+        os.sched_setaffinity(0, ALL_CPUS)
+        return None
+    cpus = sorted(ALL_CPUS)[:threads]
+    os.sched_setaffinity(0, cpus)
+    return len(cpus)
 
 
 def root_description(source):
@@ -188,7 +200,7 @@ def main(argv=None):
     p.add_argument("--batches", type=int, default=20, help="timed pipeline batches")
     p.add_argument("--steps", type=int, default=3, help="timed training steps (0: pipeline only)")
     p.add_argument("--threads", type=int, nargs="+", default=None,
-                   help="private tf.data thread pool sizes to time (1: one core's rate)")
+                   help="numbers of CPU cores to time the pipeline on (1: one core's rate)")
     p.add_argument("--cores", type=int, default=None,
                    help="cores the pipeline rate is divided by (default: --threads or all)")
     p.add_argument("--demand", action="store_true", help="print named GPUs' demand (see above)")
@@ -225,9 +237,14 @@ def main(argv=None):
     for source in sources:
         for degradation in args.degradation:
             for threads in args.threads or [None]:
+                granted = on_cores(threads)
+                if threads and granted < threads:
+                    print(f"{threads} cores asked, this machine has {granted}: skipped")
+                    continue
                 ds = pipeline(source, args, seq_len, degradation, threads)
                 peak_rss_reset()
                 sps, (lr, hr) = time_pipeline(ds, args.batches)
+                on_cores(None)
                 cores = args.cores or threads or os.cpu_count()
                 rates[(source, degradation, threads)] = sps / cores
                 peak = peak_rss_mib()

@@ -4,7 +4,7 @@
 
 For each ROOT (a raw or PNG root of training clips, e.g. from ``benchmarks/pipeline_roots.py``)
 and each count N, makes a root of N distinct clips (copies of ROOT's clips under new names, so
-no two share a file) and runs the pipeline (batch 16, L = 7, 32x32 LR, ``bi``, one thread) for
+no two share a file) and runs the pipeline (batch 16, L = 7, 32x32 LR, ``bi``, on one core) for
 ``--batches`` batches in a fresh process, whose own peak RSS (``ru_maxrss``) is the number: what
 TensorFlow and the pipeline hold, including the file pages a memory-mapped read has mapped.
 The roots' size on disk grows with N; the pipeline's memory must not.
@@ -25,10 +25,8 @@ os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 import tensorflow as tf
 from vsr_latent.data.pipelines import train_dataset
 ds = train_dataset(sys.argv[1], seq_len=7, lr_size=(32, 32), batch_size=16, seed=0)
-options = tf.data.Options()
-options.threading.private_threadpool_size = 1
-options.threading.max_intra_op_parallelism = 1
-it = iter(ds.with_options(options))
+os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:1])
+it = iter(ds)
 for _ in range(int(sys.argv[2])):
     next(it)
 """

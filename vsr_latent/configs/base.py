@@ -67,10 +67,11 @@ the experiments uses these names:
   first L frames of each, a centre crop of ``DEFAULT_VAL_LR_CROP`` (64) LR pixels: a cheap,
   fixed validation PSNR (RGB, mean path) logged to TensorBoard as ``psnr/validation``; the
   tables' validation numbers are computed afterwards on whole clips.
-- ``DEFAULT_CROPS_PER_WINDOW`` (None: the input pipeline's per-source default, 8 samples cut from
-  each decoded window of L frames of a dataset root, 1 from the in-memory built-in clips; see
-  `vsr_latent.data.pipelines`): decoding whole HD/4K frames costs far more than cropping them, so
-  a root amortises one decode over several samples; ``data.crops_per_window=K`` sets it.
+- ``DEFAULT_CROPS_PER_WINDOW`` (None: the input pipeline's per-source default,
+  `vsr_latent.data.pipelines.default_crops_per_window`: 1 sample a window from raw roots and the
+  built-in clips, which read crop-first; up to 8 consecutive samples a decoded window from roots
+  of PNG/JPEG frames, whose whole frames cost far more to decode than to crop);
+  ``data.crops_per_window=K`` sets it (K must divide each input pipeline's share of the batch).
 - ``DEFAULT_TRAIN_SOURCE`` ("builtin"): the paper's "Normal" set (Harmonic, CDVL, SJTU 4K) cannot
   be downloaded here; point ``data.source`` at a dataset root made by ``data_tools`` for real runs.
 """

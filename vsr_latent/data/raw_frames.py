@@ -64,35 +64,40 @@ def iter_frames(path):
 
 
 class RawClipWriter:
-    """Writes a clip of a known number of frames into ``path``, frame by frame (only the frame
-    being written is in memory). ``close()`` flushes; the file is complete only after every
-    frame was written (the caller writes it aside and renames it, ``vsr_latent.atomic``)."""
+    """Writes a clip of a known number of frames into ``path``, frame by frame, with plain
+    sequential writes (only the frame being written is in memory; a memory map would keep the
+    clip's written pages in the process's resident set). ``close()`` checks the count and
+    flushes; the file is complete only then (the caller writes it aside and renames it,
+    ``vsr_latent.atomic``)."""
 
     def __init__(self, path, num_frames, size):
         h, w = size
         self.path = path
         self.num_frames = int(num_frames)
-        self._array = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8,
-                                                shape=(self.num_frames, h, w, 3))
+        self.frame_shape = (int(h), int(w), 3)
+        self._file = open(path, "wb")  # noqa: SIM115 - closed by close() / __exit__
+        np.lib.format.write_array_header_1_0(self._file, {
+            "descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False,
+            "shape": (self.num_frames, *self.frame_shape)})
         self._next = 0
 
     def write(self, frame):
         frame = np.asarray(frame)
-        if frame.shape != self._array.shape[1:] or frame.dtype != np.uint8:
+        if frame.shape != self.frame_shape or frame.dtype != np.uint8:
             raise InputError(self.path, f"frame {self._next} is {frame.dtype} {frame.shape}, the "
-                                        f"clip's frames are uint8 {self._array.shape[1:]}")
+                                        f"clip's frames are uint8 {self.frame_shape}")
         if self._next >= self.num_frames:
             raise InputError(self.path, f"more than the announced {self.num_frames} frames")
-        self._array[self._next] = frame
+        self._file.write(np.ascontiguousarray(frame).tobytes())
         self._next += 1
 
     def close(self):
-        if self._array is None:
+        if self._file is None:
             return
+        f, self._file = self._file, None
+        f.close()
         if self._next != self.num_frames:
             raise InputError(self.path, f"{self._next} of {self.num_frames} frames written")
-        self._array.flush()
-        self._array = None
 
     def __enter__(self):
         return self
@@ -100,8 +105,9 @@ class RawClipWriter:
     def __exit__(self, kind, *_):
         if kind is None:
             self.close()
-        else:
-            self._array = None
+        elif self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 def read_boxes(path, start, tops, lefts, length, height, width):

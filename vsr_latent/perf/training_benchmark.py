@@ -96,13 +96,13 @@ def time_pipeline(ds, batches, warmup=2):
     return n / (time.perf_counter() - t0), batch
 
 
-def config_dataset(config, seed=None):
+def config_dataset(config):
     """The config's training pipeline (one process, no sharding), prefetched."""
     import tensorflow as tf
 
     from vsr_latent.data.pipelines import build_train_dataset
 
-    ds = build_train_dataset(config.data, seq_len=config.model.seq_len, seed=seed, repeat=True,
+    ds = build_train_dataset(config.data, seq_len=config.model.seq_len, repeat=True,
                              scale=config.model.scale)
     return ds.prefetch(tf.data.AUTOTUNE)
 
@@ -176,9 +176,14 @@ def run_training_benchmark(config_name="ours", budget=None, overrides=(), steps=
                 log(f"{timed.name} {STAGE_NAMES[stage]}: {seconds:.4f} s/step, "
                     f"{row['samples_per_s']:.1f} samples/s on {trainer.num_replicas} replica(s) "
                     f"(batch {timed.data.batch_size}); first step {first:.1f} s")
+    slowest = min(row["samples_per_s"] for row in result["step"].values())
+    result["limit"] = "pipeline" if pipeline_rate < slowest else "step"
     if log:
         log(f"input pipeline ({timed.data.source}, L={timed.model.seq_len}, "
             f"{timed.data.degradation}): {pipeline_rate:.1f} samples/s")
+        log(f"this run is limited by the {result['limit']}: the pipeline makes "
+            f"{pipeline_rate:.1f} samples/s, the slowest step takes {slowest:.1f} samples/s "
+            f"({pipeline_rate / slowest:.1f}x)")
     result["projections"] = project_tables(timed, result, table_names, pipeline_batches, log)
     return result
 
