@@ -436,3 +436,29 @@ def test_data_position_skips_exactly_across_replicas(tmp_path):
                                              start_batch=4 * far + r)))[1].numpy()[0]
         np.testing.assert_array_equal(got[r], want)
     assert not np.array_equal(got, run[0]) and not np.array_equal(got, run[3])
+
+
+def test_a_finished_run_leaves_no_graph_behind(tmp_path):
+    """Many models in one process: TensorFlow registers a gradient function (holding its whole
+    traced graph) each time a graph traces the long attention's custom gradient and never removes
+    it; train() and the released_custom_gradients block remove what they registered."""
+    from vsr_latent.training.graph_memory import custom_gradient_names, released_custom_gradients
+
+    config = tiny_config("table1_latn10", "stage1_steps=2", "data.val_clips=0")
+    before = custom_gradient_names()
+    with released_custom_gradients():
+        model = run_folder.build_model_for(config)
+        x = tf.random.uniform([1, 3, 8, 8, 3], 0, 255, seed=1)
+
+        @tf.function
+        def grads(x):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(model(x, training=True))
+            return tape.gradient(loss, model.trainable_variables)
+
+        grads(x)
+        assert custom_gradient_names() - before  # the trace registered its gradient functions
+    assert custom_gradient_names() == before
+    train(config, tmp_path / "run", strategy=tf.distribute.get_strategy(), progress=False,
+          log=lambda m: None)
+    assert custom_gradient_names() == before

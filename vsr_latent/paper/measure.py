@@ -19,6 +19,7 @@ import time
 import numpy as np
 
 from vsr_latent.data.video_io import to_uint8
+from vsr_latent.training.graph_memory import released_custom_gradients
 
 VALIDATION_PROTOCOL = "standard"
 VALIDATION_METRIC = "psnr_rgb"
@@ -117,6 +118,7 @@ def score_validation(predictor, data):
     return scores.mean()
 
 
+@released_custom_gradients()
 def validation_psnr(ctx, run, data=None):
     """PSNR (``VALIDATION_METRIC`` under ``VALIDATION_PROTOCOL``) of a finished run on the Normal
     validation data (deterministic path)."""
@@ -126,6 +128,7 @@ def validation_psnr(ctx, run, data=None):
     return score_validation(run_predictor(run), data)
 
 
+@released_custom_gradients()
 def remote_psnr(ctx, run):
     """PSNR of a finished run on the Remote validation clips, each L-frame chunk upscaled with
     its clip's external key frames (models are not retrained, §6.2); one chunk in memory at a

@@ -58,6 +58,7 @@ from vsr_latent import run_folder
 from vsr_latent.atomic import atomic_path
 from vsr_latent.errors import CheckpointError, ConfigError, TrainingError
 from vsr_latent.scale import SCALE
+from vsr_latent.training.graph_memory import released_custom_gradients
 from vsr_latent.training.losses import RECONSTRUCTION_LOSSES, per_example_psnr
 from vsr_latent.training.strategy import default_strategy, worker_info
 from vsr_latent.training.summaries import TrainingSummaries, image_interval
@@ -701,8 +702,10 @@ def train(config, run_dir, strategy=None, progress=True, log=print):
     """
     trainer = None
     try:
-        trainer = Trainer(config, run_dir, strategy=strategy, progress=progress, log=log)
-        return trainer.run()
+        # The run's traced graphs are released with it (graph_memory: many models, one process).
+        with released_custom_gradients():
+            trainer = Trainer(config, run_dir, strategy=strategy, progress=progress, log=log)
+            return trainer.run()
     except _LOST_PEER_ERRORS as e:
         # The one place a lost worker becomes our error: at set-up, in the loop or while saving.
         workers = trainer.num_workers() if trainer is not None else _tf_config_workers()
