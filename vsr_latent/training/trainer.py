@@ -169,6 +169,17 @@ def check_start(config, num_replicas):
             f"for the service, or train without data_service")
 
 
+def noise_seed_states(model):
+    """The state variables of every ``keras.random.SeedGenerator`` in ``model``'s layers (the
+    variance heads' noise), in layer order."""
+    states = []
+    for layer in model._flatten_layers(include_self=True, recursive=True):  # noqa: SLF001
+        generator = getattr(layer, "seed_generator", None)
+        if isinstance(generator, keras.random.SeedGenerator):
+            states.append(generator.state)
+    return states
+
+
 def make_optimizer(opt_config, total_steps=1, loss_scaling=False):
     """Adam on summed gradients; with ``loss_scaling`` inside Keras' dynamic
     `LossScaleOptimizer` (float16 training)."""
@@ -286,13 +297,17 @@ class Trainer:
             self.device_metrics = DeviceMetrics(
                 [k for k in STEP_METRICS
                  if not (self.loss_scaling and k == "optimizer/grad_norm")])
-            self.checkpoint = tf.train.Checkpoint(
-                model=self.model,
-                optimizer=self.optimizer,
-                step=self.step,
-                data_position=self.data_position,
-                skipped_steps=self.skipped_steps,
-            )
+            state = dict(model=self.model, optimizer=self.optimizer, step=self.step,
+                         data_position=self.data_position, skipped_steps=self.skipped_steps)
+            self.checkpoint = tf.train.Checkpoint(**state)
+            # Checkpoints written before the noise generators' states were saved (see below).
+            self._checkpoint_without_noise = tf.train.Checkpoint(**state)
+            # Stage 2's noise comes from the variance heads' keras.random.SeedGenerator states,
+            # which TensorFlow's checkpoint does not find inside the model: saved by name here,
+            # so a run resumed in stage 2 draws the noise the uninterrupted run would.
+            noise = noise_seed_states(self.model)
+            if noise:
+                self.checkpoint.noise_seeds = noise
         run_folder.check_checkpoint_covers(self.model)
         if getattr(self.model, "scale", SCALE) != SCALE:
             raise ConfigError(
@@ -344,7 +359,14 @@ class Trainer:
         latest = self._checkpoint_to_resume()
         if latest:
             try:
-                self.checkpoint.restore(latest).assert_existing_objects_matched()
+                try:
+                    self.checkpoint.restore(latest).assert_existing_objects_matched()
+                except AssertionError:
+                    if "noise_seeds" in tf.train.load_checkpoint(latest).get_variable_to_shape_map():
+                        raise
+                    # Written before the noise generators' states were saved: everything else
+                    # resumes; stage 2's noise then starts from the generators' seeds.
+                    self._checkpoint_without_noise.restore(latest).assert_existing_objects_matched()
             except (AssertionError, ValueError, tf.errors.OpError) as e:
                 raise CheckpointError(
                     f"{latest}: cannot resume {self.config.name!r} from it: "
