@@ -17,8 +17,9 @@ step and the data position (the number of global batches consumed). Every traini
 pure function of (seed, its index) (`vsr_latent.data.pipelines`), so a resumed run builds its
 pipeline from the data position on, computes nothing it skips, and sees the same batches an
 uninterrupted run would, at any step; the variance heads' noise generator states are
-checkpointed too (``noise_seeds``), so stage 2's draws resume where they stopped. A run killed at any moment (SIGKILL) restarts from its
-latest checkpoint and goes on counting steps from there, to the same bits.
+checkpointed too (``noise_seeds``), so stage 2's draws resume where they stopped. A run killed
+at any moment (SIGKILL) restarts from its latest checkpoint and goes on counting steps from
+there, to the same bits.
 
 Non-finite loss: the run stops with `TrainingError` naming the step and the loss, WITHOUT saving:
 the last checkpoint on disk (written before the bad step) stays the latest, so the run can be
