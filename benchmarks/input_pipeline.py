@@ -144,16 +144,13 @@ def peak_rss_mib():
     return None
 
 
-def pipeline(source, args, seq_len, degradation, threads):
-    import tensorflow as tf
-
+def pipeline(source, args, seq_len, degradation):
+    """The training pipeline on ``source`` (the cores are limited by affinity: `on_cores`)."""
     from vsr_latent.data.pipelines import train_dataset
 
-    ds = train_dataset(source, seq_len=seq_len, lr_size=(args.lr_patch, args.lr_patch),
+    return train_dataset(source, seq_len=seq_len, lr_size=(args.lr_patch, args.lr_patch),
                        degradation=degradation, batch_size=args.batch, seed=0,
                        crops_per_window=args.crops_per_window)
-    del tf, threads  # the cores are limited by CPU affinity (see `on_cores`)
-    return ds
 
 
 def on_cores(threads):
@@ -241,7 +238,7 @@ def main(argv=None):
                 if threads and granted < threads:
                     print(f"{threads} cores asked, this machine has {granted}: skipped")
                     continue
-                ds = pipeline(source, args, seq_len, degradation, threads)
+                ds = pipeline(source, args, seq_len, degradation)
                 peak_rss_reset()
                 sps, (lr, hr) = time_pipeline(ds, args.batches)
                 on_cores(None)

@@ -132,7 +132,7 @@ class Clip:
     def read_frame(self, index):
         """Frame ``index`` (uint8 (H, W, 3))."""
         if self.format == "raw":
-            return raw_frames.read_box(self.raw_path, index, 1, 0, 0, *self.size)[0]
+            return raw_frames.read_boxes(self.raw_path, index, [0], [0], 1, *self.size)[0, 0]
         from vsr_latent.data.video_io import read_image
 
         return read_image(self.frames[index])

@@ -130,23 +130,15 @@ class _RootFrames:
 
         def raw_branch(clip):
             def read(start, tops, lefts):
-                return raw_frames.tf_read_boxes(str(clip.raw_path), start, tops, lefts, seq_len,
+                return raw_frames.tf_read_boxes([clip.raw_path], 0, start, tops, lefts, seq_len,
                                                 *cut)
             return read
 
         if self.crop_first:  # all raw: one NumPy reader, the clip's file picked by its index
-            paths = [str(c.raw_path) for c in self.clips]
+            paths = [c.raw_path for c in self.clips]
 
             def read_raw(clip, start, tops, lefts):
-                k = tops.shape[0]
-
-                def read_np(clip_, start_, tops_, lefts_):
-                    return raw_frames.read_boxes(paths[int(clip_)], int(start_), tops_.tolist(),
-                                                 lefts_.tolist(), seq_len, *cut)
-
-                boxes = tf.numpy_function(read_np, [clip, start, tops, lefts], tf.uint8,
-                                          stateful=False)
-                return tf.ensure_shape(boxes, [k, seq_len, cut[0], cut[1], 3])
+                return raw_frames.tf_read_boxes(paths, clip, start, tops, lefts, seq_len, *cut)
 
             return read_raw
         branches = [raw_branch(c) if c.format == "raw" else image_branch(c) for c in self.clips]

@@ -48,14 +48,6 @@ def open_frames(path):
     return np.load(path, mmap_mode="r")
 
 
-def read_box(path, start, length, top, left, height, width):
-    """Frames ``start .. start+length`` of the box at (top, left), (length, height, width, 3)."""
-    frames = open_frames(path)
-    box = np.array(frames[start:start + length, top:top + height, left:left + width])
-    del frames  # unmapped: the process keeps only the copy
-    return box
-
-
 def iter_frames(path):
     """The clip's frames one at a time, each a copy (one frame in memory at a time)."""
     frames = open_frames(path)
@@ -121,24 +113,26 @@ def read_boxes(path, start, tops, lefts, length, height, width):
     return out
 
 
-def tf_read_boxes(path, start, tops, lefts, length, height, width):
-    """TensorFlow op of :func:`read_boxes` (``tf.numpy_function``): ``path`` a Python string,
-    ``start``, ``tops`` and ``lefts`` (K,) tensors; (K, length, height, width, 3) uint8.
+def tf_read_boxes(paths, clip, start, tops, lefts, length, height, width):
+    """TensorFlow op of :func:`read_boxes` (``tf.numpy_function``) on clip ``clip`` (a tensor
+    index into the Python list ``paths`` of clip files); ``start``, ``tops`` and ``lefts`` (K,)
+    tensors; (K, length, height, width, 3) uint8.
 
     A NumPy function, not TensorFlow's own ``ImmutableConst`` (which can map a file inside the
     graph): measured here, ``ImmutableConst`` brought twice the file's size into memory on its
     first run, so a root of N clips held N clips; the NumPy map touches only the box's pages
-    and unmaps them. The price: it runs under Python's lock (about 0.25 ms a sample, so one
-    thread still makes over 2,000 boxes a second) and the tf.data service's remote workers
-    cannot run it (`vsr_latent.training.trainer` refuses that combination by name).
+    and unmaps them. The price: it runs under Python's lock (about 0.25-0.9 ms a sample) and the
+    tf.data service's remote workers cannot run it (`vsr_latent.training.trainer` refuses that
+    combination by name).
     """
     import tensorflow as tf
 
+    paths = [str(p) for p in paths]
     k = tops.shape[0]
 
-    def read(start_, tops_, lefts_):
-        return read_boxes(path, int(start_), tops_.tolist(), lefts_.tolist(), length, height,
-                          width)
+    def read(clip_, start_, tops_, lefts_):
+        return read_boxes(paths[int(clip_)], int(start_), tops_.tolist(), lefts_.tolist(),
+                          length, height, width)
 
-    boxes = tf.numpy_function(read, [start, tops, lefts], tf.uint8, stateful=False)
+    boxes = tf.numpy_function(read, [clip, start, tops, lefts], tf.uint8, stateful=False)
     return tf.ensure_shape(boxes, [k, length, height, width, 3])
