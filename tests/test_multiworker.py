@@ -59,15 +59,40 @@ def train_cmd(run_dir, *overrides):
     ]
 
 
-def start_cluster(tmp_path, *overrides, ports=None, tag="", shared_run_dir=False):
-    """Starts two workers; returns (processes, run dirs, log paths)."""
+# Loaded by each worker (sitecustomize): records every eager all-reduce, which runs in a thread
+# pool of TensorFlow's that stays open when a peer is lost during it (its finaliser then fails
+# at exit with a traceback).
+EAGER_REDUCE_RECORDER = """
+import multiprocessing.pool, os, traceback
+_init = multiprocessing.pool.ThreadPool.__init__
+def _recording_init(self, *args, **kwargs):
+    with open(os.environ["EAGER_REDUCES"], "a") as f:
+        f.write("".join(traceback.format_stack(limit=12)) + "\\n----\\n")
+    _init(self, *args, **kwargs)
+multiprocessing.pool.ThreadPool.__init__ = _recording_init
+"""
+
+
+def start_cluster(tmp_path, *overrides, ports=None, tag="", shared_run_dir=False,
+                  record_eager_reduces=False):
+    """Starts two workers; returns (processes, run dirs, log paths). With
+    ``record_eager_reduces`` each worker's eager all-reduces are listed in
+    ``tmp_path/eager_reduces_<i>.txt``."""
     ports = ports or free_ports(2)
     procs, dirs, logs = [], [], []
+    hook = tmp_path / "hook"
+    if record_eager_reduces:
+        hook.mkdir(exist_ok=True)
+        (hook / "sitecustomize.py").write_text(EAGER_REDUCE_RECORDER)
     for i in range(2):
         run_dir = tmp_path / ("shared" if shared_run_dir else f"worker{i}")
         log = tmp_path / f"worker{i}{tag}.log"
         env = {**os.environ, "TF_CONFIG": tf_config(ports, i), "CUDA_VISIBLE_DEVICES": "",
                "TF_CPP_MIN_LOG_LEVEL": "3"}
+        if record_eager_reduces:
+            env["PYTHONPATH"] = os.pathsep.join(
+                [str(hook)] + [p for p in [env.get("PYTHONPATH")] if p])
+            env["EAGER_REDUCES"] = str(tmp_path / f"eager_reduces_{i}.txt")
         with open(log, "wb") as out:
             procs.append(subprocess.Popen(train_cmd(run_dir, *overrides), cwd=REPO, env=env,
                                           stdout=out, stderr=subprocess.STDOUT))
@@ -124,9 +149,15 @@ def assert_same_state(a, b):
 @pytest.mark.slow  # about 20 s: two worker processes
 def test_two_workers_end_with_identical_weights(tmp_path):
     steps = 4
-    procs, dirs, logs = start_cluster(tmp_path, f"stage1_steps={steps}", "checkpoint_every=2")
+    procs, dirs, logs = start_cluster(tmp_path, f"stage1_steps={steps}", "checkpoint_every=2",
+                                      record_eager_reduces=True)
     wait_all(procs, logs, timeout=300)
     assert [p.returncode for p in procs] == [0, 0], read_logs(logs)
+    # No eager all-reduce: the training loop's collectives all run in its compiled step (an
+    # iterator over a stream of unknown length made one per batch, see pipelines.endless).
+    for i in range(2):
+        made = tmp_path / f"eager_reduces_{i}.txt"
+        assert not made.exists(), made.read_text()[-3000:]
     chief, worker = checkpoint_of(dirs[0], 0), checkpoint_of(dirs[1], 1)
     assert chief.endswith(f"ckpt-{steps}") and worker.endswith(f"ckpt-{steps}"), read_logs(logs)
     reader = assert_same_state(chief, worker)

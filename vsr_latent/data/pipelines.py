@@ -295,7 +295,18 @@ def train_dataset(source="builtin", *, seq_len, lr_size=(32, 32), scale=4, degra
     ds = ds.map(window, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     ds = ds.unbatch()
     ds = ds.batch(per_batch, drop_remainder=True)
+    if repeat:
+        ds = endless(ds)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def endless(ds):
+    """``ds`` declared unending (its range ends after 2**62 windows, the filter and unbatch hide
+    even that). A distributed iterator over a stream of unknown length checks on every batch,
+    across the workers, whether all still have one: an eager all-reduce per step under several
+    workers, which a worker lost during it leaves hanging open."""
+    tf = _import_tf()
+    return ds.apply(tf.data.experimental.assert_cardinality(tf.data.INFINITE_CARDINALITY))
 
 
 def build_train_dataset(data, *, seq_len, input_context=None, repeat=True, scale=4,

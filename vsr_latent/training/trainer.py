@@ -431,9 +431,11 @@ class Trainer:
         job = f"{self.config.name}-seed{self.config.data.seed}-pos{position}"
 
         def through_service(input_context):
+            from vsr_latent.data.pipelines import endless
+
             ds = fn(input_context).apply(tf.data.experimental.service.distribute(
                 processing_mode="distributed_epoch", service=service, job_name=job))
-            return ds.prefetch(tf.data.AUTOTUNE)
+            return endless(ds).prefetch(tf.data.AUTOTUNE)
 
         return through_service
 
