@@ -149,7 +149,8 @@ def test_budgets():
 def test_a_budget_sets_augmentation_and_clipping():
     from vsr_latent.configs.budgets import Budget, apply_budget
 
-    b = Budget("x", "test", augmentation=("vflip", "transpose"), global_clipnorm=0.25)
+    b = Budget("x", "test", settings={"data.augmentation": ("vflip", "transpose"),
+                                      "optimizer.global_clipnorm": 0.25})
     c = apply_budget(get_config("ours"), b)
     assert c.data.augmentation == ("vflip", "transpose") and c.optimizer.global_clipnorm == 0.25
     assert "augmentation vflip+transpose" in b.describe()
@@ -157,7 +158,8 @@ def test_a_budget_sets_augmentation_and_clipping():
     # Unset, a budget keeps the config's own.
     kept = apply_budget(get_config("ours"), Budget("y", "test"))
     assert kept.data.augmentation == DEFAULT_AUGMENTATION and kept.optimizer.global_clipnorm == 3.0
-    assert apply_budget(get_config("ours"), Budget("z", "test", augmentation=())).data.augmentation == ()
+    assert apply_budget(get_config("ours"), Budget("z", "test", settings={
+        "data.augmentation": ()})).data.augmentation == ()
 
 
 def test_overrides_are_typed():
@@ -222,9 +224,69 @@ def test_model_name_switches_to_another_registry_model_keeping_l_and_changes():
         ("data.batch_size=0", "data.batch_size must be >= 1"),
     ],
 )
-def test_override_errors(override, message):
-    with pytest.raises(ConfigError, match=message):
+def test_override_errors(override, message, capsys):
+    """The library's error names the config key; the command line names the flag that gave it."""
+    with pytest.raises(ConfigError, match=message.replace("--set ", "")) as e:
         get_config("table1_latn10", overrides=[override])
+    assert "--set" not in str(e.value)
+    assert cli.main(["train", "--config", "table1_latn10", "--set", override, "--describe"]) == 2
+    assert re.search(message, capsys.readouterr().err)
+
+
+def test_a_budget_is_its_overrides_applied_as_set_items():
+    """``--budget tiny`` is the same config as tiny's items given to ``--set``; an item a budget
+    cannot apply names the budget (no user flag gave it)."""
+    from vsr_latent.configs import apply_overrides
+    from vsr_latent.configs.budgets import Budget, apply_budget, get_budget
+
+    for name in ("table1_res16", "table3_vlatn10_7"):
+        base = get_config(name)
+        items = get_budget("tiny").overrides(base)
+        assert apply_overrides(base, items) == get_config(name, budget="tiny")
+    assert get_budget("tiny").overrides(get_config("table1_res16")) == [
+        "data.source=builtin", "data.lr_patch=8", "data.batch_size=2", "model.filters=8",
+        "checkpoint_every=2", "log_every=1", "image_every=6", "stage1_steps=6",
+        "init_from=none", "budget=tiny"]
+    assert get_budget("cpu").overrides(get_config("ours"))[-4:] == [
+        "stage1_steps=5400", "stage2_steps=150", "init_from=none", "budget=cpu"]
+    with pytest.raises(ConfigError, match=r"^budget x: data\.bacth_size: unknown key"):
+        apply_budget(get_config("ours"), Budget("x", "test", settings={"data.bacth_size": 2}))
+    with pytest.raises(ConfigError, match=r"^data\.batch_size must be >= 1, got 0$"):
+        apply_budget(get_config("ours"), Budget("x", "test", settings={"data.batch_size": 0}))
+
+
+def test_configs_are_frozen_and_checked_when_made():
+    import dataclasses
+
+    from vsr_latent.configs import DataConfig, OptimizerConfig
+
+    c = get_config("ours")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        c.stage1_steps = 0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        c.data.batch_size = 0
+    with pytest.raises(ConfigError, match=r"^config 'ours': stage1_steps \+ stage2_steps must be "
+                                          r">= 1$"):
+        dataclasses.replace(c, stage1_steps=0, stage2_steps=0)
+    with pytest.raises(ConfigError, match=r"^data\.augmentation: unknown 'spin'; known: .*; "
+                                          r"data\.lr_patch must be >= 1, got 0$"):
+        DataConfig(lr_patch=0, augmentation=("spin",))
+    with pytest.raises(ConfigError, match=r"^data\.batch_size must be int, got '8'$"):
+        DataConfig(batch_size="8")
+    with pytest.raises(ConfigError, match=r"^optimizer\.min_learning_rate must be between 0"):
+        OptimizerConfig(learning_rate=1e-4, min_learning_rate=1e-3)
+    with pytest.raises(ConfigError, match=r"warmup_steps \(10\) must be fewer than the run's 6"):
+        dataclasses.replace(get_config("table1_res16", budget="tiny"), optimizer=OptimizerConfig(
+            schedule="cosine", warmup_steps=10))
+    assert DataConfig(augmentation=["hflip"]).augmentation == ("hflip",)  # JSON's list
+    # A stored config is checked as it is read: a wrong type names its field.
+    stored = json.loads(c.to_json())
+    stored["data"]["val_clips"] = "four"
+    with pytest.raises(ConfigError, match=r"^data\.val_clips must be int, got 'four'$"):
+        config_from_dict(stored)
+    stored["data"]["val_clips"] = -1
+    with pytest.raises(ConfigError, match=r"^data\.val_clips must be >= 0, got -1$"):
+        config_from_dict(stored)
 
 
 def test_unknown_config_lists_the_names():

@@ -11,7 +11,7 @@ import pytest
 
 from vsr_latent.configs import paper_numbers as paper
 from vsr_latent.errors import ConfigError
-from vsr_latent.paper.budget import choose_budget, reproduction_budget
+from vsr_latent.paper.reproduction_budget import choose_budget, reproduction_budget
 from vsr_latent.paper.results import NOT_RUN, ResultsTable, read_results_csv
 
 HARDWARE = {"cpu": "test", "cores": 2, "gpus": [], "tensorflow": "-", "keras": "-", "python": "-"}
@@ -240,7 +240,6 @@ def test_a_budget_gives_the_same_configs_to_train_and_to_the_reproduction(budget
 
 def test_the_tiny_and_smoke_budgets_are_what_the_tests_and_quickstart_need():
     from vsr_latent.configs import get_config
-    from vsr_latent.configs.budgets import get_budget
 
     # tiny: the tests' few steps at 8x8 LR patches.
     tiny = get_config("table1_latn10", budget="tiny")
@@ -256,7 +255,8 @@ def test_the_tiny_and_smoke_budgets_are_what_the_tests_and_quickstart_need():
     assert (smoke.log_every, smoke.checkpoint_every, smoke.image_every) == (10, 1000, 100_000)
     ours = get_config("ours", budget="smoke")
     assert (ours.stage1_steps, ours.stage2_steps, ours.data.source) == (100, 35, "builtin")
-    assert get_budget("smoke").val_max_clips == 1 and get_budget("tiny").val_max_clips == 2
+    assert (reproduction_budget("smoke").val_max_clips == 1
+            and reproduction_budget("tiny").val_max_clips == 2)
 
 
 # ---- scripts -------------------------------------------------------------------------------

@@ -121,14 +121,18 @@ def test_table1_on_two_replicas_measures_every_row(run_cli, tmp_path):
 
 def test_rehearsal_budget_keeps_the_full_scale_and_cuts_steps_and_frames():
     from vsr_latent.configs import get_config
-    from vsr_latent.configs.budgets import REHEARSAL_STEPS, REHEARSAL_VAL_FRAMES, get_budget
-    from vsr_latent.paper.budget import choose_budget, reproduction_budget
+    from vsr_latent.configs.budgets import REHEARSAL_STEPS
+    from vsr_latent.paper.reproduction_budget import (
+        REHEARSAL_VAL_FRAMES,
+        choose_budget,
+        reproduction_budget,
+    )
 
     full, reh = get_config("ours", budget="full"), get_config("ours", budget="rehearsal")
     assert (reh.stage1_steps, reh.stage2_steps) == (REHEARSAL_STEPS, max(1, REHEARSAL_STEPS // 2))
     assert reh.model == full.model and reh.data.batch_size == full.data.batch_size == 16
     assert (reh.data.lr_patch, reh.data.degradation) == (full.data.lr_patch, full.data.degradation)
-    b = get_budget("rehearsal")
+    b = reproduction_budget("rehearsal", data_root="/data/root")
     assert b.val_max_frames == REHEARSAL_VAL_FRAMES and b.val_max_clips is None
     assert reproduction_budget("rehearsal", data_root="/data/root").data_source == "/data/root"
     with pytest.raises(ConfigError, match="--budget rehearsal needs the paper's data"):

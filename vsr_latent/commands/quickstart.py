@@ -45,8 +45,8 @@ def run(args):
     from pathlib import Path
 
     from vsr_latent.configs.paper_numbers import PRETRAINED_LABEL
-    from vsr_latent.paper.budget import reproduction_budget
     from vsr_latent.paper.context import default_vid4_root
+    from vsr_latent.paper.reproduction_budget import reproduction_budget
     from vsr_latent.paper.runner import reproduce
 
     t0 = time.monotonic()

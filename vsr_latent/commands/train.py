@@ -38,6 +38,7 @@ def register(subparsers):
 
 def run(args):
     from vsr_latent.configs import CONFIG_NAMES, CPU_DATA_ROOT, describe, get_config
+    from vsr_latent.configs.overrides import OverrideError, from_flag
     from vsr_latent.errors import ConfigError
 
     if args.list:
@@ -47,7 +48,10 @@ def run(args):
         return 0
     if not args.config:
         raise ConfigError("--config NAME is required (see vsr-latent train --list)")
-    config = get_config(args.config, budget=args.budget, overrides=args.overrides)
+    try:
+        config = get_config(args.config, budget=args.budget, overrides=args.overrides)
+    except OverrideError as e:
+        raise from_flag("--set", e) from None
     if args.describe:
         print(describe(args.config))
         print(config.to_json())

@@ -5,9 +5,10 @@
     config = get_config("table1_latn10", budget="tiny")          # seconds on a CPU, built-in data
     config = get_config("ours", overrides=["data.batch_size=8", "model.filters=16"])
 
-A budget (``full``, ``tiny``, ``smoke``, ``cpu``: `vsr_latent.configs.budgets`) sets how much
-compute a run gets and keeps the model and L. The config named ``smoke`` is ``ours`` at the
-``tiny`` budget (a few steps that check the training path).
+A budget (``full``, ``tiny``, ``smoke``, ``rehearsal``, ``cpu``: `vsr_latent.configs.budgets`)
+sets how much compute a run gets and keeps the model and L: a named set of overrides, applied as
+``overrides`` are. Configs are frozen and checked when made. The config named ``smoke`` is
+``ours`` at the ``tiny`` budget (a few steps that check the training path).
 """
 
 from vsr_latent.configs.base import (
@@ -34,7 +35,7 @@ from vsr_latent.configs.budgets import (
 )
 from vsr_latent.configs.config_json import config_from_dict
 from vsr_latent.configs.experiments import REGISTRY, docstring, paper_psnr
-from vsr_latent.configs.overrides import apply_overrides, override_keys
+from vsr_latent.configs.overrides import apply_overrides, override_item, override_keys
 from vsr_latent.errors import ConfigError
 
 __all__ = [
@@ -61,6 +62,7 @@ __all__ = [
     "describe",
     "get_budget",
     "get_config",
+    "override_item",
     "override_keys",
     "paper_psnr",
 ]
@@ -81,18 +83,18 @@ def _registry_name(name):
 
 
 def get_config(name, budget=None, overrides=None):
-    """The named config as a fresh, checked `ExperimentConfig` at ``budget`` (a name or a
-    `Budget`; default ``full``, for ``smoke`` ``tiny``).
+    """The named config as a checked `ExperimentConfig` at ``budget`` (a name or a `Budget`;
+    default ``full``, for ``smoke`` ``tiny``).
 
     ``overrides`` is a list of ``"dotted.key=value"`` strings (see `apply_overrides`), applied
-    after the budget. Unknown names, budgets or keys raise ConfigError listing the valid ones.
+    after the budget's own. Unknown names, budgets or keys raise ConfigError listing the valid
+    ones.
     """
     if name == "smoke":
         budget = budget or SMOKE_CONFIG[1]
     config = REGISTRY[_registry_name(name)]()
-    config = apply_budget(config, get_budget(budget or "full"))
-    config = apply_overrides(config, overrides)
-    return config.validate()
+    config = apply_budget(config, budget or "full")
+    return apply_overrides(config, overrides)
 
 
 def describe(name):

@@ -30,9 +30,10 @@ the experiments uses these names:
 - ``DEFAULT_BATCH_SIZE`` (16, global over all replicas): the paper uses "the largest that fits" on
   two 1080 Ti; 16 clips of 7×32×32 fit comfortably on any current GPU.
 - ``DEFAULT_AUGMENTATION`` (("hflip", "reverse")): a random horizontal flip and a random time
-  reversal of the whole sample, drawn per sample by the data pipeline (the same default as
-  `vsr_latent.data.transforms.DEFAULT_AUGMENT`); the paper names no augmentation, ``()`` (on the
-  command line ``--set data.augmentation=none``) trains on plain crops. ``AUGMENTATIONS`` also
+  reversal of the whole sample, drawn per sample by the data pipeline (its default too; the
+  pipeline checks its names with the configs' `check_augmentation`); the paper names no
+  augmentation, ``()`` (on the command line ``--set data.augmentation=none``) trains on plain
+  crops. ``AUGMENTATIONS`` also
   offers "vflip" and "transpose" (square crops), opt-in: with all four a sample is one of the 8
   symmetries of the square, forwards or backwards in time.
 - ``PAPER_DEGRADATION`` ("scipy": ``scipy.misc.imresize(x, 1/4, 'bicubic')`` as the paper's code
@@ -79,12 +80,14 @@ the experiments uses these names:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
+import types
 import typing
 from dataclasses import dataclass, field
 
 from vsr_latent.errors import ConfigError
-from vsr_latent.precision import RUN_PRECISIONS
+from vsr_latent.precision import PRECISIONS
 
 if typing.TYPE_CHECKING:
     from vsr_latent.models.config import ModelConfig
@@ -115,7 +118,6 @@ PAPER_DEGRADATION = "scipy"
 VID4_DEGRADATION = "bi"
 DEFAULT_TRAIN_SOURCE = "builtin"
 DEFAULT_PRECISION = "float32"
-PRECISIONS = RUN_PRECISIONS  # one list, in vsr_latent.precision
 DEFAULT_JIT_COMPILE = False
 DEFAULT_DATA_SERVICE = None
 DEFAULT_RECONSTRUCTION_LOSS = "l2"
@@ -134,9 +136,36 @@ DEFAULT_LOG_EVERY = 100
 DEFAULT_IMAGE_EVERY = 5_000
 
 
-@dataclass
+def _raise_problems(owner, problems):
+    if problems:
+        raise ConfigError(f"{owner}: " + "; ".join(problems) if owner else "; ".join(problems))
+
+
+def augmentation_problems(augmentation, lr_size=None, field="data.augmentation"):
+    """What is wrong with ``augmentation`` (names of `AUGMENTATIONS`) for LR crops of ``lr_size``
+    (H, W; None: square, as a config's ``data.lr_patch``): the one check of configs and the
+    training pipeline, naming ``field``."""
+    problems = []
+    unknown = [a for a in augmentation if a not in AUGMENTATIONS]
+    if unknown:
+        problems.append(f"{field}: unknown {', '.join(map(repr, unknown))}; known: "
+                        f"{', '.join(AUGMENTATIONS)} (or none)")
+    if "transpose" in augmentation and lr_size is not None and lr_size[0] != lr_size[1]:
+        problems.append(f"{field}: 'transpose' needs square crops, got LR size "
+                        f"{tuple(lr_size)}")
+    return problems
+
+
+def check_augmentation(augmentation, lr_size=None, field="data.augmentation"):
+    """``augmentation`` as a tuple; ConfigError when `augmentation_problems` finds any."""
+    augmentation = tuple(augmentation)
+    _raise_problems("", augmentation_problems(augmentation, lr_size, field))
+    return augmentation
+
+
+@dataclass(frozen=True)
 class DataConfig:
-    """Training data: what `vsr_latent.data.pipelines.train_dataset` gets."""
+    """Training data: what `vsr_latent.data.pipelines.train_dataset` gets. Checked when made."""
 
     source: str = DEFAULT_TRAIN_SOURCE
     lr_patch: int = DEFAULT_LR_PATCH
@@ -150,12 +179,25 @@ class DataConfig:
     crops_per_window: int | None = DEFAULT_CROPS_PER_WINDOW
 
     def __post_init__(self):
-        self.augmentation = tuple(self.augmentation)
+        if isinstance(self.augmentation, list):  # from JSON
+            object.__setattr__(self, "augmentation", tuple(self.augmentation))
+        check_field_types(self, "data.")
+        problems = augmentation_problems(self.augmentation)
+        for key in ("batch_size", "lr_patch", "val_lr_crop"):
+            if getattr(self, key) < 1:
+                problems.append(f"data.{key} must be >= 1, got {getattr(self, key)}")
+        if self.val_clips < 0:
+            problems.append(f"data.val_clips must be >= 0, got {self.val_clips}")
+        if self.crops_per_window is not None and self.crops_per_window < 1:
+            problems.append(f"data.crops_per_window must be >= 1 (or null for the pipeline's "
+                            f"default), got {self.crops_per_window}")
+        _raise_problems("", problems)
 
 
-@dataclass
+@dataclass(frozen=True)
 class OptimizerConfig:
-    """Adam with gradient clipping by global norm (§7); an optional warm-up and cosine decay."""
+    """Adam with gradient clipping by global norm (§7); an optional warm-up and cosine decay.
+    Checked when made (the warm-up against the run's length by `ExperimentConfig`)."""
 
     learning_rate: float = LEARNING_RATE
     beta_1: float = BETA_1
@@ -166,8 +208,24 @@ class OptimizerConfig:
     warmup_steps: int = 0
     min_learning_rate: float = 0.0
 
+    def __post_init__(self):
+        check_field_types(self, "optimizer.")
+        problems = []
+        if self.schedule not in LR_SCHEDULES:
+            problems.append(f"optimizer.schedule must be one of {', '.join(LR_SCHEDULES)}, "
+                            f"got {self.schedule!r}")
+        if self.warmup_steps < 0:
+            problems.append(f"optimizer.warmup_steps must be >= 0, got {self.warmup_steps}")
+        if self.learning_rate <= 0:
+            problems.append("optimizer.learning_rate must be > 0")
+        elif not 0 <= self.min_learning_rate <= self.learning_rate:
+            problems.append("optimizer.min_learning_rate must be between 0 and learning_rate")
+        if self.global_clipnorm <= 0:
+            problems.append("optimizer.global_clipnorm must be > 0")
+        _raise_problems("", problems)
 
-@dataclass
+
+@dataclass(frozen=True)
 class ExperimentConfig:
     """One training run: the model, its data, the optimiser and Algorithm 1's two stages.
 
@@ -180,6 +238,9 @@ class ExperimentConfig:
     their stage 2 from the Latn10_7 / Satn10_7 runs. ``seed`` seeds the weight initialisation
     and the stage-2 noise (``data.seed`` the samples), so a run is repeatable. ``budget`` names
     the budget applied (`vsr_latent.configs.budgets`).
+
+    Frozen and checked when made, as the model config is: a config that exists is one a run can
+    use (``dataclasses.replace`` and `vsr_latent.configs.apply_overrides` make checked copies).
     """
 
     name: str
@@ -203,12 +264,15 @@ class ExperimentConfig:
     seed: int = 0
     budget: str = "full"
 
+    def __post_init__(self):
+        self.validate()
+
     @property
     def total_steps(self):
         return self.stage1_steps + self.stage2_steps
 
     def validate(self):
-        """Raises ConfigError for settings no run can use."""
+        """Returns the config; ConfigError for settings no run can use (run when it is made)."""
         from vsr_latent.models import MODEL_NAMES
         from vsr_latent.models.config import ModelConfig
 
@@ -218,6 +282,11 @@ class ExperimentConfig:
         elif self.model.name not in MODEL_NAMES:
             problems.append(f"model.name: unknown model {self.model.name!r}; known models: "
                             f"{', '.join(MODEL_NAMES)}")
+        for key, part in (("data", DataConfig), ("optimizer", OptimizerConfig)):
+            if not isinstance(getattr(self, key), part):
+                problems.append(f"{key} must be a {part.__name__}, got {getattr(self, key)!r}")
+        _raise_problems(f"config {self.name!r}", problems)
+        check_field_types(self)
         if self.stage1_steps < 0 or self.stage2_steps < 0:
             problems.append("stage1_steps and stage2_steps must be >= 0")
         if self.total_steps < 1:
@@ -225,39 +294,17 @@ class ExperimentConfig:
         if self.stage2_forward not in STAGE2_FORWARDS:
             problems.append(f"stage2_forward must be one of {', '.join(STAGE2_FORWARDS)}, got "
                             f"{self.stage2_forward!r}")
-        if self.data.batch_size < 1:
-            problems.append(f"data.batch_size must be >= 1, got {self.data.batch_size}")
-        if self.data.lr_patch < 1:
-            problems.append(f"data.lr_patch must be >= 1, got {self.data.lr_patch}")
-        unknown = [a for a in self.data.augmentation if a not in AUGMENTATIONS]
-        if unknown:
-            problems.append(
-                f"data.augmentation: unknown {', '.join(map(repr, unknown))}; known: "
-                f"{', '.join(AUGMENTATIONS)} (or none)"
-            )
         if self.precision not in PRECISIONS:
-            problems.append(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+            problems.append(f"precision must be one of {', '.join(PRECISIONS)}, got "
+                            f"{self.precision!r}")
         if self.reconstruction_loss not in RECONSTRUCTION_LOSS_NAMES:
             problems.append(f"reconstruction_loss must be one of "
-                            f"{', '.join(RECONSTRUCTION_LOSS_NAMES)}, got {self.reconstruction_loss!r}")
+                            f"{', '.join(RECONSTRUCTION_LOSS_NAMES)}, got "
+                            f"{self.reconstruction_loss!r}")
         opt = self.optimizer
-        if opt.schedule not in LR_SCHEDULES:
-            problems.append(f"optimizer.schedule must be one of {', '.join(LR_SCHEDULES)}, "
-                            f"got {opt.schedule!r}")
-        if opt.warmup_steps < 0:
-            problems.append(f"optimizer.warmup_steps must be >= 0, got {opt.warmup_steps}")
         if opt.schedule == "cosine" and opt.warmup_steps >= self.total_steps:
             problems.append(f"optimizer.warmup_steps ({opt.warmup_steps}) must be fewer than the "
                             f"run's {self.total_steps} steps")
-        if not 0 <= opt.min_learning_rate <= opt.learning_rate:
-            problems.append("optimizer.min_learning_rate must be between 0 and learning_rate")
-        if self.data.val_clips < 0:
-            problems.append(f"data.val_clips must be >= 0, got {self.data.val_clips}")
-        if self.data.crops_per_window is not None and self.data.crops_per_window < 1:
-            problems.append(f"data.crops_per_window must be >= 1 (or null for the pipeline's "
-                            f"default), got {self.data.crops_per_window}")
-        if self.data.val_lr_crop < 1:
-            problems.append(f"data.val_lr_crop must be >= 1, got {self.data.val_lr_crop}")
         for key in ("checkpoint_every", "log_every", "image_every", "keep_checkpoints",
                     "validate_every"):
             if getattr(self, key) < 1:
@@ -266,12 +313,7 @@ class ExperimentConfig:
                 ("grpc://", "grpc+loas://")):
             problems.append(f"data_service must be a dispatcher address grpc://HOST:PORT, got "
                             f"{self.data_service!r}")
-        if self.optimizer.learning_rate <= 0:
-            problems.append("optimizer.learning_rate must be > 0")
-        if self.optimizer.global_clipnorm <= 0:
-            problems.append("optimizer.global_clipnorm must be > 0")
-        if problems:
-            raise ConfigError(f"config {self.name!r}: " + "; ".join(problems))
+        _raise_problems(f"config {self.name!r}", problems)
         return self
 
     def to_dict(self):
@@ -281,6 +323,34 @@ class ExperimentConfig:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
 
+def value_has_type(value, hint):
+    """True when ``value`` (e.g. from JSON) is a value of the field type ``hint``."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(value_has_type(value, h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is tuple:
+        return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+    return isinstance(value, hint)
+
+
+def check_field_types(obj, prefix=""):
+    """ConfigError naming the first field (``prefix`` + name) whose value has the wrong type;
+    fields holding configs are left to those configs."""
+    for name, hint in type_hints(type(obj)).items():
+        value = getattr(obj, name)
+        if dataclasses.is_dataclass(hint):
+            continue
+        if not value_has_type(value, hint):
+            raise ConfigError(f"{prefix}{name} must be {getattr(hint, '__name__', hint)}, "
+                              f"got {value!r}")
+
+
+@functools.cache
 def type_hints(cls):
     """The field types of a config dataclass. ``ModelConfig`` is imported here and not at the top
     of the module: the models package imports TensorFlow, and reading or listing configs must

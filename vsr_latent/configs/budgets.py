@@ -1,9 +1,11 @@
 """Budgets: how much compute a run gets (steps, data, batch, schedule, ...), each defined once.
 
-A budget is applied to an experiment config by :func:`apply_budget` (``get_config(name,
-budget=...)``), the same way for ``vsr-latent train --budget`` and ``python -m vsr_latent.paper
---budget``; the paper runner also reads the evaluation fields (``val_max_clips``, ``vid4_*``,
-``timing_repeats``).
+A budget is a named set of config overrides, the ``key=value`` settings of ``vsr-latent train
+--set``, applied by the same `vsr_latent.configs.apply_overrides` before the user's own, so a
+budget's settings are checked where every config is, when it is made. :func:`apply_budget`
+(``get_config(name, budget=...)``) applies one, the same way for ``vsr-latent train --budget``
+and ``python -m vsr_latent.paper --budget``; what the paper runner scores and times at each
+budget is the runner's (`vsr_latent.paper.reproduction_budget`).
 
 - ``full``: the configs' own settings (the paper's where it gives them), meant for GPUs.
 - ``tiny``: a few steps of a narrow network on the built-in clips: checks the whole training path
@@ -14,7 +16,8 @@ budget=...)``), the same way for ``vsr-latent train --budget`` and ``python -m v
 - ``rehearsal``: the full budget's models, global batch (16), LR patch, L, degradations,
   validation and evaluation protocol and frame sizes on a dataset root of real HD footage
   (``--data_root``), with the step counts (``REHEARSAL_STEPS``) and the frames scored per
-  validation clip (``REHEARSAL_VAL_FRAMES``) and per Vid4 sequence cut, so that every table runs
+  validation clip and per Vid4 sequence cut (``REHEARSAL_VAL_FRAMES`` of
+  `vsr_latent.paper.reproduction_budget`), so that every table runs
   the paper-scale path on a CPU (two replicas with ``VSR_LATENT_CPU_REPLICAS=2``); each table
   records peak memory, phase times and a projected full-budget wall time
   (`vsr_latent.paper.projection`). Its PSNRs say nothing about the method.
@@ -36,8 +39,9 @@ its own short stage 1 instead of needing a finished paper-scale run.
 """
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from vsr_latent.configs.overrides import OverrideError, apply_overrides, override_item
 from vsr_latent.errors import ConfigError
 
 CPU_DATA_ROOT = "data/cpu_root"
@@ -92,47 +96,26 @@ def cpu_root_difference(settings):
 
 @dataclass(frozen=True)
 class Budget:
-    """What a budget changes in an experiment config; None keeps the config's own setting.
+    """A named set of config overrides: ``settings`` maps dotted config keys (as ``--set`` takes
+    them: ``data.batch_size``, ``model.filters``, ``optimizer.learning_rate``) to values.
 
-    Steps: a config with a stage 2 trains ``stage1_steps`` + ``stage2_steps``, one without trains
-    ``single_stage_steps`` in stage 1. ``model``: ``(field, value)`` pairs changed in the model
-    config (e.g. a narrow network). ``val_max_clips``, ``vid4_max_frames``, ``vid4_crop`` (LR
-    pixels, H x W) and ``timing_repeats`` are the paper runner's evaluation: validation clips
-    scored (None: all), each Vid4 sequence cut to its first frames and a centre crop (None: whole
-    sequences), passes over the test frames timed for Table 5. ``pretrained_whole_vid4``: Tables
-    4 and 5 measure the shipped ``ours_cpu`` on whole Vid4 sequences (its real score) instead of
-    the cut above (off only where seconds matter more than the number: the tests' tiny budget).
+    Steps depend on the config, so they are given apart: a config with a stage 2 trains
+    ``stage1_steps`` + ``stage2_steps``, one without trains ``single_stage_steps`` in stage 1, and
+    a budget that sets steps clears ``init_from`` (a stage-2 config runs its own short stage 1
+    instead of needing a finished paper-scale run). None keeps the config's own steps.
     """
 
     name: str
     summary: str
+    settings: dict = field(default_factory=dict)
     stage1_steps: int | None = None
     stage2_steps: int | None = None
     single_stage_steps: int | None = None
-    data_source: str | None = None
-    lr_patch: int | None = None
-    batch_size: int | None = None
-    val_clips: int | None = None
-    augmentation: tuple | None = None
-    learning_rate: float | None = None
-    schedule: str | None = None
-    warmup_steps: int | None = None
-    min_learning_rate: float | None = None
-    global_clipnorm: float | None = None
-    reconstruction_loss: str | None = None
-    stage2_forward: str | None = None
-    precision: str | None = None
-    log_every: int | None = None
-    checkpoint_every: int | None = None
-    image_every: int | None = None
-    validate_every: int | None = None
-    model: tuple = ()
-    val_max_clips: int | None = None
-    vid4_max_frames: int | None = None
-    vid4_crop: tuple | None = None
-    timing_repeats: int = 1
-    val_max_frames: int | None = None
-    pretrained_whole_vid4: bool = True
+
+    @property
+    def data_source(self):
+        """The training data this budget sets (``data.source``), or None."""
+        return self.settings.get("data.source")
 
     def with_steps(self, steps):
         """This budget with ``steps`` per model (stage 2 of a variational model: half, at least
@@ -141,87 +124,109 @@ class Budget:
         return dataclasses.replace(self, stage1_steps=steps, stage2_steps=max(1, steps // 2),
                                    single_stage_steps=steps)
 
+    def with_settings(self, **settings):
+        """This budget with more ``settings`` (dotted keys: pass them as ``**{"data.source":
+        root}``)."""
+        return dataclasses.replace(self, settings={**self.settings, **settings})
+
+    def overrides(self, config):
+        """The ``key=value`` items this budget applies to ``config`` (an ExperimentConfig)."""
+        items = [override_item(k, v) for k, v in self.settings.items()]
+        if self.stage1_steps is not None:
+            if config.stage2_steps > 0:
+                items += [f"stage1_steps={self.stage1_steps}",
+                          f"stage2_steps={self.stage2_steps}"]
+            else:
+                items.append(f"stage1_steps={self.single_stage_steps}")
+            items.append("init_from=none")
+        return items + [f"budget={self.name}"]
+
     def describe(self):
         """One line: what the budget is and every setting it changes."""
+        s = dict(self.settings)
         parts = []
         if self.stage1_steps is not None:
             parts.append(f"stage 1: {self.stage1_steps} steps, stage 2: {self.stage2_steps} steps "
                          f"(models without stage 2: {self.single_stage_steps} in stage 1)")
-        if self.data_source is not None:
-            parts.append(f"data {self.data_source}")
-        for label, value in (("batch", self.batch_size), ("LR patch", self.lr_patch),
-                             ("validation clips", self.val_clips)):
-            if value is not None:
-                parts.append(f"{label} {value}")
-        if self.augmentation is not None:
-            parts.append("augmentation " + ("+".join(self.augmentation) or "none"))
-        if self.learning_rate is not None:
-            parts.append(f"Adam {self.learning_rate:g}" + (
-                f" with {self.warmup_steps} warm-up steps and {self.schedule} decay to "
-                f"{self.min_learning_rate:g}" if self.schedule == "cosine" else ""))
-        if self.global_clipnorm is not None:
-            parts.append(f"gradients clipped to global norm {self.global_clipnorm:g}")
-        if self.reconstruction_loss is not None:
-            parts.append(f"{self.reconstruction_loss} loss")
-        if self.stage2_forward is not None:
-            parts.append(f"stage 2 {self.stage2_forward.replace('_', '-')}")
-        if self.precision is not None:
-            parts.append(self.precision)
-        if self.model:
-            parts.append("model " + ", ".join(f"{k}={v}" for k, v in self.model))
-        for label, value in (("log", self.log_every), ("checkpoint", self.checkpoint_every),
-                             ("images", self.image_every), ("validate", self.validate_every)):
-            if value is not None:
-                parts.append(f"{label} every {value} steps")
+        for key, label in (("data.source", "data"), ("data.batch_size", "batch"),
+                           ("data.lr_patch", "LR patch"), ("data.val_clips", "validation clips")):
+            if key in s:
+                parts.append(f"{label} {s.pop(key)}")
+        if "data.augmentation" in s:
+            parts.append("augmentation " + ("+".join(s.pop("data.augmentation")) or "none"))
+        if "optimizer.learning_rate" in s:
+            cosine = s.get("optimizer.schedule") == "cosine"
+            parts.append(f"Adam {s.pop('optimizer.learning_rate'):g}" + (
+                f" with {s.pop('optimizer.warmup_steps', 0)} warm-up steps and "
+                f"{s.pop('optimizer.schedule')} decay to "
+                f"{s.pop('optimizer.min_learning_rate', 0.0):g}" if cosine else ""))
+        if "optimizer.global_clipnorm" in s:
+            parts.append(f"gradients clipped to global norm {s.pop('optimizer.global_clipnorm'):g}")
+        if "reconstruction_loss" in s:
+            parts.append(f"{s.pop('reconstruction_loss')} loss")
+        if "stage2_forward" in s:
+            parts.append(f"stage 2 {s.pop('stage2_forward').replace('_', '-')}")
+        if "precision" in s:
+            parts.append(s.pop("precision"))
+        model = {k[len("model."):]: s.pop(k) for k in list(s) if k.startswith("model.")}
+        if model:
+            parts.append("model " + ", ".join(f"{k}={v}" for k, v in model.items()))
+        for key, label in (("log_every", "log"), ("checkpoint_every", "checkpoint"),
+                           ("image_every", "images"), ("validate_every", "validate")):
+            if key in s:
+                parts.append(f"{label} every {s.pop(key)} steps")
+        parts += [f"{k}={v}" for k, v in s.items()]  # any other setting, as --set writes it
         return f"{self.name}: {self.summary}" + (f"; {', '.join(parts)}" if parts else "")
 
 
-#: The rehearsal's steps per model (stage 2: half, at least one) and frames scored per
-#: validation clip / Vid4 sequence: a traced first step and two steady ones to time, one window
-#: of the longest L scored. Measured on 2 cores (docs/full_scale.md): Table 1 and Figure 6, 19
-#: full-size models, in 45 min, three quarters of it scoring 1080p frames; `all` about 1.5 h.
+#: The rehearsal's steps per model (stage 2: half, at least one): a traced first step and two
+#: steady ones to time (the frames it scores: `vsr_latent.paper.reproduction_budget`). Measured
+#: on 2 cores (docs/full_scale.md): Table 1 and Figure 6, 19 full-size models, in 45 min, three
+#: quarters of it scoring 1080p frames; `all` about 1.5 h.
 REHEARSAL_STEPS = 3
-REHEARSAL_VAL_FRAMES = 7
 
-_SMALL_EVALUATION = {"val_max_clips": 2, "vid4_max_frames": 10, "vid4_crop": (48, 48)}
-#: The smoke budget's steps (stage 2: more) and one validation clip scored: the quickstart's 30-odd
-#: models (4-5 s of tracing each) and the shipped model's real rows on whole Vid4 (2-3 min) in
-#: under 10 minutes on 2 cores (150 + 50 steps and 2 clips took 11.2 min, README).
+#: The smoke budget's steps (stage 2: more), with one validation clip scored
+#: (`vsr_latent.paper.reproduction_budget`): the quickstart's 30-odd models (4-5 s of tracing
+#: each) and the shipped model's real rows on whole Vid4 (2-3 min) in under 10 minutes on 2 cores
+#: (150 + 50 steps and 2 clips took 11.2 min, README).
 SMOKE_STEPS = 100
 SMOKE_STAGE2_STEPS = 35
 
 BUDGETS = {b.name: b for b in (
-    Budget("full", "the configs' own settings (the paper's where it gives them)",
-           timing_repeats=3),
+    Budget("full", "the configs' own settings (the paper's where it gives them)"),
     Budget("tiny", "a few steps of a narrow network on the built-in clips (checks the training "
                    "path in seconds)",
-           stage1_steps=3, stage2_steps=3, single_stage_steps=6, data_source="builtin",
-           lr_patch=8, batch_size=2, model=(("filters", 8),), checkpoint_every=2, log_every=1,
-           image_every=6, pretrained_whole_vid4=False, **_SMALL_EVALUATION),
+           stage1_steps=3, stage2_steps=3, single_stage_steps=6, settings={
+               "data.source": "builtin", "data.lr_patch": 8, "data.batch_size": 2,
+               "model.filters": 8, "checkpoint_every": 2, "log_every": 1, "image_every": 6}),
     Budget("smoke", "narrow networks trained for minutes on the built-in clips, on a CPU; not "
                     "comparable to the paper",
            stage1_steps=SMOKE_STEPS, stage2_steps=SMOKE_STAGE2_STEPS,
-           single_stage_steps=SMOKE_STEPS, data_source="builtin",
-           lr_patch=16, batch_size=2, learning_rate=1e-3, model=(("filters", 8),),
-           log_every=10, checkpoint_every=1000, image_every=100_000,
-           **{**_SMALL_EVALUATION, "val_max_clips": 1}),
+           single_stage_steps=SMOKE_STEPS, settings={
+               "data.source": "builtin", "data.lr_patch": 16, "data.batch_size": 2,
+               "optimizer.learning_rate": 1e-3, "model.filters": 8, "log_every": 10,
+               "checkpoint_every": 1000, "image_every": 100_000}),
     Budget("rehearsal", "the full budget's models, batch, patch, L and protocol on real HD "
                         "footage (--data_root), steps and frames scored cut: rehearses the "
                         "paper's scale",
            stage1_steps=REHEARSAL_STEPS, stage2_steps=max(1, REHEARSAL_STEPS // 2),
-           single_stage_steps=REHEARSAL_STEPS, log_every=1, checkpoint_every=REHEARSAL_STEPS,
-           image_every=100_000, validate_every=100_000, val_max_frames=REHEARSAL_VAL_FRAMES,
-           vid4_max_frames=REHEARSAL_VAL_FRAMES),
+           single_stage_steps=REHEARSAL_STEPS, settings={
+               "log_every": 1, "checkpoint_every": REHEARSAL_STEPS, "image_every": 100_000,
+               "validate_every": 100_000}),
     Budget("cpu", "full-size models trained for real on a 2-core CPU (about two hours each)",
-           stage1_steps=5_400, stage2_steps=150, single_stage_steps=5_550,
-           data_source=CPU_DATA_ROOT, lr_patch=32, batch_size=4, val_clips=8,
-           learning_rate=4e-4, schedule="cosine", warmup_steps=150, min_learning_rate=4e-6,
-           global_clipnorm=CPU_GLOBAL_CLIPNORM, reconstruction_loss=CPU_RECONSTRUCTION_LOSS,
-           stage2_forward=CPU_STAGE2_FORWARD, precision="float32", log_every=25,
-           checkpoint_every=250, image_every=500, validate_every=250,
-           model=(("residual_init_scale", CPU_RESIDUAL_INIT_SCALE),), timing_repeats=3),
+           stage1_steps=5_400, stage2_steps=150, single_stage_steps=5_550, settings={
+               "data.source": CPU_DATA_ROOT, "data.lr_patch": 32, "data.batch_size": 4,
+               "data.val_clips": 8, "optimizer.learning_rate": 4e-4,
+               "optimizer.schedule": "cosine", "optimizer.warmup_steps": 150,
+               "optimizer.min_learning_rate": 4e-6,
+               "optimizer.global_clipnorm": CPU_GLOBAL_CLIPNORM,
+               "reconstruction_loss": CPU_RECONSTRUCTION_LOSS,
+               "stage2_forward": CPU_STAGE2_FORWARD, "precision": "float32",
+               "model.residual_init_scale": CPU_RESIDUAL_INIT_SCALE, "log_every": 25,
+               "checkpoint_every": 250, "image_every": 500, "validate_every": 250}),
 )}
 BUDGET_NAMES = tuple(BUDGETS)
+
 
 def budgets_help():
     """Every budget and what it is for, for a command's ``--budget`` help."""
@@ -237,32 +242,11 @@ def get_budget(budget):
     return BUDGETS[budget]
 
 
-def _given(**settings):
-    return {k: v for k, v in settings.items() if v is not None}
-
-
 def apply_budget(config, budget):
-    """``config`` (an ExperimentConfig) with the settings of ``budget`` (a name or a Budget)."""
+    """``config`` (an ExperimentConfig) with the overrides of ``budget`` (a name or a Budget),
+    applied as ``--set`` items are."""
     b = get_budget(budget)
-    steps = {}
-    if b.stage1_steps is not None:
-        two_stages = config.stage2_steps > 0
-        steps = {"stage1_steps": b.stage1_steps if two_stages else b.single_stage_steps,
-                     "stage2_steps": b.stage2_steps if two_stages else 0, "init_from": None}
-    return dataclasses.replace(
-        config,
-        model=config.model.replace(**dict(b.model)),
-        data=dataclasses.replace(config.data, **_given(
-            source=b.data_source, lr_patch=b.lr_patch, batch_size=b.batch_size,
-            val_clips=b.val_clips, augmentation=b.augmentation)),
-        optimizer=dataclasses.replace(config.optimizer, **_given(
-            learning_rate=b.learning_rate, schedule=b.schedule, warmup_steps=b.warmup_steps,
-            min_learning_rate=b.min_learning_rate, global_clipnorm=b.global_clipnorm)),
-        **steps,
-        **_given(precision=b.precision, reconstruction_loss=b.reconstruction_loss,
-                 stage2_forward=b.stage2_forward,
-                 log_every=b.log_every,
-                 checkpoint_every=b.checkpoint_every, image_every=b.image_every,
-                 validate_every=b.validate_every),
-        budget=b.name,
-    )
+    try:
+        return apply_overrides(config, b.overrides(config))
+    except OverrideError as e:  # the budget's own item: no user flag gave it
+        raise ConfigError(f"budget {b.name}: {e}") from None

@@ -8,15 +8,11 @@ numbers are no part of a config any more: see `vsr_latent.configs.paper_numbers`
 (`LEGACY_STAGE2_FORWARD`): it reads as that, so a resumed older run keeps its reading.
 """
 
-import dataclasses
-import types
-import typing
-
 from vsr_latent.configs.base import (
     DataConfig,
     ExperimentConfig,
     OptimizerConfig,
-    type_hints,
+    check_field_types,
 )
 from vsr_latent.errors import ConfigError
 
@@ -26,34 +22,6 @@ DROPPED_KEYS = ("paper_psnr",)
 RENAMED_KEYS = {"scale": "budget"}
 # What a config.json without ``stage2_forward`` trained stage 2 with.
 LEGACY_STAGE2_FORWARD = "two_pass"
-
-
-def value_has_type(value, hint):
-    """True when ``value`` (e.g. from JSON) is a value of the field type ``hint``."""
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        return any(value_has_type(value, h) for h in typing.get_args(hint))
-    if hint is type(None):
-        return value is None
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if hint is tuple:
-        return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
-    return isinstance(value, hint)
-
-
-def check_field_types(obj):
-    """ConfigError naming the first field whose value has the wrong type."""
-    for name, hint in type_hints(type(obj)).items():
-        value = getattr(obj, name)
-        if dataclasses.is_dataclass(hint):
-            continue
-        if not value_has_type(value, hint):
-            raise ConfigError(
-                f"{NOT_A_CONFIG}: {type(obj).__name__}.{name} must be "
-                f"{getattr(hint, '__name__', hint)}, got {value!r}"
-            )
 
 
 def _model(d):
@@ -80,12 +48,13 @@ def _model(d):
         raise ConfigError(f"{NOT_A_CONFIG}: model.name must be a registry model name, got "
                           f"{name!r}")
     config = model_config(name).replace(**fields)
-    check_field_types(config)
+    check_field_types(config, "model.")
     return config
 
 
 def config_from_dict(d):
-    """The inverse of `ExperimentConfig.to_dict` (e.g. a run folder's config.json)."""
+    """The inverse of `ExperimentConfig.to_dict` (e.g. a run folder's config.json), checked as
+    every config is when made."""
     if not isinstance(d, dict):
         raise ConfigError(f"{NOT_A_CONFIG}: a JSON object is needed, got {type(d).__name__}")
     d = dict(d)
@@ -103,9 +72,6 @@ def config_from_dict(d):
                 raise ConfigError(f"{NOT_A_CONFIG}: {key} must be an object, got {value!r}")
         data = DataConfig(**parts["data"])
         optimizer = OptimizerConfig(**parts["optimizer"])
-        config = ExperimentConfig(model=model, data=data, optimizer=optimizer, **d)
-    except TypeError as e:
+        return ExperimentConfig(model=model, data=data, optimizer=optimizer, **d)
+    except TypeError as e:  # a key that is no field
         raise ConfigError(f"{NOT_A_CONFIG}: {e}") from None
-    for part in (config, data, optimizer):
-        check_field_types(part)
-    return config

@@ -71,8 +71,7 @@ def _paper_config(name, model, seq_len, **kw):
         name=name,
         model=_registry_model(model, seq_len),
         data=DataConfig(degradation=PAPER_DEGRADATION),
-        stage1_steps=DEFAULT_TRAIN_STEPS,
-        **kw,
+        **{"stage1_steps": DEFAULT_TRAIN_STEPS, **kw},
     )
 
 
@@ -217,11 +216,9 @@ def table3_vlatn10_7():
     Command: vsr-latent train --config table3_latn10_7 &&
              vsr-latent train --config table3_vlatn10_7
     """
-    config = _paper_config("table3_vlatn10_7", "vlatn10", TABLE3_SEQ_LEN)
-    config.init_from = "runs/table3_latn10_7"
-    config.stage1_steps = 0
-    config.stage2_steps = DEFAULT_STAGE2_STEPS
-    return config
+    return _paper_config("table3_vlatn10_7", "vlatn10", TABLE3_SEQ_LEN,
+                         init_from="runs/table3_latn10_7", stage1_steps=0,
+                         stage2_steps=DEFAULT_STAGE2_STEPS)
 
 
 @register("table3_vsatn10_7", [("normal", paper_numbers.TABLE3, "vsatn10_7")])
@@ -235,19 +232,15 @@ def table3_vsatn10_7():
     Command: vsr-latent train --config table3_satn10_7 &&
              vsr-latent train --config table3_vsatn10_7
     """
-    config = _paper_config("table3_vsatn10_7", "vsatn10", TABLE3_SEQ_LEN)
-    config.init_from = "runs/table3_satn10_7"
-    config.stage1_steps = 0
-    config.stage2_steps = DEFAULT_STAGE2_STEPS
-    return config
+    return _paper_config("table3_vsatn10_7", "vsatn10", TABLE3_SEQ_LEN,
+                         init_from="runs/table3_satn10_7", stage1_steps=0,
+                         stage2_steps=DEFAULT_STAGE2_STEPS)
 
 
 def _table3_control(base, model, label):
     def make():
-        config = _paper_config(f"table3_{base}_control", model, TABLE3_SEQ_LEN)
-        config.init_from = f"runs/table3_{base}"
-        config.stage1_steps = DEFAULT_STAGE2_STEPS
-        return config
+        return _paper_config(f"table3_{base}_control", model, TABLE3_SEQ_LEN,
+                             init_from=f"runs/table3_{base}", stage1_steps=DEFAULT_STAGE2_STEPS)
 
     make.__doc__ = (
         f"Control for V{label} (added by this package, not in the paper): {label} trained\n"

@@ -7,6 +7,10 @@ field's type. The model's fields (``model.filters=8``, ``model.seq_len=5``,
 and the model settings changed so far carried over. The names of older scripts still work:
 ``seq_len`` for ``model.seq_len``, ``model_overrides.KEY`` for ``model.KEY`` and ``model`` for
 ``model.name``.
+
+An item that cannot be applied (an unknown key, text that is no value of the field's type) raises
+:class:`OverrideError` naming the item; the command line says which flag gave it
+(:func:`from_flag`). A value of the right type that no run can use is the config's own error.
 """
 
 import dataclasses
@@ -14,13 +18,22 @@ import json
 import types
 import typing
 
-from vsr_latent.configs.base import type_hints
-from vsr_latent.configs.config_json import value_has_type
+from vsr_latent.configs.base import type_hints, value_has_type
 from vsr_latent.errors import ConfigError
 
 LEGACY_KEYS = {"seq_len": "model.seq_len", "model": "model.name"}
 LEGACY_PREFIXES = {"model_overrides.": "model."}
 MODEL_PREFIX = "model."
+
+class OverrideError(ConfigError):
+    """An override item that cannot be applied; the message begins with the item's key."""
+
+
+def from_flag(flag, error):
+    """``error`` (an :class:`OverrideError`) as the command line reports it: the item given with
+    ``flag`` (``--set``), a ConfigError."""
+    return ConfigError(f"{flag} {error}")
+
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -52,7 +65,7 @@ def _canonical(key):
 
 
 def _unknown(key, root):
-    return ConfigError(f"--set {key}: unknown key; valid keys: {', '.join(override_keys(root))}")
+    return OverrideError(f"{key}: unknown key; valid keys: {', '.join(override_keys(root))}")
 
 
 def _parse_literal(text):
@@ -101,10 +114,10 @@ def _coerce(key, text, hint):
                 return tuple(value)
             return tuple(p.strip() for p in text.split(",") if p.strip())
     except (ValueError, OverflowError):  # int(float("inf")) overflows
-        raise ConfigError(
-            f"--set {key}={text}: not a valid {getattr(hint, '__name__', hint)}"
+        raise OverrideError(
+            f"{key}={text}: not a valid {getattr(hint, '__name__', hint)}"
         ) from None
-    raise ConfigError(f"--set {key}: unsupported field type {hint}")
+    raise OverrideError(f"{key}: unsupported field type {hint}")
 
 
 def _replace_fields(obj, changes, root):
@@ -134,7 +147,7 @@ def _switched_model(model, name):
     from vsr_latent.models import model_config, registry_changes
 
     if not isinstance(name, str):
-        raise ConfigError(f"--set model.name: a registry model name is needed, got {name!r}")
+        raise OverrideError(f"model.name: a registry model name is needed, got {name!r}")
     return model_config(name).replace(**{**registry_changes(model), "seq_len": model.seq_len})
 
 
@@ -154,21 +167,35 @@ def _changed_model(model, changes, root):
     for name in values:
         if not value_has_type(getattr(model, name), hints[name]):
             key, text = changes[name]
-            raise ConfigError(f"--set {key}={text}: {name} must be "
+            raise OverrideError(f"{key}={text}: {name} must be "
                               f"{getattr(hints[name], '__name__', hints[name])}")
     return model
 
 
+def override_item(key, value):
+    """The ``"key=value"`` text that `apply_overrides` reads as ``value`` (a budget's setting):
+    ``override_item("data.augmentation", ("hflip",))`` is ``'data.augmentation=["hflip"]'``."""
+    if value is None:
+        text = "none"
+    elif isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, (tuple, list)):
+        text = json.dumps(list(value))
+    elif isinstance(value, str):
+        text = value
+    else:
+        text = repr(value)
+    return f"{key}={text}"
+
+
 def apply_overrides(config, overrides):
-    """A copy of ``config`` with ``["key=value", ...]`` applied (see the module docstring); an
-    unknown key raises ConfigError listing the valid ones. A key given twice: the last wins."""
-    # The copy shares no mutable part with ``config`` (the model config is frozen).
-    config = dataclasses.replace(config, data=dataclasses.replace(config.data),
-                                 optimizer=dataclasses.replace(config.optimizer))
+    """A copy of ``config`` with ``["key=value", ...]`` applied (see the module docstring), made
+    and so checked as every config is; an unknown key raises ConfigError listing the valid ones.
+    A key given twice: the last wins."""
     changes = {}
     for item in overrides or ():
         if "=" not in item:
-            raise ConfigError(f"--set {item!r}: expected key=value")
+            raise OverrideError(f"{item!r}: expected key=value")
         key, text = item.split("=", 1)
         key = key.strip()
         changes[_canonical(key)] = (key, text)

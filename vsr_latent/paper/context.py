@@ -11,7 +11,7 @@ from pathlib import Path
 from vsr_latent import __version__
 from vsr_latent.errors import ConfigError
 from vsr_latent.paper import hardware
-from vsr_latent.paper.budget import choose_budget, reproduction_budget
+from vsr_latent.paper.reproduction_budget import choose_budget, reproduction_budget
 from vsr_latent.paper.results import ResultsTable, budget_label
 from vsr_latent.paths import REPO_ROOT, shared_data_dir
 
@@ -76,7 +76,7 @@ class RunInfo:
 @dataclass
 class Context:
     name: str
-    budget: object  # vsr_latent.configs.budgets.Budget
+    budget: object  # vsr_latent.paper.reproduction_budget.ReproductionBudget
     budget_reason: str
     out_dir: Path
     runs_root: Path
