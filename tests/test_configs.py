@@ -124,10 +124,32 @@ def test_stage2_runs_one_sampled_pass_by_default_and_two_passes_by_name():
 
 
 def test_augmentation_default_is_the_data_pipelines():
-    from vsr_latent.data.transforms import AUGMENTATIONS, DEFAULT_AUGMENT
+    import inspect
 
-    assert tuple(DEFAULT_AUGMENT) == DEFAULT_AUGMENTATION
+    from vsr_latent.configs.base import AUGMENTATIONS
+    from vsr_latent.data import pipelines, transforms
+
+    assert inspect.signature(pipelines.train_dataset).parameters["augment"].default == (
+        DEFAULT_AUGMENTATION)
+    assert inspect.signature(transforms.augment).parameters["augmentations"].default == (
+        DEFAULT_AUGMENTATION)
     assert set(get_config("ours").data.augmentation) <= set(AUGMENTATIONS)
+
+
+def test_the_pipeline_checks_augmentation_as_the_config_does():
+    """One check, naming the config field: unknown names, and transpose on non-square crops."""
+    from vsr_latent.data import pipelines
+
+    with pytest.raises(ConfigError, match=r"^data\.augmentation: unknown 'rotate'; known: hflip, "
+                                          r"reverse, vflip, transpose \(or none\)$"):
+        pipelines.train_dataset("builtin", seq_len=3, lr_size=(8, 8), batch_size=2,
+                                augment=("hflip", "rotate"))
+    with pytest.raises(ConfigError, match=r"data\.augmentation: 'transpose' needs square crops, "
+                                          r"got LR size \(8, 12\)"):
+        pipelines.train_dataset("builtin", seq_len=3, lr_size=(8, 12), batch_size=2,
+                                augment=("transpose",))
+    with pytest.raises(ConfigError, match=r"^data\.augmentation: unknown 'rotate'"):
+        get_config("ours", overrides=["data.augmentation=hflip,rotate"])
 
 
 def test_budgets():

@@ -1,9 +1,10 @@
 """tf.data pipelines: training samples, whole-frame validation, Remote clips with key frames.
 
 A training sample (paper §7): L consecutive frames of one clip, the same sH x sW crop box in every
-frame with its corner drawn uniformly, augmented (:data:`DEFAULT_AUGMENT`), then each crop
-degraded to H x W (``degradation``: "bi" by default, see :mod:`vsr_latent.data.degrade`): alone, as
-the paper writes it, or with the frame around it (``degrade_context``). LR frames are rounded and
+frame with its corner drawn uniformly, augmented (the config's ``data.augmentation``, by default
+`vsr_latent.configs.base.DEFAULT_AUGMENTATION`), then each crop degraded to H x W
+(``degradation``: "bi" by default, see :mod:`vsr_latent.data.degrade`): alone, as the paper
+writes it, or with the frame around it (``degrade_context``). LR frames are rounded and
 clipped to 8-bit values (:data:`QUANTIZE_LR`), like stored LR frames.
 
 Order and determinism: every sample is a pure function of (seed, its index in the stream). The
@@ -33,11 +34,11 @@ import warnings
 
 import numpy as np
 
+from vsr_latent.configs.base import DEFAULT_AUGMENTATION, check_augmentation
 from vsr_latent.data import builtin as builtin_mod
 from vsr_latent.data import dataset_root, raw_frames
 from vsr_latent.data.chunks import pad_chunk
 from vsr_latent.data.degrade import check_method, context_margin, crop_to_multiple, degrade
-from vsr_latent.data.transforms import DEFAULT_AUGMENT  # re-exported
 from vsr_latent.errors import ConfigError, InputError
 
 #: Round and clip LR frames to integers on [0, 255] (as 8-bit stored LR frames are).
@@ -198,13 +199,14 @@ def window_numbers(start_batch, windows_per_batch, num_pipelines, pipeline_id):
 
 
 def train_dataset(source="builtin", *, seq_len, lr_size=(32, 32), scale=4, degradation="bi",
-                  batch_size, seed=0, input_context=None, repeat=True, augment=DEFAULT_AUGMENT,
+                  batch_size, seed=0, input_context=None, repeat=True, augment=DEFAULT_AUGMENTATION,
                   quantize=QUANTIZE_LR, crops_per_window=None, degrade_context=False,
                   start_batch=0):
     """Training (lr, hr) batches: lr float32 (B, L, h, w, 3), hr (B, L, s*h, s*w, 3), on [0, 255].
 
     See the module docstring for sampling, determinism and sharding. ``augment`` is a subset of
-    ``transforms.AUGMENTATIONS``; ``repeat=False`` gives one pass (each clip visited once).
+    ``configs.base.AUGMENTATIONS`` (the config's ``data.augmentation``); ``repeat=False`` gives
+    one pass (each clip visited once).
     ``crops_per_window`` (K): samples cut from each window of L frames (None:
     :func:`default_crops_per_window`); K must divide this pipeline's share of the global batch.
     ``start_batch``: the first global batch made (a resumed run starts where it stopped; nothing
@@ -222,13 +224,9 @@ def train_dataset(source="builtin", *, seq_len, lr_size=(32, 32), scale=4, degra
 
     check_method(degradation)
     seq_len = _check_seq_len(seq_len)
-    unknown = set(augment) - set(transforms.AUGMENTATIONS)
-    if unknown:
-        raise ConfigError(f"unknown augmentation(s) {sorted(unknown)}; known: {transforms.AUGMENTATIONS}")
     lr_size = (int(lr_size[0]), int(lr_size[1]))
+    augment = check_augmentation(augment, lr_size)
     crop = (lr_size[0] * scale, lr_size[1] * scale)
-    if "transpose" in augment and crop[0] != crop[1]:
-        raise ConfigError(f"the 'transpose' augmentation needs square crops, got LR size {lr_size}")
     # The crop cut from the frame: the HR crop and, with degrade_context, the margin around it.
     margin = context_margin(degradation, scale) if degrade_context else 0
     cut = (crop[0] + 2 * margin * scale, crop[1] + 2 * margin * scale)
@@ -254,7 +252,6 @@ def train_dataset(source="builtin", *, seq_len, lr_size=(32, 32), scale=4, degra
     read = src.make_reader(seq_len, cut)
     lengths = tf.constant(src.lengths, tf.int32)
     sizes = tf.constant(np.array(src.sizes, np.int32))
-    augment = tuple(augment)
     num_clips = src.num_clips
 
     def window(w):

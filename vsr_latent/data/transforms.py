@@ -6,16 +6,15 @@ with the same number yields the same samples whatever its parallelism.
 
 import tensorflow as tf
 
-from vsr_latent.configs.base import AUGMENTATIONS, DEFAULT_AUGMENTATION  # noqa: F401 (re-exported)
+# Augmentations, GAP (the paper names none), each drawn with probability 1/2 and the same for
+# every frame of a sample: "hflip" (left-right), "reverse" (time), "vflip" (up-down) and
+# "transpose" (swap H and W; square crops only). With all four a sample is one of the 8
+# dihedral symmetries of the square, forwards or backwards in time. The default keeps the
+# first two: camera footage has a natural "up"; the others are opt-in (``data.augmentation``).
+# The names (AUGMENTATIONS), the default and their check are the configs'
+# (`vsr_latent.configs.base`): one list for config checks and the pipeline.
+from vsr_latent.configs.base import DEFAULT_AUGMENTATION
 from vsr_latent.data.degrade import tf_degrade
-
-#: Augmentations, GAP (the paper names none), each drawn with probability 1/2 and the same for
-#: every frame of a sample: "hflip" (left-right), "reverse" (time), "vflip" (up-down) and
-#: "transpose" (swap H and W; square crops only). With all four a sample is one of the 8
-#: dihedral symmetries of the square, forwards or backwards in time. The default keeps the
-#: first two: camera footage has a natural "up"; the others are opt-in (``data.augmentation``).
-#: Both names are the configs' (one list for config checks and the pipeline).
-DEFAULT_AUGMENT = DEFAULT_AUGMENTATION
 
 
 def draw_sample_params(seed, num_frames, size, seq_len, crop):
@@ -45,7 +44,7 @@ def draw_sample_params(seed, num_frames, size, seq_len, crop):
             "vflip": vflip, "transpose": transpose}
 
 
-def augment(frames, params, augmentations=DEFAULT_AUGMENT):
+def augment(frames, params, augmentations=DEFAULT_AUGMENTATION):
     """Applies the drawn flips to (L, H, W, C) frames (one decision for the whole sample).
 
     ``transpose`` needs square frames (H == W): a training batch stacks samples of one shape.
