@@ -39,6 +39,8 @@ its own short stage 1 instead of needing a finished paper-scale run.
 """
 
 import dataclasses
+import types
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from vsr_latent.configs.overrides import OverrideError, apply_overrides, override_item
@@ -107,10 +109,14 @@ class Budget:
 
     name: str
     summary: str
-    settings: dict = field(default_factory=dict)
+    settings: Mapping = field(default_factory=dict)
     stage1_steps: int | None = None
     stage2_steps: int | None = None
     single_stage_steps: int | None = None
+
+    def __post_init__(self):
+        # Read-only, as the rest of a budget: BUDGETS are shared by every caller.
+        object.__setattr__(self, "settings", types.MappingProxyType(dict(self.settings)))
 
     @property
     def data_source(self):
