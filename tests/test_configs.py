@@ -376,3 +376,13 @@ def test_cli_budget_and_its_old_name(capsys):
     help_text = " ".join(capsys.readouterr().out.split())
     assert "--budget {full,tiny,smoke,rehearsal,cpu}, --scale {full,tiny,smoke,rehearsal,cpu}" in help_text
     assert "--scale is its old name" in help_text
+
+
+def test_the_paper_runner_names_the_flag_of_a_bad_override(tmp_path, capsys):
+    from vsr_latent.paper.runner import main
+
+    assert main(["table1", "--budget", "tiny", "--set", "data.bs=2", "--quiet",
+                 "--out", str(tmp_path), "--runs", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "error: --set data.bs: unknown key; valid keys:" in err[0]
+    assert not (tmp_path / "runs").exists()

@@ -38,7 +38,7 @@ def register(subparsers):
 
 def run(args):
     from vsr_latent.configs import CONFIG_NAMES, CPU_DATA_ROOT, describe, get_config
-    from vsr_latent.configs.overrides import OverrideError, from_flag
+    from vsr_latent.configs.overrides import OverrideError, flag_error
     from vsr_latent.errors import ConfigError
 
     if args.list:
@@ -51,7 +51,7 @@ def run(args):
     try:
         config = get_config(args.config, budget=args.budget, overrides=args.overrides)
     except OverrideError as e:
-        raise from_flag("--set", e) from None
+        raise flag_error("--set", e) from None
     if args.describe:
         print(describe(args.config))
         print(config.to_json())

@@ -10,7 +10,7 @@ and the model settings changed so far carried over. The names of older scripts s
 
 An item that cannot be applied (an unknown key, text that is no value of the field's type) raises
 :class:`OverrideError` naming the item; the command line says which flag gave it
-(:func:`from_flag`). A value of the right type that no run can use is the config's own error.
+(:func:`flag_error`). A value of the right type that no run can use is the config's own error.
 """
 
 import dataclasses
@@ -25,13 +25,14 @@ LEGACY_KEYS = {"seq_len": "model.seq_len", "model": "model.name"}
 LEGACY_PREFIXES = {"model_overrides.": "model."}
 MODEL_PREFIX = "model."
 
+
 class OverrideError(ConfigError):
     """An override item that cannot be applied; the message begins with the item's key."""
 
 
-def from_flag(flag, error):
-    """``error`` (an :class:`OverrideError`) as the command line reports it: the item given with
-    ``flag`` (``--set``), a ConfigError."""
+def flag_error(flag, error):
+    """``error`` (an :class:`OverrideError`) as the command line reports it, a ConfigError naming
+    the ``flag`` that gave the item (``--set``)."""
     return ConfigError(f"{flag} {error}")
 
 
@@ -168,7 +169,7 @@ def _changed_model(model, changes, root):
         if not value_has_type(getattr(model, name), hints[name]):
             key, text = changes[name]
             raise OverrideError(f"{key}={text}: {name} must be "
-                              f"{getattr(hints[name], '__name__', hints[name])}")
+                                f"{getattr(hints[name], '__name__', hints[name])}")
     return model
 
 

@@ -8,7 +8,7 @@ import time
 
 from vsr_latent.command_line import OneLineErrorParser, run_command
 from vsr_latent.configs.budgets import BUDGET_NAMES, budgets_help
-from vsr_latent.configs.overrides import OverrideError, from_flag
+from vsr_latent.configs.overrides import OverrideError, flag_error
 from vsr_latent.native_logs import quiet_native_logs
 from vsr_latent.paper import NAMES
 
@@ -173,7 +173,7 @@ def _run(args, argv):
     try:
         written, failures = reproduce(names, ReproduceSettings.from_args(args, argv))
     except OverrideError as e:
-        raise from_flag("--set", e) from None
+        raise flag_error("--set", e) from None
     print(f"reproduce {args.name}: done in {time.monotonic() - t0:.0f} s; results in {args.out}/")
     for f in written:
         print(f"  {f}")
