@@ -28,7 +28,6 @@ ROOT_BUDGETS = ("full", "rehearsal")
 #: Budgets whose step count ``--steps`` may change (minutes on a CPU).
 STEPS_BUDGETS = ("tiny", "smoke")
 
-
 #: The rehearsal's frames scored per validation clip / Vid4 sequence: one window of the longest L
 #: (its steps: `vsr_latent.configs.budgets.REHEARSAL_STEPS`; measured together on 2 cores,
 #: docs/full_scale.md: Table 1 and Figure 6, 19 full-size models, in 45 min, three quarters of it
