@@ -72,8 +72,9 @@ def ensure_dataset(root, log=print):
 
 def validation_bicubic_psnr(config):
     """Bicubic's PSNR on the trainer's validation crops of ``config`` (the curve's floor)."""
+    from vsr_latent.metrics import crops_psnr
     from vsr_latent.serving.predictors import bicubic_upscale
-    from vsr_latent.training.trainer import config_validation_crops, crops_psnr
+    from vsr_latent.training.trainer import config_validation_crops
 
     return crops_psnr(bicubic_upscale, config_validation_crops(config))
 
