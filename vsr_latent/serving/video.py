@@ -57,10 +57,10 @@ from vsr_latent.data.video_io import (
     carried_streams,
     notice,
     open_frames,
-    to_uint8,
 )
 from vsr_latent.data.video_probe import SCALE_MATRIX
 from vsr_latent.errors import ConfigError, InputError
+from vsr_latent.pictures import colormap as fixed_scale_colours
 from vsr_latent.serving.loading import load_predictor
 from vsr_latent.serving.predictors import check_sample_count
 
@@ -330,25 +330,17 @@ def upscale_frames(frames, predictor, options=None):
         yield from flush()
 
 
-_LUT_CACHE = {}
-
-
 def uncertainty_heatmap(std, *, max_std=UNCERTAINTY_MAX_STD, colormap=UNCERTAINTY_COLORMAP):
     """RGB uint8 heat map of a per-pixel standard deviation.
 
     ``std`` is (H, W) or (H, W, 3) (then averaged over the channels) on the [0, 255] intensity
-    scale; 0 maps to the colormap's first colour, ``max_std`` and above to its last.
+    scale; 0 maps to the colormap's first colour, ``max_std`` and above to its last (the fixed
+    scale of ``vsr_latent.pictures.colormap``, the training pictures' colours).
     """
     std = np.asarray(std, np.float32)
     if std.ndim == 3:
         std = std.mean(axis=-1)
-    if colormap not in _LUT_CACHE:
-        import matplotlib
-
-        cmap = matplotlib.colormaps[colormap]
-        _LUT_CACHE[colormap] = to_uint8(cmap(np.linspace(0.0, 1.0, 256))[:, :3] * 255.0)
-    index = np.clip(np.rint(std / float(max_std) * 255.0), 0, 255).astype(np.intp)
-    return _LUT_CACHE[colormap][index]
+    return fixed_scale_colours(std, 0.0, float(max_std), name=colormap)
 
 
 # --------------------------------------------------------------------------------------------
