@@ -28,6 +28,7 @@ COMMANDS = (
     "upscale",
     "export",
     "benchmark",
+    "remake",
 )
 
 

@@ -2,6 +2,7 @@
 folders (so other methods' outputs are scored by the same code), and a predictor on a dataset."""
 
 import dataclasses
+import time
 
 import numpy as np
 
@@ -46,7 +47,8 @@ def evaluate_predictor(predictor, dataset="vid4", protocol=DEFAULT_PROTOCOL, *, 
 def evaluate_predictor_protocols(predictor, dataset, protocols, *, data_root=None,
                                  degradation="bi", sequences=None, samples=1, progress=False):
     """:func:`evaluate_predictor` under several protocols at once: each sequence is upscaled
-    once and scored under every protocol; returns ``{protocol name: EvaluationResult}``."""
+    once and scored under every protocol; returns ``{protocol name: EvaluationResult}``, each
+    with the upscaling's ``seconds_per_frame`` (the same for every protocol)."""
     # Imported on use: scoring folders of frames needs none of the model-serving code.
     from vsr_latent.serving.predictors import upscale_sequence
 
@@ -57,14 +59,18 @@ def evaluate_predictor_protocols(predictor, dataset, protocols, *, data_root=Non
     else:
         data = list(dataset)
     results = {p.name: EvaluationResult(p) for p in protocols}
+    seconds, frames = 0.0, 0
     # One bar over frames: each frame counts once when upscaled and once per protocol scored.
     total = sum(len(lr) + sum(len(p.frame_indices(len(gt), where=name)) for p in protocols)
                 for name, lr, gt in data)
     bar = progress_bar(total, progress)
     try:
         for name, lr, gt in data:
+            start = time.perf_counter()
             sr = upscale_sequence(predictor, lr.astype(np.float32), samples=samples,
                                   on_chunk=bar.update)
+            seconds += time.perf_counter() - start
+            frames += len(lr)
             if samples > 1:
                 sr = sr[0]
             sr = to_uint8(sr)
@@ -73,6 +79,8 @@ def evaluate_predictor_protocols(predictor, dataset, protocols, *, data_root=Non
                 results[p.name].sequences.update(part.sequences)
     finally:
         bar.close()
+    for result in results.values():
+        result.seconds_per_frame = seconds / max(frames, 1)
     return results
 
 
