@@ -1,23 +1,60 @@
-"""The ``vsr-latent`` command line.
+"""The package's command lines: what every one of them (``vsr-latent``,
+``python -m vsr_latent.paper``, ``python -m data_tools.*``) does around its work, and the
+``vsr-latent`` program itself.
 
-Each sub-command lives in ``vsr_latent/commands/<name>.py`` and provides
+A usage error, an error the package raises on purpose (``VsrError``) and an OS error (disk
+full, read-only file system, a missing file) are one line on stderr, ``PROG: error: MESSAGE``,
+with exit code 2: they are the user's to fix (`OneLineErrorParser`, `run_command`). Any other
+exception is a bug and keeps its traceback. ``--verbose`` shows the traceback of every error.
+
+Each sub-command of ``vsr-latent`` lives in ``vsr_latent/commands/<name>.py`` and provides
 ``register(subparsers)``, which adds its parser and sets ``func`` to a function taking the parsed
 arguments and returning an exit code. Modules must import TensorFlow inside ``func`` only, so that
 ``--help`` and usage errors are instant and TensorFlow is imported after its native log lines are
-filtered.
-
-A bad command line, an error the package raises on purpose (``VsrError``) and an OS error are one
-line on stderr with exit code 2 (``vsr_latent.command_line``); TensorFlow's native log lines are
-kept off stderr (``vsr_latent.native_logs``). ``--verbose`` shows both: full tracebacks and
-TensorFlow's lines.
+filtered. TensorFlow's native log lines are kept off stderr (``vsr_latent.native_logs``);
+``--verbose`` shows them.
 """
 
+import argparse
 import importlib
 import sys
 
 from vsr_latent import __version__
-from vsr_latent.command_line import OneLineErrorParser, run_command
+from vsr_latent.errors import VsrError
 from vsr_latent.native_logs import quiet_native_logs
+
+USAGE_ERROR = 2
+INTERRUPTED = 130
+
+
+def one_line(text):
+    """``text`` with its lines joined by spaces (messages of nested errors may span lines)."""
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """An ``argparse.ArgumentParser`` whose usage errors are one line,
+    ``PROG: error: MESSAGE (see PROG --help)``, instead of the usage text and then the error.
+    The parsers of sub-commands (``add_subparsers().add_parser``) are of this class too."""
+
+    def error(self, message):
+        self.exit(USAGE_ERROR, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
+
+
+def run_command(prog, work, *, verbose=False):
+    """Runs ``work()`` and returns its exit code (``None`` is 0); the package's errors and OS
+    errors become one line ``PROG: error: ...`` and exit code 2, re-raised with ``verbose``."""
+    try:
+        return int(work() or 0)
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    except (VsrError, OSError) as e:
+        if verbose:
+            raise
+        print(f"{prog}: error: {one_line(e)}", file=sys.stderr)
+        return USAGE_ERROR
+
 
 COMMANDS = (
     "quickstart",
