@@ -9,7 +9,8 @@ exception is a bug and keeps its traceback. ``--verbose`` shows the traceback of
 
 Each sub-command of ``vsr-latent`` lives in ``vsr_latent/commands/<name>.py`` and provides
 ``register(subparsers)``, which adds its parser and sets ``func`` to a function taking the parsed
-arguments and returning an exit code. Modules must import TensorFlow inside ``func`` only, so that
+arguments and returning an exit code, and may provide ``FIELD_FLAGS``, {setting: flag} for the
+settings its errors name (see `run_command`). Modules must import TensorFlow inside ``func`` only, so that
 ``--help`` and usage errors are instant and TensorFlow is imported after its native log lines are
 filtered. TensorFlow's native log lines are kept off stderr (``vsr_latent.native_logs``);
 ``--verbose`` shows them.
@@ -17,6 +18,7 @@ filtered. TensorFlow's native log lines are kept off stderr (``vsr_latent.native
 
 import argparse
 import importlib
+import re
 import sys
 
 from vsr_latent import __version__
@@ -41,9 +43,24 @@ class OneLineErrorParser(argparse.ArgumentParser):
         self.exit(USAGE_ERROR, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
 
 
-def run_command(prog, work, *, verbose=False):
+def in_flags(message, fields, flags):
+    """``message`` with the first mention of each of ``fields`` (a setting's name, standing
+    alone: not inside a word or a path) written as its flag, ``flags[field]``."""
+    for field in fields:
+        if field in flags:
+            pattern = rf"(?<![\w./\\-]){re.escape(field)}(?![\w/\\])"
+            message = re.sub(pattern, lambda _, flag=flags[field]: flag, message, count=1)
+    return message
+
+
+def run_command(prog, work, *, verbose=False, flags=None):
     """Runs ``work()`` and returns its exit code (``None`` is 0); the package's errors and OS
-    errors become one line ``PROG: error: ...`` and exit code 2, re-raised with ``verbose``."""
+    errors become one line ``PROG: error: ...`` and exit code 2, re-raised with ``verbose``.
+
+    ``flags``: {setting name: flag}, how this command line spells the settings the library's
+    errors name (their ``fields``): a field named ``uncertainty_max_std`` in the library is
+    ``--uncertainty_scale`` on the command line.
+    """
     try:
         return int(work() or 0)
     except KeyboardInterrupt:
@@ -52,7 +69,10 @@ def run_command(prog, work, *, verbose=False):
     except (VsrError, OSError) as e:
         if verbose:
             raise
-        print(f"{prog}: error: {one_line(e)}", file=sys.stderr)
+        message = one_line(e)
+        if isinstance(e, VsrError):
+            message = in_flags(message, e.fields, flags or {})
+        print(f"{prog}: error: {message}", file=sys.stderr)
         return USAGE_ERROR
 
 
@@ -109,8 +129,10 @@ def main(argv=None):
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    # A command's FIELD_FLAGS: the flags of the settings its library calls' errors may name.
+    command = importlib.import_module(f"vsr_latent.commands.{args.command}")
     return run_command(f"vsr-latent {args.command}", lambda: args.func(args),
-                       verbose=args.verbose)
+                       verbose=args.verbose, flags=getattr(command, "FIELD_FLAGS", None))
 
 
 if __name__ == "__main__":

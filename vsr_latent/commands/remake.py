@@ -9,6 +9,9 @@
 #: The shipped models this command remakes, by name (see vsr_latent/pretrained/).
 REMAKES = ("ours_cpu",)
 
+#: How this command spells the settings its errors name: the Vid4 dataset's root.
+FIELD_FLAGS = {"data_root": "--vid4_root"}
+
 
 def register(subparsers):
     p = subparsers.add_parser(

@@ -87,7 +87,8 @@ def evaluate_predictor_protocols(predictor, dataset, protocols, *, data_root=Non
 @dataclasses.dataclass(frozen=True)
 class EvaluateOptions:
     """What ``vsr-latent evaluate`` scores: a model on a dataset, or SR folders against GT
-    folders. Checked when made: one ConfigError per problem, before data or a model is read."""
+    folders. Checked when made: one ConfigError per problem, before data or a model is read,
+    naming these fields (the command line names its flags)."""
 
     model: str | None = None
     dataset: str = "vid4"
@@ -107,11 +108,13 @@ class EvaluateOptions:
 
         get_protocol(self.protocol)
         if self.model and (self.sr_dir or self.gt_dir):
-            raise ConfigError("give either --model (with --dataset) or --sr_dir/--gt_dir, not both")
+            raise ConfigError("give either model (with dataset) or sr_dir and gt_dir, not both",
+                              fields=("model", "dataset", "sr_dir", "gt_dir"))
         if (self.sr_dir or self.gt_dir) and not (self.sr_dir and self.gt_dir):
-            raise ConfigError("--sr_dir and --gt_dir go together")
+            raise ConfigError("sr_dir and gt_dir go together", fields=("sr_dir", "gt_dir"))
         if not (self.model or self.sr_dir):
-            raise ConfigError("nothing to evaluate: give --model SPEC or --sr_dir DIR --gt_dir DIR")
+            raise ConfigError("nothing to evaluate: give model SPEC or sr_dir DIR and gt_dir DIR",
+                              fields=("model", "sr_dir", "gt_dir"))
         if self.model:
             from vsr_latent.data.degrade import check_method
             from vsr_latent.serving.predictors import check_sample_count
