@@ -28,10 +28,12 @@ from vsr_latent.configs.base import DEFAULT_RECONSTRUCTION_LOSS
 from vsr_latent.configs.config_json import LEGACY_STAGE2_FORWARD
 from vsr_latent.errors import InputError
 from vsr_latent.paths import shared_data_dir
-from vsr_latent.precision import RUN_PRECISIONS
 from vsr_latent.run_folder import read_scalars
 
-PRECISIONS = RUN_PRECISIONS  # one list, in vsr_latent.precision
+#: The precisions the card scores ours_cpu in: float32 and the bfloat16 that inference runs in on
+#: CPUs with native bfloat16 (``precision.DEFAULT_INFERENCE_PRECISION``); not the training
+#: precisions (``precision.RUN_PRECISIONS``), whose mixed_float16 a CPU has no fast kernels for.
+CARD_PRECISIONS = ("float32", "mixed_bfloat16")
 PROTOCOLS = ("standard", "paper")
 #: Scalars of the training-curve figure (TensorBoard tags).
 CURVE_TAGS = ("psnr/validation", "loss/re", "loss/vae", "optimizer/learning_rate")
@@ -382,7 +384,7 @@ def remake(run_dir="runs/ours_cpu", data_root=None, *, vid4_root=None, out="resu
     vid4, seconds = {}, {}
     log("Scoring bicubic on Vid4")
     vid4["bicubic"], _ = score_on_vid4(load_predictor("bicubic", seq_len=7), data)
-    for precision in PRECISIONS:
+    for precision in CARD_PRECISIONS:
         log(f"Scoring ours_cpu ({precision}) on Vid4")
         predictor = load_predictor(str(keras_path), precision=precision)
         vid4[precision], seconds[precision] = score_on_vid4(predictor, data)
