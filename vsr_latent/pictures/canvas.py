@@ -23,8 +23,12 @@ KEY_MARKER = (255, 0, 0)
 FONT_SIZE = 14
 PAD = 3
 
+
+# ---- pixels ----------------------------------------------------------------------------------------
+
+
 def picture_to_uint8(x):
-    """A summary picture's pixels: rounded (in float64) and clipped to [0, 255]."""
+    """A picture's pixels: rounded (in float64) and clipped to [0, 255]."""
     return np.clip(np.rint(np.asarray(x, dtype=np.float64)), 0, 255).astype(np.uint8)
 
 

@@ -161,7 +161,6 @@ def stage_text(stage, stage1_steps, total_steps, vae_weight=1.0, variational=Tru
             f"(λ = {vae_weight:g}; steps {k + 1}-{total} of {total})")
 
 
-
 # ---- attention pictures ----------------------------------------------------------------------------
 
 
