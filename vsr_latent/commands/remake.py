@@ -6,6 +6,8 @@
 ``reproduce/ours_cpu.sh`` runs it. The steps are those of ``vsr_latent.paper.ours_cpu``.
 """
 
+from vsr_latent.configs import CPU_DATA_ROOT
+
 #: The shipped models this command remakes, by name (see vsr_latent/pretrained/).
 REMAKES = ("ours_cpu",)
 
@@ -26,8 +28,9 @@ def register(subparsers):
     )
     p.add_argument("name", choices=REMAKES, help="the pretrained model to remake")
     p.add_argument("--run_dir", default="runs/ours_cpu", help="run folder (default runs/ours_cpu)")
-    p.add_argument("--data_root", default=None, metavar="DIR",
-                   help="training dataset root (default: the cpu budget's, data/cpu_root)")
+    p.add_argument("--data_root", default=CPU_DATA_ROOT, metavar="DIR",
+                   help=f"training dataset root, made when missing (default: the cpu budget's, "
+                        f"{CPU_DATA_ROOT})")
     p.add_argument("--vid4_root", default=None, metavar="DIR",
                    help="Vid4 folder (default: ../shared/data/Vid4)")
     p.add_argument("--out", default="results", metavar="DIR",
