@@ -37,8 +37,9 @@ def main():
 
     from vsr_latent import run_folder
     from vsr_latent.configs import get_config
+    from vsr_latent.metrics import crops_psnr
     from vsr_latent.pretrained import pretrained_path
-    from vsr_latent.training.trainer import config_validation_crops, crops_psnr
+    from vsr_latent.training.trainer import config_validation_crops
 
     model = run_folder.load_keras_model(pretrained_path("ours_cpu"))  # mean path: no sampling
     config = get_config("ours", budget="cpu",

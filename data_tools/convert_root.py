@@ -15,7 +15,7 @@ run was killed before removing them, are removed by the next run).
 
 import sys
 
-from vsr_latent.command_line import OneLineErrorParser, run_command
+from vsr_latent.cli import OneLineErrorParser, run_command
 
 
 def convert_clip(clip, keep_images=False):

@@ -50,7 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vsr_latent.command_line import OneLineErrorParser, run_command
+from vsr_latent.cli import OneLineErrorParser, run_command
 
 #: The paper's clip length (§7) and split (200 train / 30 validation).
 CLIP_LEN = 105

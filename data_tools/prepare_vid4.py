@@ -12,7 +12,7 @@ to finish an interrupted run, ``--overwrite`` to redo).
 import sys
 from pathlib import Path
 
-from vsr_latent.command_line import OneLineErrorParser, run_command
+from vsr_latent.cli import OneLineErrorParser, run_command
 
 PROTOCOLS = {"bi": "BI", "bd": "BD"}
 

@@ -24,7 +24,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from vsr_latent.command_line import OneLineErrorParser, run_command
+from vsr_latent.cli import OneLineErrorParser, run_command
 
 #: The 1080p stream's 54 frames: the shortest source kept (longer than every model's L).
 MIN_CLIP_LEN = 54

@@ -20,7 +20,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from vsr_latent.command_line import OneLineErrorParser, run_command
+from vsr_latent.cli import OneLineErrorParser, run_command
 from vsr_latent.data import scene
 
 

@@ -26,3 +26,25 @@ def test_models_json_through_main(capsys):
     for name in ("res16", "satn10", "latn10"):
         assert abs(by_name[name]["params"] - 1_700_000) <= 20_000
         assert by_name[name]["seq_len"] == 4
+
+
+def test_library_errors_name_fields_and_the_command_line_names_its_flags():
+    flags = {"uncertainty_max_std": "--uncertainty_scale", "overlap": "--tile_overlap",
+             "out_path": "OUT"}
+    assert cli.in_flags("uncertainty_max_std must be > 0, got 0", ("uncertainty_max_std",),
+                        flags) == "--uncertainty_scale must be > 0, got 0"
+    # Only the fields the error lists, only their first mention, never inside a word or a path.
+    assert cli.in_flags("tile side 16 must exceed overlap 16 (an overlap)", ("overlap",),
+                        flags) == "tile side 16 must exceed --tile_overlap 16 (an overlap)"
+    assert cli.in_flags("/runs/overlap/out_path: overlaps out_path", ("overlap", "out_path"),
+                        flags) == "/runs/overlap/out_path: overlaps OUT"
+    assert cli.in_flags("samples must be >= 1", ("samples",), flags) == "samples must be >= 1"
+
+
+def test_evaluate_errors_speak_in_flags_on_the_command_line(capsys):
+    assert cli.main(["evaluate", "--model", "bicubic", "--samples", "0"]) == 2
+    assert capsys.readouterr().err == (
+        "vsr-latent evaluate: error: --samples must be >= 1, got 0\n")
+    assert cli.main(["evaluate", "--model", "bicubic", "--sr_dir", "a", "--gt_dir", "b"]) == 2
+    assert capsys.readouterr().err == ("vsr-latent evaluate: error: give either --model (with "
+                                       "--dataset) or --sr_dir and --gt_dir, not both\n")

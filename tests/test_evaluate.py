@@ -335,7 +335,7 @@ def test_16_bit_ground_truth_scores_like_its_8_bit_values(tmp_path):
     ({"model": "bicubic", "sr_dir": "a", "gt_dir": "b"}, "not both"),
     ({"sr_dir": "a"}, "go together"),
     ({}, "nothing to evaluate"),
-    ({"model": "bicubic", "samples": 0}, "--samples must be >= 1, got 0"),
+    ({"model": "bicubic", "samples": 0}, "^samples must be >= 1, got 0$"),
     ({"model": "bicubic", "degradation": "nope"}, "nope"),
     ({"model": "bicubic", "protocol": "nope"}, "nope"),
 ])

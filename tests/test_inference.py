@@ -250,7 +250,7 @@ def test_load_model_refuses_what_holds_no_keras_model(tmp_path):
     export_saved_model(StandInVSR(seq_len=2), tmp_path / "sm")
     with pytest.raises(ConfigError, match="SavedModel folder holds no Keras model"):
         load_model(tmp_path / "sm")
-    with pytest.raises(ConfigError, match="--seq_len must be >= 1"):
+    with pytest.raises(ConfigError, match="^seq_len must be >= 1"):
         load_predictor("bicubic", seq_len=0)
     with pytest.raises(ConfigError, match="unknown backend"):
         load_predictor("bicubic", backend="torch")

@@ -6,7 +6,7 @@ import pytest
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from vsr_latent.errors import InputError
-from vsr_latent.metrics import psnr, rgb_to_y, ssim
+from vsr_latent.metrics import crops_psnr, psnr, rgb_to_y, ssim
 
 
 def _sk_ssim(a, b, channel_axis=None):
@@ -72,6 +72,27 @@ def test_psnr_ssim_match_scikit_image_on_random_frames(seed):
     # RGB SSIM is the mean of the channels' SSIM.
     per_channel = [_sk_ssim(sr[..., i], hr[..., i]) for i in range(3)]
     assert ssim(sr, hr) == pytest.approx(np.mean(per_channel), abs=1e-10)
+
+
+def test_crops_psnr_is_the_mean_over_clips_of_one_rgb_psnr_per_clip():
+    """The validation metric: SR rounded and clipped to 8 bits, one MSE per clip over all its
+    frames, then the mean of the clips' PSNRs (against scikit-image's PSNR of each clip)."""
+    rng = np.random.default_rng(3)
+    crops = [(rng.uniform(0, 255, (2, 4, 5, 3)), rng.integers(0, 256, (2, 16, 20, 3)))
+             for _ in range(3)]
+    offsets = iter([0.4, -7.6, 300.0])
+
+    def predict(lr):  # an upscaler off by a constant: rounding and clipping both matter
+        return np.repeat(np.repeat(lr, 4, axis=1), 4, axis=2) + next(offsets)
+
+    sr = [np.clip(np.round(np.repeat(np.repeat(lr, 4, axis=1), 4, axis=2) + o), 0, 255)
+          for (lr, _), o in zip(crops, [0.4, -7.6, 300.0])]
+    want = np.mean([_sk_psnr(s, hr) for s, (_, hr) in zip(sr, crops)])
+    assert crops_psnr(predict, crops) == pytest.approx(want, abs=1e-9)
+    # A perfect clip is floored at an MSE of 1e-10 rather than infinite.
+    hr = crops[0][1].astype(np.float64)
+    assert crops_psnr(lambda lr: hr, [(None, hr)]) == pytest.approx(
+        10 * np.log10(255.0**2 / 1e-10))
 
 
 def test_ssim_bounds_and_single_channel():

@@ -193,7 +193,7 @@ def test_load_predictor_dispatches_onnx_and_matches_keras(ours_onnx):
 def test_backend_choice_errors(ours_onnx, tmp_path):
     with pytest.raises(ConfigError, match="runs .onnx files"):
         load_predictor("ours", backend="onnxruntime")
-    with pytest.raises(ConfigError, match="--backend onnxruntime"):
+    with pytest.raises(ConfigError, match="runs on backend onnxruntime"):
         load_predictor(str(ours_onnx["path"]), backend="tensorflow")
     with pytest.raises(CheckpointError, match="no such ONNX file"):
         load_predictor(str(tmp_path / "missing.onnx"))

@@ -1,5 +1,6 @@
-"""reproduce/ours_cpu.sh's parts: one upscale per sequence scored under both protocols, the
-training curves read back from real event files, and the model card's numbers."""
+"""`vsr-latent remake ours_cpu`'s parts (reproduce/ours_cpu.sh): one upscale per sequence scored
+under both protocols, the training curves read back from real event files, the model card's
+numbers, and the command's errors."""
 
 import imageio.v3 as iio
 import numpy as np
@@ -14,8 +15,7 @@ from vsr_latent.serving.loading import load_predictor
 @pytest.fixture(scope="module")
 def builtin_scores():
     data = evaluation.dataset_sequences("builtin")
-    results, seconds = ours_cpu.score_vid4(load_predictor("bicubic", seq_len=7), data,
-                                           log=lambda m: None)
+    results, seconds = ours_cpu.score_on_vid4(load_predictor("bicubic", seq_len=7), data)
     return data, results, seconds
 
 
@@ -154,3 +154,14 @@ def test_model_card_prints_the_measured_numbers(builtin_scores):
     info["config"] = {**run["config"], "data": {**run["config"]["data"], "degrade_context": True}}
     assert ("LR patch 32x32 (degraded with the frame around it, as whole frames are), L = "
             in ours_cpu.model_card(info))
+
+
+def test_remake_is_a_command_with_one_line_errors(tmp_path, capsys):
+    """A run folder without a model is the user's to fix: one line naming it, exit code 2."""
+    from vsr_latent.cli import main
+
+    code = main(["remake", "ours_cpu", "--no_train", "--run_dir", str(tmp_path / "none"),
+                 "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("vsr-latent remake: error: ") and str(tmp_path) in err
+    assert len(err.strip().splitlines()) == 1

@@ -11,13 +11,14 @@ import io
 import numpy as np
 import pytest
 
+from vsr_latent import pictures as P
 from vsr_latent.training import summaries as S
 
-BG = np.array(S.BACKGROUND, np.uint8)
-GREY = np.array(S.SEPARATOR_GREY, np.uint8)
-WHITE = np.array(S.QUERY_MARKER, np.uint8)
-RED = np.array(S.KEY_MARKER, np.uint8)
-ZOOM = S.ATTENTION_ZOOM
+BG = np.array(P.BACKGROUND, np.uint8)
+GREY = np.array(P.SEPARATOR_GREY, np.uint8)
+WHITE = np.array(P.QUERY_MARKER, np.uint8)
+RED = np.array(P.KEY_MARKER, np.uint8)
+ZOOM = P.ATTENTION_ZOOM
 
 
 def tile_of(picture, key, image=None):
@@ -43,12 +44,12 @@ def clip(frames=3, lr_size=8, scale=4, seed=0, hr_max=256):
 
 def test_panel_is_labelled_wider_than_tall_and_shows_the_arrays_pixel_for_pixel():
     lr, sr, hr = clip(frames=7)
-    panel = S.lr_sr_hr_panel(lr, sr, hr, 4)
+    panel = P.lr_sr_hr_panel(lr, sr, hr, 4)
     img = panel.image
     assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3
     assert img.shape[1] > img.shape[0], img.shape
     # First, middle, last frame: at most PANEL_FRAMES rows.
-    assert S.PANEL_FRAMES == 3 and panel.info["frames"] == [0, 3, 6]
+    assert P.PANEL_FRAMES == 3 and panel.info["frames"] == [0, 3, 6]
     assert set(panel.boxes) == {(c, t) for c in ("lr", "sr", "hr", "error") for t in (0, 3, 6)}
     for t in (0, 3, 6):
         lr_tile = tile_of(panel, ("lr", t)).astype(int)
@@ -76,16 +77,16 @@ def test_panel_is_labelled_wider_than_tall_and_shows_the_arrays_pixel_for_pixel(
     # Separators: 2 px of grey between SR and HR (same-width columns) and below the first row.
     top, left, h, w = panel.boxes[("hr", 0)]
     sr_top, sr_left, _, sr_w = panel.boxes[("sr", 0)]
-    assert left - (sr_left + sr_w) == S.SEPARATOR == 2
+    assert left - (sr_left + sr_w) == P.SEPARATOR == 2
     assert (img[top:top + h, sr_left + sr_w:left] == GREY).all()
     assert (img[top + h:top + h + 2, left:left + w] == GREY).all()
 
 
 def test_panel_of_a_short_clip_shows_each_frame_once():
     lr, sr, hr = clip(frames=2)
-    assert S.lr_sr_hr_panel(lr, sr, hr, 4).info["frames"] == [0, 1]
+    assert P.lr_sr_hr_panel(lr, sr, hr, 4).info["frames"] == [0, 1]
     lr, sr, hr = clip(frames=1)
-    panel = S.lr_sr_hr_panel(lr, sr, hr, 4)
+    panel = P.lr_sr_hr_panel(lr, sr, hr, 4)
     assert panel.info["frames"] == [0]
     assert panel.image.shape[1] > panel.image.shape[0]
 
@@ -95,13 +96,13 @@ def test_error_tile_is_on_a_fixed_scale():
     sr = hr.copy()
     sr[1] += 16  # |SR - HR| = 16 everywhere: half the scale, whatever the tile's own min/max
     sr[2] += 50  # beyond the scale: saturates at its top
-    panel = S.lr_sr_hr_panel(lr, sr, hr, 4)
-    zero, half, top = (S.error_colors(np.array(v)) for v in (0.0, 16.0, S.ERROR_RANGE[1]))
-    assert S.ERROR_RANGE == (0.0, 32.0)
+    panel = P.lr_sr_hr_panel(lr, sr, hr, 4)
+    zero, half, top = (P.error_colors(np.array(v)) for v in (0.0, 16.0, P.ERROR_RANGE[1]))
+    assert P.ERROR_RANGE == (0.0, 32.0)
     assert len({tuple(zero), tuple(half), tuple(top)}) == 3
     # SR == HR: every pixel is the colour of 0 on the fixed scale (inferno's black).
     assert (tile_of(panel, ("error", 0)) == zero).all()
-    assert tuple(zero) == tuple(S._lut("inferno")[0])
+    assert tuple(zero) == tuple(P.lookup_table("inferno")[0])
     assert (tile_of(panel, ("error", 1)) == half).all()
     assert (tile_of(panel, ("error", 2)) == top).all()
     # The scale's colour bar is in the header above the error column.
@@ -112,7 +113,7 @@ def test_error_tile_is_on_a_fixed_scale():
 def test_sr_is_rounded_and_clipped_not_stretched():
     lr, sr, hr = clip(frames=3)
     wild = sr * 3.0 - 200.0  # the network's output is not clipped
-    panel = S.lr_sr_hr_panel(lr, wild, hr, 4)
+    panel = P.lr_sr_hr_panel(lr, wild, hr, 4)
     np.testing.assert_array_equal(
         tile_of(panel, ("sr", 1)), np.clip(np.rint(wild[1]), 0, 255).astype(np.uint8))
 
@@ -124,14 +125,14 @@ def test_latent_cells_map_to_their_pooling_window_in_the_lr_frame():
     # A 7 x 9 LR frame has a ceil(7/2) x ceil(9/2) = 4 x 5 latent map: cell (i, j) was pooled
     # from LR rows 2i, 2i + 1 and columns 2j, 2j + 1 (cut by the frame at the last ones).
     latent = np.arange(20).reshape(4, 5)
-    up = S.upsample_nearest(latent, (7, 9))
+    up = P.upsample_nearest(latent, (7, 9))
     y, x = np.mgrid[0:7, 0:9]
     np.testing.assert_array_equal(up, (y // 2) * 5 + x // 2)
-    assert S.cell_box(2, 2, (4, 5), (7, 9)) == (4, 4, 2, 2)
-    assert S.cell_box(3, 4, (4, 5), (7, 9)) == (6, 8, 1, 1)
+    assert P.cell_box(2, 2, (4, 5), (7, 9)) == (4, 4, 2, 2)
+    assert P.cell_box(3, 4, (4, 5), (7, 9)) == (6, 8, 1, 1)
     for i in range(4):
         for j in range(5):
-            top, left, h, w = S.cell_box(i, j, (4, 5), (7, 9))
+            top, left, h, w = P.cell_box(i, j, (4, 5), (7, 9))
             assert (up[top:top + h, left:left + w] == i * 5 + j).all()
             assert (up == i * 5 + j).sum() == h * w
 
@@ -143,22 +144,22 @@ def test_short_mask_is_drawn_on_the_frame_on_the_fixed_scale_0_to_1():
     frames, h, w = 3, 8, 8
     lr = np.full((frames, h, w, 3), 100.0)
     flat = np.full((frames, h, w, 4), 0.5)
-    a = S.short_mask_picture(flat, lr, block=1)
+    a = P.short_mask_picture(flat, lr, block=1)
     assert a.info["frame"] == 1  # the middle frame
     tile_a = tile_of(a, ("frame", 1))
     # The stated size: the LR frame enlarged x4.
     assert tile_a.shape == (ZOOM * h, ZOOM * w, 3) and ZOOM == 4
     colour = tile_a[0, 0]
     assert (tile_a == colour).all()
-    expected = S.picture_to_uint8(S.OVERLAY_ALPHA * S.mask_colors(np.array(0.5))
-                          + (1 - S.OVERLAY_ALPHA) * S.grey(lr[1])[0, 0])
+    expected = P.picture_to_uint8(P.OVERLAY_ALPHA * P.mask_colors(np.array(0.5))
+                          + (1 - P.OVERLAY_ALPHA) * P.grey(lr[1])[0, 0])
     np.testing.assert_array_equal(colour, expected)
     # The same 0.5 renders the same colour whatever the mask's own min/max.
     varied = flat.copy()
     varied[1, 0, 0] = 0.0
     varied[1, 7, 7] = 1.0
     varied[0] = 0.99  # other frames are not shown
-    b = S.short_mask_picture(varied, lr, block=1)
+    b = P.short_mask_picture(varied, lr, block=1)
     tile_b = tile_of(b, ("frame", 1))
     assert tile_b.shape == tile_a.shape
     rest = np.ones((ZOOM * h, ZOOM * w), bool)
@@ -166,12 +167,12 @@ def test_short_mask_is_drawn_on_the_frame_on_the_fixed_scale_0_to_1():
     assert (tile_b[rest] == colour).all()
     assert (tile_b[:ZOOM, :ZOOM] != colour).any() and (tile_b[-ZOOM:, -ZOOM:] != colour).any()
     # A different value is a different colour (a min/max stretch would paint both alike).
-    c = S.short_mask_picture(np.full((frames, h, w, 4), 0.9), lr, block=1)
+    c = P.short_mask_picture(np.full((frames, h, w, 4), 0.9), lr, block=1)
     assert (tile_of(c, ("frame", 1)) != colour).any()
     # The colour bar states the range: 0 at its left end, 1 at its right end.
     bar = tile_of(a, "colour_bar")
-    np.testing.assert_array_equal(bar[0, 0], S.mask_colors(np.array(0.0)))
-    np.testing.assert_array_equal(bar[0, -1], S.mask_colors(np.array(1.0)))
+    np.testing.assert_array_equal(bar[0, 0], P.mask_colors(np.array(0.0)))
+    np.testing.assert_array_equal(bar[0, -1], P.mask_colors(np.array(1.0)))
     # And the title/labels exist (text above the tile).
     top = a.boxes[("frame", 1)][0]
     assert (a.image[:top] != BG).any(axis=-1).sum() > 50
@@ -182,13 +183,13 @@ def test_variance_is_drawn_on_the_fixed_log_scale_at_its_latent_cells():
     lr = np.full((frames, h, w, 3), 80.0)
     var = np.full((frames, 4, 5, 2), 1e-3)
     var[1, 3, 4] = 1e-1
-    pic = S.variance_picture(var, lr, block=0)
+    pic = P.variance_picture(var, lr, block=0)
     tile = tile_of(pic, ("frame", 1))
     assert tile.shape == (ZOOM * h, ZOOM * w, 3)
 
     def shown(value):
-        return S.picture_to_uint8(S.OVERLAY_ALPHA * S.variance_colors(np.array(value))
-                          + (1 - S.OVERLAY_ALPHA) * S.grey(lr[1])[0, 0])
+        return P.picture_to_uint8(P.OVERLAY_ALPHA * P.variance_colors(np.array(value))
+                          + (1 - P.OVERLAY_ALPHA) * P.grey(lr[1])[0, 0])
 
     # Latent cell (3, 4) covers LR pixel (6, 8) only: the bottom-right 4x4 of the tile.
     assert (tile[-ZOOM:, -ZOOM:] == shown(1e-1)).all()
@@ -196,17 +197,17 @@ def test_variance_is_drawn_on_the_fixed_log_scale_at_its_latent_cells():
     rest[-ZOOM:, -ZOOM:] = False
     assert (tile[rest] == shown(1e-3)).all()
     # Fixed log scale 1e-6..1e-1: 1e-3 is 3/5 of the way; beyond the ends saturates.
-    assert S.VARIANCE_RANGE == (1e-6, 1e-1)
-    np.testing.assert_array_equal(S.variance_colors(np.array(1e-3)),
-                                  S.colormap(np.array(0.6), 0.0, 1.0))
-    np.testing.assert_array_equal(S.variance_colors(np.array(1e-9)),
-                                  S.variance_colors(np.array(1e-6)))
-    np.testing.assert_array_equal(S.variance_colors(np.array(1.0)),
-                                  S.variance_colors(np.array(1e-1)))
+    assert P.VARIANCE_RANGE == (1e-6, 1e-1)
+    np.testing.assert_array_equal(P.variance_colors(np.array(1e-3)),
+                                  P.colormap(np.array(0.6), 0.0, 1.0))
+    np.testing.assert_array_equal(P.variance_colors(np.array(1e-9)),
+                                  P.variance_colors(np.array(1e-6)))
+    np.testing.assert_array_equal(P.variance_colors(np.array(1.0)),
+                                  P.variance_colors(np.array(1e-1)))
     # The same value keeps its colour when the rest of the map changes (no stretching).
     other = np.full_like(var, 1e-3)
     other[1, 0, 0] = 1e-6
-    tile2 = tile_of(S.variance_picture(other, lr, block=0), ("frame", 1))
+    tile2 = tile_of(P.variance_picture(other, lr, block=0), ("frame", 1))
     rest2 = np.ones(tile.shape[:2], bool)
     rest2[:2 * ZOOM, :2 * ZOOM] = False
     assert (tile2[rest2] == shown(1e-3)).all()
@@ -227,10 +228,10 @@ def test_long_attention_marks_the_query_and_three_keys_other_than_it():
     z, query, planted = planted_z()
     frames, h, w = 3, 8, 8
     lr = np.full((frames, h, w, 3), 128.0)
-    pic = S.long_attention_picture(z, lr, block=0)
+    pic = P.long_attention_picture(z, lr, block=0)
     assert pic.info["query"] == query  # the centre of the middle frame
     keys = pic.info["keys"]
-    assert len(keys) == S.TOP_KEYS == 3 and query not in keys
+    assert len(keys) == P.TOP_KEYS == 3 and query not in keys
     assert set(keys) == set(planted)
     # Independently: the 3 most cosine-similar positions, the query excluded, best first.
     flat = z.reshape(-1, z.shape[-1])
@@ -264,19 +265,19 @@ def test_long_attention_marks_the_query_and_three_keys_other_than_it():
     # The similarity is on the fixed -1..1 scale: the query's own cell is +1.
     q_tile = tile_of(pic, ("frame", 1))
     y, x = (ZOOM * v for v in pic.info["cells"][query][:2])
-    expected_q = S.picture_to_uint8(S.OVERLAY_ALPHA * S.similarity_colors(np.array(1.0))
-                            + (1 - S.OVERLAY_ALPHA) * S.grey(lr[1])[0, 0])
+    expected_q = P.picture_to_uint8(P.OVERLAY_ALPHA * P.similarity_colors(np.array(1.0))
+                            + (1 - P.OVERLAY_ALPHA) * P.grey(lr[1])[0, 0])
     np.testing.assert_array_equal(q_tile[y + 2, x + 2], expected_q)
     bar = tile_of(pic, "colour_bar")
-    np.testing.assert_array_equal(bar[0, 0], S.similarity_colors(np.array(-1.0)))
-    np.testing.assert_array_equal(bar[0, -1], S.similarity_colors(np.array(1.0)))
+    np.testing.assert_array_equal(bar[0, 0], P.similarity_colors(np.array(-1.0)))
+    np.testing.assert_array_equal(bar[0, -1], P.similarity_colors(np.array(1.0)))
 
 
 def test_long_attention_never_counts_the_query_as_a_key():
     # Every position equally similar (cos = 1 everywhere): still 3 keys, none of them the query.
     z = np.ones((3, 4, 4, 8))
     lr = np.full((3, 8, 8, 3), 50.0)
-    pic = S.long_attention_picture(z, lr)
+    pic = P.long_attention_picture(z, lr)
     assert pic.info["query"] == (1, 2, 2)
     assert len(set(pic.info["keys"])) == 3 and (1, 2, 2) not in pic.info["keys"]
     image = np.concatenate([tile_of(pic, ("frame", t)) for t in pic.info["frames"]], axis=1)
@@ -288,7 +289,7 @@ def test_long_attention_shows_only_the_query_frame_when_the_keys_are_there():
     z = rng.normal(size=(5, 4, 4, 16))
     for pos in [(2, 0, 0), (2, 3, 3), (2, 0, 3)]:
         z[pos] = z[2, 2, 2]
-    pic = S.long_attention_picture(z, np.zeros((5, 7, 8, 3)), block=3)
+    pic = P.long_attention_picture(z, np.zeros((5, 7, 8, 3)), block=3)
     assert pic.info["frames"] == [2]
     assert list(k for k in pic.boxes if k != "colour_bar") == [("frame", 2)]
     assert tile_of(pic, ("frame", 2)).shape == (ZOOM * 7, ZOOM * 8, 3)
@@ -370,7 +371,7 @@ def written(tmp_path_factory):
     sr, info = model.call_with_attention(lr[:1], training=False)
     sr = sr.numpy()
     hr = rng.uniform(0, 255, (2, 3, 32, 32, 3)).astype(np.float32)
-    hr[0, 0] = S.picture_to_uint8(sr[0, 0])  # frame 0: SR == HR, so its error tile is all "0"
+    hr[0, 0] = P.picture_to_uint8(sr[0, 0])  # frame 0: SR == HR, so its error tile is all "0"
     logdir = tmp_path_factory.mktemp("summaries")
     summaries = S.TrainingSummaries(logdir)
     stage_written = []
@@ -430,18 +431,18 @@ def test_panel_from_the_event_file(written):
     ((_, value),) = written["events"]["images/lr_sr_hr"]
     img = decode_png(value)
     lr, sr, hr = written["lr"][0], written["sr"][0], written["hr"][0]
-    layout = S.lr_sr_hr_panel(lr, sr, hr, 4)
+    layout = P.lr_sr_hr_panel(lr, sr, hr, 4)
     np.testing.assert_array_equal(img, layout.image)
     assert img.shape[1] > img.shape[0]
     for t in (0, 1, 2):
         lr_tile = tile_of(layout, ("lr", t), img).astype(int)
         blocks = lr_tile.reshape(8, 4, 8, 4, 3)
         assert (blocks == blocks[:, :1, :, :1]).all()
-        np.testing.assert_array_equal(tile_of(layout, ("sr", t), img), S.picture_to_uint8(sr[t]))
-        np.testing.assert_array_equal(tile_of(layout, ("hr", t), img), S.picture_to_uint8(hr[t]))
+        np.testing.assert_array_equal(tile_of(layout, ("sr", t), img), P.picture_to_uint8(sr[t]))
+        np.testing.assert_array_equal(tile_of(layout, ("hr", t), img), P.picture_to_uint8(hr[t]))
     first_top = min(top for top, _, _, _ in layout.boxes.values())
     assert (img[:first_top] != BG).any(axis=-1).sum() > 100
-    assert (tile_of(layout, ("error", 0), img) == S.error_colors(np.array(0.0))).all()
+    assert (tile_of(layout, ("error", 0), img) == P.error_colors(np.array(0.0))).all()
 
 
 def test_attention_pictures_from_the_event_file(written):
@@ -449,17 +450,17 @@ def test_attention_pictures_from_the_event_file(written):
     decoded = {tag: decode_png(events[tag][0][1]) for tag in PICTURE_TAGS[1:]}
     # The long block's latent map is 4 x 4 for the 8 x 8 LR frames: one cell = 2 x 2 LR pixels
     # = 8 x 8 shown; one white outline (the query), three red ones (its top keys).
-    long_pic = S.long_attention_picture(info["z"][0][0], lr, block=0)
+    long_pic = P.long_attention_picture(info["z"][0][0], lr, block=0)
     np.testing.assert_array_equal(decoded["attention/long_corr_0"], long_pic.image)
     assert long_pic.info["query"] not in long_pic.info["keys"]
     assert count(decoded["attention/long_corr_0"], WHITE) == 28
     assert count(decoded["attention/long_corr_0"], RED) == 3 * 28
     for t in long_pic.info["frames"]:
         assert long_pic.boxes[("frame", t)][2:] == (32, 32)
-    mask_pic = S.short_mask_picture(info["masks"][0][0], lr, block=1)
+    mask_pic = P.short_mask_picture(info["masks"][0][0], lr, block=1)
     np.testing.assert_array_equal(decoded["attention/short_mask_1"], mask_pic.image)
     for i, tag in enumerate(("attention/variance_0", "attention/variance_1")):
-        pic = S.variance_picture(info["variance"][i][0], lr, block=i)
+        pic = P.variance_picture(info["variance"][i][0], lr, block=i)
         np.testing.assert_array_equal(decoded[tag], pic.image)
         assert pic.boxes[("frame", 1)][2:] == (32, 32)
     assert mask_pic.boxes[("frame", 1)][2:] == (32, 32)

@@ -147,7 +147,7 @@ def test_stage_switch_flips_sampling_and_adds_l_vae(mirrored_run):
 
 
 def test_images_and_attention_pictures(mirrored_run):
-    from vsr_latent.training import summaries as S
+    from vsr_latent import pictures as P
 
     _trainer, _metrics, run_dir, _ = mirrored_run
     events = read_tensors(run_folder.log_dir(run_dir) / "train")
@@ -162,14 +162,14 @@ def test_images_and_attention_pictures(mirrored_run):
         decoded[tag] = img
     L, p, s = 3, 8, 4
     # The panel's layout depends on the shapes only: lay out a blank clip of the same shapes.
-    layout = S.lr_sr_hr_panel(np.zeros((L, p, p, 3)), np.zeros((L, p * s, p * s, 3)),
+    layout = P.lr_sr_hr_panel(np.zeros((L, p, p, 3)), np.zeros((L, p * s, p * s, 3)),
                               np.zeros((L, p * s, p * s, 3)), s)
     panel = decoded["images/lr_sr_hr"]
     assert panel.shape == layout.image.shape
     assert panel.shape[1] > panel.shape[0]
     first_top = min(top for top, _, _, _ in layout.boxes.values())
     # The label strip above the tiles is drawn (not background).
-    assert (panel[:first_top] != np.array(S.BACKGROUND, np.uint8)).any(axis=-1).sum() > 100
+    assert (panel[:first_top] != np.array(P.BACKGROUND, np.uint8)).any(axis=-1).sum() > 100
     for t in layout.info["frames"]:
         top, left, h, w = layout.boxes[("lr", t)]
         assert (h, w) == (p * s, p * s)
@@ -181,10 +181,10 @@ def test_images_and_attention_pictures(mirrored_run):
     # latent map is 4 x 4 for 8 x 8 LR frames: one cell is 2 x 2 LR pixels, 8 x 8 shown (x4),
     # so a 28-pixel outline.
     corr = decoded["attention/long_corr_0"]
-    assert int((corr == S.QUERY_MARKER).all(axis=-1).sum()) == 28
-    assert int((corr == S.KEY_MARKER).all(axis=-1).sum()) == 3 * 28
+    assert int((corr == P.QUERY_MARKER).all(axis=-1).sum()) == 28
+    assert int((corr == P.KEY_MARKER).all(axis=-1).sum()) == 3 * 28
     # The variance picture: one LR frame shown x4 with its title and colour bar.
-    var_layout = S.variance_picture(np.full((L, 4, 4, 1), 1e-3), np.zeros((L, p, p, 3)))
+    var_layout = P.variance_picture(np.full((L, 4, 4, 1), 1e-3), np.zeros((L, p, p, 3)))
     assert decoded["attention/variance_0"].shape == var_layout.image.shape
     assert var_layout.boxes[("frame", L // 2)][2:] == (p * s, p * s)
 

@@ -135,7 +135,7 @@ def test_resolve_tile_budget():
     with pytest.raises(ConfigError):
         up.check_tiling(64, -1)
     # The options object runs the check when made, once.
-    with pytest.raises(ConfigError, match="must exceed --tile_overlap"):
+    with pytest.raises(ConfigError, match="^tile side 16 must exceed overlap 16 by at least 8"):
         UpscaleOptions(tile=16, overlap=16)
 
 
@@ -333,13 +333,16 @@ def test_cli_option_errors_are_one_line(tmp_path, capsys, extra, message):
 
 def test_library_checks_options_then_paths_before_loading_a_model(tmp_path):
     src = write_folder(tmp_path / "in", smooth_frames(2, 8, 8))
-    with pytest.raises(ConfigError, match="--uncertainty needs --samples"):
+    # The library names its fields; only the command line names flags (see the test above).
+    with pytest.raises(ConfigError, match="^uncertainty_path needs samples K with K >= 2"):
         UpscaleOptions(uncertainty_path=tmp_path / "heat")
-    with pytest.raises(ConfigError, match="--max_frames must be >= 1"):
+    with pytest.raises(ConfigError, match="^max_frames must be >= 1"):
         UpscaleOptions(max_frames=0)
+    with pytest.raises(ConfigError, match="^uncertainty_max_std must be > 0, got 0"):
+        UpscaleOptions(samples=2, uncertainty_max_std=0)
     # A model spec that cannot load: the path problems are found first.
     same = UpscaleOptions(samples=2, uncertainty_path=tmp_path / "out.mp4")
-    with pytest.raises(InputError, match="--uncertainty must differ from OUT"):
+    with pytest.raises(InputError, match=": uncertainty_path must differ from out_path$"):
         up.upscale_video(src, tmp_path / "out.mp4", "no_such_model", same)
     with pytest.raises(InputError, match="input does not exist"):
         up.upscale_video(tmp_path / "nope", tmp_path / "out.mp4", "no_such_model")

@@ -19,7 +19,8 @@ itself reproduces the MATLAB code the Vid4 tables were made with:
   and several times faster on HD frames (a band stays in cache; bands and channels run in
   parallel, scipy's filters release the GIL).
 
-:func:`frame_scores` gives the four numbers every evaluation reports (:data:`METRICS`).
+:func:`frame_scores` gives the four numbers every evaluation reports (:data:`METRICS`);
+:func:`crops_psnr` the one number of the validation during training (RGB PSNR of short crops).
 """
 
 import os
@@ -162,3 +163,20 @@ def frame_scores(sr, hr, *, crop_border=0):
         "ssim_rgb": ssim(sr, hr, crop_border=crop_border),
         "ssim_y": ssim(sr, hr, crop_border=crop_border, y_channel=True),
     }
+
+
+def crops_psnr(predict, crops):
+    """Mean over clips of the PSNR (dB, RGB, no border crop) of ``predict(lr)`` rounded to 8 bits
+    against ``hr``, for ``crops`` = [(lr, hr)] (``vsr_latent.data.pipelines.validation_crops``).
+
+    The validation metric of training (``psnr/validation``) and of its curve's bicubic floor:
+    one MSE per clip over all its frames, computed in the dtype ``predict`` returns (the frame
+    scores above are per frame, in float64); the MSE is floored at 1e-10, so a perfect clip does
+    not make the mean infinite.
+    """
+    values = []
+    for lr, hr in crops:
+        sr = np.clip(np.round(np.asarray(predict(lr))), 0, 255)
+        mse = np.mean((sr - hr) ** 2)
+        values.append(10 * np.log10(DATA_RANGE**2 / max(mse, 1e-10)))
+    return float(np.mean(values))

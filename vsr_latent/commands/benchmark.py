@@ -6,6 +6,9 @@ from vsr_latent.precision import PRECISIONS
 
 MODEL_CHOICES = ("ours", "res16", "satn10", "latn10", "bicubic", "ours_cpu")
 
+#: How this command spells the settings of load_predictor that its errors name.
+FIELD_FLAGS = {"seq_len": "--seq_len", "backend": "--backend"}
+
 
 def register(subparsers):
     p = subparsers.add_parser(

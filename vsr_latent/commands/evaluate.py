@@ -8,6 +8,13 @@ from vsr_latent.precision import (
 
 PROTOCOL_NAMES = ("paper", "standard")  # vsr_latent.evaluation.PROTOCOLS (not imported: --help)
 
+#: How this command spells the settings of EvaluateOptions and load_predictor that their errors
+#: name.
+FIELD_FLAGS = {
+    "model": "--model", "dataset": "--dataset", "data_root": "--data_root", "sr_dir": "--sr_dir",
+    "gt_dir": "--gt_dir", "samples": "--samples", "seq_len": "--seq_len",
+}
+
 
 def register(subparsers):
     p = subparsers.add_parser(

@@ -2,6 +2,9 @@
 
 from vsr_latent.serving.export import FORMATS, export_model
 
+#: How this command spells the settings of load_predictor that its errors name.
+FIELD_FLAGS = {"seq_len": "--seq_len"}
+
 
 def register(subparsers):
     parser = subparsers.add_parser(

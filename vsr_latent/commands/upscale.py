@@ -27,6 +27,15 @@ from vsr_latent.serving.video import (
     upscale_video,
 )
 
+#: How this command spells the settings of UpscaleOptions, upscale_video and load_predictor that
+#: their errors name.
+FIELD_FLAGS = {
+    "tile": "--tile", "overlap": "--tile_overlap", "samples": "--samples",
+    "uncertainty_path": "--uncertainty", "uncertainty_max_std": "--uncertainty_scale",
+    "fps": "--fps", "max_frames": "--max_frames", "out_path": "OUT", "seq_len": "--seq_len",
+    "backend": "--backend",
+}
+
 
 def register(subparsers):
     p = subparsers.add_parser(

@@ -85,8 +85,9 @@ def vid4_sequences(data_root=None, *, degradation="bi", sequences=None):
     if data_root is None:
         shared = shared_data_dir()
         if shared is None or not (shared / "Vid4").is_dir():
-            raise ConfigError("--data_root is required for the vid4 dataset "
-                              f"(a folder with {vid4.GT_FOLDER}/<sequence>/ frames)")
+            raise ConfigError("data_root is required for the vid4 dataset "
+                              f"(a folder with {vid4.GT_FOLDER}/<sequence>/ frames)",
+                              fields=("data_root",))
         data_root = shared / "Vid4"
     root = Path(data_root)
     gt_root = root / vid4.GT_FOLDER

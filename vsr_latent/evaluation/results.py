@@ -43,11 +43,14 @@ class SequenceResult:
 
 @dataclass
 class EvaluationResult:
-    """The sequences scored under one protocol."""
+    """The sequences scored under one protocol; for a predictor's evaluation also its speed,
+    ``seconds_per_frame``: wall seconds of upscaling per input frame (scoring not included; None
+    when frames already upscaled were scored)."""
 
     # A Protocol: only its name and description are read here, and protocols.py builds results.
     protocol: object
     sequences: dict = field(default_factory=dict)  # name -> SequenceResult, in evaluation order
+    seconds_per_frame: float | None = None
 
     def average(self):
         """Mean over sequences of the per-sequence means."""

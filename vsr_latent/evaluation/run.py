@@ -2,6 +2,7 @@
 folders (so other methods' outputs are scored by the same code), and a predictor on a dataset."""
 
 import dataclasses
+import time
 
 import numpy as np
 
@@ -46,7 +47,8 @@ def evaluate_predictor(predictor, dataset="vid4", protocol=DEFAULT_PROTOCOL, *, 
 def evaluate_predictor_protocols(predictor, dataset, protocols, *, data_root=None,
                                  degradation="bi", sequences=None, samples=1, progress=False):
     """:func:`evaluate_predictor` under several protocols at once: each sequence is upscaled
-    once and scored under every protocol; returns ``{protocol name: EvaluationResult}``."""
+    once and scored under every protocol; returns ``{protocol name: EvaluationResult}``, each
+    with the upscaling's ``seconds_per_frame`` (the same for every protocol)."""
     # Imported on use: scoring folders of frames needs none of the model-serving code.
     from vsr_latent.serving.predictors import upscale_sequence
 
@@ -57,14 +59,18 @@ def evaluate_predictor_protocols(predictor, dataset, protocols, *, data_root=Non
     else:
         data = list(dataset)
     results = {p.name: EvaluationResult(p) for p in protocols}
+    seconds, frames = 0.0, 0
     # One bar over frames: each frame counts once when upscaled and once per protocol scored.
     total = sum(len(lr) + sum(len(p.frame_indices(len(gt), where=name)) for p in protocols)
                 for name, lr, gt in data)
     bar = progress_bar(total, progress)
     try:
         for name, lr, gt in data:
+            start = time.perf_counter()
             sr = upscale_sequence(predictor, lr.astype(np.float32), samples=samples,
                                   on_chunk=bar.update)
+            seconds += time.perf_counter() - start
+            frames += len(lr)
             if samples > 1:
                 sr = sr[0]
             sr = to_uint8(sr)
@@ -73,13 +79,16 @@ def evaluate_predictor_protocols(predictor, dataset, protocols, *, data_root=Non
                 results[p.name].sequences.update(part.sequences)
     finally:
         bar.close()
+    for result in results.values():
+        result.seconds_per_frame = seconds / max(frames, 1)
     return results
 
 
 @dataclasses.dataclass(frozen=True)
 class EvaluateOptions:
     """What ``vsr-latent evaluate`` scores: a model on a dataset, or SR folders against GT
-    folders. Checked when made: one ConfigError per problem, before data or a model is read."""
+    folders. Checked when made: one ConfigError per problem, before data or a model is read,
+    naming these fields (the command line names its flags)."""
 
     model: str | None = None
     dataset: str = "vid4"
@@ -99,11 +108,13 @@ class EvaluateOptions:
 
         get_protocol(self.protocol)
         if self.model and (self.sr_dir or self.gt_dir):
-            raise ConfigError("give either --model (with --dataset) or --sr_dir/--gt_dir, not both")
+            raise ConfigError("give either model (with dataset) or sr_dir and gt_dir, not both",
+                              fields=("model", "dataset", "sr_dir", "gt_dir"))
         if (self.sr_dir or self.gt_dir) and not (self.sr_dir and self.gt_dir):
-            raise ConfigError("--sr_dir and --gt_dir go together")
+            raise ConfigError("sr_dir and gt_dir go together", fields=("sr_dir", "gt_dir"))
         if not (self.model or self.sr_dir):
-            raise ConfigError("nothing to evaluate: give --model SPEC or --sr_dir DIR --gt_dir DIR")
+            raise ConfigError("nothing to evaluate: give model SPEC or sr_dir DIR and gt_dir DIR",
+                              fields=("model", "sr_dir", "gt_dir"))
         if self.model:
             from vsr_latent.data.degrade import check_method
             from vsr_latent.serving.predictors import check_sample_count

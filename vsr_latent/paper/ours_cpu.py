@@ -1,25 +1,25 @@
 """Remake the shipped ``ours_cpu`` model: data, training at the cpu budget, Vid4 scores, card.
 
-    reproduce/ours_cpu.sh [--run_dir runs/ours_cpu] [--data_root data/cpu_root] [--install]
+    vsr-latent remake ours_cpu [--run_dir runs/ours_cpu] [--data_root data/cpu_root] [--install]
+
+(``reproduce/ours_cpu.sh`` runs it; the command is ``vsr_latent/commands/remake.py``, the work
+:func:`remake`):
 
 1. The dataset root: made from ``../shared/data/train_clips`` with ``data_tools.make_dataset``
    (``vsr_latent.configs.CPU_DATA_COMMAND``) when it does not exist yet.
-2. Training: ``vsr-latent train --config ours --budget cpu`` into ``--run_dir`` (resumed, or
+2. Training: ``vsr-latent train --config ours --budget cpu`` into ``run_dir`` (resumed, or
    reused when finished). Vid4 is never used for training or for choosing a checkpoint: the last
    one is taken.
 3. Scores on Vid4 BI x4, every sequence, under the ``standard`` and ``paper`` protocols, in
    float32 and in mixed_bfloat16, with bicubic beside; seconds per frame of both precisions.
 4. Results: ``OUT/ours_cpu.md`` (the model card), ``OUT/ours_cpu.json``,
    ``OUT/ours_cpu_training.png`` (validation PSNR and loss against step, from the TensorBoard
-   logs) and ``OUT/ours_cpu.keras``; ``--install`` copies the weights and the card into
+   logs) and ``OUT/ours_cpu.keras``; ``install`` copies the weights and the card into
    ``vsr_latent/pretrained/``.
 """
 
-import argparse
 import json
 import shutil
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -28,10 +28,12 @@ from vsr_latent.configs.base import DEFAULT_RECONSTRUCTION_LOSS
 from vsr_latent.configs.config_json import LEGACY_STAGE2_FORWARD
 from vsr_latent.errors import InputError
 from vsr_latent.paths import shared_data_dir
-from vsr_latent.precision import RUN_PRECISIONS
 from vsr_latent.run_folder import read_scalars
 
-PRECISIONS = RUN_PRECISIONS  # one list, in vsr_latent.precision
+#: The precisions the card scores ours_cpu in: float32 and the bfloat16 that inference runs in on
+#: CPUs with native bfloat16 (``precision.DEFAULT_INFERENCE_PRECISION``); not the training
+#: precisions (``precision.RUN_PRECISIONS``), whose mixed_float16 a CPU has no fast kernels for.
+CARD_PRECISIONS = ("float32", "mixed_bfloat16")
 PROTOCOLS = ("standard", "paper")
 #: Scalars of the training-curve figure (TensorBoard tags).
 CURVE_TAGS = ("psnr/validation", "loss/re", "loss/vae", "optimizer/learning_rate")
@@ -72,8 +74,9 @@ def ensure_dataset(root, log=print):
 
 def validation_bicubic_psnr(config):
     """Bicubic's PSNR on the trainer's validation crops of ``config`` (the curve's floor)."""
+    from vsr_latent.metrics import crops_psnr
     from vsr_latent.serving.predictors import bicubic_upscale
-    from vsr_latent.training.trainer import config_validation_crops, crops_psnr
+    from vsr_latent.training.trainer import config_validation_crops
 
     return crops_psnr(bicubic_upscale, config_validation_crops(config))
 
@@ -127,31 +130,6 @@ def training_curve_figure(scalars, path, *, stage1_steps=None, bicubic=None,
         fig.savefig(tmp, dpi=100)
     plt.close(fig)
     return Path(path)
-
-
-def score_vid4(predictor, data, protocols=PROTOCOLS, log=print):
-    """({protocol: EvaluationResult}, seconds per frame): each sequence upscaled once and scored
-    under every protocol."""
-    from vsr_latent.data.video_io import to_uint8
-    from vsr_latent.evaluation import evaluate_sequences
-    from vsr_latent.serving.predictors import upscale_sequence
-
-    results = {p: None for p in protocols}
-    seconds, frames = 0.0, 0
-    for name, lr, gt in data:
-        start = time.perf_counter()
-        sr = upscale_sequence(predictor, lr.astype(np.float32))
-        seconds += time.perf_counter() - start
-        frames += len(lr)
-        sr = to_uint8(sr)
-        for p in protocols:
-            part = evaluate_sequences([(name, sr, gt)], p)
-            if results[p] is None:
-                results[p] = part
-            else:
-                results[p].sequences.update(part.sequences)
-        log(f"  {name}: {len(lr)} frames")
-    return results, seconds / max(frames, 1)
 
 
 def _table(rows, protocol):
@@ -353,65 +331,68 @@ def run_training(run_dir, run_config, stopped_s=0.0):
     }
 
 
-def main(argv=None):
-    from vsr_latent.configs import (
-        CPU_DATA_ROOT,
-        config_from_dict,
-        get_config,
-    )
+def score_on_vid4(predictor, data):
+    """({protocol: EvaluationResult}, seconds per frame) of ``predictor`` on Vid4 ``data``: each
+    sequence upscaled once and scored under both `PROTOCOLS`."""
+    from vsr_latent.evaluation import evaluate_predictor_protocols
 
-    p = argparse.ArgumentParser(prog="reproduce/ours_cpu.sh", description=__doc__.split("\n\n")[0])
-    p.add_argument("--run_dir", default="runs/ours_cpu", help="run folder")
-    p.add_argument("--data_root", default=CPU_DATA_ROOT)
-    p.add_argument("--vid4_root", default=None, help="default: ../shared/data/Vid4")
-    p.add_argument("--out", default="results", help="results folder (default results)")
-    p.add_argument("--install", action="store_true",
-                   help="copy the weights and the card into vsr_latent/pretrained/")
-    p.add_argument("--note", default="",
-                   help="a sentence for the card's 'How it was made' (e.g. pauses of the run)")
-    p.add_argument("--stopped_s", type=float, default=0.0,
-                   help="seconds the run was stopped between its first and last logged step "
-                        "(paused, or between a kill and its resume): left out of the wall time, "
-                        "and stated")
-    p.add_argument("--no_train", action="store_true",
-                   help="score the run as it is (its model.keras) without training")
-    args = p.parse_args(argv)
+    results = evaluate_predictor_protocols(predictor, data, PROTOCOLS, progress=True)
+    return results, results[PROTOCOLS[0]].seconds_per_frame
 
+
+def remake(run_dir="runs/ours_cpu", data_root=None, *, vid4_root=None, out="results",
+           install=False, note="", stopped_s=0.0, train=True, log=print):
+    """Steps 1-4 of the module docstring; returns the model card (Markdown).
+
+    Args:
+      run_dir: the run folder (trained into, resumed, or reused when finished).
+      data_root: the training dataset root (default: the cpu budget's,
+        ``vsr_latent.configs.CPU_DATA_ROOT``), made when missing.
+      vid4_root: the Vid4 folder (default: ``../shared/data/Vid4``).
+      out: the results folder.
+      install: copy the weights, the card and the figure into ``vsr_latent/pretrained/``.
+      note: a sentence for the card's "How it was made" (e.g. pauses of the run).
+      stopped_s: seconds the run was stopped between its first and last logged step (paused, or
+        between a kill and its resume): left out of the wall time, and stated.
+      train: False scores the run as it is (its model.keras) without training.
+    """
     from vsr_latent import run_folder
     from vsr_latent.atomic import atomic_path
+    from vsr_latent.configs import CPU_DATA_ROOT, config_from_dict, get_config
     from vsr_latent.evaluation import dataset_sequences
     from vsr_latent.paper.context import git_commit
     from vsr_latent.paper.hardware import describe
     from vsr_latent.serving.loading import load_predictor
 
-    config = get_config("ours", budget="cpu", overrides=[f"data.source={args.data_root}"])
-    run_dir = Path(args.run_dir)
-    if not args.no_train:
-        ensure_dataset(args.data_root)
-        from vsr_latent.training.trainer import train
+    data_root = CPU_DATA_ROOT if data_root is None else data_root
+    config = get_config("ours", budget="cpu", overrides=[f"data.source={data_root}"])
+    run_dir = Path(run_dir)
+    if train:
+        ensure_dataset(data_root, log=log)
+        from vsr_latent.training.trainer import train as train_run
 
-        train(config, run_dir, log=lambda m: print(m, flush=True))
-    out = Path(args.out)
+        train_run(config, run_dir, log=log)
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     keras_path = out / "ours_cpu.keras"
     model = run_folder.load_keras_model(run_folder.model_path(run_dir))
     with atomic_path(keras_path) as tmp:
         model.save(str(tmp))
-    print(f"Weights: {keras_path} ({keras_path.stat().st_size / 2**20:.1f} MiB)", flush=True)
+    log(f"Weights: {keras_path} ({keras_path.stat().st_size / 2**20:.1f} MiB)")
 
-    data = dataset_sequences("vid4", data_root=args.vid4_root, degradation="bi")
+    data = dataset_sequences("vid4", data_root=vid4_root, degradation="bi")
     vid4, seconds = {}, {}
-    print("Scoring bicubic on Vid4", flush=True)
-    vid4["bicubic"], _ = score_vid4(load_predictor("bicubic", seq_len=7), data)
-    for precision in PRECISIONS:
-        print(f"Scoring ours_cpu ({precision}) on Vid4", flush=True)
+    log("Scoring bicubic on Vid4")
+    vid4["bicubic"], _ = score_on_vid4(load_predictor("bicubic", seq_len=7), data)
+    for precision in CARD_PRECISIONS:
+        log(f"Scoring ours_cpu ({precision}) on Vid4")
         predictor = load_predictor(str(keras_path), precision=precision)
-        vid4[precision], seconds[precision] = score_vid4(predictor, data)
+        vid4[precision], seconds[precision] = score_on_vid4(predictor, data)
 
     # Through config_from_dict: run folders of older versions store the model differently.
     run_config = config_from_dict(json.loads((run_dir / "config.json").read_text()))
     data = _dataset_info(run_config.data.source)
-    scalars, training = run_training(run_dir, run_config.to_dict(), args.stopped_s)
+    scalars, training = run_training(run_dir, run_config.to_dict(), stopped_s)
     info = {
         "config": run_config.to_dict(),
         "training": {**training, "validation_bicubic_psnr": validation_bicubic_psnr(run_config)},
@@ -422,7 +403,7 @@ def main(argv=None):
         "data": data,
         "data_command": _data_command(data),
         "hardware": describe(),
-        "note": args.note,
+        "note": note,
     }
     training_curve_figure(scalars, out / "ours_cpu_training.png",
                           stage1_steps=run_config.stage1_steps,
@@ -434,15 +415,10 @@ def main(argv=None):
     summary = {**info, "vid4": {k: {p: r.to_dict() for p, r in v.items()} for k, v in vid4.items()}}
     with atomic_path(out / "ours_cpu.json") as tmp:
         Path(tmp).write_text(json.dumps(summary, indent=1, default=str))
-    print(card)
-    if args.install:
+    if install:
         from vsr_latent.pretrained import FOLDER
 
         for name in ("ours_cpu.keras", "ours_cpu.md", "ours_cpu_training.png"):
             shutil.copyfile(out / name, FOLDER / name)
-        print(f"Installed into {FOLDER}", flush=True)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        log(f"Installed into {FOLDER}")
+    return card

@@ -124,7 +124,8 @@ def _backend_for(spec, backend):
         raise ConfigError(f"{spec}: the onnxruntime backend runs {ONNX_SUFFIX} files (make one "
                           "with `vsr-latent export --format onnx --model SPEC OUT.onnx`)")
     if backend == "tensorflow" and is_onnx:
-        raise ConfigError(f"{spec}: an ONNX file runs on --backend onnxruntime, not tensorflow")
+        raise ConfigError(f"{spec}: an ONNX file runs on backend onnxruntime, not tensorflow",
+                          fields=("backend",))
     return backend
 
 
@@ -132,7 +133,7 @@ def _check_seq_len(seq_len):
     if seq_len is None:
         return None
     if int(seq_len) < 1:
-        raise ConfigError(f"--seq_len must be >= 1, got {seq_len}")
+        raise ConfigError(f"seq_len must be >= 1, got {seq_len}", fields=("seq_len",))
     return int(seq_len)
 
 

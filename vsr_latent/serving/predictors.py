@@ -65,7 +65,7 @@ def check_sample_count(samples):
     """``samples`` as an int; ConfigError unless it is at least 1 (before any model is loaded)."""
     samples = int(samples)
     if samples < 1:
-        raise ConfigError(f"--samples must be >= 1, got {samples}")
+        raise ConfigError(f"samples must be >= 1, got {samples}", fields=("samples",))
     return samples
 
 

@@ -57,10 +57,10 @@ from vsr_latent.data.video_io import (
     carried_streams,
     notice,
     open_frames,
-    to_uint8,
 )
 from vsr_latent.data.video_probe import SCALE_MATRIX
 from vsr_latent.errors import ConfigError, InputError
+from vsr_latent.pictures import colormap as fixed_scale_colours
 from vsr_latent.serving.loading import load_predictor
 from vsr_latent.serving.predictors import check_sample_count
 
@@ -152,14 +152,14 @@ def check_tiling(tile, overlap):
     """Raise ConfigError for a tile/overlap pair that cannot tile (``tile`` as for resolve_tile);
     run by ``UpscaleOptions`` when it is made."""
     if overlap is None or int(overlap) < 0:
-        raise ConfigError(f"--tile_overlap must be >= 0, got {overlap}")
+        raise ConfigError(f"overlap must be >= 0, got {overlap}", fields=("overlap",))
     if tile is not None and int(tile) < 0:
-        raise ConfigError(f"--tile must be >= 0 (0 = never tile), got {tile}")
+        raise ConfigError(f"tile must be >= 0 (0 = never tile), got {tile}", fields=("tile",))
     side = DEFAULT_TILE if tile is None else int(tile)
     if side > 0 and side - int(overlap) < TILE_ALIGN:
         raise ConfigError(
-            f"tile side {side} must exceed --tile_overlap {overlap} by at least {TILE_ALIGN} pixels"
-        )
+            f"tile side {side} must exceed overlap {overlap} by at least {TILE_ALIGN} pixels",
+            fields=("overlap",))
 
 
 @functools.lru_cache(maxsize=4)
@@ -225,7 +225,8 @@ def predict_window(predictor, window, *, tile=None, overlap=DEFAULT_TILE_OVERLAP
 
 @dataclasses.dataclass(frozen=True)
 class UpscaleOptions:
-    """How a video is upscaled; checked once, when made (a ConfigError for the first problem).
+    """How a video is upscaled; checked once, when made (a ConfigError for the first problem,
+    naming these fields; the command line names its flags).
 
     Attributes:
       tile: tile side in LR pixels; None: tile with ``DEFAULT_TILE`` only when a frame has more
@@ -262,21 +263,24 @@ class UpscaleOptions:
         check_tiling(self.tile, self.overlap)
         check_sample_count(self.samples)
         if self.uncertainty_path is not None and int(self.samples) < 2:
-            raise ConfigError("--uncertainty needs --samples K with K >= 2 (the std of K draws)")
+            raise ConfigError("uncertainty_path needs samples K with K >= 2 (the std of K draws)",
+                              fields=("uncertainty_path", "samples"))
         if not float(self.uncertainty_max_std) > 0:
-            raise ConfigError(f"--uncertainty_scale must be > 0, got {self.uncertainty_max_std}")
+            raise ConfigError(f"uncertainty_max_std must be > 0, got {self.uncertainty_max_std}",
+                              fields=("uncertainty_max_std",))
         if self.fps is not None:
             try:
                 fps = Fraction(self.fps) if not isinstance(self.fps, float) else Fraction(
                     str(self.fps))
             except (TypeError, ValueError, ZeroDivisionError):
-                raise ConfigError(f"--fps must be a number or a ratio such as 30000/1001, "
-                                  f"got {self.fps!r}") from None
+                raise ConfigError(f"fps must be a number or a ratio such as 30000/1001, "
+                                  f"got {self.fps!r}", fields=("fps",)) from None
             if not fps > 0:
-                raise ConfigError(f"--fps must be > 0, got {self.fps}")
+                raise ConfigError(f"fps must be > 0, got {self.fps}", fields=("fps",))
             object.__setattr__(self, "fps", fps)
         if self.max_frames is not None and int(self.max_frames) < 1:
-            raise ConfigError(f"--max_frames must be >= 1, got {self.max_frames}")
+            raise ConfigError(f"max_frames must be >= 1, got {self.max_frames}",
+                              fields=("max_frames",))
         # Checked: store plain numbers (numpy or string-typed values work the same afterwards).
         for name, kind in (("tile", int), ("overlap", int), ("samples", int),
                            ("uncertainty_max_std", float), ("max_frames", int)):
@@ -330,25 +334,17 @@ def upscale_frames(frames, predictor, options=None):
         yield from flush()
 
 
-_LUT_CACHE = {}
-
-
 def uncertainty_heatmap(std, *, max_std=UNCERTAINTY_MAX_STD, colormap=UNCERTAINTY_COLORMAP):
     """RGB uint8 heat map of a per-pixel standard deviation.
 
     ``std`` is (H, W) or (H, W, 3) (then averaged over the channels) on the [0, 255] intensity
-    scale; 0 maps to the colormap's first colour, ``max_std`` and above to its last.
+    scale; 0 maps to the colormap's first colour, ``max_std`` and above to its last (the fixed
+    scale of ``vsr_latent.pictures.colormap``, the training pictures' colours).
     """
     std = np.asarray(std, np.float32)
     if std.ndim == 3:
         std = std.mean(axis=-1)
-    if colormap not in _LUT_CACHE:
-        import matplotlib
-
-        cmap = matplotlib.colormaps[colormap]
-        _LUT_CACHE[colormap] = to_uint8(cmap(np.linspace(0.0, 1.0, 256))[:, :3] * 255.0)
-    index = np.clip(np.rint(std / float(max_std) * 255.0), 0, 255).astype(np.intp)
-    return _LUT_CACHE[colormap][index]
+    return fixed_scale_colours(std, 0.0, float(max_std), name=colormap)
 
 
 # --------------------------------------------------------------------------------------------
@@ -401,7 +397,8 @@ def check_paths(in_path, out_path, uncertainty_path=None, encoding=None):
     check_output_path(out_path, in_path)
     if uncertainty_path is not None:
         if _same_path(uncertainty_path, out_path):
-            raise InputError(uncertainty_path, "--uncertainty must differ from OUT")
+            raise InputError(uncertainty_path, "uncertainty_path must differ from out_path",
+                             fields=("uncertainty_path", "out_path"))
         check_output_path(uncertainty_path, in_path, what="uncertainty output")
     if encoding is not None and any(p is not None and _is_video(p)
                                     for p in (out_path, uncertainty_path)):
