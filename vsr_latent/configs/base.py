@@ -83,11 +83,9 @@ import json
 import typing
 from dataclasses import dataclass, field
 
+from vsr_latent.architecture import ModelConfig
 from vsr_latent.errors import ConfigError
 from vsr_latent.precision import RUN_PRECISIONS
-
-if typing.TYPE_CHECKING:
-    from vsr_latent.models.config import ModelConfig
 
 # Adam and clipping: given by the paper (§7).
 LEARNING_RATE = 1e-4
@@ -210,7 +208,6 @@ class ExperimentConfig:
     def validate(self):
         """Raises ConfigError for settings no run can use."""
         from vsr_latent.models import MODEL_NAMES
-        from vsr_latent.models.config import ModelConfig
 
         problems = []
         if not isinstance(self.model, ModelConfig):
@@ -282,9 +279,5 @@ class ExperimentConfig:
 
 
 def type_hints(cls):
-    """The field types of a config dataclass. ``ModelConfig`` is imported here and not at the top
-    of the module: the models package imports TensorFlow, and reading or listing configs must
-    not."""
-    from vsr_latent.models.config import ModelConfig
-
-    return typing.get_type_hints(cls, localns={"ModelConfig": ModelConfig})
+    """The field types of a config dataclass."""
+    return typing.get_type_hints(cls)

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from vsr_latent.architecture import LEAKY_SLOPE
 from vsr_latent.layers._shapes import (
     crop_spatial,
     fold_time,
@@ -10,7 +11,6 @@ from vsr_latent.layers._shapes import (
     pool_spatial,
     unfold_time,
 )
-from vsr_latent.layers.residual import LEAKY_SLOPE
 from vsr_latent.layers.variational import VariationalHead
 
 
