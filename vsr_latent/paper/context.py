@@ -8,9 +8,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vsr_latent import __version__
+from vsr_latent import __version__, hardware
 from vsr_latent.errors import ConfigError
-from vsr_latent.paper import hardware
 from vsr_latent.paper.budget import choose_budget, reproduction_budget
 from vsr_latent.paper.results import ResultsTable, budget_label
 from vsr_latent.paths import REPO_ROOT, shared_data_dir

@@ -81,8 +81,8 @@ def _on_gpu():
 
 
 def machine_info():
-    """CPU/GPU names and versions (``vsr_latent.paper.hardware``) plus the load average."""
-    from vsr_latent.paper.hardware import describe
+    """CPU/GPU names and versions (``vsr_latent.hardware``) plus the load average."""
+    from vsr_latent.hardware import describe
 
     info = describe()
     info["load_average_1min"] = os.getloadavg()[0]

@@ -151,7 +151,7 @@ def run_training_benchmark(config_name="ours", budget=None, overrides=(), steps=
     import tempfile
 
     from vsr_latent.configs import get_config
-    from vsr_latent.paper.hardware import describe
+    from vsr_latent.hardware import describe
     from vsr_latent.training.trainer import Trainer
 
     timed = get_config(config_name, budget=budget, overrides=list(overrides))
