@@ -18,6 +18,7 @@ so a folder with a ``manifest.json`` under ``clips/`` is always a finished clip.
 import json
 from pathlib import Path
 
+from vsr_latent.configs.budgets import cpu_root_difference
 from vsr_latent.data import raw_frames
 from vsr_latent.data.video_io import list_frame_files, natural_key
 from vsr_latent.errors import InputError
@@ -59,6 +60,13 @@ def root_settings(root):
     except ValueError as e:
         raise InputError(path, f"dataset index is not valid JSON ({e})")
     return index_settings(index, path)
+
+
+def cpu_root_warning(root):
+    """A warning naming how ``root`` differs from the cpu budget's make_dataset settings, or None.
+    Such a root still trains, but not the recipe the budget (and the shipped card) describes."""
+    difference = cpu_root_difference(root_settings(root))
+    return f"Warning: {root}: {difference}" if difference else None
 
 
 def index_settings(index, path):
