@@ -6,7 +6,7 @@ import keras
 from keras import backend, ops
 
 from vsr_latent.architecture import ATTENTION_BUDGET_ELEMENTS, LEAKY_SLOPE
-from vsr_latent.layers._shapes import (
+from vsr_latent.layers.shapes import (
     crop_spatial,
     fold_time,
     pad_spatial,

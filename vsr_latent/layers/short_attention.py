@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from vsr_latent.architecture import LEAKY_SLOPE
-from vsr_latent.layers._shapes import (
+from vsr_latent.layers.shapes import (
     crop_spatial,
     fold_time,
     pad_spatial,

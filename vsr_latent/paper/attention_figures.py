@@ -175,9 +175,9 @@ def figure7(ctx, out_dir, lines, csv_rows):
 
 
 def _stage2(ctx, base_config):
-    from vsr_latent.paper.tables import _stage2_changes
+    from vsr_latent.paper.tables import stage2_changes
 
-    return _stage2_changes(ctx, ensure_run(ctx, base_config))
+    return stage2_changes(ctx, ensure_run(ctx, base_config))
 
 
 def figure8(ctx, out_dir, lines, csv_rows):
@@ -264,7 +264,7 @@ def figure7_8(ctx):
             ctx.log(msg)
             ctx.failures.append(f"figure7_8: {msg}")
             lines += [f"## {label}", "", f"not run — failed: {error_summary(e)}", ""]
-    meta = _Meta()
+    meta = MetaLines()
     ctx.fill_meta(meta, runs=runs)
     lines += ["## How these figures were made", ""]
     lines += [f"- **{k}**: {v}" if not isinstance(v, (list, tuple))
@@ -288,7 +288,7 @@ def _title_note(ctx):
     return ""
 
 
-class _Meta:
+class MetaLines:
     """Holds the "how these were made" lines (``Context.fill_meta`` fills any ``.meta`` dict)."""
 
     def __init__(self):

@@ -143,7 +143,7 @@ def _save_png(image, path):
 
 
 def _markdown(ctx, rows, model_text, degradation, how, data_line, runs):
-    from vsr_latent.paper.attention_figures import _Meta
+    from vsr_latent.paper.attention_figures import MetaLines
     from vsr_latent.paper.results import headline_lines
 
     lines = ["# Figure 9 — qualitative comparison on Vid4", ""]
@@ -158,7 +158,7 @@ def _markdown(ctx, rows, model_text, degradation, how, data_line, runs):
               (f"- Crops: centre {w}x{h} HR pixels of the middle frame of each sequence; PSNR "
               "printed under each crop: the whole frame, Y channel, 8-pixel border cropped "
               "(paper protocol), SR rounded to 8 bits."), ""]
-    meta = _Meta()
+    meta = MetaLines()
     ctx.fill_meta(meta, runs=runs, data=data_line)
     lines += ["## How this figure was made", ""]
     lines += [f"- **{k}**: {v}" if not isinstance(v, (list, tuple))

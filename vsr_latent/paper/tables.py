@@ -163,7 +163,7 @@ def _continuation(ctx, stage1_run, *, control):
             "optimizer": dataclasses.replace(opt, warmup_steps=warmup)}
 
 
-def _stage2_changes(ctx, stage1_run):
+def stage2_changes(ctx, stage1_run):
     """Stage 2 only, from the finished stage-1 run (its steps: the budget's stage 2)."""
     return _continuation(ctx, stage1_run, control=False)
 
@@ -177,7 +177,7 @@ def table3(ctx):
     t = ctx.results_table(paper.TABLE3)
     stage1 = {k: TABLE3_CONFIGS[k] for k in ("latn10_7", "satn10_7")}
     cache = _validation_rows(ctx, t, stage1)
-    rows = [(key, base, _stage2_changes, "stage 2") for key, base in TABLE3_STAGE1.items()]
+    rows = [(key, base, stage2_changes, "stage 2") for key, base in TABLE3_STAGE1.items()]
     rows += [(key, base, _control_changes, "L_re only") for key, base in TABLE3_CONTROLS.items()]
     for key, base, make_changes, how in rows:
         config_name = TABLE3_CONFIGS[key]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 
-from vsr_latent.perf.flops import _wrapped
+from vsr_latent.perf.flops import patched_call
 from vsr_latent.perf.timing import time_call
 
 
@@ -44,7 +44,7 @@ def capture_layer_inputs(model, x, selectors):
 
     with contextlib.ExitStack() as stack:
         for cls, predicate in selectors:
-            stack.enter_context(_wrapped(cls, make(cls, predicate)))
+            stack.enter_context(patched_call(cls, make(cls, predicate)))
         traced = tf.function(fn)
         values = traced(x)
         found = list(layers)

@@ -108,7 +108,7 @@ def _shape(t):
 
 
 @contextlib.contextmanager
-def _wrapped(cls, make_wrapper):
+def patched_call(cls, make_wrapper):
     """Temporarily replace ``cls.call`` with ``make_wrapper(original)``."""
     had_own = "call" in cls.__dict__
     original = cls.__dict__.get("call", cls.call)
@@ -178,11 +178,11 @@ def record_layer_calls(records):
     transpose_classes = [keras.layers.Conv2DTranspose, keras.layers.Conv3DTranspose]
     with contextlib.ExitStack() as stack_ctx:
         for cls in conv_classes:
-            stack_ctx.enter_context(_wrapped(cls, lambda o: conv_wrapper(o, False)))
+            stack_ctx.enter_context(patched_call(cls, lambda o: conv_wrapper(o, False)))
         for cls in transpose_classes:
-            stack_ctx.enter_context(_wrapped(cls, lambda o: conv_wrapper(o, True)))
-        stack_ctx.enter_context(_wrapped(keras.layers.Dense, dense_wrapper))
-        stack_ctx.enter_context(_wrapped(long_attention.LongAttention, block_wrapper))
+            stack_ctx.enter_context(patched_call(cls, lambda o: conv_wrapper(o, True)))
+        stack_ctx.enter_context(patched_call(keras.layers.Dense, dense_wrapper))
+        stack_ctx.enter_context(patched_call(long_attention.LongAttention, block_wrapper))
         long_attention.softmax_attention = attention
         try:
             yield records
