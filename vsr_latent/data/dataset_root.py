@@ -20,7 +20,7 @@ from pathlib import Path
 
 from vsr_latent.configs.budgets import cpu_root_difference
 from vsr_latent.data import raw_frames
-from vsr_latent.data.video_io import list_frame_files, natural_key
+from vsr_latent.data.video_io import FolderSource, list_frame_files, natural_key, read_image
 from vsr_latent.errors import InputError
 
 CLIPS_DIR = "clips"
@@ -132,7 +132,6 @@ class Clip:
         if self.format == "raw":
             yield from raw_frames.iter_frames(self.raw_path)
             return
-        from vsr_latent.data.video_io import FolderSource
 
         with FolderSource(self.dir) as src:
             yield from src
@@ -141,7 +140,6 @@ class Clip:
         """Frame ``index`` (uint8 (H, W, 3))."""
         if self.format == "raw":
             return raw_frames.read_boxes(self.raw_path, index, [0], [0], 1, *self.size)[0, 0]
-        from vsr_latent.data.video_io import read_image
 
         return read_image(self.frames[index])
 

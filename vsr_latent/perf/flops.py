@@ -28,6 +28,11 @@ import contextlib
 import dataclasses
 import math
 
+import keras
+import tensorflow as tf
+
+from vsr_latent.layers import long_attention
+
 # TensorFlow op types whose profiler "flops" statistic follow the same convention.
 PROFILER_OP_TYPES = ("Conv2D", "Conv3D", "Conv2DBackpropInput", "Conv3DBackpropInputV2",
                      "MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3")
@@ -125,10 +130,6 @@ def patched_call(cls, make_wrapper):
 @contextlib.contextmanager
 def record_layer_calls(records):
     """Append a ``LayerFlops`` to ``records`` for every counted call made inside the block."""
-    import keras
-
-    from vsr_latent.layers import long_attention
-
     stack = []
 
     def conv_wrapper(original, transpose):
@@ -196,8 +197,6 @@ def count_flops(model, input_shape, key_frames_shape=None):
 
     The model is traced (not run) on fully static shapes.
     """
-    import tensorflow as tf
-
     records = []
     specs = [tf.TensorSpec(list(input_shape), tf.float32)]
     if key_frames_shape is not None:
@@ -230,8 +229,6 @@ def profiler_flops(concrete_function, op_types=PROFILER_OP_TYPES):
     """Total "flops" of the graph of ``concrete_function`` according to TensorFlow's profiler
     (``tf.compat.v1.profiler``), over the ops of ``op_types`` only. Ops inside loops
     (``tf.map_fn``, ``tf.while_loop``) are counted once, so compare on loop-free graphs."""
-    import tensorflow as tf
-
     builder = tf.compat.v1.profiler.ProfileOptionBuilder
     options = (builder(builder.float_operation())
                .account_displayed_op_only(False)
