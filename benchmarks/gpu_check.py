@@ -177,7 +177,7 @@ def main(argv=None):
         # Unknown total: 20 GB each (an 80 GB GPU leaves room; a smaller one: pass --memory_mb).
         memory_mb = int(total / 2**20 / 2 * 0.9) if total else 20_000
     devices = split_devices(args.dry_run, memory_mb)
-    from vsr_latent.paper.hardware import describe
+    from vsr_latent.hardware import describe
     from vsr_latent.training.strategy import default_strategy
 
     strategy = (tf.distribute.MirroredStrategy(devices[:2]) if args.dry_run

@@ -51,7 +51,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     sys.path.insert(0, ROOT)
     from vsr_latent.atomic import write_json
-    from vsr_latent.paper.hardware import cpu_model, cpu_speed_flags
+    from vsr_latent.hardware import cpu_model, cpu_speed_flags
 
     result = {"cpu": cpu_model(), "cores": os.cpu_count(), "cpu_flags": cpu_speed_flags(),
               "rounds": args.rounds}

@@ -54,7 +54,7 @@ def main(argv=None):
     import vsr_latent  # noqa: F401, I001 - before TensorFlow: the package's CPU kernels (cpu_backend)
 
     from vsr_latent.configs import get_config
-    from vsr_latent.paper.hardware import describe
+    from vsr_latent.hardware import describe
     from vsr_latent.perf.training_benchmark import config_dataset, time_pipeline
     from vsr_latent.training.trainer import Trainer
 

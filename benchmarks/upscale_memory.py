@@ -123,7 +123,7 @@ def main(argv=None):
                           for k, v in check.items() if k != "ok"), flush=True)
     if args.output:
         from vsr_latent.atomic import write_json
-        from vsr_latent.paper.hardware import cpu_model
+        from vsr_latent.hardware import cpu_model
 
         write_json(args.output, {"cpu": cpu_model(), "load_average_1min": os.getloadavg()[0],
                                  "rows": rows, "checks": checks})

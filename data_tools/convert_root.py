@@ -15,18 +15,19 @@ run was killed before removing them, are removed by the next run).
 
 import sys
 
+import tensorflow as tf
+from tqdm import tqdm
+
+from vsr_latent.atomic import atomic_path, write_json
 from vsr_latent.cli import OneLineErrorParser, run_command
+from vsr_latent.data.dataset_root import MANIFEST, list_clips
+from vsr_latent.data.raw_frames import RAW_FRAMES, RawClipWriter
+from vsr_latent.data.video_io import list_frame_files
+from vsr_latent.errors import InputError
 
 
 def convert_clip(clip, keep_images=False):
     """Writes ``clip``'s frames as its raw array; returns the frames written (0: already raw)."""
-    import tensorflow as tf
-
-    from vsr_latent.atomic import atomic_path, write_json
-    from vsr_latent.data.dataset_root import MANIFEST
-    from vsr_latent.data.raw_frames import RAW_FRAMES, RawClipWriter
-    from vsr_latent.errors import InputError
-
     target = clip.dir / RAW_FRAMES
     for leftover in clip.dir.glob(f".{RAW_FRAMES}.*.part*"):  # of a run killed while writing
         leftover.unlink()
@@ -47,8 +48,6 @@ def convert_clip(clip, keep_images=False):
                     "converted_from": clip.manifest.get("format", "png")}
         write_json(clip.dir / MANIFEST, manifest)
     if not keep_images:
-        from vsr_latent.data.video_io import list_frame_files
-
         for path in list_frame_files(clip.dir):
             path.unlink()
     return written
@@ -56,11 +55,6 @@ def convert_clip(clip, keep_images=False):
 
 def convert_root(root, keep_images=False, progress=True):
     """Converts every finished clip of ``root``; returns {"converted": n, "already_raw": m}."""
-    from tqdm import tqdm
-
-    from vsr_latent.data.dataset_root import list_clips
-    from vsr_latent.errors import InputError
-
     clips = list_clips(root)
     if not clips:
         raise InputError(root, "the dataset root has no finished clips")

@@ -49,8 +49,15 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
+from vsr_latent.atomic import atomic_dir, write_json
 from vsr_latent.cli import OneLineErrorParser, run_command
+from vsr_latent.data.dataset_root import CLIPS_DIR, INDEX, MANIFEST
+from vsr_latent.data.raw_frames import RAW_FRAMES, RawClipWriter
+from vsr_latent.data.resize_weights import matlab_imresize_matrix
+from vsr_latent.data.video_io import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, natural_key, open_frames
+from vsr_latent.errors import ConfigError, InputError
 
 #: The paper's clip length (§7) and split (200 train / 30 validation).
 CLIP_LEN = 105
@@ -80,8 +87,6 @@ def parse_size(text):
 
 def yuv_params_from_name(path, yuv_size=None, yuv_bit_depth=None):
     """Frame size and bit depth of a raw YUV file: the options, else ``WxH`` / ``10bit`` in its name."""
-    from vsr_latent.errors import InputError
-
     name = Path(path).name
     size = yuv_size
     if size is None:
@@ -103,9 +108,6 @@ def find_sources(src_dir, skipped=None):
     Files that are none of these and sit outside frame folders are appended to ``skipped`` as
     ``(path, reason)`` (when given), so that nothing is left out without a word.
     """
-    from vsr_latent.data.video_io import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, natural_key
-    from vsr_latent.errors import InputError
-
     src_dir = Path(src_dir)
     if not src_dir.is_dir():
         raise InputError(src_dir, "the sources folder does not exist")
@@ -198,8 +200,6 @@ class FrameResizer:
     """Applies the planned downscale/crop to one frame (uint8 in, uint8 out)."""
 
     def __init__(self, size, max_size, mode, multiple):
-        from vsr_latent.data.resize_weights import matlab_imresize_matrix
-
         self.size = tuple(size)
         self.out, self.factor = target_size(size, max_size, mode, multiple)
         self.mode = mode if self.factor != 1.0 or max_size is not None else None
@@ -268,8 +268,6 @@ def assign_splits(clip_ids, seed, num_train=NUM_TRAIN, num_val=NUM_VAL, sources=
 
 
 def open_source(path, args):
-    from vsr_latent.data.video_io import open_frames
-
     if Path(path).is_file() and Path(path).suffix.lower() == ".yuv":
         size, depth = yuv_params_from_name(path, args.yuv_size, args.yuv_bit_depth)
         return open_frames(path, yuv_size=size, yuv_bit_depth=depth)
@@ -282,8 +280,6 @@ def plan(args, skipped=None):
     Sources and files that are not ingested are appended to ``skipped`` as (path, reason) and
     warned about.
     """
-    from vsr_latent.errors import InputError
-
     src_dir = Path(args.sources)
     skipped = [] if skipped is None else skipped
     out = []
@@ -341,8 +337,6 @@ class ClipWriter:
         self.folder, self.fmt, self.index = Path(folder), fmt, 0
         self.raw = None
         if fmt == "raw":
-            from vsr_latent.data.raw_frames import RAW_FRAMES, RawClipWriter
-
             self.raw = RawClipWriter(self.folder / RAW_FRAMES, num_frames, size)
 
     def write(self, frame):
@@ -362,10 +356,6 @@ class ClipWriter:
 
 def ingest_source(path, info, clips, splits, args, root, bar):
     """Decodes one source once, writing each of its unfinished clips into an atomic folder."""
-    from vsr_latent.atomic import atomic_dir, write_json
-    from vsr_latent.data.dataset_root import CLIPS_DIR, MANIFEST
-    from vsr_latent.errors import InputError
-
     clips_dir = root / CLIPS_DIR
     todo = [c for c in clips if not (clips_dir / c[0] / MANIFEST).is_file()]
     skipped = len(clips) - len(todo)
@@ -421,12 +411,6 @@ def ingest_source(path, info, clips, splits, args, root, bar):
 
 
 def make_dataset(args):
-    from tqdm import tqdm
-
-    from vsr_latent.atomic import write_json
-    from vsr_latent.data.dataset_root import CLIPS_DIR, INDEX
-    from vsr_latent.errors import ConfigError
-
     if args.clip_len < 1:
         raise ConfigError("--clip_len must be >= 1")
     if args.min_clip_len is not None and args.min_clip_len < 1:

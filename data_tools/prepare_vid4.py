@@ -12,20 +12,19 @@ to finish an interrupted run, ``--overwrite`` to redo).
 import sys
 from pathlib import Path
 
+from tqdm import tqdm
+
 from vsr_latent.cli import OneLineErrorParser, run_command
+from vsr_latent.data.degrade import check_method, degrade
+from vsr_latent.data.vid4 import VID4_SEQUENCES, read_frame_folder
+from vsr_latent.data.video_io import FrameWriter
+from vsr_latent.errors import InputError
 
 PROTOCOLS = {"bi": "BI", "bd": "BD"}
 
 
 def prepare_vid4(gt_dir, out, *, scale=4, sequences=None, methods=("bi", "bd"), overwrite=False,
                  progress=True):
-    from tqdm import tqdm
-
-    from vsr_latent.data.degrade import check_method, degrade
-    from vsr_latent.data.vid4 import VID4_SEQUENCES, read_frame_folder
-    from vsr_latent.data.video_io import FrameWriter
-    from vsr_latent.errors import InputError
-
     for m in methods:
         check_method(m)
     gt_dir, out = Path(gt_dir), Path(out)

@@ -24,7 +24,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from data_tools import make_dataset, select_remote
+from vsr_latent.atomic import atomic_path
 from vsr_latent.cli import OneLineErrorParser, run_command
+from vsr_latent.errors import InputError
 
 #: The 1080p stream's 54 frames: the shortest source kept (longer than every model's L).
 MIN_CLIP_LEN = 54
@@ -51,8 +54,6 @@ def write_uhd_source(path, frames):
     """``frames`` frames of testsrc2 at 3840x2160, 10-bit 4:2:0 little-endian raw YUV (atomic)."""
     import imageio_ffmpeg
 
-    from vsr_latent.atomic import atomic_path
-
     if path.is_file():
         return
     with atomic_path(path) as tmp:
@@ -63,8 +64,6 @@ def write_uhd_source(path, frames):
 
 
 def make_sources(sources, shared, uhd_frames):
-    from vsr_latent.errors import InputError
-
     clips = shared / "train_clips"
     if not clips.is_dir():
         raise InputError(clips, "no such folder: --shared must hold train_clips/")
@@ -80,9 +79,6 @@ def make_sources(sources, shared, uhd_frames):
 
 def make_root(root, shared, uhd_frames=UHD_FRAMES, progress=True):
     """Sources, dataset root and Remote selection; returns make_dataset's report."""
-    from data_tools import make_dataset, select_remote
-    from vsr_latent.errors import InputError
-
     root = Path(root)
     sources = root.with_name(root.name + ".sources")
     make_sources(sources, Path(shared), uhd_frames)

@@ -20,8 +20,13 @@ import shutil
 import sys
 from pathlib import Path
 
+from tqdm import tqdm
+
+from vsr_latent.atomic import atomic_dir, write_json
 from vsr_latent.cli import OneLineErrorParser, run_command
 from vsr_latent.data import scene
+from vsr_latent.data.dataset_root import KEY_FRAMES_DIR, MANIFEST, REMOTE_REPORT, list_clips
+from vsr_latent.errors import InputError
 
 
 def select_remote(root, *, motion_threshold=scene.MOTION_THRESHOLD,
@@ -29,11 +34,6 @@ def select_remote(root, *, motion_threshold=scene.MOTION_THRESHOLD,
                   split="validation", progress=True):
     """Measures, decides and writes; returns the report dict (also in ``ROOT/remote.json``)."""
     import imageio.v3 as iio
-    from tqdm import tqdm
-
-    from vsr_latent.atomic import atomic_dir, write_json
-    from vsr_latent.data.dataset_root import KEY_FRAMES_DIR, MANIFEST, REMOTE_REPORT, list_clips
-    from vsr_latent.errors import InputError
 
     clips = list_clips(root, split)
     if not clips:

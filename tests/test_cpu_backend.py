@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO_ROOT
-from vsr_latent import cpu_backend
-from vsr_latent.paper import hardware
+from vsr_latent import cpu_backend, hardware
 
 X86 = platform.machine().lower() in ("x86_64", "amd64")
 

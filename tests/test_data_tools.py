@@ -17,7 +17,7 @@ import pytest
 from data_tools import make_dataset, prepare_vid4, select_remote
 from vsr_latent.data import yuv as yuv_mod
 from vsr_latent.data.builtin import builtin_clips
-from vsr_latent.data.dataset_root import Clip, list_clips, root_settings
+from vsr_latent.data.dataset_root import Clip, cpu_root_warning, list_clips, root_settings
 from vsr_latent.data.degrade import degrade
 from vsr_latent.data.resize_weights import matlab_imresize_matrix
 from vsr_latent.data.video_io import read_frames
@@ -187,6 +187,16 @@ def test_ingestion_clips_manifests_and_yuv(tmp_path):
     assert index["num_clips"] == 4 and len(index["splits"]["validation"]) == 2
     assert len(set(index["source_splits"].values())) == 2
     assert root_settings(root) == {"clip_len": 5, "max_size": None}
+
+
+def test_cpu_root_warning_names_what_differs_from_the_cpu_budget(tmp_path):
+    same, other = tmp_path / "same", tmp_path / "other"
+    for root, size in ((same, [360, 640]), (other, [270, 480])):  # the index stores [H, W]
+        root.mkdir()
+        (root / "dataset.json").write_text(json.dumps({"clip_len": 40, "max_size": size}))
+    assert cpu_root_warning(same) is None
+    assert cpu_root_warning(other).startswith(
+        f"Warning: {other}: made with max_size 480x270 (the cpu budget's: 640x360)")
 
 
 def test_ingestion_resumes_after_interruption(tmp_path, monkeypatch, capsys):

@@ -380,7 +380,7 @@ def test_saved_model_folder_random_bytes(tmp_path, data):
     JSON_VALUES, max_size=3))
 def test_model_overrides_random_values(overrides):
     """``model_overrides`` (from --set or a config.json) reach the model's typed config."""
-    from vsr_latent.models.config import VSRNetConfig
+    from vsr_latent.architecture import VSRNetConfig
 
     got = outcome(VSRNetConfig().replace, **overrides)
     if not isinstance(got, VsrError):

@@ -14,8 +14,8 @@ from vsr_latent.layers import (
     VariationalHead,
     softmax_attention,
 )
-from vsr_latent.layers._shapes import pad_spatial, pool_spatial
 from vsr_latent.layers.bicubic import BICUBIC_TOLERANCE, bicubic_upsample
+from vsr_latent.layers.shapes import pad_spatial, pool_spatial
 
 # ---- shared layer checks -----------------------------------------------------------------------
 

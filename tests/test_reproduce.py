@@ -114,7 +114,7 @@ def test_cpu_budget_headline_settings_runs_folder_and_control_steps(tmp_path):
     from vsr_latent.models import model_config
     from vsr_latent.paper.context import make_context
     from vsr_latent.paper.runs import RunInfo, resolve_config
-    from vsr_latent.paper.tables import _control_changes, _stage2_changes
+    from vsr_latent.paper.tables import _control_changes, stage2_changes
 
     assert choose_budget("cpu", None, [])[0] == "cpu"
     s = reproduction_budget("cpu")
@@ -133,7 +133,7 @@ def test_cpu_budget_headline_settings_runs_folder_and_control_steps(tmp_path):
     assert cfg.budget == "cpu" and cfg.data.source == CPU_DATA_ROOT
     assert cfg.model == model_config("latn10", seq_len=7, residual_init_scale=0.01)
     base = RunInfo("table3_latn10_7", tmp_path / "base", cfg, 1, False, 0.0)
-    stage2 = resolve_config(ctx, "table3_vlatn10_7", _stage2_changes(ctx, base))
+    stage2 = resolve_config(ctx, "table3_vlatn10_7", stage2_changes(ctx, base))
     assert (stage2.stage1_steps, stage2.stage2_steps) == (0, 150)
     assert stage2.init_from == str((tmp_path / "base").resolve())
     control = resolve_config(ctx, "table3_latn10_7_control", _control_changes(ctx, base))
@@ -510,7 +510,7 @@ def test_figure7_attention_weights_reproduce_the_blocks_own_output():
     import numpy as np
     import tensorflow as tf
 
-    from vsr_latent.layers._shapes import pad_spatial, pool_spatial
+    from vsr_latent.layers.shapes import pad_spatial, pool_spatial
     from vsr_latent.models import build_model
     from vsr_latent.paper.attention_figures import _block_input, long_attention_weights
 

@@ -12,6 +12,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from vsr_latent.errors import InputError
+
 
 def _umask():
     mask = os.umask(0)
@@ -36,8 +38,6 @@ def _fsync_dir(path):
 def _creating(path):
     """An output that cannot even be started (its folder is a file, read-only, ...) is an
     InputError naming the output, not a bare OSError about a parent or temporary path."""
-    from vsr_latent.errors import InputError
-
     try:
         yield
     except OSError as e:

@@ -8,6 +8,9 @@ does not change models built later in the same process.
 
 import contextlib
 
+from vsr_latent.cpu_backend import cpu_flags
+from vsr_latent.errors import ConfigError
+
 #: Every dtype policy the network builds and is tested under (tests/layer_test_helper.py).
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 #: What a training config and the model card run in: all three (mixed_float16 trains with Keras'
@@ -24,8 +27,6 @@ INFERENCE_PRECISION_HELP = (
 
 
 def check_precision(name, allowed=PRECISIONS):
-    from vsr_latent.errors import ConfigError
-
     if name not in allowed:
         raise ConfigError(f"unknown precision {name!r}; choose one of {', '.join(allowed)}")
     return name
@@ -59,6 +60,4 @@ def resolve_precision(name):
 
 def native_bfloat16():
     """True where the CPU computes bfloat16 natively (AVX512-BF16 or AMX-BF16 in /proc/cpuinfo)."""
-    from vsr_latent.cpu_backend import cpu_flags
-
     return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())

@@ -18,9 +18,12 @@ import json
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from vsr_latent.atomic import write_json
 from vsr_latent.configs import config_from_dict
 from vsr_latent.errors import CheckpointError, ConfigError
+from vsr_latent.precision import dtype_policy
 
 CONFIG_FILE = "config.json"
 CHECKPOINT_DIR = "checkpoints"
@@ -44,7 +47,6 @@ def read_scalars(log_dir, tags=None):
     """{tag: (steps, values, wall_times)} of the scalars in TensorBoard event files (TensorBoard's
     own reader), every tag or those of ``tags``; the last value wins where a resumed run logged a
     step twice."""
-    import numpy as np
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     from tensorflow import make_ndarray
 
@@ -99,7 +101,6 @@ def build_model_for(config, precision=None):
     """The untrained network a config describes, computing in ``precision`` (a Keras dtype
     policy; None: the global one, so a caller's `dtype_policy` context applies)."""
     from vsr_latent.models import build_model
-    from vsr_latent.precision import dtype_policy
 
     if precision is None:
         return build_model(config.model)

@@ -86,11 +86,9 @@ import types
 import typing
 from dataclasses import dataclass, field
 
+from vsr_latent.architecture import ModelConfig
 from vsr_latent.errors import ConfigError
 from vsr_latent.precision import PRECISIONS
-
-if typing.TYPE_CHECKING:
-    from vsr_latent.models.config import ModelConfig
 
 # Adam and clipping: given by the paper (§7).
 LEARNING_RATE = 1e-4
@@ -274,7 +272,6 @@ class ExperimentConfig:
     def validate(self):
         """Returns the config; ConfigError for settings no run can use (run when it is made)."""
         from vsr_latent.models import MODEL_NAMES
-        from vsr_latent.models.config import ModelConfig
 
         problems = []
         if not isinstance(self.model, ModelConfig):
@@ -352,9 +349,5 @@ def check_field_types(obj, prefix=""):
 
 @functools.cache
 def type_hints(cls):
-    """The field types of a config dataclass. ``ModelConfig`` is imported here and not at the top
-    of the module: the models package imports TensorFlow, and reading or listing configs must
-    not."""
-    from vsr_latent.models.config import ModelConfig
-
-    return typing.get_type_hints(cls, localns={"ModelConfig": ModelConfig})
+    """The field types of a config dataclass."""
+    return typing.get_type_hints(cls)

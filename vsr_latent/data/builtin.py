@@ -14,6 +14,10 @@ import functools
 
 import numpy as np
 
+from vsr_latent.data import scene
+from vsr_latent.data.video_io import to_rgb8
+from vsr_latent.errors import ConfigError
+
 #: Photographs of the training split (bundled with scikit-image; ``camera`` is gray -> RGB).
 TRAIN_IMAGES = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "camera")
 #: Photographs of the built-in validation split (disjoint from the training ones).
@@ -30,8 +34,6 @@ START_ZOOM = (0.5, 0.9)
 def load_image(name):
     """A bundled scikit-image photograph as uint8 (H, W, 3)."""
     import skimage.data
-
-    from vsr_latent.data.video_io import to_rgb8
 
     img = getattr(skimage.data, name)()
     if isinstance(img, tuple):  # stereo pairs: the left view
@@ -98,8 +100,6 @@ def builtin_clips(num_clips=8, num_frames=21, size=(128, 128), seed=0, *, split=
     Results are cached and read-only.
     """
     if split not in ("train", "validation"):
-        from vsr_latent.errors import ConfigError
-
         raise ConfigError(f"unknown built-in split {split!r} (train, validation)")
     clips, motions = _clips(int(num_clips), int(num_frames), tuple(int(v) for v in size), int(seed), split)
     if return_motion:
@@ -133,8 +133,6 @@ def builtin_remote_key_frame_indices(num_clips=BUILTIN_REMOTE_CLIPS,
 
 
 def _builtin_remote(num_clips, num_frames, size, seed):
-    from vsr_latent.data import scene
-
     parts = builtin_clips(num_clips + 1, num_frames, size, seed, split="validation")
     half = num_frames // 2
     out = []

@@ -18,8 +18,9 @@ so a folder with a ``manifest.json`` under ``clips/`` is always a finished clip.
 import json
 from pathlib import Path
 
+from vsr_latent.configs.budgets import cpu_root_difference
 from vsr_latent.data import raw_frames
-from vsr_latent.data.video_io import list_frame_files, natural_key
+from vsr_latent.data.video_io import FolderSource, list_frame_files, natural_key, read_image
 from vsr_latent.errors import InputError
 
 CLIPS_DIR = "clips"
@@ -59,6 +60,13 @@ def root_settings(root):
     except ValueError as e:
         raise InputError(path, f"dataset index is not valid JSON ({e})")
     return index_settings(index, path)
+
+
+def cpu_root_warning(root):
+    """A warning naming how ``root`` differs from the cpu budget's make_dataset settings, or None.
+    Such a root still trains, but not the recipe the budget (and the shipped card) describes."""
+    difference = cpu_root_difference(root_settings(root))
+    return f"Warning: {root}: {difference}" if difference else None
 
 
 def index_settings(index, path):
@@ -124,7 +132,6 @@ class Clip:
         if self.format == "raw":
             yield from raw_frames.iter_frames(self.raw_path)
             return
-        from vsr_latent.data.video_io import FolderSource
 
         with FolderSource(self.dir) as src:
             yield from src
@@ -133,7 +140,6 @@ class Clip:
         """Frame ``index`` (uint8 (H, W, 3))."""
         if self.format == "raw":
             return raw_frames.read_boxes(self.raw_path, index, [0], [0], 1, *self.size)[0, 0]
-        from vsr_latent.data.video_io import read_image
 
         return read_image(self.frames[index])
 

@@ -6,6 +6,8 @@ import dataclasses
 import warnings
 from typing import NamedTuple
 
+from tqdm import tqdm
+
 from vsr_latent.data.degrade import DEFAULT_DEGRADATION, check_method, degrade
 from vsr_latent.data.video_io import FrameWriter, open_frames
 from vsr_latent.errors import ConfigError
@@ -44,8 +46,6 @@ def degrade_file(input_path, output_path, options=DegradeOptions()):
     ``degrade`` into ``output_path`` (a ``%08d.png`` folder, or a video for a video suffix),
     which appears only once complete. Frame sizes that are not multiples of the scale are cropped
     (bottom/right) with a warning. Returns a ``DegradedVideo``."""
-    from tqdm import tqdm
-
     scale = options.scale
     n = 0
     with open_frames(input_path, yuv_size=options.yuv_size,

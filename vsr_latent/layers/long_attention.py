@@ -5,19 +5,15 @@ import warnings
 import keras
 from keras import backend, ops
 
-from vsr_latent.layers._shapes import (
+from vsr_latent.architecture import ATTENTION_BUDGET_ELEMENTS, LEAKY_SLOPE
+from vsr_latent.layers.shapes import (
     crop_spatial,
     fold_time,
     pad_spatial,
     pool_spatial,
     unfold_time,
 )
-from vsr_latent.layers.residual import LEAKY_SLOPE
 from vsr_latent.layers.variational import VariationalHead
-
-# Largest attention matrix (batch x queries x keys, float elements) computed at once; above it the
-# queries are processed in chunks (2**24 floats = 64 MiB). None or 0 turns chunking off.
-ATTENTION_BUDGET_ELEMENTS = 2**24
 
 # Keras warns about a softmax over an axis of size 1. Here that axis is the key positions, and a
 # clip with one key position (a short or tiny input) does attend to it with weight 1, as it should.

@@ -3,15 +3,7 @@
 import keras
 from keras import ops
 
-# GAP (SPEC §Network, Fig. 4 lost): negative slope of every LeakyReLU in the network.
-LEAKY_SLOPE = 0.2
-
-# GAP (SPEC §Network: no initialisation is given): variance scale of each residual convolution's
-# initial kernel (fan_avg, uniform); 1.0 is Keras' Glorot uniform. BasicSR's residual networks
-# (EDSR, RRDBNet, BasicVSR) shrink their residual branches' initial weights tenfold instead, so
-# that a fresh deep network starts close to its shallow skip path; the cpu budget's
-# CPU_RESIDUAL_INIT_SCALE (0.01) is that shrink.
-RESIDUAL_INIT_SCALE = 1.0
+from vsr_latent.architecture import LEAKY_SLOPE, RESIDUAL_INIT_SCALE
 
 
 @keras.saving.register_keras_serializable(package="vsr_latent")

@@ -3,14 +3,14 @@
 import keras
 from keras import ops
 
-from vsr_latent.layers._shapes import (
+from vsr_latent.architecture import LEAKY_SLOPE
+from vsr_latent.layers.shapes import (
     crop_spatial,
     fold_time,
     pad_spatial,
     pool_spatial,
     unfold_time,
 )
-from vsr_latent.layers.residual import LEAKY_SLOPE
 from vsr_latent.layers.variational import VariationalHead
 
 

@@ -3,12 +3,7 @@
 import keras
 from keras import ops
 
-# Why: the residual extractor has no normalisation, so features grow with depth; with a standard
-# (Glorot, scale 1) final convolution a fresh full-size model's output is thousands of levels
-# away from its bicubic skip and training starts near 5 dB. A small scale (variance scaling,
-# fan-avg) starts every model within a few levels of bicubic (EDSR-style residual scaling)
-# while keeping every path's contribution non-zero.
-UPSCALER_INIT_SCALE = 1e-6
+from vsr_latent.architecture import UPSCALER_INIT_SCALE
 
 
 @keras.saving.register_keras_serializable(package="vsr_latent")

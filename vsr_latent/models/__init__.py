@@ -1,19 +1,20 @@
-"""The model registry and the network class: ``build_model(name)`` for every model the paper names."""
+"""The network: ``VSRNet`` and ``build_model(name)`` for every model the paper names.
 
-from vsr_latent.models.config import (
+The architectures and the registry of names are Keras-free data in `vsr_latent.architecture`;
+this package re-exports them beside the network that builds them.
+"""
+
+from vsr_latent.architecture import (
     BICUBIC_SKIP,
     BLOCK_KINDS,
-    ModelConfig,
-    VSRNetConfig,
-)
-from vsr_latent.models.registry import (
     MODEL_CONFIGS,
     MODEL_NAMES,
-    build_model,
-    count_params,
+    ModelConfig,
+    VSRNetConfig,
     model_config,
     registry_changes,
 )
+from vsr_latent.models.build import build_model, count_params
 from vsr_latent.models.vsr_net import PIXEL_SCALE, VSRNet
 
 __all__ = [

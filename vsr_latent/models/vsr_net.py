@@ -5,6 +5,7 @@ import dataclasses
 import keras
 from keras import ops
 
+from vsr_latent.architecture import ModelConfig, VSRNetConfig
 from vsr_latent.errors import InputError
 from vsr_latent.layers import (
     DepthToSpaceUpscaler,
@@ -12,9 +13,8 @@ from vsr_latent.layers import (
     ResidualConvBlock3D,
     ShortAttention,
 )
-from vsr_latent.layers._shapes import fold_time, unfold_time
 from vsr_latent.layers.bicubic import bicubic_upsample
-from vsr_latent.models.config import ModelConfig, VSRNetConfig
+from vsr_latent.layers.shapes import fold_time, unfold_time
 
 # Inputs and outputs are on the [0, 255] scale; the network works on [0, 1] inside.
 PIXEL_SCALE = 255.0

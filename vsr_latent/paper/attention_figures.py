@@ -18,12 +18,21 @@ run folder's ``config.json``), not a fixed "bi": the Table 3 models are trained 
 degradation.
 """
 
+import traceback
+
 import numpy as np
+import tensorflow as tf
 
 from vsr_latent.atomic import write_text
+from vsr_latent.data.builtin import builtin_clips
+from vsr_latent.data.degrade import degrade
+from vsr_latent.data.vid4 import GT_FOLDER, load_sequence
+from vsr_latent.data.video_io import to_uint8
 from vsr_latent.paper.figures import pyplot, save
-from vsr_latent.paper.results import SMOKE_BUDGETS
-from vsr_latent.paper.runs import ensure_run
+from vsr_latent.paper.results import SMOKE_BUDGETS, headline_lines
+from vsr_latent.paper.runs import ensure_run, training_degradation
+from vsr_latent.paper.tables import error_summary, stage2_changes
+from vsr_latent.run_folder import load_keras_model
 
 FIGURE7_CONFIG = "table3_vlatn10_7"
 FIGURE8_CONFIG = "table3_vsatn10_7"
@@ -37,17 +46,10 @@ TOP_K = 3
 def _clip(ctx, seq_len, degradation):
     """(name, lr uint8 (L, h, w, 3), gt uint8 (L, 4h, 4w, 3)); LR by ``degradation`` (the
     model's own training degradation, :func:`_run_degradation`)."""
-    from vsr_latent.data.degrade import degrade
-    from vsr_latent.data.video_io import to_uint8
-
     if ctx.vid4_root is not None:
-        from vsr_latent.data.vid4 import GT_FOLDER, load_sequence
-
         gt = load_sequence(ctx.vid4_root / GT_FOLDER / "calendar")[:seq_len]
         name = "Vid4 calendar"
     else:
-        from vsr_latent.data.builtin import builtin_clips
-
         gt = np.asarray(builtin_clips(1, max(seq_len, 7), (128, 128), split="validation")[0])
         gt = gt[:seq_len]
         name = "built-in validation clip 0"
@@ -64,8 +66,6 @@ def _clip(ctx, seq_len, degradation):
 
 def _run_degradation(run):
     """The degradation ``run``'s model was trained on (its config.json, else its config)."""
-    from vsr_latent.paper.runs import training_degradation
-
     return training_degradation(run.run_dir, run.config.data.degradation)
 
 
@@ -91,8 +91,6 @@ def long_attention_weights(model, frames, block_index=0):
     """softmax(theta phi^T) of long block ``block_index`` as the block computes it
     (``LongAttention(..., return_weights=True)``): ``(weights (Q, K), query grid (L, H/2, W/2),
     key grid (L, H/4, W/4))`` for a batch of one clip (padded frame sizes)."""
-    import tensorflow as tf
-
     longs = [b for b in model.attention if type(b).__name__ == "LongAttention"]
     block = longs[block_index]
     x = _block_input(model, tf.convert_to_tensor(frames[None], tf.float32), block)
@@ -105,8 +103,6 @@ def long_attention_weights(model, frames, block_index=0):
 def _stage2_model_and_clip(ctx, config, stage1_config):
     """``(run, model, L, (name, lr, gt))``: the stage-2 run of ``config`` (trained from
     ``stage1_config``'s run, or reused), its model, its L and the clip in its own degradation."""
-    from vsr_latent.run_folder import load_keras_model
-
     run = ensure_run(ctx, config, _stage2(ctx, stage1_config))
     model = load_keras_model(run.run_dir / "model.keras")
     L = run.config.model.seq_len
@@ -175,9 +171,7 @@ def figure7(ctx, out_dir, lines, csv_rows):
 
 
 def _stage2(ctx, base_config):
-    from vsr_latent.paper.tables import _stage2_changes
-
-    return _stage2_changes(ctx, ensure_run(ctx, base_config))
+    return stage2_changes(ctx, ensure_run(ctx, base_config))
 
 
 def figure8(ctx, out_dir, lines, csv_rows):
@@ -241,10 +235,7 @@ def figure8(ctx, out_dir, lines, csv_rows):
 
 def figure7_8(ctx):
     """Writes figure7.png, figure8.png and figure7_8.md / .csv; returns the paths."""
-    import traceback
-
     out = ctx.out_dir
-    from vsr_latent.paper.results import headline_lines
 
     lines = ["# Figures 7 and 8 — attention visualised", ""]
     lines += headline_lines(ctx.budget.name, ctx.modified)
@@ -258,13 +249,12 @@ def figure7_8(ctx):
         except Exception as e:  # noqa: BLE001 - reported in the results file
             if not ctx.quiet:
                 traceback.print_exc()
-            from vsr_latent.paper.tables import error_summary
 
             msg = f"{label}: not made: {error_summary(e)}"
             ctx.log(msg)
             ctx.failures.append(f"figure7_8: {msg}")
             lines += [f"## {label}", "", f"not run — failed: {error_summary(e)}", ""]
-    meta = _Meta()
+    meta = MetaLines()
     ctx.fill_meta(meta, runs=runs)
     lines += ["## How these figures were made", ""]
     lines += [f"- **{k}**: {v}" if not isinstance(v, (list, tuple))
@@ -288,7 +278,7 @@ def _title_note(ctx):
     return ""
 
 
-class _Meta:
+class MetaLines:
     """Holds the "how these were made" lines (``Context.fill_meta`` fills any ``.meta`` dict)."""
 
     def __init__(self):

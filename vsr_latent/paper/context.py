@@ -8,9 +8,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vsr_latent import __version__
+from vsr_latent import __version__, hardware
 from vsr_latent.errors import ConfigError
-from vsr_latent.paper import hardware
+from vsr_latent.models import registry_changes
+from vsr_latent.paper.projection import record
 from vsr_latent.paper.reproduction_budget import choose_budget, reproduction_budget
 from vsr_latent.paper.results import ResultsTable, budget_label
 from vsr_latent.paths import REPO_ROOT, shared_data_dir
@@ -59,7 +60,6 @@ class RunInfo:
     def describe(self):
         how = (f"trained now in {self.wall_s:.0f} s on {self.replicas} replica(s)"
                if self.trained_now else "reused (already complete)")
-        from vsr_latent.models import registry_changes
 
         c = self.config
         stages = (f"{c.stage1_steps} + {c.stage2_steps} (stage 2)" if c.stage2_steps
@@ -136,8 +136,6 @@ class Context:
         for k, v in (extra or {}).items():
             table.meta[k] = v
         if self.budget.name == "rehearsal":
-            from vsr_latent.paper.projection import record
-
             for k, v in record(self, infos).items():
                 table.meta[k] = v
         table.meta["Wall time"] = f"{time.monotonic() - self.started:.0f} s for this table"

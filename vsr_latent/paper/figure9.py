@@ -17,9 +17,23 @@ pixels, and the printed PSNR is that of the whole frame, Y channel, with the pap
 8-pixel border cropped (``vsr_latent.evaluation.PROTOCOLS["paper"]``), SR rounded to 8 bits.
 """
 
+import traceback
+from pathlib import Path
+
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
 from vsr_latent.atomic import atomic_path, write_text
+from vsr_latent.configs.base import VID4_DEGRADATION
+from vsr_latent.data.video_io import to_uint8
+from vsr_latent.evaluation import PROTOCOLS
+from vsr_latent.paper import measure
+from vsr_latent.paper.attention_figures import MetaLines
+from vsr_latent.paper.results import headline_lines
+from vsr_latent.paper.runs import ensure_run, training_degradation
+from vsr_latent.paper.tables import OURS_CONFIG, error_summary
+from vsr_latent.serving.loading import load_predictor
+from vsr_latent.serving.predictors import upscale_sequence
 
 #: Largest crop shown (HR pixels, H x W); smaller frames are shown whole.
 CROP = (160, 160)
@@ -55,17 +69,12 @@ def psnr_label(name, value):
 def frame_psnr_y(sr, gt):
     """PSNR (Y) of one frame as the figure prints it: SR rounded to 8 bits, the paper
     protocol's border crop, the package's metric."""
-    from vsr_latent.data.video_io import to_uint8
-    from vsr_latent.evaluation import PROTOCOLS
-
     return PROTOCOLS["paper"].score(to_uint8(sr), gt)["psnr_y"]
 
 
 def _spec_folder(spec):
     """The folder whose ``config.json`` says how a model spec was trained: a run folder itself,
     or the run folder holding a ``.keras`` file (``RUN/model.keras``)."""
-    from pathlib import Path
-
     path = Path(spec).expanduser()
     return path if path.is_dir() else path.parent
 
@@ -73,12 +82,6 @@ def _spec_folder(spec):
 def _model(ctx):
     """``(predictor, description, (degradation, why), run config names)`` of the model shown
     as "ours"."""
-    from vsr_latent.configs.base import VID4_DEGRADATION
-    from vsr_latent.paper import measure
-    from vsr_latent.paper.runs import ensure_run, training_degradation
-    from vsr_latent.paper.tables import OURS_CONFIG
-    from vsr_latent.serving.loading import load_predictor
-
     if ctx.model:
         # A bare model (registry name, .keras) carries no training config: Vid4's own BI.
         folder = _spec_folder(ctx.model)
@@ -96,10 +99,6 @@ def _model(ctx):
 
 def sequence_rows(predictor, data):
     """For each ``(name, lr, gt)``: ``(name, t, box, {column: (crop, psnr or None)})``."""
-    from vsr_latent.data.video_io import to_uint8
-    from vsr_latent.serving.loading import load_predictor
-    from vsr_latent.serving.predictors import upscale_sequence
-
     bicubic = load_predictor("bicubic", seq_len=predictor.seq_len)
     rows = []
     for name, lr, gt in data:
@@ -118,8 +117,6 @@ def sequence_rows(predictor, data):
 
 def compose(rows):
     """The figure as a PIL image: one row of :data:`COLUMNS` crops per sequence."""
-    from PIL import Image, ImageDraw, ImageFont
-
     h, w = rows[0][2][2:]
     image = Image.new("RGB", layout_size(len(rows), (h, w)), BACKGROUND)
     draw = ImageDraw.Draw(image)
@@ -143,9 +140,6 @@ def _save_png(image, path):
 
 
 def _markdown(ctx, rows, model_text, degradation, how, data_line, runs):
-    from vsr_latent.paper.attention_figures import _Meta
-    from vsr_latent.paper.results import headline_lines
-
     lines = ["# Figure 9 — qualitative comparison on Vid4", ""]
     lines += headline_lines(ctx.budget.name, ctx.modified)
     lines += ["![figure9](figure9.png)", "",
@@ -158,7 +152,7 @@ def _markdown(ctx, rows, model_text, degradation, how, data_line, runs):
               (f"- Crops: centre {w}x{h} HR pixels of the middle frame of each sequence; PSNR "
               "printed under each crop: the whole frame, Y channel, 8-pixel border cropped "
               "(paper protocol), SR rounded to 8 bits."), ""]
-    meta = _Meta()
+    meta = MetaLines()
     ctx.fill_meta(meta, runs=runs, data=data_line)
     lines += ["## How this figure was made", ""]
     lines += [f"- **{k}**: {v}" if not isinstance(v, (list, tuple))
@@ -180,8 +174,6 @@ def _csv(rows):
 def _not_made(ctx, reason, *, failed):
     """Writes a figure9.md that says why there is no figure (a failure is also reported in
     ``ctx.failures``, so the command exits non-zero, as a failed table row does)."""
-    from vsr_latent.paper.results import headline_lines
-
     ctx.log(f"figure9: not made: {reason}")
     if failed:
         ctx.failures.append(f"figure9: not made: {reason}")
@@ -196,10 +188,6 @@ def _not_made(ctx, reason, *, failed):
 def figure9(ctx):
     """Writes figure9.png, figure9.md and figure9.csv; returns the paths. Without Vid4, or
     when the model cannot be made, only figure9.md, saying why (the other drivers go on)."""
-    import traceback
-
-    from vsr_latent.paper.tables import error_summary
-
     if ctx.vid4_root is None:
         return _not_made(ctx, "Vid4 not found: pass --vid4_root DIR (a folder with "
                               "GT/<sequence>/ frames)", failed=False)
@@ -212,8 +200,6 @@ def figure9(ctx):
 
 
 def _figure9(ctx):
-    from vsr_latent.paper import measure
-
     predictor, model_text, (degradation, how), runs = _model(ctx)
     data = measure.vid4_data(ctx, degradation)
     ctx.log(f"figure9: {model_text} on Vid4, LR by {degradation!r}")

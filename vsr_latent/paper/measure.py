@@ -18,7 +18,17 @@ import time
 
 import numpy as np
 
+from vsr_latent.data.pipelines import real_frames, remote_chunks, validation_chunks
+from vsr_latent.data.vid4 import VID4_SEQUENCES
 from vsr_latent.data.video_io import to_uint8
+from vsr_latent.evaluation import (
+    dataset_sequences,
+    evaluate_predictor,
+    evaluate_predictor_protocols,
+    evaluate_sequences,
+)
+from vsr_latent.serving.loading import load_predictor
+from vsr_latent.serving.predictors import upscale_sequence
 from vsr_latent.training.graph_memory import released_custom_gradients
 
 VALIDATION_PROTOCOL = "standard"
@@ -33,8 +43,6 @@ def builtin_data(ctx):
 def run_predictor(run):
     """A predictor of a finished run's final weights (``RUN/model.keras``, which training writes
     at its end), with the run's clip length."""
-    from vsr_latent.serving.loading import load_predictor
-
     return load_predictor(str(run.run_dir / "model.keras"), seq_len=run.config.model.seq_len)
 
 
@@ -52,8 +60,6 @@ class ValidationChunks:
         self.count, self.hr_size = 0, None
 
     def __iter__(self):
-        from vsr_latent.data.pipelines import validation_chunks
-
         chunks = validation_chunks(self.source, seq_len=self.seq_len,
                                    degradation=self.degradation, max_clips=self.max_clips,
                                    max_frames=self.max_frames)
@@ -68,8 +74,6 @@ class ValidationChunks:
 def iter_chunks(ds):
     """``(name, lr, gt)`` from a validation dataset's ``(lr, hr, mask)`` chunks, one at a time,
     real frames only (see :class:`ValidationChunks`)."""
-    from vsr_latent.data.pipelines import real_frames
-
     for i, (lr, hr, mask) in enumerate(ds):
         yield (f"chunk{i:04d}", to_uint8(real_frames(lr, mask)), to_uint8(real_frames(hr, mask)))
 
@@ -110,8 +114,6 @@ def frame_mean(result, metric=VALIDATION_METRIC):
 def score_validation(predictor, data):
     """Validation PSNR of a predictor on ``(name, lr, gt)`` chunks (see :class:`ValidationChunks`),
     one chunk upscaled and scored at a time."""
-    from vsr_latent.evaluation import evaluate_predictor
-
     scores = FrameScores()
     for chunk in data:
         scores.add(evaluate_predictor(predictor, [chunk], VALIDATION_PROTOCOL))
@@ -133,9 +135,6 @@ def remote_psnr(ctx, run):
     """PSNR of a finished run on the Remote validation clips, each L-frame chunk upscaled with
     its clip's external key frames (models are not retrained, §6.2); one chunk in memory at a
     time."""
-    from vsr_latent.data.pipelines import real_frames, remote_chunks
-    from vsr_latent.evaluation import evaluate_sequences
-
     cfg = run.config
     predictor = run_predictor(run)
     scores = FrameScores()
@@ -159,9 +158,6 @@ def vid4_data(ctx, degradation="bi", whole=False):
     """``[(name, lr, gt)]`` of Vid4 (calendar, city, foliage, walk); at the tiny and smoke budgets
     each sequence cut to its first frames and a centre crop (``Budget.vid4_*``) unless
     ``whole``."""
-    from vsr_latent.data.vid4 import VID4_SEQUENCES
-    from vsr_latent.evaluation import dataset_sequences
-
     data = dataset_sequences("vid4", data_root=ctx.vid4_root, degradation=degradation,
                              sequences=list(VID4_SEQUENCES))
     return data if whole else cut_vid4(ctx.budget, data)
@@ -197,8 +193,6 @@ def describe_vid4(ctx, data, degradation="bi", whole=False):
 
 def vid4_scores(predictor, data):
     """``{"paper": EvaluationResult, "standard": EvaluationResult}`` of a predictor on Vid4."""
-    from vsr_latent.evaluation import evaluate_predictor_protocols
-
     # Upscaled once, scored under both protocols.
     return evaluate_predictor_protocols(predictor, data, ("paper", "standard"))
 
@@ -206,8 +200,6 @@ def vid4_scores(predictor, data):
 def seconds_per_frame(predictor, data, repeats=1):
     """Mean wall seconds per output frame of ``upscale_sequence`` over the sequences of ``data``,
     after one untimed warm-up chunk (tracing is not counted)."""
-    from vsr_latent.serving.predictors import upscale_sequence
-
     first = data[0][1][:predictor.seq_len].astype(np.float32)
     upscale_sequence(predictor, first)
     frames, total = 0, 0.0

@@ -14,7 +14,13 @@ training time. Evaluation and input decoding are left out (they are measured in 
 import resource
 import time
 
+import numpy as np
+
+from vsr_latent import run_folder
+from vsr_latent.configs import get_config
 from vsr_latent.configs.base import STAGE2_FORWARD_PASSES
+from vsr_latent.models import build_model
+from vsr_latent.perf.flops import count_flops
 
 #: Forward + backward of a training step, in forward passes (the usual 1 + 2 rule).
 TRAIN_FLOPS_FACTOR = 3
@@ -37,9 +43,6 @@ def peak_rss_mib():
 
 def train_step_flops(config):
     """FLOPs of one stage-1 training step of ``config`` (global batch, LR patch, L)."""
-    from vsr_latent.models import build_model
-    from vsr_latent.perf.flops import count_flops
-
     d, L = config.data, config.model.seq_len
     shape = (d.batch_size, L, d.lr_patch, d.lr_patch, 3)
     return TRAIN_FLOPS_FACTOR * count_flops(build_model(config.model), shape).total
@@ -47,8 +50,6 @@ def train_step_flops(config):
 
 def projected_seconds(config_name, step_flops, peak_flops, utilisation=UTILISATION):
     """Projected wall seconds of the full budget's training of ``config_name``."""
-    from vsr_latent.configs import get_config
-
     full = get_config(config_name, budget="full")
     passes = STAGE2_FORWARD_PASSES[full.stage2_forward]
     work = step_flops * (full.stage1_steps + passes * full.stage2_steps)
@@ -59,10 +60,6 @@ def steady_seconds_per_step(run_dir):
     """Median seconds of a run's training steps after its first logged one (which traced the
     step function), from its TensorBoard ``perf/steps_per_sec`` (TensorBoard's own reader);
     None where fewer than two intervals were logged."""
-    import numpy as np
-
-    from vsr_latent import run_folder
-
     tag = "perf/steps_per_sec"
     scalars = run_folder.read_scalars(run_folder.log_dir(run_dir) / "train", tags=(tag,))
     if tag not in scalars or len(scalars[tag][1]) < 2:

@@ -13,8 +13,11 @@ import json
 import time
 from pathlib import Path
 
+from vsr_latent.configs import apply_overrides, config_from_dict, get_config
 from vsr_latent.errors import ConfigError
 from vsr_latent.paper.context import RunInfo
+from vsr_latent.training import train
+from vsr_latent.training.strategy import default_strategy
 
 # Fields of a run's config that do not change what is trained.
 IGNORED_CONFIG_KEYS = ("log_every", "image_every", "checkpoint_every", "keep_checkpoints")
@@ -50,8 +53,6 @@ def _user_overrides(ctx, config):
 def resolve_config(ctx, name, changes=None):
     """The config ``name`` at the context's budget with the user's ``--set`` items, then
     ``changes`` (ExperimentConfig fields, e.g. Table 3's ``init_from`` of a stage 2)."""
-    from vsr_latent.configs import apply_overrides, get_config
-
     config = get_config(name, budget=ctx.budget)
     config = apply_overrides(config, _user_overrides(ctx, config))
     return dataclasses.replace(config, **(changes or {})).validate()
@@ -82,8 +83,6 @@ def run_is_complete(run_dir, config):
 
     Raises ConfigError when it holds a run of different settings.
     """
-    from vsr_latent.configs import config_from_dict
-
     run_dir = Path(run_dir)
     cfg_path = run_dir / "config.json"
     if not cfg_path.is_file():
@@ -131,9 +130,6 @@ def ensure_run(ctx, name, changes=None):
         ctx.log(f"{name}: reusing the finished run {run_dir}")
         info = RunInfo(name, run_dir, config, steps, trained_now=False, wall_s=0.0)
     else:
-        from vsr_latent.training import train
-        from vsr_latent.training.strategy import default_strategy
-
         # The process's one strategy (vsr_latent.training.strategy): every model of every table
         # trains on it; a second MirroredStrategy's all-reduces would fail.
         strategy = default_strategy()

@@ -6,11 +6,17 @@ on with the other rows, and the failure is listed in ``ctx.failures`` (the comma
 non-zero).
 """
 
+import dataclasses
 import traceback
 
 from vsr_latent.configs import paper_numbers as paper
+from vsr_latent.evaluation import PROTOCOLS
+from vsr_latent.models import build_model, count_params, registry_changes
 from vsr_latent.paper import measure
-from vsr_latent.paper.runs import ensure_run
+from vsr_latent.paper.runs import ensure_run, resolve_config
+from vsr_latent.precision import DEFAULT_INFERENCE_PRECISION, resolve_precision
+from vsr_latent.serving.loading import load_predictor
+from vsr_latent.serving.predictors import KerasPredictor
 
 TABLE1_CONFIGS = {"res16": "table1_res16", "satn10": "table1_satn10", "latn10": "table1_latn10"}
 TABLE2_CONFIGS = {k: f"table2_{k}" for k in ("lsatn_x", "lsatn_l", "lsatn_sl", "lsatn_s",
@@ -90,8 +96,6 @@ def _validation_description(ctx, cache):
 
 def _bicubic_line(cache):
     """Bicubic PSNR on the same validation chunks: the floor the measured rows should beat."""
-    from vsr_latent.serving.loading import load_predictor
-
     parts = []
     for (degradation, seq_len), data in sorted(cache.items()):
         try:
@@ -151,10 +155,6 @@ def _continuation(ctx, stage1_run, *, control):
     """Changes of a run continuing ``stage1_run`` for the V rows' stage-2 steps at this budget:
     its weights and a warm-up capped by :data:`CONTINUATION_WARMUP_FRACTION` of those steps; on
     L_re alone (``control``: stage 1) or on L_re + L_vae (stage 2)."""
-    import dataclasses
-
-    from vsr_latent.paper.runs import resolve_config
-
     steps = resolve_config(ctx, "table3_vlatn10_7").stage2_steps
     opt = stage1_run.config.optimizer
     warmup = min(opt.warmup_steps, int(steps * CONTINUATION_WARMUP_FRACTION))
@@ -163,7 +163,7 @@ def _continuation(ctx, stage1_run, *, control):
             "optimizer": dataclasses.replace(opt, warmup_steps=warmup)}
 
 
-def _stage2_changes(ctx, stage1_run):
+def stage2_changes(ctx, stage1_run):
     """Stage 2 only, from the finished stage-1 run (its steps: the budget's stage 2)."""
     return _continuation(ctx, stage1_run, control=False)
 
@@ -177,7 +177,7 @@ def table3(ctx):
     t = ctx.results_table(paper.TABLE3)
     stage1 = {k: TABLE3_CONFIGS[k] for k in ("latn10_7", "satn10_7")}
     cache = _validation_rows(ctx, t, stage1)
-    rows = [(key, base, _stage2_changes, "stage 2") for key, base in TABLE3_STAGE1.items()]
+    rows = [(key, base, stage2_changes, "stage 2") for key, base in TABLE3_STAGE1.items()]
     rows += [(key, base, _control_changes, "L_re only") for key, base in TABLE3_CONTROLS.items()]
     for key, base, make_changes, how in rows:
         config_name = TABLE3_CONFIGS[key]
@@ -217,9 +217,6 @@ def _vid4_missing(ctx):
 def _pretrained_predictor():
     """The shipped model (``paper.PRETRAINED_ROW``) in the inference default precision, and that
     precision's name."""
-    from vsr_latent.precision import DEFAULT_INFERENCE_PRECISION, resolve_precision
-    from vsr_latent.serving.loading import load_predictor
-
     precision = resolve_precision(DEFAULT_INFERENCE_PRECISION)
     return load_predictor(paper.PRETRAINED_ROW, precision=precision), precision
 
@@ -249,8 +246,6 @@ def _pretrained_exception_note(ctx, t):
 
 
 def table4(ctx):
-    from vsr_latent.serving.loading import load_predictor
-
     extra = (("psnr_paper_y", "PSNR/dB paper protocol, Y", ".2f"),
              ("psnr_standard", "PSNR/dB standard protocol (all frames, no crop, Y)", ".2f"))
     t = ctx.results_table(paper.TABLE4, extra_metrics=extra)
@@ -301,7 +296,6 @@ def table4(ctx):
             data_line += ("; the shipped model's row: "
                           + measure.describe_vid4(ctx, pretrained_data, whole=True))
         _pretrained_exception_note(ctx, t)
-    from vsr_latent.evaluation import PROTOCOLS
 
     pp = PROTOCOLS["paper"]
     ctx.fill_meta(
@@ -317,9 +311,6 @@ def _paper_size_speed(ctx, run, data):
     """Seconds per frame of the paper-size architecture (fresh weights: the speed does not
     depend on them) on the first test sequence, on the same device: what the smoke model's
     timing cannot say."""
-    from vsr_latent.models import build_model
-    from vsr_latent.serving.predictors import KerasPredictor
-
     try:
         L = run.config.model.seq_len
         big = KerasPredictor(build_model(run.config.model.name, seq_len=L), name="paper-size",
@@ -335,8 +326,6 @@ def _paper_size_speed(ctx, run, data):
 
 
 def table5(ctx):
-    from vsr_latent.models import build_model, count_params, registry_changes
-
     t = ctx.results_table(paper.TABLE5)
     extra = {}
     try:
@@ -391,8 +380,6 @@ def _time_pretrained(ctx, t):
     first ``PRETRAINED_TIMED_FRAMES`` frames of the first Vid4 sequence (whole frames, at Vid4's
     size, unless the budget cuts them), in the inference default precision: a trained model's
     speed where the budget's own model is a narrow one."""
-    from vsr_latent.models import count_params
-
     key = paper.PRETRAINED_ROW
     if ctx.vid4_root is None:
         t.not_run(key, _vid4_missing(ctx))

@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
 from vsr_latent.errors import ConfigError
 from vsr_latent.serving.onnx_export import export_onnx, require_extras
@@ -53,8 +54,6 @@ class TensorFlowBackend(Backend):
     supports_xla = True
 
     def prepare(self, model, input_shape, *, xla=False):
-        import tensorflow as tf
-
         spec = tf.TensorSpec(list(input_shape), tf.float32)
         return tf.function(lambda x: model(x, training=False), input_signature=[spec],
                            jit_compile=bool(xla))

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import contextlib
 
-from vsr_latent.perf.flops import _wrapped
+import tensorflow as tf
+
+from vsr_latent.perf.flops import patched_call
 from vsr_latent.perf.timing import time_call
 
 
@@ -21,8 +23,6 @@ def capture_layer_inputs(model, x, selectors):
     """Run ``model`` once on ``x`` and return ``[(layer, input_tensor)]`` for every call of a
     layer for which one of ``selectors`` (``(cls, predicate(layer))`` pairs) matches, in call
     order. Only calls with a single positional input are captured."""
-    import tensorflow as tf
-
     layers, tensors = [], []
 
     def make(cls, predicate):
@@ -44,7 +44,7 @@ def capture_layer_inputs(model, x, selectors):
 
     with contextlib.ExitStack() as stack:
         for cls, predicate in selectors:
-            stack.enter_context(_wrapped(cls, make(cls, predicate)))
+            stack.enter_context(patched_call(cls, make(cls, predicate)))
         traced = tf.function(fn)
         values = traced(x)
         found = list(layers)
@@ -54,8 +54,6 @@ def capture_layer_inputs(model, x, selectors):
 def time_layers(pairs, *, xla=False, repeats=3, warmup=1, cpu=False):
     """Median seconds of each ``(layer, input)`` pair's layer called alone on its input:
     ``[(layer, wall_seconds)]``, or ``[(layer, wall_seconds, cpu_seconds)]`` with ``cpu``."""
-    import tensorflow as tf
-
     out = []
     # One function per layer is intended; silence TensorFlow's "retracing" warning about it.
     logger = tf.get_logger()

@@ -28,6 +28,11 @@ import contextlib
 import dataclasses
 import math
 
+import keras
+import tensorflow as tf
+
+from vsr_latent.layers import long_attention
+
 # TensorFlow op types whose profiler "flops" statistic follow the same convention.
 PROFILER_OP_TYPES = ("Conv2D", "Conv3D", "Conv2DBackpropInput", "Conv3DBackpropInputV2",
                      "MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3")
@@ -108,7 +113,7 @@ def _shape(t):
 
 
 @contextlib.contextmanager
-def _wrapped(cls, make_wrapper):
+def patched_call(cls, make_wrapper):
     """Temporarily replace ``cls.call`` with ``make_wrapper(original)``."""
     had_own = "call" in cls.__dict__
     original = cls.__dict__.get("call", cls.call)
@@ -125,10 +130,6 @@ def _wrapped(cls, make_wrapper):
 @contextlib.contextmanager
 def record_layer_calls(records):
     """Append a ``LayerFlops`` to ``records`` for every counted call made inside the block."""
-    import keras
-
-    from vsr_latent.layers import long_attention
-
     stack = []
 
     def conv_wrapper(original, transpose):
@@ -178,11 +179,11 @@ def record_layer_calls(records):
     transpose_classes = [keras.layers.Conv2DTranspose, keras.layers.Conv3DTranspose]
     with contextlib.ExitStack() as stack_ctx:
         for cls in conv_classes:
-            stack_ctx.enter_context(_wrapped(cls, lambda o: conv_wrapper(o, False)))
+            stack_ctx.enter_context(patched_call(cls, lambda o: conv_wrapper(o, False)))
         for cls in transpose_classes:
-            stack_ctx.enter_context(_wrapped(cls, lambda o: conv_wrapper(o, True)))
-        stack_ctx.enter_context(_wrapped(keras.layers.Dense, dense_wrapper))
-        stack_ctx.enter_context(_wrapped(long_attention.LongAttention, block_wrapper))
+            stack_ctx.enter_context(patched_call(cls, lambda o: conv_wrapper(o, True)))
+        stack_ctx.enter_context(patched_call(keras.layers.Dense, dense_wrapper))
+        stack_ctx.enter_context(patched_call(long_attention.LongAttention, block_wrapper))
         long_attention.softmax_attention = attention
         try:
             yield records
@@ -196,8 +197,6 @@ def count_flops(model, input_shape, key_frames_shape=None):
 
     The model is traced (not run) on fully static shapes.
     """
-    import tensorflow as tf
-
     records = []
     specs = [tf.TensorSpec(list(input_shape), tf.float32)]
     if key_frames_shape is not None:
@@ -230,8 +229,6 @@ def profiler_flops(concrete_function, op_types=PROFILER_OP_TYPES):
     """Total "flops" of the graph of ``concrete_function`` according to TensorFlow's profiler
     (``tf.compat.v1.profiler``), over the ops of ``op_types`` only. Ops inside loops
     (``tf.map_fn``, ``tf.while_loop``) are counted once, so compare on loop-free graphs."""
-    import tensorflow as tf
-
     builder = tf.compat.v1.profiler.ProfileOptionBuilder
     options = (builder(builder.float_operation())
                .account_displayed_op_only(False)

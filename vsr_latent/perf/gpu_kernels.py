@@ -11,6 +11,8 @@ every step (or, under soft placement off, fail).
 decodes on the CPU and hands batches to the device through the iterator).
 """
 
+from tensorflow.python.framework import kernels
+
 HOST_BY_DESIGN = frozenset({
     "IteratorGetNext", "IteratorGetNextAsOptional", "OptionalGetValue", "OptionalHasValue",
     "AnonymousIteratorV3", "MakeIterator", "MultiDeviceIteratorGetNextFromShard",
@@ -32,8 +34,6 @@ def op_types(concrete_function):
 
 def device_types(op):
     """The device types with a kernel registered for ``op`` ("CPU", "GPU", "DEFAULT", ...)."""
-    from tensorflow.python.framework import kernels
-
     return {k.device_type for k in kernels.get_registered_kernels_for_op(op).kernel}
 
 

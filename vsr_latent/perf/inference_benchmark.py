@@ -13,11 +13,22 @@ import functools
 import os
 import time
 
+import keras
+import numpy as np
+import tensorflow as tf
+
+from vsr_latent.hardware import describe
+from vsr_latent.layers import LongAttention, ShortAttention
+from vsr_latent.models import build_model, count_params
 from vsr_latent.perf.backends import BACKENDS
 from vsr_latent.perf.components import capture_layer_inputs, time_layers
 from vsr_latent.perf.flops import bicubic_flops, count_flops
 from vsr_latent.perf.memory import peak_memory_meter
 from vsr_latent.perf.timing import PEAK_MATMUL_SIZE, matmul_peak, time_call
+from vsr_latent.precision import dtype_policy
+from vsr_latent.pretrained import PRETRAINED
+from vsr_latent.serving.loading import load_model
+from vsr_latent.serving.predictors import bicubic_upscale
 
 BENCH_MODELS = ("ours", "res16", "satn10", "latn10", "bicubic")
 
@@ -75,34 +86,25 @@ class BenchSettings:
 
 
 def _on_gpu():
-    import tensorflow as tf
-
     return bool(tf.config.list_logical_devices("GPU"))
 
 
 def machine_info():
-    """CPU/GPU names and versions (``vsr_latent.paper.hardware``) plus the load average."""
-    from vsr_latent.paper.hardware import describe
-
+    """CPU/GPU names and versions (``vsr_latent.hardware``) plus the load average."""
     info = describe()
     info["load_average_1min"] = os.getloadavg()[0]
     return info
 
 
 def build_bench_model(name, settings):
-    from vsr_latent.models import build_model
-
     overrides = dict(QUICK_OVERRIDES) if settings.quick else {}
     if settings.quick and name == "res16":
         overrides["num_layers"] = 2
     if settings.attention_budget != -1:
         overrides["max_attention_elements"] = settings.attention_budget
-    from vsr_latent.precision import dtype_policy
-    from vsr_latent.pretrained import PRETRAINED
 
     if name in PRETRAINED and not settings.quick:
         # The shipped weights: same speed as fresh ones, but the row times what users run.
-        from vsr_latent.serving.loading import load_model
 
         return load_model(name, precision=settings.precision)
     name = PRETRAINED[name].model if name in PRETRAINED else name
@@ -111,8 +113,6 @@ def build_bench_model(name, settings):
 
 
 def _long_attention_share(model, x, xla, settings, timing):
-    from vsr_latent.layers import LongAttention
-
     pairs = capture_layer_inputs(model, x, [(LongAttention, lambda layer: True)])
     if not pairs:
         return None
@@ -126,10 +126,6 @@ def _long_attention_share(model, x, xla, settings, timing):
 
 
 def _breakdown(model, x, xla, settings, timing, report):
-    import keras
-
-    from vsr_latent.layers import LongAttention, ShortAttention
-
     def outside_attention(layer):
         return "attention" not in layer.path
 
@@ -208,10 +204,6 @@ def _finish_row(row, timing, frames, flops, memory, method, peak):
 def bench_bicubic(size, settings, peak):
     """The numpy bicubic baseline (``serving.predictors.bicubic_upscale``): no XLA, no backend
     choice."""
-    import numpy as np
-
-    from vsr_latent.serving.predictors import bicubic_upscale
-
     h, w = settings.frame_size(size)
     shape = (1, settings.seq_len, h, w, 3)
     row = _base_row("bicubic", size, shape, settings, "numpy", None, peak)
@@ -228,10 +220,6 @@ def bench_bicubic(size, settings, peak):
 
 def bench_model(name, size, xla, settings, peak, backend_name="tensorflow", model=None):
     """One row (a dict) for model ``name`` at ``size`` with XLA ``xla`` on ``backend_name``."""
-    import tensorflow as tf
-
-    from vsr_latent.models import count_params
-
     h, w = settings.frame_size(size)
     shape = (1, settings.seq_len, h, w, 3)
     backend = BACKENDS[backend_name]
@@ -286,8 +274,6 @@ def run_benchmark(settings, log=None, on_row=None):
 
     The matmul peak is measured right before and after every row (``_with_peak``).
     ``on_row(rows)`` is called after each row with the rows so far (to save partial results)."""
-    import keras
-
     info = machine_info()
     rows = []
     for name in settings.models:

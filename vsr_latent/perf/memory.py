@@ -17,8 +17,12 @@ import ctypes
 import os
 import signal
 import subprocess
+import sys
+import tempfile
 import threading
 import time
+
+import tensorflow as tf
 
 RSS_SAMPLE_SECONDS = 0.002
 
@@ -82,15 +86,11 @@ class PeakGpuMemory:
         self.peak_delta = 0
 
     def __enter__(self):
-        import tensorflow as tf
-
         tf.config.experimental.reset_memory_stats(self.device)
         self._base = tf.config.experimental.get_memory_info(self.device)["current"]
         return self
 
     def __exit__(self, *exc):
-        import tensorflow as tf
-
         self.peak_delta = int(tf.config.experimental.get_memory_info(self.device)["peak"]
                               - self._base)
         return False
@@ -122,9 +122,6 @@ def run_child_max_rss(cmd, *, env=None, timeout=None, cwd=None):
     output)``, where ``max_rss_bytes`` is the command's own peak RSS (``ru_maxrss`` from
     ``os.wait4`` in a small launcher process, so the caller's size does not leak into it) and
     ``output`` its combined stdout/stderr."""
-    import sys
-    import tempfile
-
     with tempfile.TemporaryDirectory() as tmp:
         rss_file = os.path.join(tmp, "maxrss")
         full = [sys.executable, "-c", _LAUNCHER, rss_file] + [str(c) for c in cmd]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import statistics
 import time
+
+import tensorflow as tf
 
 # Side of the square float32 matmul that measures the machine's practical peak: large enough to
 # be compute-bound on a CPU or a GPU, small enough to take well under a second on either.
@@ -36,8 +39,6 @@ class Timing:
 
 def _block(result):
     """Wait for the device: fetch one element of every output tensor."""
-    import tensorflow as tf
-
     for t in tf.nest.flatten(result):
         if hasattr(t, "numpy"):
             tf.reshape(t, [-1])[:1].numpy()
@@ -63,10 +64,6 @@ def matmul_peak(size=PEAK_MATMUL_SIZE, repeats=5, dtype="float32", device=None):
     ``tf.matmul`` (2 * size**3 FLOPs), median of ``repeats`` after one warm-up, on ``device``
     (default: TensorFlow's placement). Returns a dict (``flops_per_s``, ``flops_per_cpu_s``: per
     process CPU-second, ``size``, ``dtype``, ``seconds``)."""
-    import contextlib
-
-    import tensorflow as tf
-
     scope = tf.device(device) if device else contextlib.nullcontext()
     with scope:
         a = tf.random.uniform([size, size], dtype=dtype)

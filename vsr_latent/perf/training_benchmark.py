@@ -17,10 +17,19 @@ the timed config, an estimate for the others, said in the output), and a step ta
 """
 
 import dataclasses
+import tempfile
 import time
 
+import tensorflow as tf
+
+from vsr_latent.configs import get_config
 from vsr_latent.configs.base import STAGE2_FORWARD_PASSES
 from vsr_latent.configs.experiments import REGISTRY
+from vsr_latent.data.pipelines import build_train_dataset
+from vsr_latent.hardware import describe
+from vsr_latent.models import build_model
+from vsr_latent.perf.flops import count_flops
+from vsr_latent.training.trainer import Trainer
 
 STAGE_NAMES = {1: "stage1", 2: "stage2"}
 
@@ -41,8 +50,6 @@ def tables(names=None):
 def fixed_batch_dataset(strategy, batch):
     """A distributed dataset repeating one global batch: each replica gets its part of it (a
     plain tensor passed to ``strategy.run`` would give every replica the whole batch)."""
-    import tensorflow as tf
-
     ds = tf.data.Dataset.from_tensors(batch).unbatch().batch(
         int(batch[0].shape[0]), drop_remainder=True).repeat()
     options = tf.data.Options()
@@ -54,7 +61,6 @@ def _devices(strategy):
     try:
         return list(strategy.extended.worker_devices)
     except RuntimeError:  # the default (no-op) strategy: this process's default device
-        import tensorflow as tf
 
         gpus = tf.config.list_logical_devices("GPU")
         return [(gpus or tf.config.list_logical_devices("CPU"))[0].name]
@@ -98,10 +104,6 @@ def time_pipeline(ds, batches, warmup=2):
 
 def config_dataset(config):
     """The config's training pipeline (one process, no sharding), prefetched."""
-    import tensorflow as tf
-
-    from vsr_latent.data.pipelines import build_train_dataset
-
     ds = build_train_dataset(config.data, seq_len=config.model.seq_len, repeat=True,
                              scale=config.model.scale)
     return ds.prefetch(tf.data.AUTOTUNE)
@@ -109,9 +111,6 @@ def config_dataset(config):
 
 def forward_flops_per_sample(config):
     """Forward FLOPs of one training sample (L frames of the config's LR patch)."""
-    from vsr_latent.models import build_model
-    from vsr_latent.perf.flops import count_flops
-
     p = config.data.lr_patch
     model = build_model(config.model)
     return count_flops(model, (1, config.model.seq_len, p, p, 3)).total
@@ -148,12 +147,6 @@ def run_training_benchmark(config_name="ours", budget=None, overrides=(), steps=
     projections are always of the registry configs' full budget, with the timed config's
     seconds per sample scaled to each config's batch. Returns a JSON-able dict.
     """
-    import tempfile
-
-    from vsr_latent.configs import get_config
-    from vsr_latent.paper.hardware import describe
-    from vsr_latent.training.trainer import Trainer
-
     timed = get_config(config_name, budget=budget, overrides=list(overrides))
     result = {"machine": describe(), "timed_config": timed.name, "budget": budget or "full",
               "overrides": list(overrides), "precision": timed.precision,
@@ -189,8 +182,6 @@ def run_training_benchmark(config_name="ours", budget=None, overrides=(), steps=
 
 
 def project_tables(timed, result, table_names, pipeline_batches, log):
-    from vsr_latent.configs import get_config
-
     timed_flops = forward_flops_per_sample(timed)
     per_sample = {s: row["seconds_per_step"] / timed.data.batch_size
                   for s, row in result["step"].items()}

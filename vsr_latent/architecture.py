@@ -1,14 +1,58 @@
-"""Typed model configs: ``VSRNetConfig`` (the architecture of a ``VSRNet``; every registry entry
-is one) and ``ModelConfig`` (a registry model by name with its architecture: what an experiment
-config trains)."""
+"""The network's architecture as plain data, without Keras: the defaults the layers share with
+the model config, ``VSRNetConfig`` (the architecture of a ``VSRNet``), ``ModelConfig`` (a registry
+model by name with its architecture: what an experiment config trains) and the registry of every
+model the paper names.
+
+Configs, run folders and the command line read architectures without building a network, so this
+module sits below the layers (which take their defaults from it) and imports no Keras.
+
+The registry: every model the paper names, by lower-case name, as a ``VSRNetConfig``.
+Widths are chosen so the parameter budgets of the paper hold (trainable parameters):
+``res16``, ``satn10``, ``latn10`` 1.7 M +- 20 k (§6.1); ``ours`` 4,108,739 within 1 % (Table 5).
+The ``lsatn_*`` and ``v*`` models have no stated budget: ``lsatn_*`` use the width that puts
+each of them near 1.7 M too (a fair Table-2 comparison); ``vlatn10``/``vsatn10`` keep the width
+of ``latn10``/``satn10`` (stage 2 starts from those weights, §6.3) plus the variance heads.
+
+Arrangements of five blocks (GAP where the paper only says "before"/"middle"):
+``lsatn_x`` l s l s l; ``lsatn_s`` s s s l l; ``lsatn_l`` l l l s s; ``lsatn_sl`` l l s l l;
+``lsatn_ls`` s s l s s.
+
+``ours``: Table 2's best arrangement as printed (``lsatn_ls``, 30.03 dB; the text names
+LSatn_sl) with variational attention, L = 7, 10 residual layers (as Table 2's models) and
+the width raised to 72 filters, the only width with 10 layers inside 1 % of 4,108,739:
+4,120,212 parameters (+0.28 %, checked in ``tests/test_models.py``).
+
+Trainable parameters at these widths: res16 1,692,554; satn10 1,698,360; latn10 1,713,378;
+lsatn_x 1,721,482; lsatn_s 1,720,239; lsatn_l 1,721,482; lsatn_sl 1,681,667;
+lsatn_ls 1,687,075; ours 4,120,212.
+"""
 
 import dataclasses
 import numbers
 
 from vsr_latent.errors import ConfigError
-from vsr_latent.layers import ATTENTION_BUDGET_ELEMENTS, LEAKY_SLOPE, RESIDUAL_INIT_SCALE
-from vsr_latent.layers.upscaler import UPSCALER_INIT_SCALE
 from vsr_latent.scale import SCALE
+
+# GAP (SPEC §Network, Fig. 4 lost): negative slope of every LeakyReLU in the network.
+LEAKY_SLOPE = 0.2
+
+# GAP (SPEC §Network: no initialisation is given): variance scale of each residual convolution's
+# initial kernel (fan_avg, uniform); 1.0 is Keras' Glorot uniform. BasicSR's residual networks
+# (EDSR, RRDBNet, BasicVSR) shrink their residual branches' initial weights tenfold instead, so
+# that a fresh deep network starts close to its shallow skip path; the cpu budget's
+# CPU_RESIDUAL_INIT_SCALE (0.01) is that shrink.
+RESIDUAL_INIT_SCALE = 1.0
+
+# Largest attention matrix (batch x queries x keys, float elements) computed at once; above it the
+# queries are processed in chunks (2**24 floats = 64 MiB). None or 0 turns chunking off.
+ATTENTION_BUDGET_ELEMENTS = 2**24
+
+# Why: the residual extractor has no normalisation, so features grow with depth; with a standard
+# (Glorot, scale 1) final convolution a fresh full-size model's output is thousands of levels
+# away from its bicubic skip and training starts near 5 dB. A small scale (variance scaling,
+# fan-avg) starts every model within a few levels of bicubic (EDSR-style residual scaling)
+# while keeping every path's contribution non-zero.
+UPSCALER_INIT_SCALE = 1e-6
 
 BLOCK_KINDS = ("long", "short")
 
@@ -124,3 +168,44 @@ class ModelConfig(VSRNetConfig):
 
 def _architecture_fields(config):
     return {f.name: getattr(config, f.name) for f in dataclasses.fields(VSRNetConfig)}
+
+
+L, S = "long", "short"
+
+MODEL_CONFIGS = {
+    "res16": VSRNetConfig(blocks=(), num_layers=16, filters=61, seq_len=4),
+    "satn10": VSRNetConfig(blocks=(S,) * 5, num_layers=10, filters=44, seq_len=4),
+    "latn10": VSRNetConfig(blocks=(L,) * 5, num_layers=10, filters=60, seq_len=4),
+    "lsatn_x": VSRNetConfig(blocks=(L, S, L, S, L), num_layers=10, filters=52, seq_len=7),
+    "lsatn_s": VSRNetConfig(blocks=(S, S, S, L, L), num_layers=10, filters=49, seq_len=7),
+    "lsatn_l": VSRNetConfig(blocks=(L, L, L, S, S), num_layers=10, filters=52, seq_len=7),
+    "lsatn_sl": VSRNetConfig(blocks=(L, L, S, L, L), num_layers=10, filters=55, seq_len=7),
+    "lsatn_ls": VSRNetConfig(blocks=(S, S, L, S, S), num_layers=10, filters=46, seq_len=7),
+    "vlatn10": VSRNetConfig(blocks=(L,) * 5, num_layers=10, filters=60, seq_len=7,
+                            variational=True),
+    "vsatn10": VSRNetConfig(blocks=(S,) * 5, num_layers=10, filters=44, seq_len=7,
+                            variational=True),
+    "ours": VSRNetConfig(blocks=(S, S, L, S, S), num_layers=10, filters=72, seq_len=7,
+                         variational=True),
+}
+
+MODEL_NAMES = tuple(MODEL_CONFIGS)
+
+
+def model_config(name, seq_len=None, **overrides):
+    """The ``ModelConfig`` of registry model ``name`` with ``seq_len`` and architecture overrides
+    (``VSRNetConfig`` fields) applied."""
+    key = str(name).lower()
+    if key not in MODEL_CONFIGS:
+        raise ConfigError(f"unknown model {name!r}; known models: {', '.join(MODEL_NAMES)}")
+    if seq_len is not None:
+        overrides["seq_len"] = int(seq_len)
+    return ModelConfig.named(key, MODEL_CONFIGS[key]).replace(**overrides)
+
+
+def registry_changes(model):
+    """The architecture fields of ``model`` (a ``ModelConfig``) that differ from its registry
+    entry, e.g. ``{"filters": 8}`` for a narrow network."""
+    registry = model_config(model.name).architecture().to_dict()
+    return {name: value for name, value in model.architecture().to_dict().items()
+            if value != registry[name]}
