@@ -19,7 +19,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from vsr_latent.atomic import atomic_path, write_json
-from vsr_latent.cli import OneLineErrorParser, run_command
+from vsr_latent.command_runner import OneLineErrorParser, run_command
 from vsr_latent.data.dataset_root import MANIFEST, list_clips
 from vsr_latent.data.raw_frames import RAW_FRAMES, RawClipWriter
 from vsr_latent.data.video_io import list_frame_files

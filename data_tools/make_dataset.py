@@ -52,7 +52,7 @@ import numpy as np
 from tqdm import tqdm
 
 from vsr_latent.atomic import atomic_dir, write_json
-from vsr_latent.cli import OneLineErrorParser, run_command
+from vsr_latent.command_runner import OneLineErrorParser, run_command
 from vsr_latent.data.dataset_root import CLIPS_DIR, INDEX, MANIFEST
 from vsr_latent.data.raw_frames import RAW_FRAMES, RawClipWriter
 from vsr_latent.data.resize_weights import matlab_imresize_matrix

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from vsr_latent.cli import OneLineErrorParser, run_command
+from vsr_latent.command_runner import OneLineErrorParser, run_command
 from vsr_latent.data.degrade import check_method, degrade
 from vsr_latent.data.vid4 import VID4_SEQUENCES, read_frame_folder
 from vsr_latent.data.video_io import FrameWriter

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from data_tools import make_dataset, select_remote
 from vsr_latent.atomic import atomic_path
-from vsr_latent.cli import OneLineErrorParser, run_command
+from vsr_latent.command_runner import OneLineErrorParser, run_command
 from vsr_latent.errors import InputError
 
 #: The 1080p stream's 54 frames: the shortest source kept (longer than every model's L).

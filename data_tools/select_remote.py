@@ -23,7 +23,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from vsr_latent.atomic import atomic_dir, write_json
-from vsr_latent.cli import OneLineErrorParser, run_command
+from vsr_latent.command_runner import OneLineErrorParser, run_command
 from vsr_latent.data import scene
 from vsr_latent.data.dataset_root import KEY_FRAMES_DIR, MANIFEST, REMOTE_REPORT, list_clips
 from vsr_latent.errors import InputError

@@ -2,7 +2,7 @@
 
 import json
 
-from vsr_latent import cli
+from vsr_latent import cli, command_runner
 
 
 def test_dashes_and_underscores_in_option_names_are_the_same():
@@ -31,14 +31,14 @@ def test_models_json_through_main(capsys):
 def test_library_errors_name_fields_and_the_command_line_names_its_flags():
     flags = {"uncertainty_max_std": "--uncertainty_scale", "overlap": "--tile_overlap",
              "out_path": "OUT"}
-    assert cli.in_flags("uncertainty_max_std must be > 0, got 0", ("uncertainty_max_std",),
+    assert command_runner.in_flags("uncertainty_max_std must be > 0, got 0", ("uncertainty_max_std",),
                         flags) == "--uncertainty_scale must be > 0, got 0"
     # Only the fields the error lists, only their first mention, never inside a word or a path.
-    assert cli.in_flags("tile side 16 must exceed overlap 16 (an overlap)", ("overlap",),
+    assert command_runner.in_flags("tile side 16 must exceed overlap 16 (an overlap)", ("overlap",),
                         flags) == "tile side 16 must exceed --tile_overlap 16 (an overlap)"
-    assert cli.in_flags("/runs/overlap/out_path: overlaps out_path", ("overlap", "out_path"),
+    assert command_runner.in_flags("/runs/overlap/out_path: overlaps out_path", ("overlap", "out_path"),
                         flags) == "/runs/overlap/out_path: overlaps OUT"
-    assert cli.in_flags("samples must be >= 1", ("samples",), flags) == "samples must be >= 1"
+    assert command_runner.in_flags("samples must be >= 1", ("samples",), flags) == "samples must be >= 1"
 
 
 def test_evaluate_errors_speak_in_flags_on_the_command_line(capsys):

@@ -215,7 +215,7 @@ def test_usage_errors_are_one_line(run_cli, module, argv, start):
 
 def test_unexpected_errors_keep_their_traceback():
     """A bug is not the user's to fix: its traceback stays, without --verbose too."""
-    code = ("import sys; from vsr_latent.cli import run_command; "
+    code = ("import sys; from vsr_latent.command_runner import run_command; "
             "sys.exit(run_command('prog', lambda: 1 / 0))")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, check=False, env=REPO_ENV)

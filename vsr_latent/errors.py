@@ -2,7 +2,7 @@
 
 The command line prints them as one line (no traceback unless ``--verbose``) and exits non-zero.
 A message names settings as the library knows them (config fields, parameters) and lists them in
-``fields``; only the command line shows them as its flags (``vsr_latent.cli.run_command``).
+``fields``; only the command line shows them as its flags (``vsr_latent.command_runner.run_command``).
 """
 
 

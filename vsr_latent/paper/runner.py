@@ -6,7 +6,7 @@ Used by ``reproduce/<name>.sh`` and by ``vsr-latent quickstart``.
 import sys
 import time
 
-from vsr_latent.cli import OneLineErrorParser, run_command
+from vsr_latent.command_runner import OneLineErrorParser, run_command
 from vsr_latent.configs.budgets import BUDGET_NAMES, budgets_help
 from vsr_latent.configs.overrides import OverrideError, flag_error
 from vsr_latent.native_logs import quiet_native_logs
