@@ -2,7 +2,14 @@
 with ``--train``, the training step and input pipeline of a config and the projected wall time of
 every table's full budget on this machine (`vsr_latent.perf.training_benchmark`)."""
 
-from vsr_latent.precision import PRECISIONS
+import json
+import sys
+
+from vsr_latent.atomic import write_json
+from vsr_latent.configs import get_config
+from vsr_latent.configs.overrides import OverrideError, flag_error
+from vsr_latent.errors import ConfigError
+from vsr_latent.precision import PRECISIONS, native_bfloat16
 
 MODEL_CHOICES = ("ours", "res16", "satn10", "latn10", "bicubic", "ours_cpu")
 
@@ -72,11 +79,14 @@ def register(subparsers):
 
 
 def run_train(args):
-    import json
-    import sys
+    budget = args.budget or ("tiny" if args.quick else None)
+    # The timed config is made here first so that a bad --set item is named by its flag, before
+    # TensorFlow loads.
+    try:
+        get_config(args.config, budget=budget, overrides=args.overrides)
+    except OverrideError as e:
+        raise flag_error("--set", e) from None
 
-    from vsr_latent.atomic import write_json
-    from vsr_latent.errors import ConfigError
     from vsr_latent.perf.training_benchmark import run_training_benchmark, tables
 
     steps = args.steps if args.steps is not None else (2 if args.quick else 5)
@@ -87,7 +97,6 @@ def run_train(args):
     unknown = [t for t in chosen or () if t not in known]
     if unknown:
         raise ConfigError(f"--tables: unknown {', '.join(unknown)}; known: {', '.join(known)}")
-    budget = args.budget or ("tiny" if args.quick else None)
     log = None if args.json else (lambda line: print(line, flush=True))
     result = run_training_benchmark(args.config, budget=budget, overrides=args.overrides,
                                     steps=steps, pipeline_batches=3 if args.quick else 10,
@@ -101,13 +110,9 @@ def run_train(args):
 
 
 def run(args):
-    import json
-    import sys
-
     if args.train:
         return run_train(args)
 
-    from vsr_latent.errors import ConfigError
     from vsr_latent.perf.backends import BACKENDS
     from vsr_latent.perf.inference_benchmark import BenchSettings, run_benchmark
 
@@ -121,8 +126,6 @@ def run(args):
     xla = {"off": (False,), "on": (True,), "both": (False, True)}[args.xla]
     precisions = args.precision
     if precisions is None:
-        from vsr_latent.precision import native_bfloat16
-
         # --quick checks that everything runs: one precision is enough.
         precisions = ["float32"] + (["mixed_bfloat16"] if native_bfloat16() and not args.quick
                                     else [])
@@ -143,8 +146,6 @@ def run(args):
         else BenchSettings(precision=p, **kwargs)
         for p in dict.fromkeys(precisions)
     ]
-
-    from vsr_latent.atomic import write_json
 
     log = None if args.json else (lambda line: print(line, flush=True))
     # Partial results are saved after every row: a long run stopped midway keeps what it measured.
