@@ -1,11 +1,11 @@
 """``vsr-latent degrade --method bi|bd|scipy --scale 4 IN OUT``: make low-resolution frames."""
 
+import argparse
+
 DEGRADATION_NAMES = ("bi", "bd", "scipy")  # vsr_latent.data.degrade.DEGRADATIONS, kept import-free
 
 
 def _size(text):
-    import argparse
-
     try:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:

@@ -1,5 +1,9 @@
 """``vsr-latent evaluate``: PSNR/SSIM (RGB and Y) of a model on a dataset, or of SR frame folders."""
 
+import json
+import sys
+
+from vsr_latent import evaluation
 from vsr_latent.precision import (
     DEFAULT_INFERENCE_PRECISION,
     INFERENCE_PRECISION_HELP,
@@ -69,11 +73,6 @@ def _sequence_names(values):
 
 
 def run(args):
-    import json
-    import sys
-
-    from vsr_latent import evaluation
-
     options = evaluation.EvaluateOptions(
         model=args.model, dataset=args.dataset, data_root=args.data_root,
         degradation=args.degradation, sr_dir=args.sr_dir, gt_dir=args.gt_dir,

@@ -1,5 +1,9 @@
 """``vsr-latent models``: every registered model with its parameter count and sequence length."""
 
+import json
+
+from vsr_latent.serving.loading import model_catalogue
+
 
 def register(subparsers):
     parser = subparsers.add_parser(
@@ -13,10 +17,6 @@ def register(subparsers):
 
 
 def run(args):
-    import json
-
-    from vsr_latent.serving.loading import model_catalogue
-
     rows = model_catalogue()
     if args.json:
         print(json.dumps(rows))

@@ -10,6 +10,10 @@ under 10 minutes (README gives the measured time).
 """
 
 import time
+from pathlib import Path
+
+from vsr_latent.configs.paper_numbers import PRETRAINED_LABEL
+from vsr_latent.paper.runner import reproduce
 
 # Every table and figure in under 10 minutes on 2 CPU cores.
 BUDGET = "smoke"
@@ -42,12 +46,8 @@ def register(subparsers):
 
 
 def run(args):
-    from pathlib import Path
-
-    from vsr_latent.configs.paper_numbers import PRETRAINED_LABEL
     from vsr_latent.paper.context import default_vid4_root
     from vsr_latent.paper.reproduction_budget import reproduction_budget
-    from vsr_latent.paper.runner import reproduce
 
     t0 = time.monotonic()
     steps = [(n, d) for n, d in STEPS if args.only is None or n in args.only]

@@ -8,9 +8,21 @@ The run folder defaults to ``runs/<config name>``. If it already has checkpoints
 from the latest one (and says so); the resolved config is written to ``RUN/config.json``.
 """
 
+import sys
 from pathlib import Path
 
+from vsr_latent import run_folder
+from vsr_latent.configs import (
+    CONFIG_NAMES,
+    CPU_DATA_COMMAND,
+    CPU_DATA_ROOT,
+    describe,
+    get_config,
+)
 from vsr_latent.configs.budgets import BUDGET_NAMES, budgets_help
+from vsr_latent.configs.overrides import OverrideError, flag_error
+from vsr_latent.data.dataset_root import cpu_root_warning
+from vsr_latent.errors import ConfigError
 
 
 def register(subparsers):
@@ -37,10 +49,6 @@ def register(subparsers):
 
 
 def run(args):
-    from vsr_latent.configs import CONFIG_NAMES, CPU_DATA_ROOT, describe, get_config
-    from vsr_latent.configs.overrides import OverrideError, flag_error
-    from vsr_latent.errors import ConfigError
-
     if args.list:
         for name in CONFIG_NAMES:
             first = describe(name).splitlines()[0] if describe(name) else ""
@@ -58,14 +66,11 @@ def run(args):
         return 0
     run_dir = Path(args.run_dir or Path("runs") / config.name)
     if config.budget == "cpu" and not Path(config.data.source).is_dir():
-        from vsr_latent.configs import CPU_DATA_COMMAND
-
         raise ConfigError(f"{config.data.source}: the cpu budget's dataset root does not exist; "
                           f"make it with `{CPU_DATA_COMMAND}` or pass --set data.source=DIR")
     if config.budget == "cpu" and Path(config.data.source) == Path(CPU_DATA_ROOT):
         _warn_if_cpu_root_differs(config.data.source)
 
-    from vsr_latent import run_folder
     from vsr_latent.training.trainer import train
 
     metrics = train(config, run_dir, progress=args.progress,
@@ -83,10 +88,6 @@ def run(args):
 
 def _warn_if_cpu_root_differs(root):
     """Said before hours of training rather than found later on the model card."""
-    import sys
-
-    from vsr_latent.paper.ours_cpu import cpu_root_warning
-
     warning = cpu_root_warning(root)
     if warning:
         print(warning, file=sys.stderr, flush=True)

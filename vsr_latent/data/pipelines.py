@@ -33,12 +33,14 @@ import itertools
 import warnings
 
 import numpy as np
+import tensorflow as tf
 
 from vsr_latent.configs.base import DEFAULT_AUGMENTATION, check_augmentation
 from vsr_latent.data import builtin as builtin_mod
-from vsr_latent.data import dataset_root, raw_frames
+from vsr_latent.data import dataset_root, raw_frames, transforms
 from vsr_latent.data.chunks import pad_chunk
 from vsr_latent.data.degrade import check_method, context_margin, crop_to_multiple, degrade
+from vsr_latent.data.vid4 import read_frame_folder
 from vsr_latent.errors import ConfigError, InputError
 
 #: Round and clip LR frames to integers on [0, 255] (as 8-bit stored LR frames are).
@@ -57,12 +59,6 @@ BUILTIN_VALIDATION_SIZE = (128, 128)
 ROOT_CROPS_PER_WINDOW = 8
 # Windows a repeating training stream can number: about 4.6e18 (no run reaches it).
 UNENDING_WINDOWS = 2**62
-
-
-def _import_tf():
-    import tensorflow as tf
-
-    return tf
 
 
 def _check_seq_len(seq_len):
@@ -84,7 +80,6 @@ class _BuiltinFrames:
         self.crop_first = True
 
     def make_reader(self, seq_len, cut):
-        tf = _import_tf()
         data = tf.constant(self.array)
 
         def read(clip, start, tops, lefts):
@@ -113,8 +108,6 @@ class _RootFrames:
         self.crop_first = all(c.format == "raw" for c in clips)
 
     def make_reader(self, seq_len, cut):
-        tf = _import_tf()
-
         def image_branch(clip):
             files = tf.constant([str(p) for p in clip.frames])
 
@@ -219,9 +212,6 @@ def train_dataset(source="builtin", *, seq_len, lr_size=(32, 32), scale=4, degra
     pixel of the degraded whole frame, as at test time. The crop box is then drawn among the
     positions that leave that margin inside the frame.
     """
-    tf = _import_tf()
-    from vsr_latent.data import transforms
-
     check_method(degradation)
     seq_len = _check_seq_len(seq_len)
     lr_size = (int(lr_size[0]), int(lr_size[1]))
@@ -302,7 +292,6 @@ def endless(ds):
     even that). A distributed iterator over a stream of unknown length checks on every batch,
     across the workers, whether all still have one: an eager all-reduce per step under several
     workers, which a worker lost during it leaves hanging open."""
-    tf = _import_tf()
     return ds.apply(tf.data.experimental.assert_cardinality(tf.data.INFINITE_CARDINALITY))
 
 
@@ -435,7 +424,6 @@ def validation_dataset(source="builtin", *, seq_len, scale=4, degradation="bi", 
     Clips are streamed from disk, L frames at a time. LR frames come from the NumPy ``degrade``
     (same weights as the training pipeline's TF version).
     """
-    tf = _import_tf()
     gen = validation_chunks(source, seq_len=seq_len, scale=scale, degradation=degradation,
                             max_clips=max_clips, quantize=quantize)
     spec = (
@@ -512,15 +500,11 @@ def _key_frame_indices(clip):
 def _remote_clips(root, max_clips):
     """[(clip, key frames or a function reading them, key frame indices)] of the Remote
     validation clips."""
-    from vsr_latent.data.vid4 import read_frame_folder
-
     if root == "builtin":
-        from vsr_latent.data.builtin import builtin_remote_clips, builtin_remote_key_frame_indices
-
         return [(_Lazy(f"builtin-remote:{i}", f.shape[0], f.shape[1:3], f), keys, where)
                 for i, ((f, keys), where) in enumerate(
-                    zip(builtin_remote_clips()[:max_clips],
-                        builtin_remote_key_frame_indices()[:max_clips]))]
+                    zip(builtin_mod.builtin_remote_clips()[:max_clips],
+                        builtin_mod.builtin_remote_key_frame_indices()[:max_clips]))]
     clips = [c for c in dataset_root.list_clips(root, "validation") if c.remote]
     if not clips:
         raise InputError(root, "no Remote clips: run `python -m data_tools.select_remote` first")
@@ -573,7 +557,6 @@ def remote_dataset(root, *, seq_len, scale=4, degradation="bi", max_clips=None,
     none outside it (:data:`CHUNK_WITHOUT_OUTSIDE_KEY_FRAMES`). ``root`` is a dataset root after
     ``select_remote``, or "builtin".
     """
-    tf = _import_tf()
     gen = remote_chunks(root, seq_len=seq_len, scale=scale, degradation=degradation,
                         max_clips=max_clips, quantize=quantize)
     spec = (

@@ -39,6 +39,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from vsr_latent.atomic import atomic_dir, atomic_path
 from vsr_latent.data import yuv as yuv_mod
@@ -334,8 +335,6 @@ def read_image(path):
 
 
 def _header_size(p):
-    from PIL import Image
-
     try:
         with Image.open(p) as im:
             w, h = im.size

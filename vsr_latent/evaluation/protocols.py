@@ -17,6 +17,7 @@ numbers are computed on saved 8-bit images.
 from dataclasses import dataclass
 
 import numpy as np
+from tqdm import tqdm
 
 from vsr_latent import metrics
 from vsr_latent.data.video_io import to_uint8
@@ -76,8 +77,6 @@ def get_protocol(protocol):
 
 def progress_bar(total, enabled, desc="evaluate"):
     """A tqdm bar over ``total`` frames (silent unless ``enabled``)."""
-    from tqdm import tqdm
-
     return tqdm(total=total, unit="frame", desc=desc, disable=not enabled, leave=False)
 
 

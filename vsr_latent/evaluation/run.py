@@ -6,7 +6,9 @@ import time
 
 import numpy as np
 
+from vsr_latent.data.degrade import check_method
 from vsr_latent.data.video_io import to_uint8
+from vsr_latent.errors import ConfigError
 from vsr_latent.evaluation.datasets import dataset_sequences, folder_pairs
 from vsr_latent.evaluation.protocols import (
     DEFAULT_PROTOCOL,
@@ -15,6 +17,8 @@ from vsr_latent.evaluation.protocols import (
     progress_bar,
 )
 from vsr_latent.evaluation.results import EvaluationResult
+from vsr_latent.serving.loading import load_predictor
+from vsr_latent.serving.predictors import check_sample_count, upscale_sequence
 
 
 def evaluate_folders(sr_dir, gt_dir, protocol=DEFAULT_PROTOCOL, *, sequences=None,
@@ -49,9 +53,6 @@ def evaluate_predictor_protocols(predictor, dataset, protocols, *, data_root=Non
     """:func:`evaluate_predictor` under several protocols at once: each sequence is upscaled
     once and scored under every protocol; returns ``{protocol name: EvaluationResult}``, each
     with the upscaling's ``seconds_per_frame`` (the same for every protocol)."""
-    # Imported on use: scoring folders of frames needs none of the model-serving code.
-    from vsr_latent.serving.predictors import upscale_sequence
-
     protocols = [get_protocol(p) for p in protocols]
     if isinstance(dataset, str):
         data = dataset_sequences(dataset, data_root=data_root, degradation=degradation,
@@ -104,8 +105,6 @@ class EvaluateOptions:
     progress: bool = False
 
     def __post_init__(self):
-        from vsr_latent.errors import ConfigError
-
         get_protocol(self.protocol)
         if self.model and (self.sr_dir or self.gt_dir):
             raise ConfigError("give either model (with dataset) or sr_dir and gt_dir, not both",
@@ -116,9 +115,6 @@ class EvaluateOptions:
             raise ConfigError("nothing to evaluate: give model SPEC or sr_dir DIR and gt_dir DIR",
                               fields=("model", "sr_dir", "gt_dir"))
         if self.model:
-            from vsr_latent.data.degrade import check_method
-            from vsr_latent.serving.predictors import check_sample_count
-
             check_method(self.degradation)
             check_sample_count(self.samples)
 
@@ -130,8 +126,6 @@ def evaluate(options):
         result = evaluate_folders(options.sr_dir, options.gt_dir, options.protocol,
                                   sequences=options.sequences, progress=options.progress)
         return result, f"{options.sr_dir} vs {options.gt_dir}"
-    from vsr_latent.serving.loading import load_predictor
-
     data = dataset_sequences(options.dataset, data_root=options.data_root,
                              degradation=options.degradation, sequences=options.sequences)
     predictor = load_predictor(options.model, seq_len=options.seq_len, precision=options.precision)

@@ -9,6 +9,7 @@ import time
 from vsr_latent.command_runner import OneLineErrorParser, run_command
 from vsr_latent.configs.budgets import BUDGET_NAMES, budgets_help
 from vsr_latent.configs.overrides import OverrideError, flag_error
+from vsr_latent.data.dataset_root import check_training_root
 from vsr_latent.native_logs import quiet_native_logs
 from vsr_latent.paper import NAMES
 
@@ -105,7 +106,6 @@ def check_start(names, contexts):
     """Fails at once, in one line naming the setting and the fix, when any config of ``names``
     could not train here (a batch the replicas do not divide, the built-in clips at the full
     budget, a training root that cannot serve it), before the first model trains for hours."""
-    from vsr_latent.data.dataset_root import check_training_root
     from vsr_latent.paper.runs import resolve_config
     from vsr_latent.training.strategy import default_strategy
     from vsr_latent.training.trainer import check_start as check_config

@@ -34,6 +34,7 @@ Everything written goes through :mod:`vsr_latent.atomic`: the ONNX file appears 
 """
 
 import contextlib
+import logging
 import shutil
 import tempfile
 import time
@@ -41,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vsr_latent import __version__
 from vsr_latent.atomic import atomic_path
 from vsr_latent.errors import CheckpointError, ConfigError, VsrError
 from vsr_latent.serving.onnx_runtime import (
@@ -165,16 +167,12 @@ def saved_model_to_onnx(saved_model_dir, out_path, *, opset=ONNX_OPSET, metadata
 
 
 def _quiet_tf2onnx(tf2onnx):
-    import logging
-
     with contextlib.suppress(Exception):
         tf2onnx.logging.set_level(logging.ERROR)
 
 
 def model_metadata(model, opset=ONNX_OPSET):
     """The ONNX metadata written for ``model`` (see ``MODEL_METADATA_KEYS``)."""
-    from vsr_latent import __version__
-
     return {
         "model": getattr(model, "name", "model"),
         "seq_len": int(model.seq_len),
