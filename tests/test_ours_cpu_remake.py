@@ -102,6 +102,65 @@ def test_a_default_cpu_root_made_with_other_settings_is_named_before_training(tm
         {"clip_len": 20, "max_size": None})
 
 
+def _train_clips(shared, frames):
+    """``shared/train_clips`` with two frame-folder sources of ``frames`` frames each."""
+    rng = np.random.default_rng(0)
+    for name in ("s0", "s1"):
+        folder = shared / "train_clips" / name
+        folder.mkdir(parents=True)
+        for t in range(frames):
+            iio.imwrite(folder / f"{t:03d}.png", rng.integers(0, 256, (16, 24, 3), np.uint8))
+    return shared
+
+
+def test_a_missing_cpu_root_is_made_by_the_data_tool_with_the_budgets_settings(tmp_path,
+                                                                              monkeypatch):
+    import json
+
+    from vsr_latent.configs.budgets import CPU_DATA_CLIP_LEN
+    from vsr_latent.data.dataset_root import cpu_root_warning, root_settings
+
+    monkeypatch.setenv("VSR_SHARED_DATA", str(_train_clips(tmp_path / "shared",
+                                                           CPU_DATA_CLIP_LEN)))
+    root = tmp_path / "cpu_root"
+    logged = []
+    assert ours_cpu.ensure_dataset(root, log=logged.append) == root
+    assert logged[0] == f"Making the dataset root {root} from {tmp_path / 'shared' / 'train_clips'}"
+    assert logged[1].startswith(f"{root}: 2 clips (1 train, 1 validation, split by source)")
+    assert root_settings(root) == {"clip_len": 40, "max_size": "640x360"}
+    assert cpu_root_warning(root) is None
+    index = json.loads((root / "dataset.json").read_text())
+    assert sorted(index["sources"]) == ["s0", "s1"]
+    clips = sorted(index["splits"]["train"] + index["splits"]["validation"])
+    assert clips == ["s0_000000", "s1_000000"]
+    frames = np.load(root / "clips" / "s0_000000" / "frames.npy")
+    want = iio.imread(tmp_path / "shared" / "train_clips" / "s0" / "039.png")
+    np.testing.assert_array_equal(frames[39], want)
+    # Made once: the next remake finds it and says nothing.
+    logged.clear()
+    assert ours_cpu.ensure_dataset(root, log=logged.append) == root and logged == []
+
+
+def test_a_cpu_root_that_cannot_be_made_is_an_input_error_naming_it(tmp_path, monkeypatch):
+    from vsr_latent.errors import InputError
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    monkeypatch.setenv("VSR_SHARED_DATA", str(shared))
+    root = tmp_path / "cpu_root"
+    with pytest.raises(InputError, match=f"^{root}: no dataset root, and no "
+                                         r"\.\./shared/data/train_clips to make it from"):
+        ours_cpu.ensure_dataset(root, log=lambda line: None)
+    _train_clips(shared, 5)  # shorter than one clip of the budget's 40 frames
+    with pytest.raises(InputError) as error:
+        ours_cpu.ensure_dataset(root, log=lambda line: None)
+    message = str(error.value)
+    assert message.startswith(f"{root}: `python -m data_tools.make_dataset {shared}/train_clips "
+                              f"{root} --clip_len 40 --max_size 640x360 --no_progress` failed: ")
+    assert message.endswith("train_clips: no source has 40 frames or more")
+    assert not (root / "dataset.json").exists()
+
+
 def test_root_settings_errors_name_the_index(tmp_path):
     from vsr_latent.data.dataset_root import root_settings
     from vsr_latent.errors import InputError

@@ -11,11 +11,9 @@ import contextlib
 from vsr_latent.cpu_backend import cpu_flags
 from vsr_latent.errors import ConfigError
 
-#: Every dtype policy the network builds and is tested under (tests/layer_test_helper.py).
+#: Every dtype policy the network builds, trains in (mixed_float16 with Keras' dynamic loss
+#: scaling, vsr_latent/training/trainer.py) and is tested under (tests/layer_test_helper.py).
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
-#: What a training config and the model card run in: all three (mixed_float16 trains with Keras'
-#: dynamic loss scaling, vsr_latent/training/trainer.py).
-RUN_PRECISIONS = PRECISIONS
 #: What inference runs in unless told: "auto" is bfloat16 on CPUs with native bfloat16 (see
 #: :func:`resolve_precision`), where `ours_cpu` scores the same Vid4 PSNR as in float32.
 INFERENCE_PRECISIONS = ("auto",) + PRECISIONS[:2]  # a CPU has no fast float16 kernels

@@ -5,8 +5,9 @@
 (``reproduce/ours_cpu.sh`` runs it; the command is ``vsr_latent/commands/remake.py``, the work
 :func:`remake`):
 
-1. The dataset root: made from ``../shared/data/train_clips`` with ``data_tools.make_dataset``
-   (``vsr_latent.configs.CPU_DATA_COMMAND``) when it does not exist yet.
+1. The dataset root: made from ``../shared/data/train_clips`` by running
+   ``python -m data_tools.make_dataset`` (``vsr_latent.configs.CPU_DATA_COMMAND``) when it does
+   not exist yet.
 2. Training: ``vsr-latent train --config ours --budget cpu`` into ``run_dir`` (resumed, or
    reused when finished). Vid4 is never used for training or for choosing a checkpoint: the last
    one is taken.
@@ -20,40 +21,42 @@
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 
+from vsr_latent import hardware, run_folder
+from vsr_latent.atomic import atomic_path
+from vsr_latent.configs import CPU_DATA_ROOT, config_from_dict, get_config, paper_numbers
 from vsr_latent.configs.base import DEFAULT_RECONSTRUCTION_LOSS
+from vsr_latent.configs.budgets import CPU_DATA_ARGS, cpu_data_command
 from vsr_latent.configs.config_json import LEGACY_STAGE2_FORWARD
+from vsr_latent.data.dataset_root import INDEX, cpu_root_warning, index_settings
 from vsr_latent.errors import InputError
+from vsr_latent.evaluation import dataset_sequences, evaluate_predictor_protocols
+from vsr_latent.layers import RESIDUAL_INIT_SCALE
+from vsr_latent.metrics import crops_psnr
+from vsr_latent.paper.context import git_commit
 from vsr_latent.paths import shared_data_dir
+from vsr_latent.pretrained import FOLDER
 from vsr_latent.run_folder import read_scalars
+from vsr_latent.serving.loading import load_predictor
+from vsr_latent.serving.predictors import bicubic_upscale
+from vsr_latent.training import trainer
 
 #: The precisions the card scores ours_cpu in: float32 and the bfloat16 that inference runs in on
 #: CPUs with native bfloat16 (``precision.DEFAULT_INFERENCE_PRECISION``); not the training
-#: precisions (``precision.RUN_PRECISIONS``), whose mixed_float16 a CPU has no fast kernels for.
+#: precisions (``precision.PRECISIONS``), whose mixed_float16 a CPU has no fast kernels for.
 CARD_PRECISIONS = ("float32", "mixed_bfloat16")
 PROTOCOLS = ("standard", "paper")
 #: Scalars of the training-curve figure (TensorBoard tags).
 CURVE_TAGS = ("psnr/validation", "loss/re", "loss/vae", "optimizer/learning_rate")
 
 
-def cpu_root_warning(root):
-    """A warning naming how ``root`` differs from the cpu budget's make_dataset settings, or None.
-    Such a root still trains, but not the recipe the budget (and the shipped card) describes."""
-    from vsr_latent.configs.budgets import cpu_root_difference
-    from vsr_latent.data.dataset_root import root_settings
-
-    difference = cpu_root_difference(root_settings(root))
-    return f"Warning: {root}: {difference}" if difference else None
-
-
 def ensure_dataset(root, log=print):
     """Makes the cpu budget's dataset root from the shared training clips unless it exists."""
-    from vsr_latent.configs.budgets import CPU_DATA_ARGS
-    from vsr_latent.data.dataset_root import INDEX
-
     root = Path(root)
     if (root / INDEX).is_file():
         warning = cpu_root_warning(root)
@@ -63,22 +66,33 @@ def ensure_dataset(root, log=print):
     shared = shared_data_dir()
     if shared is None or not (shared / "train_clips").is_dir():
         raise InputError(root, "no dataset root, and no ../shared/data/train_clips to make it from")
-    from data_tools import make_dataset
-
     log(f"Making the dataset root {root} from {shared / 'train_clips'}")
-    code = make_dataset.main([str(shared / "train_clips"), str(root), *CPU_DATA_ARGS])
-    if code:
-        raise InputError(root, "make_dataset failed")
+    make_cpu_root(shared / "train_clips", root, log=log)
     return root
+
+
+def make_cpu_root(sources, root, log=print):
+    """Runs ``python -m data_tools.make_dataset SOURCES ROOT`` with the cpu budget's settings
+    (``CPU_DATA_ARGS``); what it prints goes to ``log``. The data tools sit above the package's
+    floors (docs/architecture.md): they are run as the command they are, not imported. Their
+    error becomes an InputError naming ``root``."""
+    command = [sys.executable, "-m", "data_tools.make_dataset", str(sources), str(root),
+               *CPU_DATA_ARGS, "--no_progress"]
+    res = subprocess.run(command, capture_output=True, text=True, check=False)
+    for line in res.stdout.splitlines():
+        log(line)
+    if res.returncode:
+        errors = [line for line in res.stderr.splitlines() if line.strip()]
+        reason = errors[-1].removeprefix("make_dataset: error: ") if errors else (
+            f"exit code {res.returncode}")
+        shown = " ".join(["python -m data_tools.make_dataset", *command[3:]])
+        raise InputError(root, f"`{shown}` failed: {reason}")
+    return Path(root)
 
 
 def validation_bicubic_psnr(config):
     """Bicubic's PSNR on the trainer's validation crops of ``config`` (the curve's floor)."""
-    from vsr_latent.metrics import crops_psnr
-    from vsr_latent.serving.predictors import bicubic_upscale
-    from vsr_latent.training.trainer import config_validation_crops
-
-    return crops_psnr(bicubic_upscale, config_validation_crops(config))
+    return crops_psnr(bicubic_upscale, trainer.config_validation_crops(config))
 
 
 # The loss axis of the training curve, by ExperimentConfig.reconstruction_loss.
@@ -94,8 +108,6 @@ def training_curve_figure(scalars, path, *, stage1_steps=None, bicubic=None,
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from vsr_latent.atomic import atomic_path
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     ax = axes[0]
@@ -149,9 +161,6 @@ def _table(rows, protocol):
 
 def model_card(info):
     """The model card's Markdown from the measured ``info`` (see :func:`main`)."""
-    from vsr_latent.configs import paper_numbers
-    from vsr_latent.paper.hardware import summary
-
     paper_psnr = paper_numbers.TABLE4.row("ours").values["psnr"]
 
     t = info["training"]
@@ -205,7 +214,7 @@ def model_card(info):
         f"logged step"
         + (f", less {t['stopped_s'] / 60:.0f} min during which the run was stopped"
            if t.get("stopped_s") else "") + ")",
-        f"- Hardware: {summary(info['hardware'])}",
+        f"- Hardware: {hardware.summary(info['hardware'])}",
         *([f"- Note: {info['note']}"] if info.get("note") else []),
         f"- Final validation PSNR (fixed crops of the validation clips, RGB): "
         f"{t['final_val_psnr']:.2f} dB (bicubic on the same crops: "
@@ -252,8 +261,6 @@ def _stage2_line(cfg):
 def _training_line(cfg, t):
     """One card line: the run's steps, data, optimiser and speed (``cfg``: its config as a dict,
     ``t``: what its logs say)."""
-    from vsr_latent.layers import RESIDUAL_INIT_SCALE
-
     opt, data = cfg["optimizer"], cfg["data"]
     # Older run folders have no residual_init_scale: they were initialised with the default.
     init = cfg["model"].get("residual_init_scale", RESIDUAL_INIT_SCALE)
@@ -290,8 +297,6 @@ def _per_stage(steps_s, run_config):
 
 
 def _dataset_info(root):
-    from vsr_latent.data.dataset_root import INDEX, index_settings
-
     path = Path(root) / INDEX
     index = json.loads(path.read_text())
     splits = index.get("source_splits", {})
@@ -304,16 +309,12 @@ def _dataset_info(root):
 def _data_command(data):
     """The make_dataset command that gives a root with ``data``'s settings (the root the run
     trained on, which may differ from the budget's default)."""
-    from vsr_latent.configs.budgets import cpu_data_command
-
     return cpu_data_command(data["clip_len"], data["max_size"])
 
 
 def run_training(run_dir, run_config, stopped_s=0.0):
     """What a run's logs say: steps, wall time (less ``stopped_s``), speed, final validation
     PSNR."""
-    from vsr_latent import run_folder
-
     scalars = read_scalars(run_folder.log_dir(run_dir) / "train",
                            CURVE_TAGS + ("perf/steps_per_sec",))
     steps_s = scalars.get("perf/steps_per_sec")
@@ -334,8 +335,6 @@ def run_training(run_dir, run_config, stopped_s=0.0):
 def score_on_vid4(predictor, data):
     """({protocol: EvaluationResult}, seconds per frame) of ``predictor`` on Vid4 ``data``: each
     sequence upscaled once and scored under both `PROTOCOLS`."""
-    from vsr_latent.evaluation import evaluate_predictor_protocols
-
     results = evaluate_predictor_protocols(predictor, data, PROTOCOLS, progress=True)
     return results, results[PROTOCOLS[0]].seconds_per_frame
 
@@ -356,22 +355,12 @@ def remake(run_dir="runs/ours_cpu", data_root=None, *, vid4_root=None, out="resu
         between a kill and its resume): left out of the wall time, and stated.
       train: False scores the run as it is (its model.keras) without training.
     """
-    from vsr_latent import run_folder
-    from vsr_latent.atomic import atomic_path
-    from vsr_latent.configs import CPU_DATA_ROOT, config_from_dict, get_config
-    from vsr_latent.evaluation import dataset_sequences
-    from vsr_latent.paper.context import git_commit
-    from vsr_latent.paper.hardware import describe
-    from vsr_latent.serving.loading import load_predictor
-
     data_root = CPU_DATA_ROOT if data_root is None else data_root
     config = get_config("ours", budget="cpu", overrides=[f"data.source={data_root}"])
     run_dir = Path(run_dir)
     if train:
         ensure_dataset(data_root, log=log)
-        from vsr_latent.training.trainer import train as train_run
-
-        train_run(config, run_dir, log=log)
+        trainer.train(config, run_dir, log=log)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     keras_path = out / "ours_cpu.keras"
@@ -402,7 +391,7 @@ def remake(run_dir="runs/ours_cpu", data_root=None, *, vid4_root=None, out="resu
         "command": "reproduce/ours_cpu.sh --install",
         "data": data,
         "data_command": _data_command(data),
-        "hardware": describe(),
+        "hardware": hardware.describe(),
         "note": note,
     }
     training_curve_figure(scalars, out / "ours_cpu_training.png",
@@ -416,8 +405,6 @@ def remake(run_dir="runs/ours_cpu", data_root=None, *, vid4_root=None, out="resu
     with atomic_path(out / "ours_cpu.json") as tmp:
         Path(tmp).write_text(json.dumps(summary, indent=1, default=str))
     if install:
-        from vsr_latent.pretrained import FOLDER
-
         for name in ("ours_cpu.keras", "ours_cpu.md", "ours_cpu_training.png"):
             shutil.copyfile(out / name, FOLDER / name)
         log(f"Installed into {FOLDER}")
