@@ -52,10 +52,11 @@ def _user_overrides(ctx, config):
 
 def resolve_config(ctx, name, changes=None):
     """The config ``name`` at the context's budget with the user's ``--set`` items, then
-    ``changes`` (ExperimentConfig fields, e.g. Table 3's ``init_from`` of a stage 2)."""
+    ``changes`` (ExperimentConfig fields, e.g. Table 3's ``init_from`` of a stage 2); checked, as
+    every ExperimentConfig is when made."""
     config = get_config(name, budget=ctx.budget)
     config = apply_overrides(config, _user_overrides(ctx, config))
-    return dataclasses.replace(config, **(changes or {})).validate()
+    return dataclasses.replace(config, **(changes or {}))
 
 
 def _same_model(a, b):
