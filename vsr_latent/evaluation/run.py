@@ -17,8 +17,8 @@ from vsr_latent.evaluation.protocols import (
     progress_bar,
 )
 from vsr_latent.evaluation.results import EvaluationResult
+from vsr_latent.serving import predictors
 from vsr_latent.serving.loading import load_predictor
-from vsr_latent.serving.predictors import check_sample_count, upscale_sequence
 
 
 def evaluate_folders(sr_dir, gt_dir, protocol=DEFAULT_PROTOCOL, *, sequences=None,
@@ -68,8 +68,8 @@ def evaluate_predictor_protocols(predictor, dataset, protocols, *, data_root=Non
     try:
         for name, lr, gt in data:
             start = time.perf_counter()
-            sr = upscale_sequence(predictor, lr.astype(np.float32), samples=samples,
-                                  on_chunk=bar.update)
+            sr = predictors.upscale_sequence(predictor, lr.astype(np.float32), samples=samples,
+                                             on_chunk=bar.update)
             seconds += time.perf_counter() - start
             frames += len(lr)
             if samples > 1:
@@ -116,7 +116,7 @@ class EvaluateOptions:
                               fields=("model", "sr_dir", "gt_dir"))
         if self.model:
             check_method(self.degradation)
-            check_sample_count(self.samples)
+            predictors.check_sample_count(self.samples)
 
 
 def evaluate(options):
