@@ -16,7 +16,8 @@ import tensorflow as tf
 
 from vsr_latent import run_folder
 from vsr_latent.configs import get_config
-from vsr_latent.training.trainer import INITIAL_LOSS_SCALE, Trainer, train
+from vsr_latent.training.optimizer import INITIAL_LOSS_SCALE
+from vsr_latent.training.trainer import Trainer, train
 
 TINY = ["model.seq_len=3", "model.num_layers=2", 'model.blocks=["long"]',
         "model.upscaler_init_scale=1.0"]

@@ -14,7 +14,8 @@ from vsr_latent.data import pipelines
 from vsr_latent.data.degrade import degrade
 from vsr_latent.errors import ConfigError
 from vsr_latent.training import losses
-from vsr_latent.training.trainer import Trainer, learning_rate_schedule
+from vsr_latent.training.optimizer import learning_rate_schedule
+from vsr_latent.training.trainer import Trainer
 
 TINY = ["model.seq_len=3", "model.num_layers=2", 'model.blocks=["long"]',
         "model.upscaler_init_scale=1.0"]

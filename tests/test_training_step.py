@@ -9,7 +9,8 @@ import tensorflow as tf
 from tests.training_helpers import tiny_config, two_replicas
 from vsr_latent.configs import get_config
 from vsr_latent.errors import ConfigError
-from vsr_latent.training.trainer import STEP_METRICS, DeviceMetrics, Trainer
+from vsr_latent.training.device_metrics import STEP_METRICS, DeviceMetrics
+from vsr_latent.training.trainer import Trainer
 
 
 def test_device_metrics_are_interval_means_against_hand_computed_values():

@@ -47,7 +47,6 @@ XLA: ``jit_compile=True`` compiles each replica's forward and backward pass with
 all-reduce, clipping and the Adam update stay outside it).
 """
 
-import math
 import sys
 import time
 from pathlib import Path
@@ -60,15 +59,12 @@ from vsr_latent import run_folder
 from vsr_latent.atomic import atomic_path
 from vsr_latent.errors import CheckpointError, ConfigError, TrainingError
 from vsr_latent.scale import SCALE
+from vsr_latent.training.device_metrics import STEP_METRICS, DeviceMetrics
 from vsr_latent.training.graph_memory import released_custom_gradients
 from vsr_latent.training.losses import RECONSTRUCTION_LOSSES, per_example_psnr
+from vsr_latent.training.optimizer import make_optimizer
 from vsr_latent.training.strategy import default_strategy, worker_info
 from vsr_latent.training.summaries import TrainingSummaries, image_interval
-
-# Keras' defaults for dynamic loss scaling (mixed_float16): start high, halve on overflow,
-# double after this many steps without one.
-INITIAL_LOSS_SCALE = 2.0**15
-LOSS_SCALE_GROWTH_STEPS = 2_000
 
 # What a collective op raises when another worker died, hung (peer health checks) or aborted.
 _LOST_PEER_ERRORS = (
@@ -86,36 +82,6 @@ def _gist(error):
         if any(w in line.lower() for w in ("abort", "connect", "unavailable", "deadline", "peer")):
             return line[:300]
     return lines[0][:300] if lines else "no detail"
-
-
-class _SummedGradientAdam(keras.optimizers.Adam):
-    """Adam that takes gradients already summed over the replicas.
-
-    Keras' optimiser all-reduces inside ``apply_gradients``; the trainer must clip the summed
-    gradient by its global norm first, so it does the all-reduce itself and this subclass skips
-    the second one.
-    """
-
-    def _all_reduce_sum_gradients(self, grads_and_vars):
-        return list(grads_and_vars)
-
-
-def learning_rate_schedule(opt_config, total_steps):
-    """The learning rate as a function of the optimiser's step: a constant or warm-up + cosine.
-
-    Cosine: linear warm-up from 0 to ``learning_rate`` over ``warmup_steps``, then a cosine decay
-    to ``min_learning_rate`` at ``total_steps``.
-    """
-    if opt_config.schedule == "constant":
-        return opt_config.learning_rate
-    decay_steps = max(1, total_steps - opt_config.warmup_steps)
-    return keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=0.0 if opt_config.warmup_steps else opt_config.learning_rate,
-        decay_steps=decay_steps,
-        alpha=opt_config.min_learning_rate / opt_config.learning_rate,
-        warmup_target=opt_config.learning_rate if opt_config.warmup_steps else None,
-        warmup_steps=opt_config.warmup_steps,
-    )
 
 
 def crops_psnr(predict, crops):
@@ -180,90 +146,6 @@ def noise_seed_states(model):
         if isinstance(generator, keras.random.SeedGenerator):
             states.append(generator.state)
     return states
-
-
-def make_optimizer(opt_config, total_steps=1, loss_scaling=False):
-    """Adam on summed gradients; with ``loss_scaling`` inside Keras' dynamic
-    `LossScaleOptimizer` (float16 training)."""
-    adam = _SummedGradientAdam(
-        learning_rate=learning_rate_schedule(opt_config, total_steps),
-        beta_1=opt_config.beta_1,
-        beta_2=opt_config.beta_2,
-        epsilon=opt_config.epsilon,
-        name="adam",
-    )
-    if not loss_scaling:
-        return adam
-    return keras.optimizers.LossScaleOptimizer(
-        adam, initial_scale=INITIAL_LOSS_SCALE,
-        dynamic_growth_steps=LOSS_SCALE_GROWTH_STEPS, name="loss_scale")
-
-
-# Step metrics, accumulated on the device between two reads.
-STEP_METRICS = ("loss/total", "loss/re", "loss/vae", "psnr/train", "optimizer/grad_norm")
-
-
-class DeviceMetrics:
-    """Sums and counts of the step metrics on the device, and the first non-finite step.
-
-    Updated inside the compiled step (cross-replica context, after the reduce), read by the loop
-    only when it logs: `read` returns the means since the previous read and starts a new
-    interval. A key counts only the steps that produced it (``loss/vae``: stage 2; the gradient
-    norm: steps whose update was applied, i.e. not skipped for overflow).
-    """
-
-    def __init__(self, guarded):
-        # The metrics whose non-finite value stops the run (see Trainer.__init__).
-        self.guarded = tuple(guarded)
-
-        def var(name, dtype=tf.float32):
-            return tf.Variable(tf.zeros((), dtype), trainable=False, name=name)
-
-        self.sums = {k: var("sum_" + k.replace("/", "_")) for k in STEP_METRICS}
-        self.counts = {k: var("count_" + k.replace("/", "_")) for k in STEP_METRICS}
-        self.first_bad_step = var("first_bad_step", tf.int64)
-        self.bad_values = {k: var("bad_" + k.replace("/", "_")) for k in STEP_METRICS}
-
-    def update(self, metrics, step, applied):
-        """Adds one step's (reduced) ``metrics``; ``step`` is its 1-based number, ``applied``
-        whether its update was applied."""
-        for key, value in metrics.items():
-            value = tf.cast(value, tf.float32)
-            use = applied if key == "optimizer/grad_norm" else tf.constant(True)
-            self.sums[key].assign_add(tf.where(use, value, 0.0))
-            self.counts[key].assign_add(tf.where(use, 1.0, 0.0))
-        finite = tf.reduce_all([tf.math.is_finite(tf.cast(metrics[k], tf.float32))
-                                for k in self.guarded if k in metrics])
-        first = tf.logical_and(tf.logical_not(finite), tf.equal(self.first_bad_step, 0))
-        self.first_bad_step.assign(tf.where(first, step, self.first_bad_step))
-        for key, value in metrics.items():
-            self.bad_values[key].assign(tf.where(first, tf.cast(value, tf.float32),
-                                                 self.bad_values[key]))
-
-    def bad_step(self):
-        """(1-based step, [non-finite metric names]) of the first non-finite step, or None."""
-        step = int(self.first_bad_step.numpy())
-        if not step:
-            return None
-        values = {k: float(v.numpy()) for k, v in self.bad_values.items()}
-        return step, [k for k in self.guarded if not math.isfinite(values[k])]
-
-    @tf.function
-    def _take(self):
-        """The sums and counts as one (2, K) tensor, zeroed for the next interval: one call and
-        one transfer per read."""
-        sums = tf.stack([self.sums[k].read_value() for k in STEP_METRICS])
-        counts = tf.stack([self.counts[k].read_value() for k in STEP_METRICS])
-        with tf.control_dependencies([sums, counts]):
-            for key in STEP_METRICS:
-                self.sums[key].assign(0.0)
-                self.counts[key].assign(0.0)
-        return tf.stack([sums, counts])
-
-    def read(self):
-        """{key: mean since the last read} of the keys seen, then starts a new interval."""
-        sums, counts = self._take().numpy()
-        return {key: float(s) / float(c) for key, s, c in zip(STEP_METRICS, sums, counts) if c}
 
 
 class Trainer:
