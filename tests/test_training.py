@@ -62,14 +62,16 @@ def mirrored_run(tmp_path_factory):
     )
     trainer = Trainer(config, run_dir, strategy=two_replicas(), progress=False, log=lambda m: None)
     assert trainer.num_replicas == 2
+    # The stages of the compiled steps the loop runs, in order, each listed once per switch.
     stages = []
-    set_stage = trainer.set_stage
+    step_fn = trainer.train_step.step_fn
 
     def record(stage):
-        set_stage(stage)
-        stages.append(stage)
+        if not stages or stages[-1] != stage:
+            stages.append(stage)
+        return step_fn(stage)
 
-    trainer.set_stage = record
+    trainer.train_step.step_fn = record
     # A fixed batch the run never trains on (another seed), scored before and after training.
     from vsr_latent.data.pipelines import train_dataset
 
@@ -82,6 +84,7 @@ def mirrored_run(tmp_path_factory):
 
     trainer.held_loss_before = held_loss()
     metrics = trainer.run()
+    del trainer.train_step.step_fn  # the recording wrapper: the tests read the step functions
     trainer.held_loss_after = held_loss()
     return trainer, metrics, run_dir, stages
 
@@ -117,9 +120,11 @@ def test_events_read_back_equal_the_returned_metrics(mirrored_run):
 
 def test_stage_switch_flips_sampling_and_adds_l_vae(mirrored_run):
     trainer, _metrics, run_dir, stages = mirrored_run
-    # The model holds no mode: stage 2's sampled path is an argument of its calls, and the loop
-    # sets the stage once per stage (nothing of the model's mode is read between switches).
+    # The model holds no mode: stage 2's sampled path is an argument of its calls; the loop runs
+    # stage 1's compiled step, then stage 2's, each traced once.
     assert stages == [1, 2]
+    assert [trainer.train_step.step_fn(s).experimental_get_tracing_count() for s in stages] == [
+        1, 1]
     assert not any("sampling" in w.path for w in trainer.model.weights)
     events = read_tensors(run_folder.log_dir(run_dir) / "train")
     assert [s for s, _ in events["loss/vae"]] == list(range(STAGE1 + 1, STAGE1 + STAGE2 + 1))
@@ -239,8 +244,8 @@ def test_two_replica_gradient_equals_one_device_gradient(tmp_path):
             )
         )
 
-    g1 = one.gradients(split(one.strategy))
-    g2 = two.gradients(split(two.strategy))
+    g1 = one.train_step.gradients(split(one.strategy))
+    g2 = two.train_step.gradients(split(two.strategy))
     # Reference: the plain mean-over-the-global-batch L2 loss, one device, no strategy code.
     with tf.GradientTape() as tape:
         sr = one.model(lr, training=True)
@@ -252,13 +257,13 @@ def test_two_replica_gradient_equals_one_device_gradient(tmp_path):
         np.testing.assert_allclose(b, r.numpy(), rtol=1e-4, atol=1e-7)
     # One optimiser step: same weights and same Adam moments (the summed gradient is applied
     # once, not all-reduced a second time by the optimiser).
-    one.step_fn(1)(split(one.strategy))
-    two.step_fn(1)(split(two.strategy))
+    one.train_step.step_fn(1)(split(one.strategy))
+    two.train_step.step_fn(1)(split(two.strategy))
     for a, b in zip(one.model.get_weights(), two.model.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
     import keras
 
-    for va, vb in zip(one.optimizer.variables, two.optimizer.variables):
+    for va, vb in zip(one.train_step.optimizer.variables, two.train_step.optimizer.variables):
         np.testing.assert_allclose(
             keras.ops.convert_to_numpy(va), keras.ops.convert_to_numpy(vb), rtol=1e-4, atol=1e-9
         )

@@ -23,7 +23,7 @@ class DeviceMetrics:
     """
 
     def __init__(self, guarded):
-        # The metrics whose non-finite value stops the run (see Trainer.__init__).
+        # The metrics whose non-finite value stops the run (see `TrainStep`).
         self.guarded = tuple(guarded)
 
         def var(name, dtype=tf.float32):
