@@ -36,12 +36,12 @@ def main(argv=None):
             "stage2 two_pass": (trainers["two_pass"], 2)}
     for trainer, stage in jobs.values():  # trace and warm up
         for _ in range(2):
-            trainer.step_fn(stage)(batch)
+            trainer.train_step.step_fn(stage)(batch)
         trainer.step.numpy()
     rates = {name: [] for name in jobs}
     for _ in range(args.rounds):
         for name, (trainer, stage) in jobs.items():
-            fn = trainer.step_fn(stage)
+            fn = trainer.train_step.step_fn(stage)
             trainer.step.numpy()
             start = time.perf_counter()
             for _ in range(5):

@@ -3,7 +3,7 @@ pipeline's rate measured in the same process.
 
     python benchmarks/training.py [--config ours] [--batch 2] [--stage 1] [--steps 3]
 
-The step is the trainer's own compiled step (``Trainer.step_fn``: forward, L_re (+ lambda L_vae
+The step is the trainer's own compiled step (``TrainStep.step_fn``: forward, L_re (+ lambda L_vae
 in stage 2 through ``dual_forward``), backward, all-reduce, global-norm clipping, Adam, the
 device-side metrics) under the trainer's strategy, with the config's ``jit_compile`` off or on,
 fed one fixed global batch through a distributed dataset

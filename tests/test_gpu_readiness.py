@@ -35,8 +35,7 @@ def trainer_step_ops(tmp_path, precision, strategy):
     batch = next(iter(trainer.distributed_dataset(0)))
     ops = {}
     for stage in (1, 2):
-        trainer.set_stage(stage)
-        ops[stage] = op_types(trainer.step_fn(stage).get_concrete_function(batch))
+        ops[stage] = op_types(trainer.train_step.step_fn(stage).get_concrete_function(batch))
     return trainer, ops
 
 

@@ -16,7 +16,8 @@ import tensorflow as tf
 
 from vsr_latent import run_folder
 from vsr_latent.configs import get_config
-from vsr_latent.training.trainer import INITIAL_LOSS_SCALE, Trainer, train
+from vsr_latent.training.optimizer import INITIAL_LOSS_SCALE
+from vsr_latent.training.trainer import Trainer, train
 
 TINY = ["model.seq_len=3", "model.num_layers=2", 'model.blocks=["long"]',
         "model.upscaler_init_scale=1.0"]
@@ -58,9 +59,8 @@ def test_float16_step_agrees_with_float32(tmp_path, stage):
         trainer = quiet(tiny_config("table3_vlatn10_7", f"precision={precision}"),
                         tmp_path / precision)
         batch = next(iter(trainer.distributed_dataset(0)))
-        trainer.set_stage(stage)
-        total, _ = trainer._replica_losses(*batch, stage)
-        runs[precision] = (float(total), trainer.gradients(batch, stage),
+        total, _ = trainer.train_step.replica_losses(*batch, stage)
+        runs[precision] = (float(total), trainer.train_step.gradients(batch, stage),
                            flat(trainer.model.get_weights()), trainer)
     (loss32, grads32, w32, _), (loss16, grads16, w16, t16) = runs["float32"], runs["mixed_float16"]
     np.testing.assert_array_equal(w32, w16)  # the same seed: the same float32 weights
@@ -77,12 +77,12 @@ def test_forced_overflow_is_skipped_and_lowers_the_scale(tmp_path):
     trainer = quiet(config, tmp_path / "run")
     batch = next(iter(trainer.distributed_dataset(0)))
     # A loss scale near float32's maximum makes the float16 backward pass overflow.
-    trainer.optimizer.dynamic_scale.assign(2.0**120)
+    trainer.train_step.optimizer.dynamic_scale.assign(2.0**120)
     before = trainer.model.get_weights()
-    trainer.step_fn(1)(batch)
-    assert int(trainer.skipped_steps.numpy()) == 1
-    assert float(trainer.loss_scale()) == 2.0**119
-    assert int(trainer.optimizer.iterations.numpy()) == 0  # Adam did not step
+    trainer.train_step.step_fn(1)(batch)
+    assert int(trainer.train_step.skipped_steps.numpy()) == 1
+    assert float(trainer.train_step.loss_scale()) == 2.0**119
+    assert int(trainer.train_step.optimizer.iterations.numpy()) == 0  # Adam did not step
     for a, b in zip(before, trainer.model.get_weights()):
         np.testing.assert_array_equal(a, b)
     metrics = trainer.read_metrics()
@@ -91,10 +91,10 @@ def test_forced_overflow_is_skipped_and_lowers_the_scale(tmp_path):
     assert np.isfinite(metrics["loss/total"])  # the loss itself was fine: the run goes on
 
     # At a normal scale the next step is applied.
-    trainer.optimizer.dynamic_scale.assign(INITIAL_LOSS_SCALE)
-    trainer.step_fn(1)(batch)
-    assert int(trainer.skipped_steps.numpy()) == 1
-    assert int(trainer.optimizer.iterations.numpy()) == 1
+    trainer.train_step.optimizer.dynamic_scale.assign(INITIAL_LOSS_SCALE)
+    trainer.train_step.step_fn(1)(batch)
+    assert int(trainer.train_step.skipped_steps.numpy()) == 1
+    assert int(trainer.train_step.optimizer.iterations.numpy()) == 1
     assert not np.array_equal(before[0], trainer.model.get_weights()[0])
 
 
@@ -104,7 +104,7 @@ def test_overflow_in_a_real_run_is_counted_in_tensorboard(tmp_path):
     config = tiny_config("table1_latn10", "precision=mixed_float16", "stage1_steps=3",
                          "log_every=1", "data.val_clips=0")
     trainer = quiet(config, tmp_path / "run")
-    trainer.optimizer.dynamic_scale.assign(2.0**120)
+    trainer.train_step.optimizer.dynamic_scale.assign(2.0**120)
     trainer.run()
     events = read_scalars(run_folder.log_dir(tmp_path / "run") / "train")
     skipped = [v for _, v in events["optimizer/skipped_steps"]]
@@ -122,7 +122,7 @@ def test_resumed_run_carries_the_loss_scale_on(tmp_path):
                         "checkpoint_every=2")
     trainer = quiet(first, run_dir)
     # Not the initial scale, so that a resume that started over would show.
-    trainer.optimizer.dynamic_scale.assign(1024.0)
+    trainer.train_step.optimizer.dynamic_scale.assign(1024.0)
     trainer.run()
     reader = tf.train.load_checkpoint(run_folder.latest_checkpoint(run_dir))
     keys = [k for k in reader.get_variable_to_shape_map() if "dynamic_scale" in k]
@@ -150,7 +150,7 @@ def test_clipping_acts_on_the_unscaled_gradient(tmp_path):
         trainer = quiet(config, tmp_path / precision)
         batch = next(iter(trainer.distributed_dataset(0)))
         before = flat(trainer.model.get_weights())
-        trainer.step_fn(1)(batch)
+        trainer.train_step.step_fn(1)(batch)
         norms[precision] = trainer.read_metrics()["optimizer/grad_norm"]
         updates[precision] = flat(trainer.model.get_weights()) - before
     # Below the clip norm (1.0) unscaled, so nothing is clipped; scaled it would be 2^15 times

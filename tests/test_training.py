@@ -7,6 +7,7 @@ block, L = 3, 8x8 LR patches) so that each test stays within seconds of tracing.
 """
 
 import dataclasses
+import json
 import os
 import re
 import signal
@@ -23,6 +24,7 @@ from tests.training_helpers import TINY, tiny_config, two_replicas
 from vsr_latent import run_folder
 from vsr_latent.errors import CheckpointError, TrainingError
 from vsr_latent.run_folder import restore_model
+from vsr_latent.training.checkpoints import noise_seed_states
 from vsr_latent.training.trainer import Trainer, train
 
 REPO = Path(__file__).resolve().parent.parent
@@ -62,14 +64,16 @@ def mirrored_run(tmp_path_factory):
     )
     trainer = Trainer(config, run_dir, strategy=two_replicas(), progress=False, log=lambda m: None)
     assert trainer.num_replicas == 2
+    # The stages of the compiled steps the loop runs, in order, each listed once per switch.
     stages = []
-    set_stage = trainer.set_stage
+    step_fn = trainer.train_step.step_fn
 
     def record(stage):
-        set_stage(stage)
-        stages.append(stage)
+        if not stages or stages[-1] != stage:
+            stages.append(stage)
+        return step_fn(stage)
 
-    trainer.set_stage = record
+    trainer.train_step.step_fn = record
     # A fixed batch the run never trains on (another seed), scored before and after training.
     from vsr_latent.data.pipelines import train_dataset
 
@@ -82,6 +86,7 @@ def mirrored_run(tmp_path_factory):
 
     trainer.held_loss_before = held_loss()
     metrics = trainer.run()
+    del trainer.train_step.step_fn  # the recording wrapper: the tests read the step functions
     trainer.held_loss_after = held_loss()
     return trainer, metrics, run_dir, stages
 
@@ -117,9 +122,11 @@ def test_events_read_back_equal_the_returned_metrics(mirrored_run):
 
 def test_stage_switch_flips_sampling_and_adds_l_vae(mirrored_run):
     trainer, _metrics, run_dir, stages = mirrored_run
-    # The model holds no mode: stage 2's sampled path is an argument of its calls, and the loop
-    # sets the stage once per stage (nothing of the model's mode is read between switches).
+    # The model holds no mode: stage 2's sampled path is an argument of its calls; the loop runs
+    # stage 1's compiled step, then stage 2's, each traced once.
     assert stages == [1, 2]
+    assert [trainer.train_step.step_fn(s).experimental_get_tracing_count() for s in stages] == [
+        1, 1]
     assert not any("sampling" in w.path for w in trainer.model.weights)
     events = read_tensors(run_folder.log_dir(run_dir) / "train")
     assert [s for s, _ in events["loss/vae"]] == list(range(STAGE1 + 1, STAGE1 + STAGE2 + 1))
@@ -239,8 +246,8 @@ def test_two_replica_gradient_equals_one_device_gradient(tmp_path):
             )
         )
 
-    g1 = one.gradients(split(one.strategy))
-    g2 = two.gradients(split(two.strategy))
+    g1 = one.train_step.gradients(split(one.strategy))
+    g2 = two.train_step.gradients(split(two.strategy))
     # Reference: the plain mean-over-the-global-batch L2 loss, one device, no strategy code.
     with tf.GradientTape() as tape:
         sr = one.model(lr, training=True)
@@ -252,13 +259,13 @@ def test_two_replica_gradient_equals_one_device_gradient(tmp_path):
         np.testing.assert_allclose(b, r.numpy(), rtol=1e-4, atol=1e-7)
     # One optimiser step: same weights and same Adam moments (the summed gradient is applied
     # once, not all-reduced a second time by the optimiser).
-    one.step_fn(1)(split(one.strategy))
-    two.step_fn(1)(split(two.strategy))
+    one.train_step.step_fn(1)(split(one.strategy))
+    two.train_step.step_fn(1)(split(two.strategy))
     for a, b in zip(one.model.get_weights(), two.model.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
     import keras
 
-    for va, vb in zip(one.optimizer.variables, two.optimizer.variables):
+    for va, vb in zip(one.train_step.optimizer.variables, two.train_step.optimizer.variables):
         np.testing.assert_allclose(
             keras.ops.convert_to_numpy(va), keras.ops.convert_to_numpy(vb), rtol=1e-4, atol=1e-9
         )
@@ -396,6 +403,68 @@ def test_resumed_run_equals_an_uninterrupted_run(tmp_path):
     b = restore_model(tmp_path / "split").get_weights()
     for x, y in zip(a, b):
         np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-8)
+
+
+def test_checkpoint_without_noise_seeds_still_resumes(tmp_path):
+    """Checkpoints written before the variance heads' noise states were saved: the model, the
+    optimiser, the step and the data position resume; the noise starts from the generators'
+    seeds."""
+    config = tiny_config("table3_vlatn10_7", "stage1_steps=2", "stage2_steps=1",
+                         "data.val_clips=0")
+    one = tf.distribute.get_strategy()
+    old = Trainer(config, tmp_path / "run", strategy=one, progress=False, log=lambda m: None)
+    old.train_step.step_fn(1)(next(iter(old.distributed_dataset(0))))
+    state = old.train_step
+    legacy = tf.train.Checkpoint(model=state.model, optimizer=state.optimizer, step=state.step,
+                                 data_position=state.data_position,
+                                 skipped_steps=state.skipped_steps)
+    path = tf.train.CheckpointManager(legacy, str(run_folder.checkpoint_dir(tmp_path / "run")),
+                                      max_to_keep=1).save(checkpoint_number=1)
+    assert not any("noise_seeds" in k
+                   for k in tf.train.load_checkpoint(path).get_variable_to_shape_map())
+
+    messages = []
+    new = Trainer(config, tmp_path / "run", strategy=one, progress=False, log=messages.append)
+    fresh_noise = [s.numpy() for s in noise_seed_states(new.model)]
+    assert fresh_noise
+    assert new.restore_or_initialize() == 1
+    assert messages == [f"Resuming table3_vlatn10_7 from step 1 ({path})"]
+    assert int(new.train_step.data_position.numpy()) == 1
+    for a, b in zip(old.model.get_weights(), new.model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(old.train_step.optimizer.variables, new.train_step.optimizer.variables):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    for s, want in zip(noise_seed_states(new.model), fresh_noise):
+        np.testing.assert_array_equal(s.numpy(), want)
+    # It trains on (stage 2 included) and its next checkpoint holds the noise states.
+    assert new.run()["step"] == 3
+    saved = tf.train.load_checkpoint(run_folder.latest_checkpoint(tmp_path / "run"))
+    assert any("noise_seeds" in k for k in saved.get_variable_to_shape_map())
+
+
+def test_worker_count_from_the_strategy_or_tf_config(monkeypatch):
+    from vsr_latent.training.workers import num_workers
+
+    cluster = {"chief": ["a:1"], "worker": ["b:1", "c:1"]}
+
+    class Resolver:
+        def cluster_spec(self):
+            return tf.train.ClusterSpec(cluster)
+
+    class MultiWorker:
+        cluster_resolver = Resolver()
+
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    assert num_workers(None) == 1
+    assert num_workers(tf.distribute.get_strategy()) == 1
+    assert num_workers(MultiWorker()) == 3
+    # Before a strategy exists, TF_CONFIG says; a strategy without a cluster is one process.
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": "chief",
+                                                                              "index": 0}}))
+    assert num_workers(None) == 3
+    assert num_workers(tf.distribute.get_strategy()) == 1
+    monkeypatch.setenv("TF_CONFIG", "not json")
+    assert num_workers(None) == 1
 
 
 # ---- the data position --------------------------------------------------------------------------

@@ -14,7 +14,8 @@ from vsr_latent.data import pipelines
 from vsr_latent.data.degrade import degrade
 from vsr_latent.errors import ConfigError
 from vsr_latent.training import losses
-from vsr_latent.training.trainer import Trainer, learning_rate_schedule
+from vsr_latent.training.optimizer import learning_rate_schedule
+from vsr_latent.training.trainer import Trainer
 
 TINY = ["model.seq_len=3", "model.num_layers=2", 'model.blocks=["long"]',
         "model.upscaler_init_scale=1.0"]
@@ -72,7 +73,7 @@ def test_training_on_the_charbonnier_loss_logs_it(tmp_path):
     trainer = Trainer(config, tmp_path / "run", progress=False, log=lambda m: None)
     batch = next(iter(trainer.distributed_dataset(0)))
     lr, hr = (trainer.strategy.experimental_local_results(t)[0] for t in batch)
-    total, metrics = trainer._replica_losses(lr, hr, stage=2)
+    total, metrics = trainer.train_step.replica_losses(lr, hr, stage=2)
     sr_mean, sr_sample = trainer.model.dual_forward(lr, training=True)
     # Stage 2 draws fresh noise, so only the mean path is compared exactly.
     want_re = float(tf.reduce_mean(losses.per_example_charbonnier(sr_mean, hr)))
@@ -138,8 +139,10 @@ def test_validation_psnr_is_the_mean_path_psnr_of_the_crops(tmp_path):
         mse = np.mean((np.clip(np.round(sr), 0, 255) - hr) ** 2)
         want.append(10 * np.log10(255**2 / mse))
     assert got == pytest.approx(float(np.mean(want)), abs=1e-4)
-    # Stage 2 turns sampling on; validation still scores the mean path.
-    trainer.set_stage(2)
+    # A stage-2 pass samples (it draws the variance heads' noise); validation still scores the
+    # mean path.
+    lr, hr = (tf.cast(x, tf.float32) for x in trainer.validation_crops()[0])
+    trainer.train_step.replica_losses(lr, hr, stage=2)
     assert trainer.validation_psnr() == pytest.approx(got, abs=1e-4)
 
 

@@ -9,7 +9,8 @@ import tensorflow as tf
 from tests.training_helpers import tiny_config, two_replicas
 from vsr_latent.configs import get_config
 from vsr_latent.errors import ConfigError
-from vsr_latent.training.trainer import STEP_METRICS, DeviceMetrics, Trainer
+from vsr_latent.training.device_metrics import STEP_METRICS, DeviceMetrics
+from vsr_latent.training.trainer import Trainer
 
 
 def test_device_metrics_are_interval_means_against_hand_computed_values():
@@ -42,14 +43,14 @@ def test_compiled_step_returns_nothing_and_the_loop_reads_only_at_log_steps(tmp_
                       progress=False, log=lambda m: None)
     batch = next(iter(trainer.distributed_dataset(0)))
     for stage in (1, 2):
-        concrete = trainer.step_fn(stage).get_concrete_function(batch)
+        concrete = trainer.train_step.step_fn(stage).get_concrete_function(batch)
         # No output tensor: the host has nothing to wait for after a step.
         assert concrete.structured_outputs is None and concrete.outputs == []
     # Tracing above ran no step.
     assert int(trainer.step.numpy()) == 0
 
     reads, steps_run = [], []
-    read_metrics, step_fn = trainer.read_metrics, trainer.step_fn
+    read_metrics, step_fn = trainer.read_metrics, trainer.train_step.step_fn
 
     def counted_read():
         reads.append(int(trainer.step.numpy()))
@@ -65,7 +66,7 @@ def test_compiled_step_returns_nothing_and_the_loop_reads_only_at_log_steps(tmp_
         return run
 
     trainer.read_metrics = counted_read
-    trainer.step_fn = counted_step_fn
+    trainer.train_step.step_fn = counted_step_fn
     metrics = trainer.run()
     assert steps_run == [1, 1, 1, 1, 2, 2]
     assert reads == [3, 6]  # log_every=3 of 6 steps
@@ -87,7 +88,7 @@ def test_xla_step_gives_the_same_loss_and_update(tmp_path, replicas):
         it = iter(trainer.distributed_dataset(0))
         losses = []
         for _ in range(2):  # the second step's loss depends on the first update
-            trainer.step_fn(1)(next(it))
+            trainer.train_step.step_fn(1)(next(it))
             losses.append(trainer.read_metrics()["loss/total"])
         results[jit] = losses, trainer.model.get_weights()
     (l_off, w_off), (l_on, w_on) = results[False], results[True]
@@ -119,7 +120,7 @@ def _replay(states):
 
 def _stage2_losses_and_grads(trainer, lr, hr):
     with tf.GradientTape() as tape:
-        total, metrics = trainer._replica_losses(lr, hr, stage=2)
+        total, metrics = trainer.train_step.replica_losses(lr, hr, stage=2)
     grads = tape.gradient(total, trainer.model.trainable_variables)
     return float(total), {k: float(v) for k, v in metrics.items()}, grads
 

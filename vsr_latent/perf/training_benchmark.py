@@ -3,7 +3,7 @@
 It times, on whatever devices are visible and through the package's own strategy
 (`vsr_latent.training.strategy.default_strategy`: MirroredStrategy over several GPUs):
 
-1. the trainer's real compiled step (`Trainer.step_fn`: forward, loss, backward, all-reduce,
+1. the trainer's real compiled step (`TrainStep.step_fn`: forward, loss, backward, all-reduce,
    clipping, Adam, the device-side metrics) of one config, stage 1 and, for a variational model,
    stage 2, fed a fixed global batch split over the replicas by a distributed dataset (each
    replica gets its share, so samples/s counts every replica's work once);
@@ -70,9 +70,8 @@ def time_train_step(trainer, batch, stage, steps=5, warmup=1):
     """Seconds per step of the trainer's compiled step on ``batch`` (global): (first call with
     tracing, median of ``steps`` timed steps). Synchronises once per timed step by reading the
     step counter, as the loop does only at its log steps."""
-    trainer.set_stage(stage)
     it = iter(fixed_batch_dataset(trainer.strategy, batch))
-    fn = trainer.step_fn(stage)
+    fn = trainer.train_step.step_fn(stage)
     t0 = time.perf_counter()
     for _ in range(max(1, warmup)):
         fn(next(it))
@@ -158,7 +157,7 @@ def run_training_benchmark(config_name="ours", budget=None, overrides=(), steps=
         trainer = Trainer(timed, run_dir, strategy=strategy, progress=False, log=lambda m: None)
         result["replicas"] = trainer.num_replicas
         result["devices"] = _devices(trainer.strategy)
-        variational = getattr(trainer.model, "variational", False)
+        variational = trainer.model.variational
         result["step"] = {}
         for stage in (1, 2) if variational else (1,):
             first, seconds = time_train_step(trainer, batch, stage, steps=steps)
