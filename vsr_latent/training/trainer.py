@@ -60,6 +60,7 @@ from vsr_latent import run_folder
 from vsr_latent.atomic import atomic_path
 from vsr_latent.errors import CheckpointError, ConfigError, TrainingError
 from vsr_latent.scale import SCALE
+from vsr_latent.training.determinism import set_op_determinism
 from vsr_latent.training.graph_memory import released_custom_gradients
 from vsr_latent.training.losses import RECONSTRUCTION_LOSSES, per_example_psnr
 from vsr_latent.training.strategy import default_strategy, worker_info
@@ -279,6 +280,7 @@ class Trainer:
         self.num_replicas = self.strategy.num_replicas_in_sync
         self.global_batch = config.data.batch_size
         check_start(self.config, self.num_replicas)
+        set_op_determinism(config.deterministic)
         keras.utils.set_random_seed(config.seed)
         self.loss_scaling = config.precision == "mixed_float16"
         with self.strategy.scope():
