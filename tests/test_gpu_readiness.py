@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from tests.training_helpers import two_replicas
 from vsr_latent.configs import get_config
+from vsr_latent.perf.gpu_determinism import ops_without_deterministic_gpu_kernel
 from vsr_latent.perf.gpu_kernels import (
     HOST_BY_DESIGN,
     device_types,
@@ -39,10 +40,15 @@ def trainer_step_ops(tmp_path, precision, strategy):
     return trainer, ops
 
 
-def assert_gpu_ready(ops, what):
+def assert_gpu_ready(ops, what, jit_compile=False):
     missing = ops_without_gpu_kernel(ops)
     assert not missing, (f"{what}: ops with no GPU kernel (they would run on the host): "
                          + ", ".join(f"{op} {types}" for op, types in missing.items()))
+    # deterministic=True on a GPU raises at the first op without a deterministic GPU kernel.
+    nondeterministic = ops_without_deterministic_gpu_kernel(ops, jit_compile=jit_compile)
+    assert not nondeterministic, (
+        f"{what}: ops without a deterministic GPU kernel (deterministic=true would fail on a "
+        f"GPU): " + ", ".join(f"{op} ({why})" for op, why in nondeterministic.items()))
 
 
 @pytest.mark.parametrize("precision,replicas", [
@@ -57,7 +63,8 @@ def test_training_steps_and_inference_have_gpu_kernels(tmp_path, precision, repl
         assert {"Conv2DBackpropFilter", "Conv2D", "AssignSubVariableOp"} <= stage_ops, stage
         if replicas == 2:
             assert any(op.startswith("Collective") for op in stage_ops), stage
-        assert_gpu_ready(stage_ops, f"{precision} training step, stage {stage}")
+        assert_gpu_ready(stage_ops, f"{precision} training step, stage {stage}",
+                         jit_compile=trainer.config.jit_compile)
     # Stage 2 draws the variance heads' noise (keras.random: a stateless normal from a seed
     # variable, which stage 1 never draws); float16 loss scaling checks for overflow.
     assert any(op.startswith("StatelessRandomNormal") for op in ops[2] - ops[1]), ops[2]
@@ -89,3 +96,25 @@ def test_a_host_only_op_is_named():
     assert "Conv2D" not in missing and "GPU" in device_types("Conv2D")
     assert "IteratorGetNext" in HOST_BY_DESIGN
     assert not ops_without_gpu_kernel({"IteratorGetNext", "Conv2D"})
+
+
+def test_an_op_without_a_deterministic_gpu_kernel_is_named():
+    """The determinism check is not vacuous either: the gradient of nearest-neighbour upsampling
+    (Keras' UpSampling2D default) has no deterministic GPU kernel; bilinear's has one (slower);
+    XLA's max-pool gradient has none, TensorFlow's own has."""
+
+    @tf.function
+    def upsampling_gradients(x):
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(x)
+            nearest = tf.image.resize(x, [8, 8], method="nearest")
+            bilinear = tf.image.resize(x, [8, 8], method="bilinear")
+            pooled = tf.nn.max_pool2d(x, 2, 2, "VALID")
+        return [tape.gradient(y, x) for y in (nearest, bilinear, pooled)]
+
+    ops = op_types(upsampling_gradients.get_concrete_function(tf.TensorSpec([1, 4, 4, 3])))
+    assert {"ResizeNearestNeighborGrad", "ResizeBilinearGrad", "MaxPoolGrad"} <= ops
+    found = ops_without_deterministic_gpu_kernel(ops)
+    assert list(found) == ["ResizeNearestNeighborGrad"]
+    assert list(ops_without_deterministic_gpu_kernel(ops, jit_compile=True)) == [
+        "MaxPoolGrad", "ResizeNearestNeighborGrad"]

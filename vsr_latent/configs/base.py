@@ -55,6 +55,15 @@ the experiments uses these names:
 - ``DEFAULT_JIT_COMPILE`` (False): the training step's forward and backward pass run without XLA;
   ``jit_compile=True`` compiles them (measured slower on the 2-core CPU this package is developed
   on; try it on a GPU with ``vsr-latent benchmark --train``).
+- ``DEFAULT_DETERMINISTIC`` (False): TensorFlow's op determinism stays off. On the CPU two runs
+  of one config and seed already end with bitwise-equal weights without it (on one replica and
+  on two), and a run resumed from a checkpoint ends equal to the uninterrupted one; what differs
+  between machines is the kernels a CPU's instruction set selects (measured in
+  docs/reproducibility.md), which op determinism does not change. On GPUs some kernels (cuDNN's
+  fastest convolution algorithms, atomic additions) reorder sums from run to run;
+  ``deterministic=True`` makes TensorFlow pick deterministic ones and raise for any op that has
+  none (`vsr_latent.training.determinism`; the GPU readiness test lists the step's ops without a
+  deterministic GPU kernel), at a cost in speed.
 - ``DEFAULT_DATA_SERVICE`` (None): the input pipeline runs in the training process;
   ``data_service="grpc://HOST:PORT"`` names a tf.data service dispatcher whose workers (other
   machines' CPUs) run it, for GPUs one host's cores cannot feed.
@@ -117,6 +126,7 @@ VID4_DEGRADATION = "bi"
 DEFAULT_TRAIN_SOURCE = "builtin"
 DEFAULT_PRECISION = "float32"
 DEFAULT_JIT_COMPILE = False
+DEFAULT_DETERMINISTIC = False
 DEFAULT_DATA_SERVICE = None
 DEFAULT_RECONSTRUCTION_LOSS = "l2"
 RECONSTRUCTION_LOSS_NAMES = ("l2", "charbonnier")
@@ -234,7 +244,8 @@ class ExperimentConfig:
     sampled pass (``"two_pass"``); see ``DEFAULT_STAGE2_FORWARD``. ``init_from`` names a
     finished run folder (or ``.keras`` file) whose weights start this run: Table 3's V models start
     their stage 2 from the Latn10_7 / Satn10_7 runs. ``seed`` seeds the weight initialisation
-    and the stage-2 noise (``data.seed`` the samples), so a run is repeatable. ``budget`` names
+    and the stage-2 noise (``data.seed`` the samples), so a run is repeatable (``deterministic``
+    adds TensorFlow's op determinism, for GPUs: ``DEFAULT_DETERMINISTIC``). ``budget`` names
     the budget applied (`vsr_latent.configs.budgets`).
 
     Frozen and checked when made, as the model config is: a config that exists is one a run can
@@ -256,6 +267,7 @@ class ExperimentConfig:
     validate_every: int = DEFAULT_VALIDATE_EVERY
     precision: str = DEFAULT_PRECISION
     jit_compile: bool = DEFAULT_JIT_COMPILE
+    deterministic: bool = DEFAULT_DETERMINISTIC
     data_service: str | None = DEFAULT_DATA_SERVICE
     reconstruction_loss: str = DEFAULT_RECONSTRUCTION_LOSS
     init_from: str | None = None

@@ -41,6 +41,7 @@ from vsr_latent.errors import TrainingError
 from vsr_latent.scale import SCALE
 from vsr_latent.training import train_data
 from vsr_latent.training.checkpoints import RunCheckpoints
+from vsr_latent.training.determinism import set_op_determinism
 from vsr_latent.training.graph_memory import released_custom_gradients
 from vsr_latent.training.start_checks import check_model, check_start
 from vsr_latent.training.strategy import default_strategy, worker_info
@@ -84,6 +85,8 @@ class Trainer:
         self.is_chief, task_id = worker_info(self.strategy)
         self.num_replicas = self.strategy.num_replicas_in_sync
         check_start(self.config, self.num_replicas)
+        set_op_determinism(config.deterministic)
+        set_op_determinism(config.deterministic)
         keras.utils.set_random_seed(config.seed)
         self.train_step = TrainStep(self.config, self.strategy)
         self.model, self.step = self.train_step.model, self.train_step.step
