@@ -76,23 +76,6 @@ FIRST_PARTY = ("vsr_latent", "data_tools", "benchmarks")
 HIDDEN_IMPORTS_HELD = ("vsr_latent", "data_tools")
 TENSORFLOW = ("tensorflow", "keras")
 
-# TEMPORARY: imports that break the rules in modules reworked in parallel with issue 36
-# (training/).
-# Each entry is (module, what it imports). This list must be empty: entries leave as those
-# modules are fixed, and the test fails on an entry that no longer matches anything.
-TEMPORARY_EXCEPTIONS = frozenset({
-    ("vsr_latent.training", "vsr_latent.training.strategy"),
-    ("vsr_latent.training", "vsr_latent.training.trainer"),
-    ("vsr_latent.training.graph_memory", "tensorflow.python.framework"),
-    ("vsr_latent.training.trainer", "json"),
-    ("vsr_latent.training.trainer", "os"),
-    ("vsr_latent.training.trainer", "tqdm"),
-    ("vsr_latent.training.trainer", "vsr_latent.configs.base"),
-    ("vsr_latent.training.trainer", "vsr_latent.data.dataset_root"),
-    ("vsr_latent.training.trainer", "vsr_latent.data.pipelines"),
-})
-
-
 def _architecture_text():
     return ARCHITECTURE.read_text(encoding="utf-8")
 
@@ -272,10 +255,7 @@ def test_imports_keep_the_floors_of_docs_architecture():
     """No import runs up a floor or sideways, no private name crosses modules, and imports sit
     inside functions only where docs/architecture.md gives the reason."""
     violations, _ = _layering_violations()
-    stale = sorted(TEMPORARY_EXCEPTIONS - set(violations))
-    assert not stale, f"TEMPORARY_EXCEPTIONS entries that match nothing, remove them: {stale}"
-    left = sorted(message for key, message in violations.items()
-                  if key not in TEMPORARY_EXCEPTIONS)
+    left = sorted(violations.values())
     assert not left, "imports against docs/architecture.md:\n" + "\n".join(left)
 
 

@@ -11,14 +11,7 @@ with serving.
 """
 
 
-def train(config, run_dir, strategy=None, **kwargs):
-    """See `vsr_latent.training.trainer.train` (imported lazily: it imports TensorFlow)."""
-    from vsr_latent.training.trainer import train as _train
+from vsr_latent.training.strategy import default_strategy
+from vsr_latent.training.trainer import train
 
-    return _train(config, run_dir, strategy=strategy, **kwargs)
-
-
-def default_strategy():
-    from vsr_latent.training.strategy import default_strategy as _default
-
-    return _default()
+__all__ = ["default_strategy", "train"]

@@ -21,15 +21,15 @@ import contextlib
 import ctypes
 import gc
 
+from tensorflow.python.framework import ops
+
 CUSTOM_GRADIENT_PREFIX = "CustomGradient-"
 
 
 def _registry():
     try:
-        from tensorflow.python.framework import ops
-
         table = ops._gradient_registry._registry  # noqa: SLF001 - see the module docstring
-    except (ImportError, AttributeError):
+    except AttributeError:
         return None
     return table if isinstance(table, dict) else None
 

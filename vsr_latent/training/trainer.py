@@ -32,12 +32,14 @@ import time
 from pathlib import Path
 
 import keras
-import numpy as np
 import tensorflow as tf
+from tqdm import tqdm
 
 from vsr_latent import run_folder
 from vsr_latent.atomic import atomic_path
+from vsr_latent.data.pipelines import build_validation_crops
 from vsr_latent.errors import TrainingError
+from vsr_latent.metrics import crops_psnr
 from vsr_latent.scale import SCALE
 from vsr_latent.training import train_data
 from vsr_latent.training.checkpoints import RunCheckpoints
@@ -50,22 +52,9 @@ from vsr_latent.training.train_step import TrainStep
 from vsr_latent.training.workers import LOST_PEER_ERRORS, lost_peer_error, num_workers
 
 
-def crops_psnr(predict, crops):
-    """Mean over clips of the PSNR (dB, RGB, one MSE per clip) of ``predict(lr)`` rounded to 8
-    bits against ``hr``, for ``crops`` = [(lr, hr)] (`pipelines.validation_crops`)."""
-    values = []
-    for lr, hr in crops:
-        sr = np.clip(np.round(np.asarray(predict(lr))), 0, 255)
-        mse = np.mean((sr - hr) ** 2)
-        values.append(10 * np.log10(255.0**2 / max(mse, 1e-10)))
-    return float(np.mean(values))
-
-
 def config_validation_crops(config):
     """The validation crops of an `ExperimentConfig` (`pipelines.build_validation_crops` of its
     data config and L; none when ``data.val_clips`` is 0)."""
-    from vsr_latent.data.pipelines import build_validation_crops
-
     return build_validation_crops(config.data, seq_len=config.model.seq_len, scale=SCALE)
 
 
@@ -85,7 +74,6 @@ class Trainer:
         self.is_chief, task_id = worker_info(self.strategy)
         self.num_replicas = self.strategy.num_replicas_in_sync
         check_start(self.config, self.num_replicas)
-        set_op_determinism(config.deterministic)
         set_op_determinism(config.deterministic)
         keras.utils.set_random_seed(config.seed)
         self.train_step = TrainStep(self.config, self.strategy)
@@ -136,8 +124,10 @@ class Trainer:
         if not crops:
             return None
         if self._val_fn is None:
-            self._val_fn = tf.function(
-                lambda lr: self.model.dual_forward(lr, training=False)[0], reduce_retracing=True)
+            # The mean path alone: a sampled pass beside it would cost a second forward and
+            # advance the variance heads' noise generators (stage 2's draws).
+            self._val_fn = tf.function(lambda lr: self.model(lr, training=False),
+                                       reduce_retracing=True)
         return crops_psnr(lambda lr: self._val_fn(tf.constant(lr)).numpy(), crops)
 
     # ---- reads of the device -----------------------------------------------------------------
@@ -182,8 +172,6 @@ class Trainer:
         metrics = {}
         bar = None
         if self.progress and self.is_chief:
-            from tqdm import tqdm
-
             bar = tqdm(total=total, initial=start, desc=config.name, unit="step",
                        file=sys.stderr, dynamic_ncols=True)
         try:
