@@ -28,6 +28,7 @@ from vsr_latent.data.builtin import builtin_clips
 from vsr_latent.data.degrade import degrade
 from vsr_latent.data.vid4 import GT_FOLDER, load_sequence
 from vsr_latent.data.video_io import to_uint8
+from vsr_latent.layers import LongAttention
 from vsr_latent.paper.figures import pyplot, save
 from vsr_latent.paper.results import SMOKE_BUDGETS, headline_lines
 from vsr_latent.paper.runs import ensure_run, training_degradation
@@ -91,7 +92,7 @@ def long_attention_weights(model, frames, block_index=0):
     """softmax(theta phi^T) of long block ``block_index`` as the block computes it
     (``LongAttention(..., return_weights=True)``): ``(weights (Q, K), query grid (L, H/2, W/2),
     key grid (L, H/4, W/4))`` for a batch of one clip (padded frame sizes)."""
-    longs = [b for b in model.attention if type(b).__name__ == "LongAttention"]
+    longs = [b for b in model.attention if isinstance(b, LongAttention)]
     block = longs[block_index]
     x = _block_input(model, tf.convert_to_tensor(frames[None], tf.float32), block)
     _, info = block(x, training=False, return_weights=True)
