@@ -156,7 +156,7 @@ def test_a_cpu_root_that_cannot_be_made_is_an_input_error_naming_it(tmp_path, mo
         ours_cpu.ensure_dataset(root, log=lambda line: None)
     message = str(error.value)
     assert message.startswith(f"{root}: `python -m data_tools.make_dataset {shared}/train_clips "
-                              f"{root} --clip_len 40 --max_size 640x360 --no_progress` failed: ")
+                              f"{root} --clip_len 40 --max_size 640x360` failed: ")
     assert message.endswith("train_clips: no source has 40 frames or more")
     assert not (root / "dataset.json").exists()
 

@@ -73,18 +73,29 @@ def ensure_dataset(root, log=print):
 
 def make_cpu_root(sources, root, log=print):
     """Runs ``python -m data_tools.make_dataset SOURCES ROOT`` with the cpu budget's settings
-    (``CPU_DATA_ARGS``); what it prints goes to ``log``. The data tools sit above the package's
-    floors (docs/architecture.md): they are run as the command they are, not imported. Their
-    error becomes an InputError naming ``root``."""
+    (``CPU_DATA_ARGS``); what it prints goes to ``log``, its progress bar to stderr as it runs
+    (the ingest takes minutes). The data tools sit above the package's floors
+    (docs/architecture.md): they are run as the command they are, not imported. Their error
+    becomes an InputError naming ``root``."""
     command = [sys.executable, "-m", "data_tools.make_dataset", str(sources), str(root),
-               *CPU_DATA_ARGS, "--no_progress"]
-    res = subprocess.run(command, capture_output=True, text=True, check=False)
-    for line in res.stdout.splitlines():
+               *CPU_DATA_ARGS]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    tail = b""
+    # stderr carries the progress bar and, last, the tool's one-line error: shown as it comes,
+    # its end kept for the error. The tool's stdout is a few summary lines (no pipe can fill).
+    for chunk in iter(lambda: proc.stderr.read1(4096), b""):
+        sys.stderr.write(chunk.decode(errors="replace"))
+        sys.stderr.flush()
+        tail = (tail + chunk)[-8192:]
+    out = proc.stdout.read().decode(errors="replace")
+    returncode = proc.wait()
+    for line in out.splitlines():
         log(line)
-    if res.returncode:
-        errors = [line for line in res.stderr.splitlines() if line.strip()]
+    if returncode:
+        errors = [line for line in tail.decode(errors="replace").replace("\r", "\n").splitlines()
+                  if line.strip()]
         reason = errors[-1].removeprefix("make_dataset: error: ") if errors else (
-            f"exit code {res.returncode}")
+            f"exit code {returncode}")
         shown = " ".join(["python -m data_tools.make_dataset", *command[3:]])
         raise InputError(root, f"`{shown}` failed: {reason}")
     return Path(root)
