@@ -6,6 +6,7 @@ run's numbers is measured by benchmarks/reproducibility.py (docs/reproducibility
 """
 
 import numpy as np
+import pytest
 
 from tests.training_helpers import tiny_config
 from vsr_latent.training.determinism import op_determinism_enabled, set_op_determinism
@@ -32,6 +33,7 @@ def test_each_run_sets_op_determinism_from_its_config(tmp_path):
         set_op_determinism(before)
 
 
+@pytest.mark.slow  # two short runs
 def test_a_deterministic_run_trains_to_the_same_bits_on_this_cpu(tmp_path):
     """On the CPU the runs are bitwise repeatable without op determinism, and op determinism
     picks no other kernel for the step: both settings end with the same weights."""
