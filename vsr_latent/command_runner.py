@@ -14,7 +14,7 @@ import argparse
 import re
 import sys
 
-from vsr_latent.errors import VsrError
+from vsr_latent.errors import ConfigError, VsrError
 
 USAGE_ERROR = 2
 INTERRUPTED = 130
@@ -65,3 +65,9 @@ def run_command(prog, work, *, verbose=False, flags=None):
             message = in_flags(message, e.fields, flags or {})
         print(f"{prog}: error: {message}", file=sys.stderr)
         return USAGE_ERROR
+
+
+def flag_error(flag, error):
+    """``error`` (a `vsr_latent.configs.overrides.OverrideError`, which names a config key) as
+    the command line reports it: a ConfigError naming the ``flag`` that gave the item (``--set``)."""
+    return ConfigError(f"{flag} {error}")

@@ -6,8 +6,9 @@ import json
 import sys
 
 from vsr_latent.atomic import write_json
+from vsr_latent.command_runner import flag_error
 from vsr_latent.configs import get_config
-from vsr_latent.configs.overrides import OverrideError, flag_error
+from vsr_latent.configs.overrides import OverrideError
 from vsr_latent.errors import ConfigError
 from vsr_latent.precision import PRECISIONS, native_bfloat16
 

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from vsr_latent import run_folder
+from vsr_latent.command_runner import flag_error
 from vsr_latent.configs import (
     CONFIG_NAMES,
     CPU_DATA_COMMAND,
@@ -20,7 +21,7 @@ from vsr_latent.configs import (
     get_config,
 )
 from vsr_latent.configs.budgets import BUDGET_NAMES, budgets_help
-from vsr_latent.configs.overrides import OverrideError, flag_error
+from vsr_latent.configs.overrides import OverrideError
 from vsr_latent.data.dataset_root import cpu_root_warning
 from vsr_latent.errors import ConfigError
 

@@ -10,7 +10,7 @@ and the model settings changed so far carried over. The names of older scripts s
 
 An item that cannot be applied (an unknown key, text that is no value of the field's type) raises
 :class:`OverrideError` naming the item; the command line says which flag gave it
-(:func:`flag_error`). A value of the right type that no run can use is the config's own error.
+(`vsr_latent.command_runner.flag_error`). A value of the right type that no run can use is the config's own error.
 """
 
 import dataclasses
@@ -28,12 +28,6 @@ MODEL_PREFIX = "model."
 
 class OverrideError(ConfigError):
     """An override item that cannot be applied; the message begins with the item's key."""
-
-
-def flag_error(flag, error):
-    """``error`` (an :class:`OverrideError`) as the command line reports it, a ConfigError naming
-    the ``flag`` that gave the item (``--set``)."""
-    return ConfigError(f"{flag} {error}")
 
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -6,9 +6,9 @@ Used by ``reproduce/<name>.sh`` and by ``vsr-latent quickstart``.
 import sys
 import time
 
-from vsr_latent.command_runner import OneLineErrorParser, run_command
+from vsr_latent.command_runner import OneLineErrorParser, flag_error, run_command
 from vsr_latent.configs.budgets import BUDGET_NAMES, budgets_help
-from vsr_latent.configs.overrides import OverrideError, flag_error
+from vsr_latent.configs.overrides import OverrideError
 from vsr_latent.data.dataset_root import check_training_root
 from vsr_latent.native_logs import quiet_native_logs
 from vsr_latent.paper import NAMES
